@@ -1,0 +1,44 @@
+"""Hypothesis strategies shared by every test module. Matrices are built, not filtered.
+
+Integer weights keep arithmetic exact; PSD matrices are built as ``B @ B.T``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from lipexact.network import TwoLayerReLU
+
+
+def integer_matrices(rows, cols, low: int = -3, high: int = 3):
+    """Integer matrices of a given shape (shape parts may be strategies)."""
+    rows = st.just(rows) if isinstance(rows, int) else rows
+    cols = st.just(cols) if isinstance(cols, int) else cols
+    return st.tuples(rows, cols).flatmap(
+        lambda shape: hnp.arrays(np.int64, shape, elements=st.integers(low, high))
+    )
+
+
+@st.composite
+def two_layer_nets(draw, max_inputs: int = 4, max_hidden: int = 8, max_outputs: int = 1,
+                   bias: bool | None = None, low: int = -3, high: int = 3):
+    """Small two-layer ReLU networks with integer weights (biases drawn when ``bias`` is None)."""
+    n = draw(st.integers(1, max_inputs))
+    h = draw(st.integers(1, max_hidden))
+    m = draw(st.integers(1, max_outputs))
+    W1 = draw(integer_matrices(h, n, low, high))
+    W2 = draw(integer_matrices(m, h, low, high))
+    with_bias = draw(st.booleans()) if bias is None else bias
+    b1 = draw(hnp.arrays(np.int64, (h,), elements=st.integers(low, high))) if with_bias else None
+    return TwoLayerReLU(W1, W2, b1)
+
+
+@st.composite
+def psd_integer_matrices(draw, max_size: int = 8, low: int = -3, high: int = 3):
+    """Integer PSD matrices ``B @ B.T`` with ``B`` of shape (k, r)."""
+    k = draw(st.integers(1, max_size))
+    r = draw(st.integers(1, max_size))
+    B = draw(integer_matrices(k, r, low, high))
+    return B @ B.T
