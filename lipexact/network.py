@@ -122,10 +122,10 @@ class TwoLayerReLU:
         linear1 = torch.nn.Linear(self.n_inputs, self.n_hidden, dtype=dtype, device=device)
         linear2 = torch.nn.Linear(self.n_hidden, self.n_outputs, dtype=dtype, device=device)
         with torch.no_grad():
-            linear1.weight.copy_(torch.as_tensor(np.asarray(self.W1, dtype=np.float64)))
-            linear1.bias.copy_(torch.as_tensor(np.asarray(self.hidden_bias, dtype=np.float64)))
-            linear2.weight.copy_(torch.as_tensor(np.asarray(self.W2, dtype=np.float64)))
-            linear2.bias.copy_(torch.as_tensor(np.asarray(self.output_bias, dtype=np.float64)))
+            linear1.weight.copy_(torch.tensor(np.array(self.W1, dtype=np.float64)))
+            linear1.bias.copy_(torch.tensor(np.array(self.hidden_bias, dtype=np.float64)))
+            linear2.weight.copy_(torch.tensor(np.array(self.W2, dtype=np.float64)))
+            linear2.bias.copy_(torch.tensor(np.array(self.output_bias, dtype=np.float64)))
         return torch.nn.Sequential(linear1, torch.nn.ReLU(), linear2)
 
     @classmethod

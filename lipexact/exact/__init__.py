@@ -1,0 +1,96 @@
+"""Exact Lipschitz constants of two-layer ReLU networks, with certificates.
+
+One entry point, :func:`lipschitz`, and a registry :data:`METHODS` of name -> implementation. Every
+implementation takes a validated :class:`~lipexact.exact.problem.Problem` and a
+:class:`~lipexact.exact.problem.Clock` and returns a :class:`~lipexact.result.LipschitzResult` whose
+lower bound comes from a witness re-evaluated independently of the method.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any, Callable
+
+from lipexact.exact.problem import Clock, Problem, validate_problem
+from lipexact.result import LipschitzResult
+from reductions.validation import require
+
+__all__ = ["METHODS", "lipschitz", "choose_method"]
+
+#: Method name -> ``"module:function"`` implementing it (resolved on first use).
+METHODS: dict[str, str] = {
+    "brute": "lipexact.exact.brute:solve_brute",
+    "enumerate": "lipexact.exact.enumerate:solve_enumerate",
+    "bnb": "lipexact.exact.bnb:solve_bnb",
+    "milp": "lipexact.exact.milp:solve_milp",
+}
+
+BRUTE_MAX_HIDDEN_FOR_AUTO = 12
+
+
+def _implementation(name: str) -> Callable[..., LipschitzResult]:
+    module, function = METHODS[name].split(":")
+    return getattr(import_module(module), function)
+
+
+def choose_method(problem: Problem) -> tuple[str, str]:
+    """The method ``"auto"`` runs for ``problem``, and why."""
+    h = problem.net.n_hidden
+    if h <= BRUTE_MAX_HIDDEN_FOR_AUTO:
+        return "brute", f"h = {h} <= {BRUTE_MAX_HIDDEN_FOR_AUTO}: brute force is fastest"
+    return "bnb", f"h = {h} > {BRUTE_MAX_HIDDEN_FOR_AUTO}: branch-and-bound"
+
+
+def lipschitz(net: Any, method: str = "auto", norm: Any = 2, domain: Any = None, time_limit: Any = None,
+              seed: int = 0, progress: bool = False, **options: Any) -> LipschitzResult:
+    """The exact Lipschitz constant of a two-layer ReLU network, with its certificate.
+
+    Parameters
+    ----------
+    net : TwoLayerReLU or torch.nn.Sequential(Linear, ReLU, Linear)
+    method : {"auto", "brute", "enumerate", "bnb", "milp"}
+        ``"auto"`` picks by size and says which it picked in ``result.stats["auto"]``.
+    norm : {2, 1, inf}
+        Input and output norm (see :mod:`lipexact.norms`).
+    domain : Box or (lower, upper), optional
+        Local constant on a box; the global constant when None.
+    time_limit : float, optional
+        Seconds; a stopped search returns its proven bounds with status ``time_limit``.
+    seed : int
+        Seed of every random choice (incumbent search).
+    progress : bool
+        Print bound, incumbent, gap and nodes to stderr while searching.
+    **options
+        Passed to the method.
+
+    Returns
+    -------
+    LipschitzResult
+        ``value`` (= ``lower``, the re-evaluated gradient norm at ``witness``), ``upper``, ``status``,
+        ``witness``, ``pattern``, ``stats`` and ``timings``.
+
+    Examples
+    --------
+    >>> from lipexact import TwoLayerReLU
+    >>> net = TwoLayerReLU([[1, 1], [1, -1]], [[1, 1]])
+    >>> result = lipschitz(net)
+    >>> result.status.value, round(result.value, 12), result.stats["auto"]
+    ('optimal', 2.0, 'brute')
+
+    References
+    ----------
+    Scaman, K. and Virmaux, A. Lipschitz regularity of deep neural networks: analysis and efficient
+    estimation. NeurIPS 2018 (arXiv:1805.10965).
+    """
+    problem = validate_problem(net, norm, domain, time_limit, seed, progress)
+    choices = ["auto", *METHODS]
+    require(method in choices, "method", f"one of {choices}", repr(method))
+    clock = Clock(problem.time_limit)
+    reason = None
+    if method == "auto":
+        method, reason = choose_method(problem)
+    result = _implementation(method)(problem, clock, **options)
+    if reason is not None:
+        result = result.replace(stats={**result.stats, "auto": method},
+                                message=f"{result.message} [auto: {reason}]".strip())
+    return result

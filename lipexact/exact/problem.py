@@ -1,0 +1,135 @@
+"""The one input-validation function of the exact solvers, their clock, and the certified result builder."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from numbers import Integral
+from typing import Any, Mapping
+
+import numpy as np
+
+from lipexact.domain import Box, as_box
+from lipexact.exact.certificate import CertificateError, verify_witness
+from lipexact.network import TwoLayerReLU
+from lipexact.norms import parse_norm
+from lipexact.result import LipschitzResult, Status
+from reductions.validation import InvalidInputError, as_real, require
+
+__all__ = ["Problem", "Clock", "validate_problem", "certified_result", "RELATIVE_TOLERANCE"]
+
+#: Two values closer than this (relative) are the same value: the agreement asked of every exact method.
+RELATIVE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A validated exact Lipschitz problem: network, norm, optional box domain and the solve options."""
+
+    net: TwoLayerReLU
+    norm: str = "2"
+    domain: Box | None = None
+    time_limit: float | None = None
+    seed: int = 0
+    progress: bool = False
+
+    @property
+    def scope(self) -> str:
+        return "global" if self.domain is None else "local (box)"
+
+
+@dataclass
+class Clock:
+    """Wall time since the solve started, and whether the time limit is spent."""
+
+    time_limit: float | None = None
+    start: float = field(default_factory=time.perf_counter)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def expired(self) -> bool:
+        return self.time_limit is not None and self.elapsed() >= self.time_limit
+
+    def remaining(self) -> float | None:
+        return None if self.time_limit is None else max(0.0, self.time_limit - self.elapsed())
+
+
+def _as_network(net: Any) -> TwoLayerReLU:
+    if isinstance(net, TwoLayerReLU):
+        return net
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a required dependency
+        torch = None
+    if torch is not None and isinstance(net, torch.nn.Module):
+        return TwoLayerReLU.from_torch(net)
+    raise InvalidInputError("net", "a TwoLayerReLU or torch.nn.Sequential(Linear, ReLU, Linear)", type(net).__name__)
+
+
+def validate_problem(net: Any, norm: Any = 2, domain: Any = None, time_limit: Any = None, seed: Any = 0,
+                     progress: bool = False) -> Problem:
+    """Check every argument of :func:`lipexact.lipschitz` once; raise :class:`InvalidInputError` naming the field.
+
+    Examples
+    --------
+    >>> validate_problem(TwoLayerReLU([[1.0]], [[2.0]]), norm="inf", time_limit=5).norm
+    'inf'
+    >>> validate_problem(TwoLayerReLU([[1.0]], [[2.0]]), time_limit=-1)
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: time_limit: expected a number > 0 or None, got -1
+    """
+    network = _as_network(net)
+    if time_limit is not None:
+        limit = as_real(time_limit, "time_limit")
+        require(limit > 0, "time_limit", "a number > 0 or None", repr(time_limit))
+        time_limit = float(limit)
+    require(isinstance(seed, Integral) and not isinstance(seed, bool) and seed >= 0, "seed",
+            "a non-negative integer", repr(seed))
+    return Problem(net=network, norm=parse_norm(norm), domain=as_box(domain, network.n_inputs),
+                   time_limit=time_limit, seed=int(seed), progress=bool(progress))
+
+
+def certified_result(problem: Problem, method: str, clock: Clock, *, status: Status, witness: Any,
+                     upper: float | None, upper_proof: str, message: str = "",
+                     stats: Mapping[str, Any] | None = None) -> LipschitzResult:
+    """Build the result after re-checking the witness independently (see :mod:`lipexact.exact.certificate`).
+
+    The lower bound is the re-evaluated gradient norm at ``witness``, never the solver's own number. An
+    ``OPTIMAL`` claim whose upper bound disagrees with the re-evaluated witness by more than
+    :data:`RELATIVE_TOLERANCE` becomes an ``ERROR``.
+    """
+    lower = None
+    pattern = None
+    certificate: dict[str, Any] = {"upper_proof": upper_proof, "scope": problem.scope}
+    if witness is not None:
+        try:
+            checked = verify_witness(problem.net, witness, problem.norm, problem.domain)
+        except CertificateError as error:
+            return LipschitzResult(Status.ERROR, None, method, norm=problem.norm, upper=upper,
+                                   message=f"the solver's witness failed re-evaluation: {error}",
+                                   timings={"total": clock.elapsed()}, stats=dict(stats or {}))
+        lower, pattern = checked.value, checked.pattern
+        certificate.update(verified_value=checked.value, witness_margin=checked.margin)
+    if upper is not None and lower is not None:
+        tolerance = RELATIVE_TOLERANCE * max(1.0, abs(upper))
+        if lower > upper + tolerance:
+            return LipschitzResult(Status.ERROR, lower, method, lower=lower, norm=problem.norm, witness=witness,
+                                   pattern=pattern, certificate=certificate,
+                                   message=f"re-evaluated witness {lower!r} exceeds the proven upper bound {upper!r}",
+                                   timings={"total": clock.elapsed()}, stats=dict(stats or {}))
+        if status is Status.OPTIMAL and upper - lower > tolerance:
+            status = Status.ERROR
+            message = f"optimality claimed but the witness re-evaluates to {lower!r} < upper bound {upper!r}"
+        upper = max(upper, lower)
+    if status is Status.OPTIMAL and lower is None:
+        status, message = Status.ERROR, "optimality claimed without a witness"
+    return LipschitzResult(status, lower, method, lower=lower, upper=upper, norm=problem.norm, message=message,
+                           witness=witness, pattern=pattern, certificate=certificate,
+                           timings={"total": clock.elapsed()}, stats=dict(stats or {}))
+
+
+def finite_or_none(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else float(value)
