@@ -42,3 +42,13 @@ def psd_integer_matrices(draw, max_size: int = 8, low: int = -3, high: int = 3):
     r = draw(st.integers(1, max_size))
     B = draw(integer_matrices(k, r, low, high))
     return B @ B.T
+
+
+@st.composite
+def boxes_for(draw, dimension: int, low: int = -3, high: int = 3):
+    """Integer-cornered boxes of a given dimension with a non-empty interior."""
+    from lipexact.domain import Box
+
+    corner = draw(hnp.arrays(np.int64, (dimension,), elements=st.integers(low, high - 1)))
+    width = draw(hnp.arrays(np.int64, (dimension,), elements=st.integers(1, 3)))
+    return Box(corner.astype(float), (corner + width).astype(float))

@@ -60,7 +60,7 @@ def verify_witness(net: TwoLayerReLU, x: Any, norm: Any = "2", domain: Box | Non
     if on_boundary.size:
         raise CertificateError(f"witness lies on the boundary of a region (pre-activation 0 at units {on_boundary.tolist()})")
     module = net.to_torch(dtype=torch.float64)
-    J = torch.autograd.functional.jacobian(module, torch.as_tensor(x, dtype=torch.float64)).numpy()
+    J = torch.autograd.functional.jacobian(module, torch.tensor(x, dtype=torch.float64)).numpy()
     value = float(jacobian_norms(J, parse_norm(norm)))
     margin = float(np.min(np.abs(pre[live]))) if live.any() else float("inf")
     return VerifiedWitness(value=value, pattern=pre > 0, margin=margin)
