@@ -9,14 +9,15 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
+#: public name -> module defining it, or (module, name there).
+_EXPORTS: dict[str, str | tuple[str, str]] = {
     "TwoLayerReLU": "lipexact.network",
     "LipschitzResult": "lipexact.result",
     "Status": "lipexact.result",
     "InvalidInputError": "reductions.validation",
     "Box": "lipexact.domain",
     "lipschitz": "lipexact.exact",
-    "EXACT_METHODS": "lipexact.exact",
+    "EXACT_METHODS": ("lipexact.exact", "METHODS"),
     "upper_bound": "lipexact.bounds",
     "lower_bound": "lipexact.bounds",
     "UPPER_METHODS": "lipexact.bounds",
@@ -30,7 +31,9 @@ __all__ = sorted(_EXPORTS) + ["__version__"]
 
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
-        return getattr(import_module(_EXPORTS[name]), name)
+        target = _EXPORTS[name]
+        module, attribute = target if isinstance(target, tuple) else (target, name)
+        return getattr(import_module(module), attribute)
     raise AttributeError(f"module 'lipexact' has no attribute {name!r}")
 
 
