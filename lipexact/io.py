@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 from lipexact.network import TwoLayerReLU
 from lipexact.result import LipschitzResult
+from reductions.base import InverseData, Solution
+from reductions.instances import QUBO, ConvexQuadratic01, ConvexQuadraticPM1, LipCst, MaxCut
 from reductions.validation import InvalidInputError, require
 
 __all__ = ["TYPES", "from_dict", "to_dict", "load", "save", "read_json", "write_atomic"]
@@ -22,6 +24,13 @@ __all__ = ["TYPES", "from_dict", "to_dict", "load", "save", "read_json", "write_
 TYPES: dict[str, Callable[[dict], Any]] = {
     "two_layer_relu": TwoLayerReLU.from_dict,
     "lipschitz_result": LipschitzResult.from_dict,
+    "maxcut": MaxCut.from_dict,
+    "qubo": QUBO.from_dict,
+    "convex_quadratic_01": ConvexQuadratic01.from_dict,
+    "convex_quadratic_pm1": ConvexQuadraticPM1.from_dict,
+    "lipcst": LipCst.from_dict,
+    "reduction_solution": Solution.from_dict,
+    "reduction_inverse": InverseData.from_dict,
 }
 
 

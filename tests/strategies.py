@@ -52,3 +52,35 @@ def boxes_for(draw, dimension: int, low: int = -3, high: int = 3):
     corner = draw(hnp.arrays(np.int64, (dimension,), elements=st.integers(low, high - 1)))
     width = draw(hnp.arrays(np.int64, (dimension,), elements=st.integers(1, 3)))
     return Box(corner.astype(float), (corner + width).astype(float))
+
+
+# ---------------------------------------------------------------------------------- reductions
+@st.composite
+def maxcut_weights(draw, min_nodes: int = 1, max_nodes: int = 8, low: int = -3, high: int = 3):
+    """Symmetric integer weight matrices with a zero diagonal (negative weights when ``low < 0``)."""
+    n = draw(st.integers(min_nodes, max_nodes))
+    upper = draw(hnp.arrays(np.int64, (n, n), elements=st.integers(low, high)))
+    upper = np.triu(upper, 1)
+    return upper + upper.T
+
+
+def maxcut_instances(min_nodes: int = 1, max_nodes: int = 8, low: int = -3, high: int = 3):
+    """:class:`reductions.instances.MaxCut` with integer weights in ``[low, high]``."""
+    from reductions.instances import MaxCut
+
+    return maxcut_weights(min_nodes, max_nodes, low, high).map(MaxCut)
+
+
+@st.composite
+def symmetric_integer_matrices(draw, max_size: int = 8, low: int = -5, high: int = 5):
+    """Symmetric integer matrices (any diagonal)."""
+    n = draw(st.integers(1, max_size))
+    upper = np.triu(draw(hnp.arrays(np.int64, (n, n), elements=st.integers(low, high))))
+    return upper + np.triu(upper, 1).T
+
+
+def qubo_instances(max_size: int = 8, low: int = -5, high: int = 5):
+    """:class:`reductions.instances.QUBO` with a symmetric integer ``Q``."""
+    from reductions.instances import QUBO
+
+    return symmetric_integer_matrices(max_size, low, high).map(QUBO)
