@@ -1,0 +1,399 @@
+"""A feed-forward network as a chain ``affine -> activation -> affine -> ... -> affine``.
+
+SeqLip and the kink checks of the lower bounds need the network as a sequence of affine maps (Linear,
+convolutions, average pooling, batch normalization in eval mode, reshapes) separated by coordinatewise
+activations whose derivative lies in a known interval ``[slope_low, slope_high]``.
+:func:`extract_chain` reads that structure from a ``torch.nn.Sequential`` (nested ones are flattened) or
+from a :class:`~lipexact.network.TwoLayerReLU`; anything else is rejected with an
+:class:`~reductions.validation.InvalidInputError` naming ``model``.
+
+Consecutive affine modules are merged into one :class:`AffineBlock`; consecutive activations are
+merged into one :class:`Activation` (the derivative of a composition of coordinatewise maps is the
+product of the derivatives). An activation before the first or after the last affine block only
+scales the Lipschitz constant by at most its largest absolute slope; it is kept in
+:attr:`LayerChain.leading` / :attr:`LayerChain.trailing`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from reductions.validation import InvalidInputError, require
+
+__all__ = ["Activation", "AffineBlock", "LayerChain", "extract_chain", "infer_input_shape"]
+
+#: Largest number of entries of a block's dense matrix that :meth:`AffineBlock.matrix` builds by default.
+DEFAULT_MAX_UNROLL = 1 << 22
+
+_SELU_SCALE = 1.0507009873554804934193349852946
+_SELU_ALPHA = 1.6732632423543772848170429916717
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A coordinatewise activation (or several composed), described by its derivative range.
+
+    Attributes
+    ----------
+    name : str
+        Human-readable, e.g. ``"ReLU"`` or ``"ReLU*Tanh"`` for a composition.
+    slope_low, slope_high : float
+        Every (Clarke generalized) derivative of the activation lies in ``[slope_low, slope_high]``.
+    kinks : tuple of float
+        Pre-activation values where the activation is not differentiable (empty when smooth). A
+        composition has none listed: :attr:`LayerChain.sequence` keeps every member with its own kinks.
+    """
+
+    name: str
+    slope_low: float
+    slope_high: float
+    kinks: tuple[float, ...] = ()
+
+    @property
+    def lipschitz(self) -> float:
+        """The Lipschitz constant ``max(|slope_low|, |slope_high|)``."""
+        return max(abs(self.slope_low), abs(self.slope_high))
+
+    def then(self, other: "Activation") -> "Activation":
+        """The activation ``other(self(z))`` (derivative range: products of the two ranges)."""
+        products = [a * b for a in (self.slope_low, self.slope_high) for b in (other.slope_low, other.slope_high)]
+        return Activation(f"{other.name}*{self.name}", min(products), max(products))
+
+
+@dataclass
+class AffineBlock:
+    """Consecutive affine modules composed: ``x -> modules[-1](...modules[0](x))``.
+
+    ``in_shape`` and ``out_shape`` exclude the batch dimension.
+    """
+
+    modules: list
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+
+    @property
+    def in_dim(self) -> int:
+        return math.prod(self.in_shape)
+
+    @property
+    def out_dim(self) -> int:
+        return math.prod(self.out_shape)
+
+    @property
+    def is_dense(self) -> bool:
+        """True when every module is a Linear layer or a reshape (the matrix is a product of weights)."""
+        import torch.nn as nn
+
+        return all(isinstance(m, (nn.Linear, nn.Flatten, nn.Unflatten, nn.Identity)) or _is_dropout(m)
+                   for m in self.modules)
+
+    def __call__(self, x):
+        for module in self.modules:
+            x = module(x)
+        return x
+
+    def linear(self, v):
+        """The linear part ``g(v) - g(0)`` on a batch ``v`` of shape ``(k, *in_shape)``."""
+        import torch
+
+        return self(v) - self(torch.zeros_like(v[:1]))
+
+    def operator(self) -> Callable:
+        """The linear part as a function of flat vectors: ``(k, in_dim) -> (k, out_dim)``."""
+
+        def apply(v):
+            return self.linear(v.reshape(v.shape[0], *self.in_shape)).reshape(v.shape[0], -1)
+
+        return apply
+
+    def matrix(self, dtype=None, device=None, max_unroll: int = DEFAULT_MAX_UNROLL):
+        """The dense ``(out_dim, in_dim)`` matrix of the linear part.
+
+        A product of weights for Linear blocks; otherwise the operator applied to the identity, in
+        chunks. Raises InvalidInputError (field ``model``) when ``out_dim * in_dim > max_unroll`` and
+        the block is not a product of Linear weights.
+        """
+        import torch
+
+        dtype = torch.float64 if dtype is None else dtype
+        if self.is_dense:
+            matrix = torch.eye(self.in_dim, dtype=dtype, device=device)
+            for module in self.modules:
+                if isinstance(module, torch.nn.Linear):
+                    matrix = module.weight.detach().to(dtype=dtype, device=device) @ matrix
+            return matrix
+        require(self.out_dim * self.in_dim <= max_unroll, "model",
+                f"affine layers small enough to unroll (out_dim * in_dim <= max_unroll = {max_unroll})",
+                f"a block {self.in_shape} -> {self.out_shape} with {self.out_dim * self.in_dim} entries")
+        apply = self.operator()
+        columns = []
+        chunk = max(1, min(self.in_dim, (1 << 22) // max(1, self.out_dim)))
+        with torch.no_grad():
+            for start in range(0, self.in_dim, chunk):
+                stop = min(self.in_dim, start + chunk)
+                basis = torch.zeros(stop - start, self.in_dim, dtype=dtype, device=device)
+                basis[torch.arange(stop - start), torch.arange(start, stop)] = 1.0
+                columns.append(apply(basis).T)
+        return torch.cat(columns, dim=1)
+
+
+@dataclass
+class LayerChain:
+    """``trailing o B_K o sigma_{K-1} o ... o sigma_1 o B_1 o leading``.
+
+    Attributes
+    ----------
+    blocks : list of AffineBlock
+        ``K >= 1`` affine blocks.
+    activations : list of Activation
+        ``K - 1`` activations; ``activations[i]`` acts between ``blocks[i]`` and ``blocks[i + 1]``.
+    leading, trailing : Activation or None
+        Activations before the first / after the last block.
+    input_shape : tuple of int
+        The shape of one input (no batch dimension).
+    """
+
+    blocks: list
+    activations: list
+    input_shape: tuple[int, ...]
+    leading: Activation | None = None
+    trailing: Activation | None = None
+    sequence: list = field(default_factory=list)
+
+    @property
+    def widths(self) -> list[int]:
+        """Number of neurons of each hidden activation layer."""
+        return [block.out_dim for block in self.blocks[:-1]]
+
+    @property
+    def outer_scale(self) -> float:
+        """Product of the Lipschitz constants of the leading and trailing activations (1 if none)."""
+        scale = 1.0
+        for activation in (self.leading, self.trailing):
+            if activation is not None:
+                scale *= activation.lipschitz
+        return scale
+
+    def preactivations(self, x) -> list:
+        """Inputs of every hidden activation (and of leading/trailing ones), flattened: ``[(k, width)]``.
+
+        Returned in order with the :class:`Activation` that consumes them, as ``[(activation, z)]``.
+        """
+        out = []
+        for kind, item in self.sequence:
+            if kind == "activation":
+                out.append((item[1], x.reshape(x.shape[0], -1)))
+                x = item[0](x)
+            else:
+                x = item(x)
+        return out
+
+
+# ---------------------------------------------------------------- activations
+
+def _is_dropout(module) -> bool:
+    import torch.nn as nn
+
+    return isinstance(module, (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+                               nn.FeatureAlphaDropout))
+
+
+def _describe_activation(module) -> Activation | None:
+    """The derivative range and kinks of a supported coordinatewise activation; None otherwise."""
+    import torch.nn as nn
+
+    name = type(module).__name__
+    if isinstance(module, (nn.ReLU,)):
+        return Activation(name, 0.0, 1.0, (0.0,))
+    if isinstance(module, nn.ReLU6):
+        return Activation(name, 0.0, 1.0, (0.0, 6.0))
+    if isinstance(module, nn.LeakyReLU):
+        a = float(module.negative_slope)
+        return Activation(name, min(a, 1.0), max(a, 1.0), (0.0,) if a != 1.0 else ())
+    if isinstance(module, nn.PReLU):
+        a = module.weight.detach().double()
+        return Activation(name, min(float(a.min()), 1.0), max(float(a.max()), 1.0), (0.0,))
+    if isinstance(module, nn.Hardtanh):  # also covers ReLU6 subclasses handled above
+        return Activation(name, 0.0, 1.0, (float(module.min_val), float(module.max_val)))
+    if isinstance(module, nn.Tanh) or isinstance(module, nn.Softsign):
+        return Activation(name, 0.0, 1.0)
+    if isinstance(module, nn.Sigmoid):
+        return Activation(name, 0.0, 0.25)
+    if isinstance(module, nn.Hardsigmoid):
+        return Activation(name, 0.0, 1.0 / 6.0, (-3.0, 3.0))
+    if isinstance(module, (nn.Softplus, nn.LogSigmoid, nn.Tanhshrink)):
+        return Activation(name, 0.0, 1.0)
+    if isinstance(module, nn.ELU):
+        alpha = float(module.alpha)
+        return Activation(name, min(0.0, alpha), max(1.0, alpha), (0.0,) if alpha != 1.0 else ())
+    if isinstance(module, nn.CELU):
+        require(float(module.alpha) > 0, "model", "CELU with alpha > 0", repr(module))
+        return Activation(name, 0.0, 1.0)
+    if isinstance(module, nn.SELU):
+        return Activation(name, 0.0, _SELU_SCALE * _SELU_ALPHA, (0.0,))
+    if isinstance(module, (nn.Softshrink, nn.Hardshrink)):
+        lam = float(module.lambd)
+        return Activation(name, 0.0, 1.0, (-lam, lam))
+    return None
+
+
+def _is_affine(module) -> bool:
+    import torch.nn as nn
+
+    return isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
+                               nn.ConvTranspose2d, nn.ConvTranspose3d, nn.AvgPool1d, nn.AvgPool2d,
+                               nn.AvgPool3d, nn.Flatten, nn.Unflatten, nn.Identity,
+                               nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) or _is_dropout(module)
+
+
+class _EvalBatchNorm:
+    """A batch-norm module applied with its running statistics (its eval-mode affine map)."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def __call__(self, x):
+        import torch.nn.functional as F
+
+        m = self.module
+        return F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps)
+
+
+def _leaves(module) -> list:
+    import torch.nn as nn
+
+    if isinstance(module, nn.Sequential):
+        return [leaf for child in module for leaf in _leaves(child)]
+    return [module]
+
+
+def infer_input_shape(model: Any, input_shape: Any = None) -> tuple[int, ...]:
+    """The shape of one input: ``input_shape`` validated, or ``(in_features,)`` of a leading Linear layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> infer_input_shape(torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU()))
+    (3,)
+    >>> infer_input_shape(torch.nn.Conv2d(1, 2, 3), (1, 8, 8))
+    (1, 8, 8)
+    """
+    import torch
+
+    from lipexact.network import TwoLayerReLU
+
+    if input_shape is not None:
+        if isinstance(input_shape, int) and not isinstance(input_shape, bool):
+            input_shape = (input_shape,)
+        ok = (isinstance(input_shape, (tuple, list)) and len(input_shape) > 0
+              and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape))
+        require(ok, "input_shape", "a non-empty tuple of positive integers (one input, no batch dimension)",
+                repr(input_shape))
+        return tuple(int(d) for d in input_shape)
+    if isinstance(model, TwoLayerReLU):
+        return (model.n_inputs,)
+    require(isinstance(model, torch.nn.Module), "model", "a TwoLayerReLU or a torch.nn.Module", type(model).__name__)
+    for leaf in _leaves(model):
+        if isinstance(leaf, torch.nn.Linear):
+            return (int(leaf.in_features),)
+        if _is_dropout(leaf) or isinstance(leaf, torch.nn.Identity) or _describe_activation(leaf) is not None:
+            continue
+        break
+    raise InvalidInputError("input_shape", "the shape of one input (it cannot be read from a model that "
+                            "does not start with a Linear layer)", "None")
+
+
+def extract_chain(model: Any, input_shape: Sequence[int] | None = None, dtype: Any = None,
+                  device: Any = None) -> LayerChain:
+    """Read ``model`` as a :class:`LayerChain`.
+
+    Parameters
+    ----------
+    model : torch.nn.Sequential or TwoLayerReLU
+        Affine modules (Linear, Conv*, ConvTranspose*, AvgPool*, BatchNorm* with running statistics,
+        Flatten, Unflatten, Identity, Dropout*, the last three as in eval mode) and coordinatewise
+        activations with a known derivative range (ReLU, LeakyReLU, PReLU, ReLU6, Hardtanh, Tanh,
+        Sigmoid, Hardsigmoid, Softplus, Softsign, LogSigmoid, Tanhshrink, ELU, CELU, SELU, Softshrink,
+        Hardshrink). Nested Sequentials are flattened.
+    input_shape : tuple of int, optional
+        Shape of one input without the batch dimension; read from a leading Linear layer when None.
+    dtype, device : optional
+        The chain is built on an eval-mode copy of ``model`` in this dtype (float64 when None) on this
+        device (see :func:`lipexact.bounds.device.as_module`); ``model`` itself is never modified.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    >>> chain = extract_chain(net)
+    >>> len(chain.blocks), chain.widths, chain.activations[0].name
+    (2, [4], 'ReLU')
+    """
+    import torch
+
+    from lipexact.bounds.device import as_dtype, as_module, pick_device
+
+    dtype, device = as_dtype(dtype), pick_device(device)
+    shape = infer_input_shape(model, input_shape)
+    module = as_module(model, dtype=dtype, device=device)
+    leaves = _leaves(module)
+    require(len(leaves) > 0, "model", "at least one layer", "an empty Sequential")
+
+    items: list = []  # ("affine", [modules]) or ("activation", (module, Activation))
+    for index, leaf in enumerate(leaves):
+        activation = _describe_activation(leaf)
+        if activation is not None:
+            items.append(("activation", (leaf, activation)))
+        elif _is_affine(leaf):
+            if isinstance(leaf, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)):
+                require(leaf.running_mean is not None and leaf.running_var is not None, f"model[{index}]",
+                        "a BatchNorm with running statistics (track_running_stats=True)", repr(leaf))
+                leaf = _EvalBatchNorm(leaf)
+            elif _is_dropout(leaf):
+                leaf = torch.nn.Identity()
+            if items and items[-1][0] == "affine":
+                items[-1][1].append(leaf)
+            else:
+                items.append(("affine", [leaf]))
+        else:
+            raise InvalidInputError(
+                f"model[{index}]", "an affine layer (Linear, Conv, AvgPool, BatchNorm, Flatten) or a "
+                "coordinatewise activation with a known derivative range", type(leaf).__name__)
+
+    # shapes, by running a zero input through the chain
+    blocks, activations, sequence = [], [], []
+    leading = trailing = None
+    pending: Activation | None = None
+    x = torch.zeros((1, *shape), dtype=dtype, device=device)
+    with torch.no_grad():
+        for kind, item in items:
+            if kind == "activation":
+                leaf, activation = item
+                pending = activation if pending is None else pending.then(activation)
+                sequence.append(("activation", (leaf, activation)))
+                try:
+                    x = leaf(x)
+                except RuntimeError as error:
+                    raise InvalidInputError("input_shape", f"a shape that {type(leaf).__name__} accepts",
+                                            f"{shape} ({error})") from None
+            else:
+                in_shape = tuple(x.shape[1:])
+                block = AffineBlock(item, in_shape, in_shape)
+                try:
+                    x = block(x)
+                except RuntimeError as error:
+                    raise InvalidInputError("input_shape", "a shape that the model's layers accept",
+                                            f"{shape} ({error})") from None
+                block.out_shape = tuple(x.shape[1:])
+                if blocks:
+                    activations.append(pending)  # never None: consecutive affine modules were merged
+                else:
+                    leading = pending
+                pending = None
+                blocks.append(block)
+                sequence.append(("affine", block))
+    require(len(blocks) > 0, "model", "at least one affine layer (Linear, Conv, ...)", "activations only")
+    trailing = pending
+    return LayerChain(blocks, activations, shape, leading, trailing, sequence)

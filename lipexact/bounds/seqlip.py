@@ -1,0 +1,616 @@
+"""SeqLip: the sequential upper bound of Scaman & Virmaux on the l2 Lipschitz constant of a deep network.
+
+For ``f = M_K o sigma o M_{K-1} o ... o sigma o M_1`` (affine ``M_i`` with linear parts ``M_i = U_i S_i
+V_i^T``, coordinatewise activations with derivatives in ``[lo, hi]``), every Jacobian is
+``M_K D_{K-1} M_{K-1} ... D_1 M_1`` with diagonal ``D_i`` in ``[lo, hi]``. Dropping the orthogonal ``U_K`` and
+``V_1^T`` and splitting every middle ``S_i = S_i^(1/2) S_i^(1/2)`` gives
+
+    L(f) <= prod_{i=1}^{K-1} max_{d in [lo, hi]^{n_i}} || S~_{i+1} V_{i+1}^T diag(d) U_i S~_i ||_2
+
+with ``S~ = S`` at the first and the last layer and ``S^(1/2)`` otherwise. Every consecutive pair is a
+factor, the last one included (also for a scalar output). The norm is convex in ``d``, so each max is
+attained at a vertex of the box: ``d in {lo, hi}^{n_i}``.
+
+- :func:`seqlip` (guaranteed): each factor is the exact maximum, enumerated over all ``2^{n_i}`` vertices
+  with a Gray code and rank-one updates, spectral norms from ``eigvalsh`` of the small Gram matrix in
+  float64 (Frobenius pruning against the incumbent). A pair wider than ``max_exact_width`` gets the proven
+  bound ``||c P Q|| + r ||P|| ||Q||`` (``c``, ``r`` the midpoint and radius of ``[lo, hi]``), and the
+  message says so. The value is an upper bound up to float64 rounding.
+- :func:`seqlip_greedy`: each factor by local search (alternating maximization and single flips). The
+  value is attained by particular vertices, so it lies below the exact SeqLip, and it is NOT a guaranteed
+  upper bound on ``L(f)`` (status ``HEURISTIC``).
+- :func:`seqlip_cnn`: for convolutional networks too large to unroll, the factors are restricted to the
+  top-``k`` singular vectors of each layer (Scaman & Virmaux, section 6) and maximized greedily: an
+  estimate (status ``HEURISTIC``).
+
+References
+----------
+K. Scaman and A. Virmaux, "Lipschitz regularity of deep neural networks: analysis and efficient
+estimation", NeurIPS 2018, arXiv:1805.10965 (sections 5 and 6).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Iterator
+
+import numpy as np
+
+from lipexact.bounds.device import pick_device
+from lipexact.bounds.layers import DEFAULT_MAX_UNROLL, extract_chain
+from lipexact.result import LipschitzResult, Status
+from reductions.validation import InvalidInputError, as_real, require
+
+__all__ = [
+    "seqlip",
+    "seqlip_greedy",
+    "seqlip_cnn",
+    "gray_flips",
+    "pair_matrices",
+    "pair_norm",
+    "iter_vertex_sq_norms",
+    "exact_pair_max",
+    "greedy_pair_max",
+    "midpoint_pair_bound",
+]
+
+#: Widest pair enumerated exactly by default (``2^22`` vertices).
+DEFAULT_MAX_EXACT_WIDTH = 22
+#: Default number of singular triplets per layer for :func:`seqlip_cnn`.
+DEFAULT_TOP_K = 20
+_BATCH_ENTRIES = 1 << 21  # entries of the batch of matrices held at once during enumeration
+
+
+# ---------------------------------------------------------------- vertices and pair matrices
+
+def gray_flips(bits: int) -> Iterator[tuple[int, int]]:
+    """The reflected Gray code on ``bits`` bits as flips: ``(bit, new_value)`` for steps ``1 .. 2^bits - 1``.
+
+    Starting from all zeros, step ``t`` sets bit ``ctz(t)`` to ``new_value``; the visited codes are
+    ``t ^ (t >> 1)``, every code exactly once.
+
+    Examples
+    --------
+    >>> list(gray_flips(2))
+    [(0, 1), (1, 1), (0, 0)]
+    """
+    for t in range(1, 1 << bits):
+        bit = (t & -t).bit_length() - 1
+        code = t ^ (t >> 1)
+        yield bit, (code >> bit) & 1
+
+
+def pair_matrices(singular: list, i: int) -> tuple[Any, Any]:
+    """``(P, Q)`` of the pair ``(i, i+1)``: ``P = S~_{i+1} V_{i+1}^T``, ``Q = U_i S~_i``.
+
+    ``singular[j] = (U_j, S_j, Vh_j)`` is the thin SVD of layer ``j``'s matrix; ``S~`` is ``S`` at the
+    first and last layer and ``S^(1/2)`` in between. ``P`` has one column and ``Q`` one row per neuron.
+    """
+    last = len(singular) - 1
+    U_i, S_i, _ = singular[i]
+    _, S_next, Vh_next = singular[i + 1]
+    right_scale = S_i if i == 0 else S_i.sqrt()
+    left_scale = S_next if i + 1 == last else S_next.sqrt()
+    return left_scale[:, None] * Vh_next, U_i * right_scale[None, :]
+
+
+def _sq_spectral_norms(A):
+    """Squared spectral norms of a batch ``(B, r1, r2)`` (float64 Gram eigenvalues; closed form for rank <= 2)."""
+    import torch
+
+    r1, r2 = A.shape[-2:]
+    if min(r1, r2) == 1:
+        return (A * A).sum(dim=(-2, -1))
+    G = A @ A.mT if r1 <= r2 else A.mT @ A
+    if G.shape[-1] == 2:
+        a, b, d = G[..., 0, 0], G[..., 0, 1], G[..., 1, 1]
+        return 0.5 * (a + d + torch.sqrt((a - d) ** 2 + 4 * b * b))
+    return torch.linalg.eigvalsh(G)[..., -1].clamp_min(0.0)
+
+
+def _pruned_sq_norms(A, threshold: float):
+    """``(indices, squared spectral norms)`` of the matrices of a batch that may exceed ``threshold``.
+
+    Cheap upper bounds on ``lambda_max(G)`` (``G`` the Gram matrix) discard the rest first:
+    ``tr G = ||A||_F^2``, then ``tr(G^2)^(1/2)`` and ``tr(G^4)^(1/4)``.
+    """
+    import torch
+
+    frobenius = (A * A).sum(dim=(-2, -1))
+    keep = torch.nonzero(frobenius > threshold).flatten()
+    r1, r2 = A.shape[-2:]
+    if keep.numel() == 0 or min(r1, r2) <= 2:
+        return keep, _sq_spectral_norms(A[keep])
+    B = A[keep]
+    G = B @ B.mT if r1 <= r2 else B.mT @ B
+    G2 = G @ G
+    bound = (G2 * G2).sum(dim=(-2, -1)).sqrt().sqrt()
+    survivors = torch.nonzero(bound > threshold).flatten()
+    if survivors.numel() == 0:
+        return survivors, bound[:0]
+    return keep[survivors], torch.linalg.eigvalsh(G[survivors])[..., -1].clamp_min(0.0)
+
+
+def pair_norm(P, Q, d) -> float:
+    """``||P diag(d) Q||_2`` evaluated directly (SVD in float64)."""
+    import torch
+
+    A = (P.double() * d.to(P.device, torch.float64)[None, :]) @ Q.double()
+    return float(torch.linalg.matrix_norm(A, ord=2)) if A.numel() else 0.0
+
+
+def _live_terms(P, Q):
+    """Indices of neurons whose rank-one term ``P[:, j] Q[j, :]`` is not identically zero."""
+    import torch
+
+    return torch.nonzero((P != 0).any(dim=0) & (Q != 0).any(dim=1)).flatten()
+
+
+def iter_vertex_sq_norms(P, Q, lo: float = 0.0, hi: float = 1.0, batch_bits: int | None = None,
+                         prune_below: Any = None) -> Iterator[tuple[Any, Any]]:
+    """Squared norms ``||P diag(lo + (hi - lo) t) Q||^2`` for every ``t`` in ``{0,1}^n``, in batches.
+
+    Yields ``(codes, sq_norms)``: integer codes (bit ``j`` of a code is ``t_j``) and their squared
+    spectral norms. The high bits form a batch; the low bits follow a Gray code, each step a rank-one
+    update ``A += +-(hi - lo) P[:, j] Q[j, :]`` of the whole batch. Every code is yielded exactly once.
+
+    ``prune_below``: a callable returning the current best squared norm; vertices whose cheap upper
+    bounds (``||A||_F^2``, ``tr((A A^T)^4)^(1/4)``) do not exceed it are skipped: they cannot beat it.
+    """
+    import torch
+
+    n = P.shape[1]
+    r1, r2 = P.shape[0], Q.shape[1]
+    K = (hi - lo) * (P.T[:, :, None] * Q[:, None, :])  # (n, r1, r2): the rank-one terms
+    base = lo * (P @ Q)
+    if batch_bits is None:
+        batch_bits = max(0, min(16, int(math.log2(max(1, _BATCH_ENTRIES // max(1, r1 * r2))))))
+    high = min(n, batch_bits)
+    low = n - high
+    high_codes = torch.arange(1 << high, device=P.device)
+    bits = ((high_codes[:, None] >> torch.arange(high, device=P.device)[None, :]) & 1).to(P.dtype)
+    A = base + (bits @ K[low:].reshape(high, r1 * r2)).reshape(-1, r1, r2)
+    high_codes = high_codes << low
+
+    def emit(code_low: int):
+        codes = high_codes | code_low
+        if prune_below is None:
+            return codes, _sq_spectral_norms(A)
+        keep, sq = _pruned_sq_norms(A, prune_below())
+        return codes[keep], sq
+
+    yield emit(0)
+    code = 0
+    for bit, value in gray_flips(low):
+        if value:
+            A += K[bit]
+        else:
+            A -= K[bit]
+        code ^= 1 << bit
+        yield emit(code)
+
+
+def exact_pair_max(P, Q, lo: float = 0.0, hi: float = 1.0, batch_bits: int | None = None,
+                   incumbent: tuple[float, Any] | None = None) -> tuple[float, Any, dict]:
+    """``max_{d in [lo, hi]^n} ||P diag(d) Q||_2`` by enumerating every vertex.
+
+    Returns ``(value, d, stats)``: the maximum (re-evaluated by SVD at the maximizer, never below the
+    enumerated value), a maximizing vertex ``d`` (float64 tensor of ``lo``/``hi``) and enumeration counts.
+    Neurons whose term ``P[:, j] Q[j, :]`` vanishes are left out of the enumeration (set to ``hi``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> P = torch.tensor([[1.0, 1.0]], dtype=torch.float64); Q = torch.tensor([[1.0], [-1.0]], dtype=torch.float64)
+    >>> value, d, stats = exact_pair_max(P, Q)
+    >>> value, d.tolist()
+    (1.0, [1.0, 0.0])
+    """
+    import torch
+
+    P = P.double()
+    Q = Q.double()
+    n = P.shape[1]
+    d = torch.full((n,), float(hi), dtype=torch.float64, device=P.device)
+    if n == 0 or hi == lo:
+        return pair_norm(P, Q, d), d, {"width": n, "enumerated_width": 0, "vertices": 1, "eigen_evaluations": 1}
+    live = _live_terms(P, Q)
+    Pl, Ql = P[:, live], Q[live, :]
+    best_sq = -1.0
+    best_code = None
+    if incumbent is not None:
+        value, d_inc = incumbent
+        best_sq = float(value) ** 2
+        d = d_inc.to(P.device, torch.float64).clone()
+    evaluations = 0
+
+    def current_best():
+        return best_sq
+
+    for codes, sq in iter_vertex_sq_norms(Pl, Ql, lo, hi, batch_bits, prune_below=current_best):
+        evaluations += int(sq.numel())
+        if sq.numel() == 0:
+            continue
+        k = int(torch.argmax(sq))
+        if float(sq[k]) > best_sq:
+            best_sq = float(sq[k])
+            best_code = int(codes[k])
+    if best_code is not None:
+        t = torch.tensor([(best_code >> j) & 1 for j in range(len(live))], dtype=torch.float64, device=P.device)
+        d = torch.full((n,), float(hi), dtype=torch.float64, device=P.device)
+        d[live] = lo + (hi - lo) * t
+    value = max(pair_norm(P, Q, d), math.sqrt(max(best_sq, 0.0)))
+    return value, d, {"width": n, "enumerated_width": int(len(live)), "vertices": 1 << int(len(live)),
+                      "eigen_evaluations": evaluations}
+
+
+def _top_pair(A):
+    import torch
+
+    U, S, Vh = torch.linalg.svd(A)
+    return U[:, 0], S[0], Vh[0, :]
+
+
+def greedy_pair_max(P, Q, lo: float = 0.0, hi: float = 1.0, restarts: int = 3, seed: int = 0,
+                    max_rounds: int = 100, flip_search: bool | None = None) -> tuple[float, Any, dict]:
+    """A local maximum of ``||P diag(d) Q||_2`` over the vertices ``d in {lo, hi}^n``.
+
+    From the all-``hi`` vertex, the vertex aligned with the top singular pair of ``P Q`` and ``restarts``
+    random vertices: alternate (i) the top singular pair ``(u, v)`` of ``A(d)`` and (ii) the vertex that
+    maximizes ``u^T A(d) v`` (``d_j = hi`` iff ``(hi - lo) (P^T u)_j (Q v)_j > 0``), which never decreases
+    the norm, then improve by single flips (all ``n`` flips evaluated at once) until no flip helps.
+    The result is the norm at a vertex, hence at most the exact maximum.
+
+    Examples
+    --------
+    >>> import torch
+    >>> P = torch.tensor([[1.0, 1.0]], dtype=torch.float64); Q = torch.tensor([[1.0], [-1.0]], dtype=torch.float64)
+    >>> greedy_pair_max(P, Q)[0]
+    1.0
+    """
+    import torch
+
+    P = P.double()
+    Q = Q.double()
+    n = P.shape[1]
+    r1, r2 = P.shape[0], Q.shape[1]
+    if flip_search is None:
+        flip_search = n * r1 * r2 <= (1 << 22)
+    span = hi - lo
+    full = torch.full((n,), float(hi), dtype=torch.float64, device=P.device)
+    if n == 0 or span == 0:
+        return pair_norm(P, Q, full), full, {"width": n, "rounds": 0}
+    generator = torch.Generator(device="cpu").manual_seed(int(seed))
+    K = span * (P.T[:, :, None] * Q[:, None, :]) if flip_search else None
+
+    def norm_of(t):
+        return pair_norm(P, Q, lo + span * t)
+
+    def aligned(A):
+        u, _, v = _top_pair(A)
+        return ((span * (P.T @ u) * (Q @ v)) > 0).to(torch.float64)
+
+    starts = [torch.ones(n, dtype=torch.float64, device=P.device), aligned(P @ Q)]
+    for _ in range(max(0, int(restarts))):
+        starts.append(torch.randint(0, 2, (n,), generator=generator).to(P.device, torch.float64))
+    best_value, best_t, rounds = -1.0, starts[0], 0
+    for t in starts:
+        value = norm_of(t)
+        for _ in range(max_rounds):
+            rounds += 1
+            improved = False
+            t_new = aligned((P * (lo + span * t)[None, :]) @ Q)
+            value_new = norm_of(t_new)
+            if value_new > value * (1 + 1e-12) and not torch.equal(t_new, t):
+                t, value, improved = t_new, value_new, True
+            if flip_search:
+                A = (P * (lo + span * t)[None, :]) @ Q
+                signs = (1.0 - 2.0 * t)[:, None, None]
+                flipped = _sq_spectral_norms(A[None] + signs * K)
+                j = int(torch.argmax(flipped))
+                if float(flipped[j]) > value * value * (1 + 1e-12):
+                    t = t.clone()
+                    t[j] = 1.0 - t[j]
+                    value, improved = norm_of(t), True
+            if not improved:
+                break
+        if value > best_value:
+            best_value, best_t = value, t
+    return best_value, lo + span * best_t, {"width": n, "rounds": rounds}
+
+
+def midpoint_pair_bound(P, Q, lo: float = 0.0, hi: float = 1.0) -> float:
+    """A proven bound on ``max_{d in [lo, hi]^n} ||P diag(d) Q||_2`` without enumeration.
+
+    With ``c = (lo + hi) / 2`` and ``r = (hi - lo) / 2``: ``P diag(d) Q = c P Q + P diag(d - c) Q`` and
+    ``||diag(d - c)|| <= r``, so the max is at most ``|c| ||P Q|| + r ||P|| ||Q||`` (never more than
+    ``max(|lo|, |hi|) ||P|| ||Q||``, the product of the spectral norms).
+
+    Examples
+    --------
+    >>> import torch
+    >>> P = torch.tensor([[1.0, 1.0]], dtype=torch.float64); Q = torch.tensor([[1.0], [-1.0]], dtype=torch.float64)
+    >>> round(midpoint_pair_bound(P, Q), 12)  # exact max is 1; ||P|| ||Q|| = 2
+    1.0
+    """
+    import torch
+
+    P = P.double()
+    Q = Q.double()
+    c, r = (lo + hi) / 2.0, (hi - lo) / 2.0
+    norm_P = float(torch.linalg.matrix_norm(P, ord=2))
+    norm_Q = float(torch.linalg.matrix_norm(Q, ord=2))
+    center = float(torch.linalg.matrix_norm(P @ Q, ord=2))
+    return min(abs(c) * center + r * norm_P * norm_Q, max(abs(lo), abs(hi)) * norm_P * norm_Q)
+
+
+# ---------------------------------------------------------------- shared driver
+
+_COMMON_OPTIONS = {"norm"}
+
+
+def _check_options(options: dict, allowed: set, method: str) -> None:
+    unknown = sorted(set(options) - allowed - _COMMON_OPTIONS)
+    require(not unknown, unknown[0] if unknown else "", f"an option of {method} (one of {sorted(allowed)})",
+            "an unknown option")
+    if "norm" in options:
+        from lipexact.norms import parse_norm
+
+        require(parse_norm(options["norm"]) == "2", "norm", f"2 ({method} bounds the l2 constant)",
+                repr(options["norm"]))
+
+
+def _positive_int(value: Any, field: str, minimum: int = 0) -> int:
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= minimum
+    require(ok, field, f"an integer >= {minimum}", repr(value))
+    return int(value)
+
+
+def _layer_svds(chain, device, max_unroll: int) -> list:
+    import torch
+
+    singular = []
+    for block in chain.blocks:
+        matrix = block.matrix(dtype=torch.float64, device=device, max_unroll=max_unroll)
+        singular.append(torch.linalg.svd(matrix, full_matrices=False))
+    return singular
+
+
+def _unrollable(chain, max_unroll: int) -> bool:
+    return all(block.is_dense or block.in_dim * block.out_dim <= max_unroll for block in chain.blocks)
+
+
+def _assemble(chain, factors: list, pair_stats: list, method: str, status: Status, message: str,
+              started: float, timings: dict, extra_stats: dict, pair_patterns: list) -> LipschitzResult:
+    value = chain.outer_scale * math.prod(factors)
+    stats = {"layers": len(chain.blocks), "widths": chain.widths, "pair_factors": list(factors),
+             "pairs": pair_stats, "outer_scale": chain.outer_scale, **extra_stats}
+    timings = {**timings, "total": time.perf_counter() - started}
+    upper = value if status == Status.UPPER_BOUND else None
+    return LipschitzResult(status=status, value=value, upper=upper, method=method, norm="2", message=message,
+                           certificate={"pair_vertices": pair_patterns}, timings=timings, stats=stats)
+
+
+def _seqlip_dense(chain, device, seed, exact: bool, max_exact_width: int, max_unroll: int,
+                  restarts: int, method: str, started: float) -> LipschitzResult:
+    timings = {}
+    t0 = time.perf_counter()
+    singular = _layer_svds(chain, device, max_unroll)
+    timings["svd"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if len(singular) == 1:
+        factors = [float(singular[0][1][0]) if singular[0][1].numel() else 0.0]
+        pair_stats, patterns = [], []
+    else:
+        factors, pair_stats, patterns = [], [], []
+        for i, activation in enumerate(chain.activations):
+            P, Q = pair_matrices(singular, i)
+            lo, hi = activation.slope_low, activation.slope_high
+            greedy_value, greedy_d, greedy_stats = greedy_pair_max(P, Q, lo, hi, restarts=restarts, seed=seed + i)
+            if not exact:
+                factors.append(greedy_value)
+                pair_stats.append({"pair": i, "kind": "greedy", "activation": activation.name, **greedy_stats})
+                patterns.append(greedy_d.cpu().tolist())
+                continue
+            width = int(len(_live_terms(P, Q)))
+            if width <= max_exact_width:
+                value, d, stats = exact_pair_max(P, Q, lo, hi, incumbent=(greedy_value, greedy_d))
+                factors.append(value)
+                pair_stats.append({"pair": i, "kind": "exact", "activation": activation.name, **stats})
+                patterns.append(d.cpu().tolist())
+            else:
+                value = midpoint_pair_bound(P, Q, lo, hi)
+                factors.append(max(value, greedy_value))
+                pair_stats.append({"pair": i, "kind": "midpoint", "activation": activation.name, "width": width,
+                                   "greedy_lower": greedy_value})
+                patterns.append(None)
+    timings["pairs"] = time.perf_counter() - t0
+    kinds = [p["kind"] for p in pair_stats]
+    if exact:
+        status = Status.UPPER_BOUND
+        wide = [p["pair"] for p in pair_stats if p["kind"] == "midpoint"]
+        message = (f"guaranteed SeqLip over {len(chain.blocks)} layers: "
+                   f"{kinds.count('exact')} pair(s) enumerated exactly")
+        if wide:
+            message += (f", {len(wide)} pair(s) wider than max_exact_width={max_exact_width} bounded by the "
+                        f"midpoint bound (pairs {wide})")
+    else:
+        status = Status.HEURISTIC
+        message = ("greedy SeqLip (local search over activation vertices): an estimate, NOT a guaranteed "
+                   "upper bound")
+    return _assemble(chain, factors, pair_stats, method, status, message, started, timings,
+                     {"device": str(device)}, patterns)
+
+
+# ---------------------------------------------------------------- public entry points
+
+def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = None, seed: int = 0,
+           max_exact_width: int = DEFAULT_MAX_EXACT_WIDTH, max_unroll: int = DEFAULT_MAX_UNROLL,
+           restarts: int = 3, **options: Any) -> LipschitzResult:
+    """Guaranteed SeqLip upper bound on the l2 Lipschitz constant (exact enumeration per pair).
+
+    Parameters
+    ----------
+    model : torch.nn.Sequential or TwoLayerReLU
+        A chain of affine layers and coordinatewise activations (see
+        :func:`lipexact.bounds.layers.extract_chain`).
+    input_shape : tuple of int, optional
+        Shape of one input (no batch dimension); read from a leading Linear layer when None.
+    device : str or torch.device, optional
+        Computation device (CUDA when present by default).
+    dtype : torch.dtype, optional
+        Accepted for a uniform interface; the guaranteed bound always computes in float64.
+    seed : int
+        Seed of the greedy incumbent that starts each enumeration (the result does not depend on it).
+    max_exact_width : int
+        Pairs with more (non-vanishing) neurons get the midpoint bound instead of enumeration.
+    max_unroll : int
+        Largest dense matrix (entries) built for a convolutional block; a network with a larger block is
+        passed to :func:`seqlip_cnn` (status ``HEURISTIC``, as the message then says).
+    restarts : int
+        Random restarts of the greedy incumbent.
+
+    Returns
+    -------
+    LipschitzResult
+        ``status`` ``UPPER_BOUND`` with ``value = upper``; ``stats["pairs"]`` says per pair whether it was
+        enumerated (``"exact"``) or bounded (``"midpoint"``); ``certificate["pair_vertices"]`` holds each
+        enumerated pair's maximizing vertex ``d``.
+
+    Examples
+    --------
+    >>> from lipexact import TwoLayerReLU
+    >>> net = TwoLayerReLU([[1, 1], [1, -1]], [[1, 1]])
+    >>> result = seqlip(net)
+    >>> result.status.value, round(result.value, 12)
+    ('upper_bound', 2.0)
+
+    References
+    ----------
+    K. Scaman and A. Virmaux, NeurIPS 2018, arXiv:1805.10965, section 5 (SeqLip).
+    """
+    started = time.perf_counter()
+    _check_options(options, set(), "seqlip")
+    max_exact_width = _positive_int(max_exact_width, "max_exact_width")
+    max_unroll = _positive_int(max_unroll, "max_unroll", 1)
+    restarts = _positive_int(restarts, "restarts")
+    seed = _positive_int(seed, "seed")
+    device = pick_device(device)
+    chain = extract_chain(model, input_shape, device=device)
+    if not _unrollable(chain, max_unroll):
+        result = seqlip_cnn(model, input_shape=input_shape, device=device, seed=seed, restarts=restarts,
+                            max_unroll=max_unroll)
+        return result.replace(method="seqlip", message=(
+            f"a layer is too large to unroll (max_unroll={max_unroll}): fell back to top-k SeqLip, "
+            + result.message))
+    return _seqlip_dense(chain, device, seed, True, max_exact_width, max_unroll, restarts,
+                         "seqlip", started)
+
+
+def seqlip_greedy(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = None, seed: int = 0,
+                  max_unroll: int = DEFAULT_MAX_UNROLL, restarts: int = 3, **options: Any) -> LipschitzResult:
+    """Greedy SeqLip: each pair factor by local search. An estimate, NOT a guaranteed upper bound.
+
+    Same parameters as :func:`seqlip`. The value never exceeds the exact SeqLip (each factor is attained
+    at a vertex), but may fall below the true Lipschitz constant.
+
+    Examples
+    --------
+    >>> from lipexact import TwoLayerReLU
+    >>> net = TwoLayerReLU([[1, 1], [1, -1]], [[1, 1]])
+    >>> result = seqlip_greedy(net)
+    >>> result.status.value, round(result.value, 12), result.upper is None
+    ('heuristic', 2.0, True)
+
+    References
+    ----------
+    K. Scaman and A. Virmaux, NeurIPS 2018, arXiv:1805.10965, section 5 (greedy SeqLip).
+    """
+    started = time.perf_counter()
+    _check_options(options, set(), "seqlip_greedy")
+    max_unroll = _positive_int(max_unroll, "max_unroll", 1)
+    restarts = _positive_int(restarts, "restarts")
+    seed = _positive_int(seed, "seed")
+    device = pick_device(device)
+    chain = extract_chain(model, input_shape, device=device)
+    if not _unrollable(chain, max_unroll):
+        result = seqlip_cnn(model, input_shape=input_shape, device=device, seed=seed, restarts=restarts,
+                            max_unroll=max_unroll)
+        return result.replace(method="seqlip_greedy")
+    return _seqlip_dense(chain, device, seed, False, 0, max_unroll, restarts, "seqlip_greedy",
+                         started)
+
+
+def _top_k_triplets(block, k: int, device, seed: int, max_unroll: int):
+    """Top-``k`` singular triplets ``(U_k, S_k, Vh_k)`` of a block's linear part."""
+    import torch
+
+    k = min(k, block.in_dim, block.out_dim)
+    if block.is_dense or block.in_dim * block.out_dim <= max_unroll:
+        U, S, Vh = torch.linalg.svd(block.matrix(dtype=torch.float64, device=device, max_unroll=max_unroll),
+                                    full_matrices=False)
+        return U[:, :k], S[:k], Vh[:k, :], "svd"
+    from lipexact.bounds.power import top_k_singular
+
+    top = top_k_singular(block, block.in_shape, k, device=device, seed=seed)
+    return top.u.reshape(k, -1).T, top.values, top.v.reshape(k, -1), "power"
+
+
+def seqlip_cnn(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = None, seed: int = 0,
+               k: int = DEFAULT_TOP_K, max_unroll: int = DEFAULT_MAX_UNROLL, restarts: int = 1,
+               **options: Any) -> LipschitzResult:
+    """SeqLip restricted to the top-``k`` singular vectors of every layer, maximized greedily (an estimate).
+
+    Each layer ``M_i`` is replaced by its top-``k`` part ``U_{i,k} S_{i,k} V_{i,k}^T`` (power method with
+    deflation for layers too large to unroll, an SVD otherwise) and each pair factor
+    ``||S~_{i+1,k} V_{i+1,k}^T diag(d) U_{i,k} S~_{i,k}||`` is maximized by :func:`greedy_pair_max`. Both
+    steps lose the guarantee: status ``HEURISTIC``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> torch.manual_seed(0) and None
+    >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+    ...                           torch.nn.Linear(2 * 4 * 4, 1)).double()
+    >>> result = seqlip_cnn(net, input_shape=(1, 6, 6), k=4)
+    >>> result.status.value, result.value > 0
+    ('heuristic', True)
+
+    References
+    ----------
+    K. Scaman and A. Virmaux, NeurIPS 2018, arXiv:1805.10965, section 6.
+    """
+    started = time.perf_counter()
+    _check_options(options, set(), "seqlip_cnn")
+    k = _positive_int(k, "k", 1)
+    max_unroll = _positive_int(max_unroll, "max_unroll", 1)
+    restarts = _positive_int(restarts, "restarts")
+    seed = _positive_int(seed, "seed")
+    device = pick_device(device)
+    chain = extract_chain(model, input_shape, device=device)
+    timings = {}
+    t0 = time.perf_counter()
+    singular, sources = [], []
+    for i, block in enumerate(chain.blocks):
+        U, S, Vh, source = _top_k_triplets(block, k, device, seed + i, max_unroll)
+        singular.append((U, S, Vh))
+        sources.append(source)
+    timings["singular"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if len(singular) == 1:
+        factors, pair_stats, patterns = [float(singular[0][1][0])], [], []
+    else:
+        factors, pair_stats, patterns = [], [], []
+        for i, activation in enumerate(chain.activations):
+            P, Q = pair_matrices(singular, i)
+            value, d, stats = greedy_pair_max(P, Q, activation.slope_low, activation.slope_high,
+                                              restarts=restarts, seed=seed + i)
+            factors.append(value)
+            pair_stats.append({"pair": i, "kind": "greedy_top_k", "activation": activation.name, **stats})
+            patterns.append(d.cpu().tolist())
+    timings["pairs"] = time.perf_counter() - t0
+    message = (f"top-{k} SeqLip with greedy pair maximization: an estimate, NOT a guaranteed upper bound "
+               f"(singular vectors by {', '.join(sorted(set(sources)))})")
+    return _assemble(chain, factors, pair_stats, "seqlip_cnn", Status.HEURISTIC, message, started, timings,
+                     {"device": str(device), "k": k, "singular_source": sources}, patterns)
