@@ -15,6 +15,7 @@ from typing import Any, Callable
 from lipexact.network import TwoLayerReLU
 from lipexact.result import LipschitzResult
 from reductions.base import InverseData, Solution
+from reductions.chain import ChainInverse, ReducedInstance
 from reductions.instances import QUBO, ConvexQuadratic01, ConvexQuadraticPM1, LipCst, MaxCut
 from reductions.validation import InvalidInputError, require
 
@@ -31,6 +32,8 @@ TYPES: dict[str, Callable[[dict], Any]] = {
     "lipcst": LipCst.from_dict,
     "reduction_solution": Solution.from_dict,
     "reduction_inverse": InverseData.from_dict,
+    "chain_inverse": ChainInverse.from_dict,
+    "lipcst_reduction": ReducedInstance.from_dict,
 }
 
 

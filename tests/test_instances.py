@@ -175,9 +175,9 @@ def autograd_gradient(M1, M2, x):
     model = torch.nn.Sequential(torch.nn.Linear(n, l, bias=False, dtype=torch.float64), torch.nn.ReLU(),
                                 torch.nn.Linear(l, 1, bias=False, dtype=torch.float64))
     with torch.no_grad():
-        model[0].weight.copy_(torch.as_tensor(np.asarray(M1, dtype=np.float64)))
-        model[2].weight.copy_(torch.as_tensor(np.asarray(M2, dtype=np.float64)))
-    point = torch.as_tensor(np.asarray(x, dtype=np.float64)).requires_grad_(True)
+        model[0].weight.copy_(torch.as_tensor(np.array(M1, dtype=np.float64)))
+        model[2].weight.copy_(torch.as_tensor(np.array(M2, dtype=np.float64)))
+    point = torch.as_tensor(np.array(x, dtype=np.float64)).requires_grad_(True)
     model(point).sum().backward()
     return point.grad.numpy()
 
