@@ -1,0 +1,641 @@
+"""The search space of the exact solvers, its region LP, and the depth-first tree search they share.
+
+:class:`Arrangement` turns a problem into hyperplane groups: units whose ``(w_i, b_i)`` are exactly
+proportional share one hyperplane (a positive multiple has the same sign, a negative one the opposite sign),
+dead units and groups whose Jacobian contribution vanishes leave the search, and on a box domain the units
+whose hyperplane misses the box are fixed. The Jacobian of a group pattern ``t in {0,1}^G`` is
+``base + sum_g t_g A_g``.
+
+:class:`RegionLP` decides whether a partial pattern's open region meets the search box: one HiGHS model
+kept alive across the search, rows switched on and off by their bounds (so every solve is warm-started),
+maximizing the radius ``r`` of a ball inside the region (a Chebyshev centre). Its point is central, which
+lets children inherit it and lets the cheap ray test (:meth:`TreeSearch.ray_point`) decide most feasible
+children without an LP. Unclear LP answers (``|r| <=`` tolerance, or a point that fails the re-check)
+are sent to the reference LP :func:`~lipexact.exact.realizability.realizing_point`.
+
+:class:`TreeSearch` is the depth-first search over partial patterns: a node is a partial group pattern with
+a point of its region. ``cell enumeration`` is this search without bound pruning; branch and bound adds a
+node bound. Memory is the open stack (at most two nodes per level).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable
+
+import numpy as np
+
+from lipexact.domain import Box
+from lipexact.exact.problem import RELATIVE_TOLERANCE, Clock, Problem
+from lipexact.exact.progress import SearchProgress
+from lipexact.exact.realizability import realizing_point
+from lipexact.network import TwoLayerReLU
+from lipexact.norms import jacobian_norms
+from lipexact.result import Status
+
+__all__ = ["Arrangement", "build_arrangement", "RegionLP", "Node", "TreeSearch", "SearchOutcome"]
+
+#: ``|r*|`` below this fraction of the search scale is too close to call for the fast LP.
+RADIUS_TOLERANCE = 1e-7
+
+
+# --------------------------------------------------------------------------------------- arrangement
+@dataclass(frozen=True, eq=False)
+class Arrangement:
+    """Hyperplane groups of a problem with their Jacobian contributions (see the module docstring)."""
+
+    problem: Problem
+    W: np.ndarray
+    """``(G, n)`` unit-norm normal of each group's hyperplane (oriented as its representative unit)."""
+    b: np.ndarray
+    """``(G,)`` offsets, scaled with ``W``: the group is on where ``W x + b > 0``."""
+    base: np.ndarray
+    """``(m, n)`` Jacobian part that no search decision changes."""
+    A: np.ndarray
+    """``(G, m, n)`` Jacobian contribution of switching each group on."""
+    box: Box | None
+    """Box the regions must meet: the domain, or ``[-1, 1]^n`` for a bias-free global problem."""
+    scale: float
+    """Length scale of the search (box width, or the hyperplanes' distance from the origin)."""
+    units: tuple
+    """Original units of each group with their orientation, for reporting."""
+    live: np.ndarray
+    """Original units with a non-zero input row (their hyperplane must not carry the witness)."""
+
+    @property
+    def n_groups(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.problem.net.n_inputs
+
+    @property
+    def norm(self) -> str:
+        return self.problem.norm
+
+    @property
+    def scalar_output(self) -> bool:
+        return self.A.shape[1] == 1
+
+    def jacobians(self, patterns: np.ndarray) -> np.ndarray:
+        """``base + sum_g t_g A_g`` for each row ``t`` of ``patterns`` (shape ``(k, G)``)."""
+        T = np.asarray(patterns, dtype=np.float64)
+        m, n = self.base.shape
+        return self.base + (T @ self.A.reshape(self.n_groups, m * n)).reshape(-1, m, n)
+
+    def values(self, patterns: np.ndarray) -> np.ndarray:
+        """The norm of the Jacobian of each group pattern."""
+        return jacobian_norms(self.jacobians(np.atleast_2d(patterns)), self.norm)
+
+    def value_of_partial(self, jacobian: np.ndarray) -> float:
+        return float(jacobian_norms(jacobian, self.norm))
+
+    def preactivations(self, x: np.ndarray) -> np.ndarray:
+        return self.W @ x + self.b
+
+    def inside_box(self, x: np.ndarray) -> bool:
+        return self.box is None or self.box.contains_interior(x)
+
+    def witness(self, x: np.ndarray, seed: int = 0) -> np.ndarray | None:
+        """A point of the same group cell as ``x`` that no live unit's hyperplane contains, or None.
+
+        ``x`` must lie strictly inside its group cell; units left out of the search (zero contribution,
+        fixed by the box) may still pass through it, so ``x`` is nudged by less than its distance to
+        every group hyperplane and to the box. The reference LP is the fallback.
+        """
+        net = self.problem.net
+        domain = self.problem.domain
+        x = np.asarray(x, dtype=np.float64)
+        z = self.preactivations(x)
+        if np.any(z == 0) or not self.inside_box(x):
+            return None
+        if self._acceptable(net, x, domain):
+            return x
+        room = np.min(np.abs(z)) if z.size else self.scale
+        if self.box is not None:
+            room = min(room, float(np.min(np.minimum(x - self.box.lower, self.box.upper - x))))
+        rng = np.random.default_rng(seed)
+        signs = z > 0
+        for shrink in (0.5, 0.1, 1e-3):
+            direction = rng.standard_normal(x.size)
+            candidate = x + shrink * room * direction / max(np.linalg.norm(direction), 1e-300)
+            if np.array_equal(self.preactivations(candidate) > 0, signs) and np.all(self.preactivations(candidate) != 0) \
+                    and self.inside_box(candidate) and self._acceptable(net, candidate, domain):
+                return candidate
+        pattern = net.preactivation(x) > 0
+        point = realizing_point(net, pattern, domain=domain)
+        return point
+
+    def _acceptable(self, net: TwoLayerReLU, x: np.ndarray, domain: Box | None) -> bool:
+        pre = net.preactivation(x)
+        return bool(np.all(pre[self.live] != 0)) and (domain is None or domain.contains_interior(x))
+
+
+def _proportionality(row: np.ndarray, reference: np.ndarray) -> int:
+    """``+1``/``-1`` when ``row`` is exactly a positive/negative multiple of ``reference``, else 0."""
+    pivot = int(np.flatnonzero(reference)[0])
+    if row[pivot] == 0:
+        return 0
+    ratio = Fraction(float(row[pivot])) / Fraction(float(reference[pivot]))
+    for a, r in zip(row.tolist(), reference.tolist()):
+        if Fraction(a) != ratio * Fraction(r):
+            return 0
+    return 1 if ratio > 0 else -1
+
+
+def _hyperplane_groups(rows: np.ndarray, units: np.ndarray) -> list[list[tuple[int, int]]]:
+    """Group the units whose rows ``(w, b)`` are exactly proportional; each member with its orientation."""
+    buckets: dict[tuple, list[list[tuple[int, int]]]] = {}
+    groups: list[list[tuple[int, int]]] = []
+    for unit in units.tolist():
+        row = rows[unit]
+        pivot = row[np.flatnonzero(row)[0]]
+        key = tuple(np.round(row / abs(pivot), 9) * np.sign(pivot))
+        placed = False
+        for group in buckets.get(key, []):
+            orientation = _proportionality(row, rows[group[0][0]])
+            if orientation:
+                group.append((unit, orientation))
+                placed = True
+                break
+        if not placed:
+            group = [(unit, 1)]
+            groups.append(group)
+            buckets.setdefault(key, []).append(group)
+    return groups
+
+
+def build_arrangement(problem: Problem) -> Arrangement:
+    """The group arrangement of ``problem`` (see :class:`Arrangement`).
+
+    Examples
+    --------
+    >>> from lipexact.exact.problem import validate_problem
+    >>> net = TwoLayerReLU([[1, 0], [2, 0], [-1, 0], [0, 1], [0, 0]], [[1, 1, 1, 1, 5]])
+    >>> arrangement = build_arrangement(validate_problem(net))
+    >>> arrangement.n_groups, arrangement.units[0]
+    (2, ((0, 1), (1, 1), (2, -1)))
+    >>> arrangement.values([[1, 1]]).tolist()   # x_1 > 0, x_2 > 0: gradient (1 + 2 - 0, 1)
+    [3.1622776601683795]
+    """
+    net = problem.net
+    W1 = np.asarray(net.W1, dtype=np.float64)
+    b1 = np.asarray(net.hidden_bias, dtype=np.float64)
+    W2 = np.asarray(net.W2, dtype=np.float64)
+    h, n = W1.shape
+    m = W2.shape[0]
+    live = np.any(W1 != 0, axis=1)
+    box = problem.domain
+    if box is None and not net.has_bias:
+        box = Box(-np.ones(n), np.ones(n))  # regions are cones: each meets the unit box around 0
+    rows = np.hstack([W1, b1[:, None]])
+    contribution = W2.T[:, :, None] * W1[:, None, :]  # (h, m, n): a_i = W2[:, i] W1[i]
+    base = np.zeros((m, n))
+    kept_rows, kept_A, kept_units = [], [], []
+    for group in _hyperplane_groups(rows, np.flatnonzero(live)):
+        A = np.zeros((m, n))
+        for unit, orientation in group:
+            if orientation > 0:
+                A += contribution[unit]
+            else:
+                base += contribution[unit]
+                A -= contribution[unit]
+        representative = rows[group[0][0]]
+        fixed = _fixed_by_box(representative, box) if problem.domain is not None else None
+        if fixed is not None:
+            if fixed:
+                base += A
+            continue
+        if not np.any(A != 0):
+            continue
+        kept_rows.append(representative)
+        kept_A.append(A)
+        kept_units.append(tuple(group))
+    G = len(kept_rows)
+    R = np.array(kept_rows).reshape(G, n + 1)
+    lengths = np.linalg.norm(R[:, :n], axis=1) if G else np.zeros(0)
+    W = R[:, :n] / lengths[:, None] if G else np.zeros((0, n))
+    b = R[:, n] / lengths if G else np.zeros(0)
+    if box is not None:
+        scale = float(np.min(box.upper - box.lower))
+    else:
+        scale = 1.0 + (float(np.max(np.abs(b))) if G else 0.0)
+    A = np.array(kept_A).reshape(G, m, n)
+    return Arrangement(problem=problem, W=W, b=b, base=base, A=A, box=box, scale=scale, units=tuple(kept_units),
+                       live=live)
+
+
+def _fixed_by_box(row: np.ndarray, box: Box) -> bool | None:
+    """True/False when the unit is on/off on the whole box interior (with a rounding margin), else None."""
+    w, bias = row[:-1], row[-1]
+    low = bias + float(np.sum(np.minimum(w * box.lower, w * box.upper)))
+    high = bias + float(np.sum(np.maximum(w * box.lower, w * box.upper)))
+    slack = 1e-9 * (abs(bias) + float(np.sum(np.abs(w) * np.maximum(np.abs(box.lower), np.abs(box.upper)))))
+    if low > slack:
+        return True
+    if high < -slack:
+        return False
+    return None
+
+
+# --------------------------------------------------------------------------------------- region LP
+def _highs():
+    try:
+        from highspy._core import _Highs as Highs  # no banner on construction
+    except ImportError:  # pragma: no cover - other highspy layouts
+        from highspy import Highs
+    return Highs()
+
+
+class _ToggledRows:
+    """A HiGHS model with an "on" row (``2g``) and an "off" row (``2g + 1``) per group, enabled by their bounds.
+
+    Only row bounds change between solves, so HiGHS restarts from the previous basis.
+    """
+
+    def __init__(self, n_columns: int, column_lower: np.ndarray, column_upper: np.ndarray, cost: np.ndarray,
+                 group_rows: list[tuple[np.ndarray, np.ndarray]], box_rows: list[tuple[float, float, np.ndarray]],
+                 enabled_lower: np.ndarray):
+        import highspy
+
+        self.infinity = highspy.kHighsInf
+        self.optimal = highspy.HighsModelStatus.kOptimal
+        self.infeasible = highspy.HighsModelStatus.kInfeasible
+        self.model = _highs()
+        model = self.model
+        model.setOptionValue("output_flag", False)
+        model.setOptionValue("presolve", "off")
+        model.addVars(n_columns, column_lower, column_upper)
+        for j in np.flatnonzero(cost):
+            model.changeColCost(int(j), float(cost[j]))
+        columns = np.arange(n_columns, dtype=np.int32)
+        for on_row, off_row in group_rows:
+            model.addRow(-self.infinity, self.infinity, n_columns, columns, on_row)
+            model.addRow(-self.infinity, self.infinity, n_columns, columns, off_row)
+        for lower, upper, row in box_rows:
+            model.addRow(lower, upper, n_columns, columns, row)
+        self.enabled_lower = enabled_lower  # (G, 2): lower bound of the on / off row when enabled
+        self.state = np.full(len(group_rows), -1, dtype=np.int8)
+
+    def solve(self, signs: np.ndarray):
+        """Enable exactly the rows of ``signs`` (-1 free, 0 off, 1 on), solve; return (status, column values)."""
+        changed = np.flatnonzero(signs != self.state)
+        if changed.size:
+            rows, lower = [], []
+            for g in changed.tolist():
+                old, new = int(self.state[g]), int(signs[g])
+                if old >= 0:
+                    rows.append(2 * g + 1 - old)
+                    lower.append(-self.infinity)
+                if new >= 0:
+                    rows.append(2 * g + 1 - new)
+                    lower.append(self.enabled_lower[g, 1 - new])
+            self.model.changeRowsBounds(len(rows), np.array(rows, dtype=np.int32), np.array(lower, dtype=np.float64),
+                                        np.full(len(rows), self.infinity))
+            self.state = signs.copy()
+        self.model.run()
+        status = self.model.getModelStatus()
+        values = np.asarray(self.model.getSolution().col_value, dtype=np.float64) if status == self.optimal else None
+        return status, values
+
+
+class RegionLP:
+    """Is a partial group pattern's open region non-empty (inside the search box)? Two warm-started LPs.
+
+    The first maximizes the radius ``r`` of a ball inside the region: variables ``(x, r)``,
+    ``sigma_g (W_g x + b_g) >= r`` per fixed group (``W_g`` has unit norm), ``lower + r <= x <= upper - r``
+    on a box, ``r <= scale``. It is always feasible and its point is central; the region is non-empty iff
+    ``r* > 0``. When ``|r*|`` is too small to call, the exact formulation of
+    :mod:`lipexact.exact.realizability` decides: ``sigma_g (W_g x + b_g t) >= 1``, ``t >= 1`` (box:
+    ``lower t + 1 <= x <= upper t - 1``), feasible iff the region is non-empty, with no tolerance but the
+    solver's. A point that fails the strict re-check goes to :func:`realizing_point` itself.
+    """
+
+    def __init__(self, arrangement: Arrangement):
+        self.arrangement = arrangement
+        G, n = arrangement.n_groups, arrangement.n_inputs
+        self.n = n
+        W, b, box = arrangement.W, arrangement.b, arrangement.box
+        inf = np.inf
+        # Chebyshev-centre model: columns (x, r)
+        group_rows = [(np.append(W[g], -1.0), np.append(-W[g], -1.0)) for g in range(G)]
+        box_rows = []
+        if box is not None:
+            for j in range(n):
+                unit = np.zeros(n)
+                unit[j] = 1.0
+                box_rows.append((float(box.lower[j]), inf, np.append(unit, -1.0)))
+                box_rows.append((-inf, float(box.upper[j]), np.append(unit, 1.0)))
+        cost = np.zeros(n + 1)
+        cost[n] = -1.0
+        self.centre = _ToggledRows(n + 1, np.full(n + 1, -inf), np.append(np.full(n, inf), arrangement.scale), cost,
+                                   group_rows, box_rows, np.stack([-b, b], axis=1) if G else np.zeros((0, 2)))
+        # exact model: columns (x, t), t >= 1
+        group_rows = [(np.append(W[g], b[g]), np.append(-W[g], -b[g])) for g in range(G)]
+        box_rows = []
+        if box is not None:
+            for j in range(n):
+                unit = np.zeros(n)
+                unit[j] = 1.0
+                box_rows.append((1.0, inf, np.append(unit, -box.lower[j])))
+                box_rows.append((-inf, -1.0, np.append(unit, -box.upper[j])))
+        self.exact = _ToggledRows(n + 1, np.append(np.full(n, -inf), 1.0), np.full(n + 1, inf), np.zeros(n + 1),
+                                  group_rows, box_rows, np.ones((G, 2)))
+        self.solves = 0
+        self.exact_solves = 0
+        self.fallbacks = 0
+
+    def point(self, signs: np.ndarray) -> np.ndarray | None:
+        """A point of the open region of ``signs`` (-1 free, 0 off, 1 on) inside the box, or None if empty."""
+        self.solves += 1
+        status, values = self.centre.solve(signs)
+        tolerance = RADIUS_TOLERANCE * self.arrangement.scale
+        if values is not None:
+            radius = values[self.n]
+            if radius < -tolerance:
+                return None
+            if radius > tolerance and _strictly_inside(self.arrangement, signs, values[: self.n]):
+                return values[: self.n]
+        self.exact_solves += 1
+        status, values = self.exact.solve(signs)
+        if status == self.exact.infeasible:
+            return None
+        if values is not None and values[self.n] > 0:
+            x = values[: self.n] / values[self.n]
+            if _strictly_inside(self.arrangement, signs, x):
+                return x
+        return self._reference(signs)
+
+    def _reference(self, signs: np.ndarray) -> np.ndarray | None:
+        """Decide with :func:`realizing_point` on the group rows."""
+        self.fallbacks += 1
+        arrangement = self.arrangement
+        fixed = signs >= 0
+        net = TwoLayerReLU(arrangement.W[fixed], np.ones((1, int(fixed.sum()))), b1=arrangement.b[fixed])
+        x = realizing_point(net, signs[fixed] == 1, domain=arrangement.box)
+        if x is None or not _strictly_inside(arrangement, signs, x):
+            return None
+        return x
+
+
+def _strictly_inside(arrangement: Arrangement, signs: np.ndarray, x: np.ndarray) -> bool:
+    fixed = np.flatnonzero(signs >= 0)
+    z = arrangement.W[fixed] @ x + arrangement.b[fixed]
+    return bool(np.all((z > 0) == (signs[fixed] == 1)) and np.all(z != 0) and arrangement.inside_box(x))
+
+
+# --------------------------------------------------------------------------------------- tree search
+@dataclass
+class Node:
+    """A partial group pattern with the Jacobian of its fixed part and a point of its region."""
+
+    signs: np.ndarray
+    """-1 free, 0 off, 1 on, per group."""
+    jacobian: np.ndarray
+    """``base + sum over fixed-on groups of A_g``."""
+    bound: float
+    """Upper bound on every completion's value (``inf`` when not bounded)."""
+    point: np.ndarray | None
+    """A point strictly inside the region, or None when it is still to be found from ``parent_point``."""
+    parent_point: np.ndarray | None = None
+    branched: int = -1
+    """The group fixed last (the one the parent's point may be on the wrong side of)."""
+    depth: int = 0
+
+
+@dataclass
+class SearchOutcome:
+    status: Status
+    value: float | None
+    point: np.ndarray | None
+    upper: float
+    stats: dict = field(default_factory=dict)
+
+
+#: bound(node_jacobian, free_groups, threshold) -> upper bound on the best completion (may stop trying to
+#: improve it once it is at most ``threshold``)
+BoundFunction = Callable[[np.ndarray, np.ndarray, float], float]
+#: branch(search, node, free, z) -> index into ``free`` of the group to branch on
+BranchRule = Callable[["TreeSearch", Node, np.ndarray, np.ndarray], int]
+
+
+def first_free(search: "TreeSearch", node: Node, free: np.ndarray, z: np.ndarray) -> int:
+    return 0
+
+
+class TreeSearch:
+    """Depth-first search over partial group patterns (see the module docstring).
+
+    Parameters
+    ----------
+    arrangement : Arrangement
+    clock : Clock
+    method : str
+        Name shown in progress lines.
+    bound : callable, optional
+        Node upper bound; None enumerates every cell (no pruning).
+    final_bound : callable, optional
+        Bound used for the open nodes when the search stops early (defaults to ``bound``).
+    branch : callable
+        Branching rule.
+    progress : SearchProgress, optional
+    incumbent : (value, point), optional
+        A known cell (its point strictly inside a group cell) to start from.
+    """
+
+    def __init__(self, arrangement: Arrangement, clock: Clock, method: str, bound: BoundFunction | None = None,
+                 final_bound: BoundFunction | None = None, branch: BranchRule = first_free,
+                 progress: SearchProgress | None = None, incumbent: tuple[float, np.ndarray] | None = None,
+                 seed: int = 0):
+        self.arrangement = arrangement
+        self.clock = clock
+        self.method = method
+        self.bound = bound
+        self.final_bound = final_bound if final_bound is not None else bound
+        self.branch = branch
+        self.progress = progress if progress is not None else SearchProgress(method, False)
+        self.seed = seed
+        self.lp = RegionLP(arrangement) if arrangement.n_groups else None
+        self.best_value = -math.inf
+        self.best_point: np.ndarray | None = None
+        self.closed = -math.inf  # largest value or bound of a finished part of the tree
+        self.stats = {"nodes": 0, "lps": 0, "ray_points": 0, "pruned_by_bound": 0, "pruned_infeasible": 0,
+                      "cells": 0, "max_frontier": 0, "incumbent_updates": 0}
+        if incumbent is not None:
+            self.offer(*incumbent)
+
+    # ------------------------------------------------------------------ incumbent
+    def offer(self, value: float, point: np.ndarray) -> bool:
+        """Take ``(value, point)`` as the incumbent when it beats the current one and certifies."""
+        if not value > self.best_value:
+            return False
+        witness = self.arrangement.witness(point, self.seed)
+        if witness is None:
+            return False
+        self.best_value, self.best_point = float(value), witness
+        self.stats["incumbent_updates"] += 1
+        return True
+
+    def threshold(self) -> float:
+        """Nodes whose bound is at most this cannot hold a value above the incumbent (relative tolerance)."""
+        if self.best_value == -math.inf:
+            return -math.inf
+        return self.best_value * (1.0 + 0.5 * RELATIVE_TOLERANCE) if self.best_value > 0 else self.best_value
+
+    # ------------------------------------------------------------------ points of children
+    def ray_point(self, node: Node) -> np.ndarray | None:
+        """Cross the branched hyperplane from the parent's point along its normal, if nothing else is crossed."""
+        arrangement = self.arrangement
+        g = node.branched
+        x = node.parent_point
+        want_on = node.signs[g] == 1
+        direction = arrangement.W[g] if want_on else -arrangement.W[g]  # unit normal towards the wanted side
+        z_g = float(arrangement.W[g] @ x + arrangement.b[g])
+        cross = -z_g if want_on else z_g  # distance to travel (W_g has unit norm)
+        if cross < 0:
+            return None
+        fixed = np.flatnonzero(node.signs >= 0)
+        fixed = fixed[fixed != g]
+        limit = math.inf
+        if fixed.size:
+            z = arrangement.W[fixed] @ x + arrangement.b[fixed]
+            rate = arrangement.W[fixed] @ direction
+            towards = np.where(node.signs[fixed] == 1, rate < 0, rate > 0)
+            if np.any(towards):
+                limit = float(np.min(np.abs(z[towards]) / np.abs(rate[towards])))
+        if arrangement.box is not None:
+            with np.errstate(divide="ignore"):
+                up = np.where(direction > 0, (arrangement.box.upper - x) / direction, np.inf)
+                down = np.where(direction < 0, (arrangement.box.lower - x) / direction, np.inf)
+            limit = min(limit, float(np.min(up)), float(np.min(down)))
+        if not limit > cross:
+            return None
+        step = cross + 0.5 * (min(limit, cross + arrangement.scale) - cross)
+        candidate = x + step * direction
+        if _strictly_inside(arrangement, node.signs, candidate):
+            return candidate
+        return None
+
+    def find_point(self, node: Node) -> np.ndarray | None:
+        point = self.ray_point(node)
+        if point is not None:
+            self.stats["ray_points"] += 1
+            return point
+        self.stats["lps"] += 1
+        return self.lp.point(node.signs)
+
+    # ------------------------------------------------------------------ the search
+    def root(self) -> Node:
+        arrangement = self.arrangement
+        n = arrangement.n_inputs
+        point = arrangement.box.center.copy() if arrangement.box is not None else np.zeros(n)
+        signs = np.full(arrangement.n_groups, -1, dtype=np.int8)
+        jacobian = arrangement.base.copy()
+        node = Node(signs, jacobian, math.inf, point)
+        if self.bound is not None:
+            node.bound = self.bound(jacobian, np.arange(arrangement.n_groups), -math.inf)
+        return node
+
+    def run(self) -> SearchOutcome:
+        stack: list[Node] = [self.root()]
+        current: Node | None = None
+        status = Status.OPTIMAL
+        try:
+            while stack:
+                if self.clock.expired():
+                    status = Status.TIME_LIMIT
+                    break
+                current = stack.pop()
+                self.process(current, stack)
+                current = None
+                self.stats["max_frontier"] = max(self.stats["max_frontier"], len(stack))
+                self.progress.update(self.lower(), self.open_upper(stack), self.stats["nodes"])
+        except KeyboardInterrupt:
+            status = Status.INTERRUPTED
+        if current is not None:
+            stack.append(current)
+        if status is Status.OPTIMAL:
+            upper = max(self.closed, self.best_value)
+        else:
+            upper = max(self.closed, self.best_value, self.frontier_bound(stack))
+        if self.lp is not None:
+            self.stats["lp_exact"] = self.lp.exact_solves
+            self.stats["lp_fallbacks"] = self.lp.fallbacks
+        value = None if self.best_value == -math.inf else self.best_value
+        self.progress.update(value, upper, self.stats["nodes"], force=True)
+        return SearchOutcome(status, value, self.best_point, upper, self.stats)
+
+    def lower(self) -> float | None:
+        return None if self.best_value == -math.inf else self.best_value
+
+    def open_upper(self, stack: list[Node]) -> float | None:
+        if not self.progress.enabled:
+            return None
+        bounds = [node.bound for node in stack]
+        return max([self.closed, self.best_value, *bounds]) if stack else max(self.closed, self.best_value)
+
+    def frontier_bound(self, stack: list[Node]) -> float:
+        """Largest bound over the open nodes (recomputed with ``final_bound`` where a node has none)."""
+        best = -math.inf
+        for node in stack:
+            bound = node.bound
+            if math.isinf(bound) and self.final_bound is not None:
+                bound = self.final_bound(node.jacobian, np.flatnonzero(node.signs < 0), -math.inf)
+            best = max(best, bound)
+        return best
+
+    def process(self, node: Node, stack: list[Node]) -> None:
+        stats = self.stats
+        stats["nodes"] += 1
+        arrangement = self.arrangement
+        if self.bound is not None and node.bound <= self.threshold():
+            stats["pruned_by_bound"] += 1
+            self.closed = max(self.closed, node.bound)
+            return
+        if node.point is None:
+            node.point = self.find_point(node)
+            if node.point is None:
+                stats["pruned_infeasible"] += 1
+                return
+            node.parent_point = None
+        x = node.point
+        free = np.flatnonzero(node.signs < 0)
+        if free.size == 0:
+            stats["cells"] += 1
+            value = arrangement.value_of_partial(node.jacobian)
+            self.closed = max(self.closed, value)
+            self.offer(value, x)
+            return
+        z = arrangement.W[free] @ x + arrangement.b[free]
+        if self.bound is not None and np.all(z != 0):
+            on = free[z > 0]
+            jacobian = node.jacobian + arrangement.A[on].sum(axis=0)
+            self.offer(arrangement.value_of_partial(jacobian), x)
+        position = self.branch(self, node, free, z)
+        g = int(free[position])
+        children = []
+        for side in (1, 0):
+            signs = node.signs.copy()
+            signs[g] = side
+            jacobian = node.jacobian + arrangement.A[g] if side == 1 else node.jacobian
+            inherits = (z[position] > 0) == (side == 1) and z[position] != 0
+            child = Node(signs, jacobian, math.inf, x if inherits else None,
+                         parent_point=None if inherits else x, branched=g, depth=node.depth + 1)
+            if self.bound is not None:
+                child.bound = min(node.bound, self.bound(jacobian, free[free != g], self.threshold()))
+            children.append(child)
+        if self.bound is not None:
+            # explore the child with the larger bound first (it is pushed last)
+            children.sort(key=lambda c: c.bound)
+            threshold = self.threshold()
+            for child in children:
+                if child.bound <= threshold:
+                    stats["pruned_by_bound"] += 1
+                    self.closed = max(self.closed, child.bound)
+                else:
+                    stack.append(child)
+        else:
+            stack.extend(children)
