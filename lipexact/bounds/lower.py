@@ -373,7 +373,7 @@ def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, de
     --------
     >>> from lipexact import TwoLayerReLU
     >>> net = TwoLayerReLU([[1.0, 0.0], [0.0, 1.0]], [[3.0, 4.0]])
-    >>> result = gradient_ascent(net, device="cpu", restarts=2, steps=5)
+    >>> result = gradient_ascent(net, device="cpu", steps=5)
     >>> result.status.value, round(result.value, 9)
     ('lower_bound', 5.0)
     """
