@@ -42,7 +42,7 @@ from reductions.instances import (
 from reductions.validation import InvalidInputError, require
 
 __all__ = ["main", "build_parser", "read_instance", "describe_chain", "solve_reduced", "describe_solution",
-           "witness_values"]
+           "witness_values", "dumps"]
 
 PROG = "python -m lipexact.reduce"
 EXIT_SOLVER_ERROR = 1
@@ -119,7 +119,8 @@ def describe_chain(reduced: ReducedInstance) -> str:
     Examples
     --------
     >>> print(describe_chain(reduce_to_lipcst(MaxCut.from_edges(3, [(0, 1), (1, 2, -1)]))))
-    chain: maxcut (n=3 nodes, 2 edges) --[maxcut_to_pm1]--> convex_quadratic_pm1 (n=3) --[pm1_to_lipcst]--> lipcst (n=4 inputs, l=6 hidden units, m=1)
+    chain: maxcut (n=3 nodes, 2 edges) --[maxcut_to_pm1]--> convex_quadratic_pm1 (n=3)
+      --[pm1_to_lipcst]--> lipcst (n=4 inputs, l=6 hidden units, m=1)
     value map: source value = (L(f)^2 - 6) / 4
     """
     parts = [_size(reduced.source)]
@@ -213,6 +214,30 @@ def describe_solution(reduced: ReducedInstance, result: Any, solution: Solution 
     return "\n".join(lines)
 
 
+def dumps(document: Any, indent: int = 1, level: int = 0) -> str:
+    """JSON with one line per vector (matrices row by row) instead of one line per number.
+
+    Examples
+    --------
+    >>> print(dumps({"M": [[1, 2], [3, 4]], "name": "x"}))
+    {
+     "M": [
+      [1, 2],
+      [3, 4]
+     ],
+     "name": "x"
+    }
+    """
+    pad, inner = " " * (indent * level), " " * (indent * (level + 1))
+    if isinstance(document, dict) and document:
+        items = [f"{inner}{json.dumps(str(k))}: {dumps(v, indent, level + 1)}" for k, v in document.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(document, list) and document and any(isinstance(v, (list, dict)) for v in document):
+        items = [f"{inner}{dumps(v, indent, level + 1)}" for v in document]
+        return "[\n" + ",\n".join(items) + f"\n{pad}]"
+    return json.dumps(document, separators=(", ", ": "), allow_nan=False)
+
+
 def _threshold(text: str | None) -> Any:
     if text is None:
         return None
@@ -258,7 +283,7 @@ def _main(argv: Sequence[str] | None) -> int:
             status = EXIT_SOLVER_ERROR
         elif result.status.value == "interrupted":
             status = EXIT_INTERRUPTED
-    text = json.dumps(document, indent=1) + "\n"
+    text = dumps(document) + "\n"
     if args.output is None:
         sys.stdout.write(text)
     else:

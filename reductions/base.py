@@ -250,6 +250,9 @@ class Reduction:
     def _check(self, inverse: Any) -> None:
         require(isinstance(inverse, InverseData) and inverse.reduction == self.name, "inverse",
                 f"inverse data of {self.name}", getattr(inverse, "reduction", type(inverse).__name__))
+        require(isinstance(inverse.source, self.source_type), "inverse.source",
+                f"a {getattr(self.source_type, 'kind', self.source_type.__name__)} instance",
+                type(inverse.source).__name__)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

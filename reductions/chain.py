@@ -35,7 +35,7 @@ from reductions.instances import (
 from reductions.lipcst import Quadratic01ToLipCst, QuadraticPM1ToLipCst
 from reductions.maxcut import MaxCutTo01, MaxCutToPM1
 from reductions.qubo import QUBOToMaxCut
-from reductions.validation import InvalidInputError, require
+from reductions.validation import require
 
 __all__ = ["Chain", "ChainInverse", "ReducedInstance", "REDUCTIONS", "to_lipcst", "reduce_to_lipcst", "VIAS"]
 
@@ -246,8 +246,18 @@ class ReducedInstance:
         chain = Chain([REDUCTIONS[name] for name in names])
         inverse = ChainInverse.from_dict(data["inverse"])
         chain._check(inverse)
+        for reduction, step in zip(chain.reductions, inverse.steps):
+            reduction._check(step)
         lipcst = LipCst.from_dict(data["lipcst"])
-        return cls(problem_from_dict(data["source"], "source"), chain, lipcst, inverse)
+        source = problem_from_dict(data["source"], "source")
+        if chain.reductions:
+            first, last = inverse.steps[0].source, chain.reductions[-1]._target(inverse.steps[-1])
+            require(first.to_dict() == source.to_dict(), "source", "the source of the first inverse step")
+            same = np.array_equal(last.M1, lipcst.M1) and np.array_equal(last.M2, lipcst.M2)
+            require(same, "lipcst", "the network the inverse data describes (M1, M2 differ)")
+        else:
+            require(isinstance(source, LipCst), "source", "a lipcst instance for an empty chain", source.kind)
+        return cls(source, chain, lipcst, inverse)
 
 
 def reduce_to_lipcst(instance: Any, via: str | None = None, threshold: Number | None = None) -> ReducedInstance:

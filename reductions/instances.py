@@ -702,7 +702,7 @@ class LipCst:
         live_index = np.flatnonzero(self.live)
         A = self.M1[live_index]
         integer = self.is_integer
-        for rows in _binary_chunks(len(live_index), fix_first=False) if len(live_index) else [np.zeros((1, 0), np.int8)]:
+        for rows in _binary_chunks(len(live_index), fix_first=False):
             patterns = np.zeros((rows.shape[0], self.n_hidden), dtype=bool)
             patterns[:, live_index] = rows.astype(bool)
             if self.n_outputs == 1:

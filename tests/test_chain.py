@@ -131,3 +131,32 @@ def test_reduced_instance_json_round_trip():
         ReducedInstance.from_dict(broken)
     with pytest.raises(InvalidInputError, match="chain"):
         ReducedInstance.from_dict(dict(data, chain=["nope"]))
+    tampered = dict(data, lipcst=dict(data["lipcst"], M1=(np.array(data["lipcst"]["M1"]) * 2).tolist()))
+    with pytest.raises(InvalidInputError, match="lipcst"):
+        ReducedInstance.from_dict(tampered)
+    with pytest.raises(InvalidInputError, match="source"):
+        ReducedInstance.from_dict(dict(data, source=QUBO([[1]]).to_dict()))
+    steps = [dict(step) for step in data["inverse"]["steps"]]
+    steps[1]["source"] = QUBO([[1]]).to_dict()      # maxcut_to_pm1 with a QUBO source
+    with pytest.raises(InvalidInputError, match="inverse.source"):
+        ReducedInstance.from_dict(dict(data, inverse=dict(data["inverse"], steps=steps)))
+
+
+@pytest.mark.parametrize("instance", [
+    QUBO([[-1.5, 0.25, 0.0], [0.25, 2.0, -1.0], [0.0, -1.0, 0.5]]),
+    MaxCut.from_edges(4, [(0, 1, 2.5), (1, 2, 0.5), (2, 3, 1.0), (0, 3, 3.0), (0, 2, 2.0)]),
+])
+def test_float_data_goes_through_with_float_values(instance):
+    for via in ("pm1", "01"):
+        try:
+            reduced = reduce_to_lipcst(instance, via=via)
+        except InvalidInputError:
+            continue
+        optimum, certificate = instance.brute_force()
+        there = reduced.map_forward(Solution.of(instance, certificate))
+        assert there.witness is not None
+        assert np.isclose(reduced.chain.source_value(reduced.lipcst.value_at(there.witness), reduced.inverse),
+                          optimum)
+        value, pattern = reduced.lipcst.brute_force()
+        assert np.isclose(reduced.chain.source_value(value, reduced.inverse), optimum)
+        assert np.isclose(reduced.map_back(Solution.of(reduced.lipcst, pattern)).value, optimum)
