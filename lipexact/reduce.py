@@ -50,6 +50,14 @@ INSTANCE_TYPES = ("maxcut", "qubo", "convex_quadratic_01", "convex_quadratic_pm1
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (``--help`` describes every option).
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["g.rudy", "--to", "pm1", "--solve"])
+    >>> args.instance, args.to, args.solve, args.method
+    ('g.rudy', 'pm1', True, 'auto')
+    """
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Reduce a Max-Cut, QUBO or convex quadratic instance to LIP-CST (the Lipschitz constant of "
@@ -168,7 +176,22 @@ def _bits(vector: np.ndarray) -> str:
 
 
 def witness_values(reduced: ReducedInstance, result: Any) -> tuple[Any, Any] | None:
-    """``(||grad f(witness)||^2, its image under the value map)``, exact for integer networks."""
+    """``(||grad f(witness)||^2, its image under the value map)``, exact for integer networks.
+
+    Examples
+    --------
+    >>> reduced = reduce_to_lipcst(MaxCut.from_edges(3, [(0, 1), (1, 2)]))
+    >>> result, cut = solve_reduced(reduced, method="brute")
+    >>> witness_values(reduced, result), cut.value
+    ((2, 2), 2)
+    >>> print(describe_solution(reduced, result, cut))  # doctest: +ELLIPSIS
+    status: optimal (brute...)
+    L(f) = 1.41421356237, L(f)^2 = 2
+    maximum cut value: 2
+    cut (side of node 0..2): 010
+    S = [1] (0-based nodes)
+    check: ||grad f(witness)||^2 = 2 maps to 2, which agrees with the value re-evaluated on the source
+    """
     if result.witness is None:
         return None
     lipcst_value = reduced.lipcst.value_at(np.asarray(result.witness))
@@ -292,6 +315,23 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI (``argv`` None: ``sys.argv``); returns the exit code.
+
+    Examples
+    --------
+    >>> import contextlib, io, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     source, out = Path(folder) / "k3.rudy", Path(folder) / "out.json"
+    ...     _ = source.write_text("3 3\\n1 2 1\\n2 3 1\\n1 3 1\\n")
+    ...     with contextlib.redirect_stderr(io.StringIO()):
+    ...         code = main([str(source), "-o", str(out), "--solve", "--method", "brute"])
+    ...     code, json.loads(out.read_text())["solution"]["source_solution"]["value"]
+    status: optimal (brute...)
+    ...
+    maximum cut value: 2
+    ...
+    (0, 2)
+    """
     return run_cli(PROG, _main, argv)
 
 

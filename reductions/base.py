@@ -32,7 +32,13 @@ SCHEMA_VERSION = 1
 
 
 def problem_from_dict(data: Any, field_name: str = "problem") -> Any:
-    """Build any problem of :mod:`reductions.instances` from its JSON dict."""
+    """Build any problem of :mod:`reductions.instances` from its JSON dict.
+
+    Examples
+    --------
+    >>> problem_from_dict({"type": "qubo", "Q": [[1]]})
+    QUBO(n=1)
+    """
     require(isinstance(data, dict), field_name, "a JSON object", type(data).__name__)
     kind = data.get("type")
     require(kind in PROBLEM_TYPES, f"{field_name}.type", f"one of {sorted(PROBLEM_TYPES)}", repr(kind))
@@ -137,6 +143,13 @@ class InverseData:
         Exact value map ``source value = (target value - offset) / scale``.
     arrays : mapping of str to ndarray
         Reduction-specific data, e.g. the factor ``F`` of ``H = F F^T``.
+
+    Examples
+    --------
+    >>> from reductions.instances import QUBO
+    >>> inverse = InverseData("qubo_to_maxcut", QUBO([[1]]), offset=0, scale=-1)
+    >>> InverseData.from_dict(inverse.to_dict()).scale
+    -1
     """
 
     reduction: str
@@ -191,6 +204,16 @@ class Reduction:
     Subclasses set ``name``, ``source_type`` and ``target_type`` and implement :meth:`_apply`,
     :meth:`_invert_certificate`, :meth:`_forward` (and :meth:`_accepts` where not every instance of
     ``source_type`` is accepted).
+
+    Examples
+    --------
+    >>> from reductions.qubo import QUBOToMaxCut
+    >>> from reductions.instances import QUBO
+    >>> reduction = QUBOToMaxCut()
+    >>> graph, inverse = reduction.apply(QUBO([[-1]]))
+    >>> cut = reduction.forward(Solution.of(QUBO([[-1]]), [1]), inverse)
+    >>> cut.value, reduction.invert(cut, inverse).value, reduction.value_map(inverse)
+    (1, -1, (0, -1))
     """
 
     name = "reduction"

@@ -53,7 +53,14 @@ VIAS = ("pm1", "01", None)
 
 @dataclass(frozen=True, eq=False)
 class ChainInverse:
-    """The inverse data of every step of a :class:`Chain`, in application order."""
+    """The inverse data of every step of a :class:`Chain`, in application order.
+
+    Examples
+    --------
+    >>> _, inverse = to_lipcst(QUBO([[-1]])).apply(QUBO([[-1]]))
+    >>> [step.reduction for step in ChainInverse.from_dict(inverse.to_dict()).steps]
+    ['qubo_to_maxcut', 'maxcut_to_01', '01_to_lipcst']
+    """
 
     steps: tuple[InverseData, ...]
 

@@ -135,7 +135,16 @@ def format_rudy(graph: MaxCut) -> str:
 
 
 def read_rudy(path: str | os.PathLike) -> MaxCut:
-    """Read a rudy graph file."""
+    """Read a rudy graph file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_rudy(MaxCut.from_edges(3, [(0, 1), (1, 2, -2)]), Path(folder) / "g.rudy")
+    ...     read_rudy(Path(folder) / "g.rudy").edges
+    [(0, 1, 1), (1, 2, -2)]
+    """
     return parse_rudy(_read(path), str(path))
 
 
@@ -159,7 +168,15 @@ def parse_qubo_sparse(text: str, source: str = "<string>") -> QUBO:
 
 
 def format_qubo_sparse(qubo: QUBO) -> str:
-    """The Biq Mac sparse text of a QUBO (non-zero ``Q_ij``, ``i <= j``, 1-based)."""
+    """The Biq Mac sparse text of a QUBO (non-zero ``Q_ij``, ``i <= j``, 1-based).
+
+    Examples
+    --------
+    >>> print(format_qubo_sparse(QUBO([[-3, 2], [2, 0]])), end="")
+    2 2
+    1 1 -3
+    1 2 2
+    """
     rows, cols = np.nonzero(np.triu(qubo.Q))
     lines = [f"{qubo.n} {len(rows)}"]
     lines += [f"{i + 1} {j + 1} {encode_number(qubo.Q[i, j].item())!r}" for i, j in zip(rows, cols)]
@@ -167,7 +184,16 @@ def format_qubo_sparse(qubo: QUBO) -> str:
 
 
 def read_qubo_sparse(path: str | os.PathLike) -> QUBO:
-    """Read a Biq Mac sparse QUBO file."""
+    """Read a Biq Mac sparse QUBO file.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     write_qubo_sparse(QUBO([[1, -1], [-1, 1]]), Path(folder) / "q.sparse")
+    ...     read_qubo_sparse(Path(folder) / "q.sparse").Q.tolist()
+    [[1, -1], [-1, 1]]
+    """
     return parse_qubo_sparse(_read(path), str(path))
 
 
@@ -183,6 +209,11 @@ def guess_format(path: str | os.PathLike) -> str:
     ``.json`` is JSON, ``.sparse`` / ``.qubo`` is a sparse QUBO, ``.rudy`` / ``.graph`` a graph; any
     other name (``petersen``, ``g05_60.0``) is JSON when its first non-blank character is ``{`` and
     a rudy graph otherwise.
+
+    Examples
+    --------
+    >>> guess_format("bqp50-1.sparse"), guess_format("instance.json")
+    ('qubo', 'json')
     """
     suffix = Path(path).suffix.lower()
     if suffix == ".json":
@@ -195,7 +226,15 @@ def guess_format(path: str | os.PathLike) -> str:
 
 
 def read_text_instance(path: str | os.PathLike, fmt: str) -> Any:
-    """Read a graph (``fmt="rudy"``) or a sparse QUBO (``fmt="qubo"``)."""
+    """Read a graph (``fmt="rudy"``) or a sparse QUBO (``fmt="qubo"``).
+
+    Examples
+    --------
+    >>> read_text_instance("g.rudy", "csv")
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: format: expected one of ['qubo', 'rudy'], got 'csv'
+    """
     readers = {"rudy": read_rudy, "qubo": read_qubo_sparse}
     require(fmt in readers, "format", f"one of {sorted(readers)}", repr(fmt))
     return readers[fmt](path)

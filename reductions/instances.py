@@ -74,7 +74,13 @@ def exact_number(value: Any) -> Number:
 
 
 def encode_number(value: Number) -> int | float | str:
-    """JSON form of an exact number: ints and floats as they are, a Fraction as the string ``"p/q"``."""
+    """JSON form of an exact number: ints and floats as they are, a Fraction as the string ``"p/q"``.
+
+    Examples
+    --------
+    >>> encode_number(Fraction(-3, 4)), encode_number(Fraction(8, 4)), encode_number(np.float64(0.5))
+    ('-3/4', 2, 0.5)
+    """
     value = exact_number(value)
     return f"{value.numerator}/{value.denominator}" if isinstance(value, Fraction) else value
 
@@ -116,7 +122,13 @@ def source_value(value: Number, offset: Number, scale: Number) -> Number:
 
 
 def target_value(value: Number, offset: Number, scale: Number) -> Number:
-    """The inverse of :func:`source_value`: ``value * scale + offset``."""
+    """The inverse of :func:`source_value`: ``value * scale + offset``.
+
+    Examples
+    --------
+    >>> target_value(12, 6, 4), target_value(Fraction(1, 2), 0, 3)
+    (54, Fraction(3, 2))
+    """
     value, offset, scale = exact_number(value), exact_number(offset), exact_number(scale)
     if any(isinstance(v, float) for v in (value, offset, scale)):
         return float(value) * float(scale) + float(offset)

@@ -152,8 +152,15 @@ def eigen_factor(H: np.ndarray) -> np.ndarray:
 def psd_factor(H: np.ndarray) -> tuple[np.ndarray, str]:
     """A factor ``F`` with ``F F^T = H`` and how it was found (``"incidence"`` or ``"eigen"``).
 
-    ``H`` is checked PSD first; the eigen factor's reconstruction error is checked against the same
-    relative tolerance.
+    ``H`` is checked PSD first; the eigen factor's reconstruction error is checked as well.
+
+    Examples
+    --------
+    >>> psd_factor(np.array([[4, -4], [-4, 4]]))
+    (array([[ 2],
+           [-2]]), 'incidence')
+    >>> psd_factor(np.array([[1, 2], [2, 5]]))[1]
+    'eigen'
     """
     check_psd(H, "H")
     F = incidence_factor(H)
