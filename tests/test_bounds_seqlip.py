@@ -16,6 +16,7 @@ from lipexact.bounds.seqlip import (
     iter_vertex_sq_norms,
     midpoint_pair_bound,
     pair_norm,
+    split_pair_bound,
     seqlip,
     seqlip_cnn,
     seqlip_greedy,
@@ -123,6 +124,10 @@ def test_exact_pair_max_matches_itertools_and_brackets(data):
     assert exact <= midpoint * (1 + RTOL) + 1e-12
     product = max(abs(lo), abs(hi)) * float(torch.linalg.matrix_norm(P, 2) * torch.linalg.matrix_norm(Q, 2))
     assert midpoint <= product * (1 + RTOL) + 1e-12
+    split, stats = split_pair_bound(P, Q, lo, hi, width=data.draw(st.integers(0, n)))
+    assert exact <= split * (1 + RTOL) + 1e-12
+    assert split <= midpoint
+    assert split_pair_bound(P, Q, lo, hi, width=n)[0] == pytest.approx(exact, rel=RTOL, abs=1e-12)
 
 
 def test_exact_pair_max_with_incumbent_is_unchanged():
@@ -191,14 +196,17 @@ def test_scalar_output_includes_last_pair():
     assert max_over_all_pattern_tuples([W1, W2, W3]) <= result.value * (1 + RTOL)
 
 
-def test_wide_pair_falls_back_to_proven_midpoint_bound():
+def test_wide_pair_falls_back_to_proven_split_bound():
     net = TwoLayerReLU(np.arange(30).reshape(10, 3) % 7 - 3, [np.arange(10) % 5 - 2])
     exact = seqlip(net, device="cpu")
     wide = seqlip(net, device="cpu", max_exact_width=4)
     assert wide.status == Status.UPPER_BOUND
-    assert wide.stats["pairs"][0]["kind"] == "midpoint" and "midpoint" in wide.message
+    pair = wide.stats["pairs"][0]
+    assert pair["kind"] == "split" and pair["enumerated_width"] == 4 and "midpoint" in wide.message
     assert exact.value <= wide.value * (1 + RTOL)
-    assert wide.value <= spectral_product([net.W1, net.W2]) * (1 + RTOL)
+    assert wide.value <= pair["midpoint"] <= spectral_product([net.W1, net.W2]) * (1 + RTOL)
+    tighter = seqlip(net, device="cpu", max_exact_width=4, split_width=8)
+    assert exact.value <= tighter.value * (1 + RTOL)
 
 
 @pytest.mark.parametrize("activation,lo,hi", [(torch.nn.ReLU, 0.0, 1.0), (torch.nn.Tanh, 0.0, 1.0),

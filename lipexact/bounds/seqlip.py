@@ -13,9 +13,10 @@ attained at a vertex of the box: ``d in {lo, hi}^{n_i}``.
 
 - :func:`seqlip` (guaranteed): each factor is the exact maximum, enumerated over all ``2^{n_i}`` vertices
   with a Gray code and rank-one updates, spectral norms from ``eigvalsh`` of the small Gram matrix in
-  float64 (Frobenius pruning against the incumbent). A pair wider than ``max_exact_width`` gets the proven
-  bound ``||c P Q|| + r ||P|| ||Q||`` (``c``, ``r`` the midpoint and radius of ``[lo, hi]``), and the
-  message says so. The value is an upper bound up to float64 rounding.
+  float64 (cheap-bound pruning against the incumbent). A pair wider than ``max_exact_width`` gets a
+  proven bound instead (:func:`split_pair_bound`: exact over the heaviest neurons, the rest bounded
+  through the midpoint ``c`` and radius ``r`` of ``[lo, hi]``), and the message says so. The value is
+  an upper bound up to float64 rounding.
 - :func:`seqlip_greedy`: each factor by local search (alternating maximization and single flips). The
   value is attained by particular vertices, so it lies below the exact SeqLip, and it is NOT a guaranteed
   upper bound on ``L(f)`` (status ``HEURISTIC``).
@@ -53,12 +54,16 @@ __all__ = [
     "exact_pair_max",
     "greedy_pair_max",
     "midpoint_pair_bound",
+    "split_pair_bound",
 ]
 
 #: Widest pair enumerated exactly by default (``2^22`` vertices).
 DEFAULT_MAX_EXACT_WIDTH = 22
 #: Default number of singular triplets per layer for :func:`seqlip_cnn`.
 DEFAULT_TOP_K = 20
+#: Default largest enumeration work ``2^width * m^3`` (``m`` the Gram size) of an exactly enumerated pair.
+DEFAULT_MAX_EXACT_WORK = 1 << 36
+_SPLIT_WORK = 1 << 30  # enumeration work allowed for the exact part of a split bound
 _BATCH_ENTRIES = 1 << 21  # entries of the batch of matrices held at once during enumeration
 
 
@@ -140,6 +145,15 @@ def pair_norm(P, Q, d) -> float:
     return float(torch.linalg.matrix_norm(A, ord=2)) if A.numel() else 0.0
 
 
+def _offset_norm(P, Q, d, offset) -> float:
+    import torch
+
+    if offset is None:
+        return pair_norm(P, Q, d)
+    A = offset.double() + (P.double() * d.to(P.device, torch.float64)[None, :]) @ Q.double()
+    return float(torch.linalg.matrix_norm(A, ord=2)) if A.numel() else 0.0
+
+
 def _live_terms(P, Q):
     """Indices of neurons whose rank-one term ``P[:, j] Q[j, :]`` is not identically zero."""
     import torch
@@ -148,7 +162,7 @@ def _live_terms(P, Q):
 
 
 def iter_vertex_sq_norms(P, Q, lo: float = 0.0, hi: float = 1.0, batch_bits: int | None = None,
-                         prune_below: Any = None) -> Iterator[tuple[Any, Any]]:
+                         prune_below: Any = None, offset: Any = None) -> Iterator[tuple[Any, Any]]:
     """Squared norms ``||P diag(lo + (hi - lo) t) Q||^2`` for every ``t`` in ``{0,1}^n``, in batches.
 
     Yields ``(codes, sq_norms)``: integer codes (bit ``j`` of a code is ``t_j``) and their squared
@@ -157,13 +171,14 @@ def iter_vertex_sq_norms(P, Q, lo: float = 0.0, hi: float = 1.0, batch_bits: int
 
     ``prune_below``: a callable returning the current best squared norm; vertices whose cheap upper
     bounds (``||A||_F^2``, ``tr((A A^T)^4)^(1/4)``) do not exceed it are skipped: they cannot beat it.
+    ``offset``: a constant ``(r1, r2)`` matrix added to every ``A``.
     """
     import torch
 
     n = P.shape[1]
     r1, r2 = P.shape[0], Q.shape[1]
     K = (hi - lo) * (P.T[:, :, None] * Q[:, None, :])  # (n, r1, r2): the rank-one terms
-    base = lo * (P @ Q)
+    base = lo * (P @ Q) if offset is None else lo * (P @ Q) + offset
     if batch_bits is None:
         batch_bits = max(0, min(16, int(math.log2(max(1, _BATCH_ENTRIES // max(1, r1 * r2))))))
     high = min(n, batch_bits)
@@ -192,12 +207,13 @@ def iter_vertex_sq_norms(P, Q, lo: float = 0.0, hi: float = 1.0, batch_bits: int
 
 
 def exact_pair_max(P, Q, lo: float = 0.0, hi: float = 1.0, batch_bits: int | None = None,
-                   incumbent: tuple[float, Any] | None = None) -> tuple[float, Any, dict]:
+                   incumbent: tuple[float, Any] | None = None, offset: Any = None) -> tuple[float, Any, dict]:
     """``max_{d in [lo, hi]^n} ||P diag(d) Q||_2`` by enumerating every vertex.
 
     Returns ``(value, d, stats)``: the maximum (re-evaluated by SVD at the maximizer, never below the
     enumerated value), a maximizing vertex ``d`` (float64 tensor of ``lo``/``hi``) and enumeration counts.
     Neurons whose term ``P[:, j] Q[j, :]`` vanishes are left out of the enumeration (set to ``hi``).
+    With ``offset`` (a constant matrix), the maximum of ``||offset + P diag(d) Q||_2`` instead.
 
     Examples
     --------
@@ -214,7 +230,8 @@ def exact_pair_max(P, Q, lo: float = 0.0, hi: float = 1.0, batch_bits: int | Non
     n = P.shape[1]
     d = torch.full((n,), float(hi), dtype=torch.float64, device=P.device)
     if n == 0 or hi == lo:
-        return pair_norm(P, Q, d), d, {"width": n, "enumerated_width": 0, "vertices": 1, "eigen_evaluations": 1}
+        return _offset_norm(P, Q, d, offset), d, {"width": n, "enumerated_width": 0, "vertices": 1,
+                                                  "eigen_evaluations": 1}
     live = _live_terms(P, Q)
     Pl, Ql = P[:, live], Q[live, :]
     best_sq = -1.0
@@ -228,7 +245,8 @@ def exact_pair_max(P, Q, lo: float = 0.0, hi: float = 1.0, batch_bits: int | Non
     def current_best():
         return best_sq
 
-    for codes, sq in iter_vertex_sq_norms(Pl, Ql, lo, hi, batch_bits, prune_below=current_best):
+    for codes, sq in iter_vertex_sq_norms(Pl, Ql, lo, hi, batch_bits, prune_below=current_best,
+                                          offset=None if offset is None else offset.double()):
         evaluations += int(sq.numel())
         if sq.numel() == 0:
             continue
@@ -240,7 +258,7 @@ def exact_pair_max(P, Q, lo: float = 0.0, hi: float = 1.0, batch_bits: int | Non
         t = torch.tensor([(best_code >> j) & 1 for j in range(len(live))], dtype=torch.float64, device=P.device)
         d = torch.full((n,), float(hi), dtype=torch.float64, device=P.device)
         d[live] = lo + (hi - lo) * t
-    value = max(pair_norm(P, Q, d), math.sqrt(max(best_sq, 0.0)))
+    value = max(_offset_norm(P, Q, d, offset), math.sqrt(max(best_sq, 0.0)))
     return value, d, {"width": n, "enumerated_width": int(len(live)), "vertices": 1 << int(len(live)),
                       "eigen_evaluations": evaluations}
 
@@ -248,7 +266,7 @@ def exact_pair_max(P, Q, lo: float = 0.0, hi: float = 1.0, batch_bits: int | Non
 def _top_pair(A):
     import torch
 
-    U, S, Vh = torch.linalg.svd(A)
+    U, S, Vh = torch.linalg.svd(A, full_matrices=False)
     return U[:, 0], S[0], Vh[0, :]
 
 
@@ -276,7 +294,8 @@ def greedy_pair_max(P, Q, lo: float = 0.0, hi: float = 1.0, restarts: int = 3, s
     n = P.shape[1]
     r1, r2 = P.shape[0], Q.shape[1]
     if flip_search is None:
-        flip_search = n * r1 * r2 <= (1 << 22)
+        m = min(r1, r2)
+        flip_search = n * r1 * r2 <= (1 << 22) and n * (1 if m <= 2 else m ** 3) <= (1 << 20)
     span = hi - lo
     full = torch.full((n,), float(hi), dtype=torch.float64, device=P.device)
     if n == 0 or span == 0:
@@ -345,6 +364,46 @@ def midpoint_pair_bound(P, Q, lo: float = 0.0, hi: float = 1.0) -> float:
     return min(abs(c) * center + r * norm_P * norm_Q, max(abs(lo), abs(hi)) * norm_P * norm_Q)
 
 
+def split_pair_bound(P, Q, lo: float = 0.0, hi: float = 1.0, width: int = 16) -> tuple[float, dict]:
+    """A proven bound on ``max_{d in [lo, hi]^n} ||P diag(d) Q||_2``: exact on the heaviest neurons.
+
+    The ``width`` neurons with the largest ``||P[:, j]|| ||Q[j, :]||`` (set ``E``) are enumerated exactly
+    with the others held at the midpoint ``c``; the others (set ``R``) move by at most the radius ``r``:
+
+        max <= max_{d_E} ||c P_R Q_R + P_E diag(d_E) Q_E|| + r min(||P_R|| ||Q_R||, sum_R ||P_j|| ||Q_j||).
+
+    The result is never above :func:`midpoint_pair_bound` (the smaller of the two is returned), and
+    equals the exact maximum when ``width >= n``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> P = torch.tensor([[1.0, 1.0, 0.1]], dtype=torch.float64); Q = torch.tensor([[1.0], [-1.0], [1.0]], dtype=torch.float64)
+    >>> round(split_pair_bound(P, Q, width=2)[0], 12)  # exact max 1.1
+    1.1
+    """
+    import torch
+
+    P = P.double()
+    Q = Q.double()
+    midpoint = midpoint_pair_bound(P, Q, lo, hi)
+    weights = torch.linalg.vector_norm(P, dim=0) * torch.linalg.vector_norm(Q, dim=1)
+    order = torch.argsort(weights, descending=True)
+    heavy, rest = order[:width], order[width:]
+    c, r = (lo + hi) / 2.0, (hi - lo) / 2.0
+    P_R, Q_R = P[:, rest], Q[rest, :]
+    offset = c * (P_R @ Q_R)
+    enumerated, _, stats = exact_pair_max(P[:, heavy], Q[heavy, :], lo, hi, offset=offset)
+    if rest.numel():
+        spread = min(float(torch.linalg.matrix_norm(P_R, ord=2) * torch.linalg.matrix_norm(Q_R, ord=2)),
+                     float(weights[rest].sum()))
+    else:
+        spread = 0.0
+    split = enumerated + r * spread
+    return min(split, midpoint), {"split": split, "midpoint": midpoint, "enumerated_width": int(heavy.numel()),
+                                  "eigen_evaluations": stats["eigen_evaluations"]}
+
+
 # ---------------------------------------------------------------- shared driver
 
 _COMMON_OPTIONS = {"norm"}
@@ -392,8 +451,15 @@ def _assemble(chain, factors: list, pair_stats: list, method: str, status: Statu
                            certificate={"pair_vertices": pair_patterns}, timings=timings, stats=stats)
 
 
+def _gram_cost(P, Q) -> int:
+    """Work of one vertex's spectral norm: 1 for rank <= 2 (closed form), else ``m^3``."""
+    m = min(P.shape[0], Q.shape[1])
+    return 1 if m <= 2 else m ** 3
+
+
 def _seqlip_dense(chain, device, seed, exact: bool, max_exact_width: int, max_unroll: int,
-                  restarts: int, method: str, started: float) -> LipschitzResult:
+                  restarts: int, method: str, started: float, split_width: int = 0,
+                  max_exact_work: int = 0) -> LipschitzResult:
     timings = {}
     t0 = time.perf_counter()
     singular = _layer_svds(chain, device, max_unroll)
@@ -407,34 +473,38 @@ def _seqlip_dense(chain, device, seed, exact: bool, max_exact_width: int, max_un
         for i, activation in enumerate(chain.activations):
             P, Q = pair_matrices(singular, i)
             lo, hi = activation.slope_low, activation.slope_high
-            greedy_value, greedy_d, greedy_stats = greedy_pair_max(P, Q, lo, hi, restarts=restarts, seed=seed + i)
-            if not exact:
-                factors.append(greedy_value)
-                pair_stats.append({"pair": i, "kind": "greedy", "activation": activation.name, **greedy_stats})
-                patterns.append(greedy_d.cpu().tolist())
+            info = {"pair": i, "activation": activation.name}
+            width, cost = int(len(_live_terms(P, Q))), _gram_cost(P, Q)
+            if exact and (width > max_exact_width or (1 << width) * cost > max_exact_work):
+                affordable = max(0, int(math.log2(max(1, _SPLIT_WORK // cost))))
+                w = min(split_width, affordable)
+                value, stats = split_pair_bound(P, Q, lo, hi, width=w)
+                factors.append(value)
+                pair_stats.append({**info, "kind": "split", "width": width, **stats})
+                patterns.append(None)
                 continue
-            width = int(len(_live_terms(P, Q)))
-            if width <= max_exact_width:
+            greedy_value, greedy_d, greedy_stats = greedy_pair_max(P, Q, lo, hi, restarts=restarts, seed=seed + i)
+            if exact:
                 value, d, stats = exact_pair_max(P, Q, lo, hi, incumbent=(greedy_value, greedy_d))
                 factors.append(value)
-                pair_stats.append({"pair": i, "kind": "exact", "activation": activation.name, **stats})
-                patterns.append(d.cpu().tolist())
+                pair_stats.append({**info, "kind": "exact", **stats})
             else:
-                value = midpoint_pair_bound(P, Q, lo, hi)
-                factors.append(max(value, greedy_value))
-                pair_stats.append({"pair": i, "kind": "midpoint", "activation": activation.name, "width": width,
-                                   "greedy_lower": greedy_value})
-                patterns.append(None)
+                value, d = greedy_value, greedy_d
+                factors.append(value)
+                pair_stats.append({**info, "kind": "greedy", **greedy_stats})
+            patterns.append(d.cpu().tolist())
     timings["pairs"] = time.perf_counter() - t0
     kinds = [p["kind"] for p in pair_stats]
     if exact:
         status = Status.UPPER_BOUND
-        wide = [p["pair"] for p in pair_stats if p["kind"] == "midpoint"]
+        wide = [p["pair"] for p in pair_stats if p["kind"] == "split"]
+        widths = sorted({p["enumerated_width"] for p in pair_stats if p["kind"] == "split"})
         message = (f"guaranteed SeqLip over {len(chain.blocks)} layers: "
                    f"{kinds.count('exact')} pair(s) enumerated exactly")
         if wide:
-            message += (f", {len(wide)} pair(s) wider than max_exact_width={max_exact_width} bounded by the "
-                        f"midpoint bound (pairs {wide})")
+            message += (f", {len(wide)} pair(s) too wide for enumeration (max_exact_width={max_exact_width}, "
+                        f"max_exact_work={max_exact_work}) bounded by the split bound (exact on the "
+                        f"{'/'.join(map(str, widths))} heaviest neurons, midpoint bound on the rest; pairs {wide})")
     else:
         status = Status.HEURISTIC
         message = ("greedy SeqLip (local search over activation vertices): an estimate, NOT a guaranteed "
@@ -446,8 +516,9 @@ def _seqlip_dense(chain, device, seed, exact: bool, max_exact_width: int, max_un
 # ---------------------------------------------------------------- public entry points
 
 def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = None, seed: int = 0,
-           max_exact_width: int = DEFAULT_MAX_EXACT_WIDTH, max_unroll: int = DEFAULT_MAX_UNROLL,
-           restarts: int = 3, **options: Any) -> LipschitzResult:
+           max_exact_width: int = DEFAULT_MAX_EXACT_WIDTH, max_exact_work: int = DEFAULT_MAX_EXACT_WORK,
+           split_width: int | None = None, max_unroll: int = DEFAULT_MAX_UNROLL, restarts: int = 3,
+           **options: Any) -> LipschitzResult:
     """Guaranteed SeqLip upper bound on the l2 Lipschitz constant (exact enumeration per pair).
 
     Parameters
@@ -464,7 +535,14 @@ def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
     seed : int
         Seed of the greedy incumbent that starts each enumeration (the result does not depend on it).
     max_exact_width : int
-        Pairs with more (non-vanishing) neurons get the midpoint bound instead of enumeration.
+        Pairs with more (non-vanishing) neurons are not enumerated: they get :func:`split_pair_bound`
+        (exact on the ``split_width`` heaviest neurons, the midpoint bound on the rest; still proven).
+    max_exact_work : int
+        A pair is enumerated only if also ``2^width * m^3 <= max_exact_work`` (``m`` the size of its Gram
+        matrix; 1 for ``m <= 2``), so that no pair runs for hours.
+    split_width : int, optional
+        Default ``min(max_exact_width, 16)``; lowered further so that the split bound's enumeration
+        stays below ``2^30`` work.
     max_unroll : int
         Largest dense matrix (entries) built for a convolutional block; a network with a larger block is
         passed to :func:`seqlip_cnn` (status ``HEURISTIC``, as the message then says).
@@ -475,7 +553,7 @@ def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
     -------
     LipschitzResult
         ``status`` ``UPPER_BOUND`` with ``value = upper``; ``stats["pairs"]`` says per pair whether it was
-        enumerated (``"exact"``) or bounded (``"midpoint"``); ``certificate["pair_vertices"]`` holds each
+        enumerated (``"exact"``) or bounded (``"split"``); ``certificate["pair_vertices"]`` holds each
         enumerated pair's maximizing vertex ``d``.
 
     Examples
@@ -493,6 +571,8 @@ def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
     started = time.perf_counter()
     _check_options(options, set(), "seqlip")
     max_exact_width = _positive_int(max_exact_width, "max_exact_width")
+    split_width = min(max_exact_width, 16) if split_width is None else _positive_int(split_width, "split_width")
+    max_exact_work = _positive_int(max_exact_work, "max_exact_work", 1)
     max_unroll = _positive_int(max_unroll, "max_unroll", 1)
     restarts = _positive_int(restarts, "restarts")
     seed = _positive_int(seed, "seed")
@@ -505,7 +585,7 @@ def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
             f"a layer is too large to unroll (max_unroll={max_unroll}): fell back to top-k SeqLip, "
             + result.message))
     return _seqlip_dense(chain, device, seed, True, max_exact_width, max_unroll, restarts,
-                         "seqlip", started)
+                         "seqlip", started, split_width, max_exact_work)
 
 
 def seqlip_greedy(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = None, seed: int = 0,
