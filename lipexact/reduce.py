@@ -42,7 +42,7 @@ from reductions.instances import (
 from reductions.validation import InvalidInputError, require
 
 __all__ = ["main", "build_parser", "read_instance", "describe_chain", "solve_reduced", "describe_solution",
-           "witness_values", "dumps"]
+           "witness_values", "source_bound", "dumps"]
 
 PROG = "python -m lipexact.reduce"
 EXIT_SOLVER_ERROR = 1
@@ -198,11 +198,33 @@ def witness_values(reduced: ReducedInstance, result: Any) -> tuple[Any, Any] | N
     return lipcst_value, source_value(lipcst_value, *reduced.value_map)
 
 
+def source_bound(reduced: ReducedInstance, result: Any) -> float | None:
+    """The solver's proven upper bound on ``L(f)`` as a bound on the source optimum (float).
+
+    An upper bound on the maximum for Max-Cut and the convex quadratics, a lower bound on the minimum
+    for QUBO (negative scale); None when the solver proved no finite upper bound.
+
+    Examples
+    --------
+    >>> from lipexact.result import LipschitzResult
+    >>> reduced = reduce_to_lipcst(QUBO([[-3, 2], [2, -1]]))
+    >>> source_bound(reduced, LipschitzResult("time_limit", 4.0, "bnb", lower=4.0, upper=5.0))
+    -4.75
+    """
+    if result.upper is None or not np.isfinite(result.upper):
+        return None
+    return float(source_value(float(result.upper) ** 2, *reduced.value_map))
+
+
 def describe_solution(reduced: ReducedInstance, result: Any, solution: Solution | None) -> str:
     """Status, L, L^2, the source optimum with its certificate, and the value-map cross-check."""
     lines = [f"status: {result.status.value} ({result.method}{': ' + result.message if result.message else ''})"]
     if result.value is not None:
         lines.append(f"L(f) = {result.value:.12g}, L(f)^2 = {result.value ** 2:.12g}")
+    bound = source_bound(reduced, result)
+    if bound is not None and result.status.value != "optimal":
+        side = "<=" if reduced.value_map[1] > 0 else ">="
+        lines.append(f"proven bound from L(f) <= {result.upper:.12g}: optimum {side} {bound:.12g}")
     if solution is None:
         lines.append("no witness found: nothing to map back")
         return "\n".join(lines)
@@ -298,6 +320,8 @@ def _main(argv: Sequence[str] | None) -> int:
             "lipschitz_result": result.to_dict(),
             "source_solution": None if solution is None else solution.to_dict(),
         }
+        bound = source_bound(reduced, result)
+        document["solution"]["source_bound"] = bound
         values = witness_values(reduced, result)
         if values is not None:
             document["solution"]["witness_value"] = encode_number(values[0])

@@ -122,3 +122,14 @@ def test_subprocess_run_writes_the_document(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "chain: maxcut (n=3 nodes, 3 edges)" in run.stderr
     assert load(out).lipcst.n_hidden == 3
+
+
+def test_stopped_search_without_witness_is_reported(tmp_path, capsys):
+    source = write(tmp_path / "k3.rudy", "3 3\n1 2 1\n2 3 1\n1 3 1\n")
+    out = tmp_path / "out.json"
+    assert main([str(source), "-o", str(out), "--solve", "--method", "brute", "--time-limit", "1e-9"]) == 0
+    printed = capsys.readouterr().out
+    assert "status: time_limit" in printed and "no witness found" in printed
+    document = json.loads(out.read_text())
+    assert document["solution"]["source_solution"] is None
+    assert document["solution"]["lipschitz_result"]["status"] == "time_limit"
