@@ -91,12 +91,12 @@ def test_gradient_ascent_autograd_finds_smooth_maximum():
 
 def test_annealing_and_ascent_improve_on_their_starts():
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Linear(3, 10), torch.nn.ReLU(), torch.nn.Linear(10, 10), torch.nn.ReLU(),
-                              torch.nn.Linear(10, 2)).double()
+    net = torch.nn.Sequential(torch.nn.Linear(3, 6), torch.nn.ReLU(), torch.nn.Linear(6, 6), torch.nn.ReLU(),
+                              torch.nn.Linear(6, 2)).double()
     starts = torch.randn(8, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     at_starts = data_lower_bound(net, data=starts, device="cpu").value
     for search in (gradient_ascent, simulated_annealing):
-        result = search(net, data=starts, device="cpu", steps=30)
+        result = search(net, data=starts, device="cpu", steps=10)
         assert result.value >= at_starts * (1 - RTOL)
         assert result.value == pytest.approx(jacobian_norm_at(net, result.witness), rel=RTOL)
 

@@ -243,31 +243,31 @@ def test_float32_model_is_not_modified():
 def _small_cnn():
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.Conv2d(2, 2, 2),
-                               torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(2 * 2 * 2, 1)).double()
+                               torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(2 * 1 * 1, 1)).double()
 
 
 def test_cnn_seqlip_unrolled_brackets_sampled_jacobians():
     net = _small_cnn()
-    result = seqlip(net, input_shape=(1, 5, 5), device="cpu")
+    result = seqlip(net, input_shape=(1, 4, 4), device="cpu")
     assert result.status == Status.UPPER_BOUND
-    x = torch.randn(200, 1, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    x = torch.randn(200, 1, 4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     jac = torch.func.vmap(torch.func.jacrev(lambda v: net(v[None]).reshape(-1)))(x).reshape(200, 1, -1)
     assert float(torch.linalg.matrix_norm(jac.detach(), 2).max()) <= result.value * (1 + RTOL)
     from lipexact.bounds.layers import extract_chain
 
-    chain = extract_chain(net, (1, 5, 5))
+    chain = extract_chain(net, (1, 4, 4))
     product = np.prod([float(torch.linalg.matrix_norm(b.matrix(), 2)) for b in chain.blocks])
     assert result.value <= product * (1 + RTOL)
 
 
 def test_cnn_top_k_is_labelled_heuristic_and_large_layers_fall_back():
     net = _small_cnn()
-    top = seqlip_cnn(net, input_shape=(1, 5, 5), k=3, device="cpu")
+    top = seqlip_cnn(net, input_shape=(1, 4, 4), k=3, device="cpu")
     assert top.status == Status.HEURISTIC and top.upper is None and "NOT a guaranteed" in top.message
-    power = seqlip_cnn(net, input_shape=(1, 5, 5), k=3, device="cpu", max_unroll=10)
+    power = seqlip_cnn(net, input_shape=(1, 4, 4), k=3, device="cpu", max_unroll=10)
     assert "power" in power.stats["singular_source"]
     assert power.value == pytest.approx(top.value, rel=1e-3)  # same top-3 subspaces, up to the power method
-    fallback = seqlip(net, input_shape=(1, 5, 5), device="cpu", max_unroll=10)
+    fallback = seqlip(net, input_shape=(1, 4, 4), device="cpu", max_unroll=10)
     assert fallback.status == Status.HEURISTIC and "too large to unroll" in fallback.message
 
 
