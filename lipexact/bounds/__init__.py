@@ -1,0 +1,122 @@
+"""Bounds on the Lipschitz constant of deep networks (PyTorch, CPU or CUDA).
+
+Registries map a method name to a ``"module:function"`` string (resolved on first use, so that this
+package imports without torch and before every method's module exists) or to a callable. Every
+registered function has the signature::
+
+    fn(model, *, input_shape=None, device=None, dtype=torch.float64, seed=0, **options) -> LipschitzResult
+
+and the lower-bound functions also take ``data=None``. :func:`upper_bound` and :func:`lower_bound`
+validate the method, call it and time it (``timings["total"]``).
+
+Upper methods: ``autolip`` (Scaman & Virmaux 2018, on the torch.fx graph), ``frobenius`` (AutoLip with
+Frobenius norms of the layers), ``power`` (affine models only: their spectral norm), ``seqlip`` and
+``seqlip_greedy`` (SeqLip for MLPs; the greedy variant is a heuristic). Lower methods: ``data``,
+``gradient``, ``annealing``, ``grid``.
+"""
+
+from __future__ import annotations
+
+import time
+from importlib import import_module
+from typing import Any, Callable
+
+from reductions.validation import InvalidInputError
+
+__all__ = ["UPPER_METHODS", "LOWER_METHODS", "upper_bound", "lower_bound", "resolve_method"]
+
+UPPER_METHODS: dict[str, str | Callable] = {
+    "autolip": "lipexact.bounds.autolip:autolip",
+    "frobenius": "lipexact.bounds.frobenius:frobenius",
+    "power": "lipexact.bounds.power:affine_lipschitz",
+    "seqlip": "lipexact.bounds.seqlip:seqlip",
+    "seqlip_greedy": "lipexact.bounds.seqlip:seqlip_greedy",
+}
+
+LOWER_METHODS: dict[str, str | Callable] = {
+    "data": "lipexact.bounds.lower:data_lower_bound",
+    "gradient": "lipexact.bounds.lower:gradient_ascent",
+    "annealing": "lipexact.bounds.lower:simulated_annealing",
+    "grid": "lipexact.bounds.lower:grid_search",
+}
+
+
+def resolve_method(method: Any, registry: dict[str, str | Callable], kind: str = "method") -> Callable:
+    """The function registered under ``method``; an unknown name raises naming the field ``"method"``.
+
+    Examples
+    --------
+    >>> resolve_method("nope", UPPER_METHODS)
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: method: expected one of autolip, frobenius, power, seqlip, seqlip_greedy, got 'nope'
+    """
+    if not isinstance(method, str) or method not in registry:
+        raise InvalidInputError("method", f"one of {', '.join(registry)}", repr(method))
+    target = registry[method]
+    if callable(target):
+        return target
+    module_name, _, function_name = target.partition(":")
+    try:
+        module = import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise
+        raise InvalidInputError("method", f"an installed method ({module_name} is not available yet)",
+                                repr(method)) from None
+    return getattr(module, function_name)
+
+
+def _timed(fn: Callable, model: Any, **kwargs: Any):
+    start = time.perf_counter()
+    result = fn(model, **kwargs)
+    elapsed = time.perf_counter() - start
+    return result.replace(timings={**result.timings, "total": elapsed})
+
+
+def upper_bound(model: Any, method: str = "autolip", input_shape: Any = None, **kw: Any):
+    """An upper bound (or, for heuristic methods, an estimate) of ``model``'s Lipschitz constant.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or TwoLayerReLU
+    method : str
+        A key of :data:`UPPER_METHODS`.
+    input_shape : tuple of int, optional
+        Shape of one input without the batch dimension (inferred for MLPs and TwoLayerReLU).
+    **kw
+        ``device``, ``dtype``, ``seed`` and the method's own options.
+
+    Returns
+    -------
+    LipschitzResult
+        ``Status.UPPER_BOUND`` when proven, ``Status.HEURISTIC`` otherwise; ``timings["total"]`` set.
+
+    Examples
+    --------
+    >>> from lipexact.network import TwoLayerReLU
+    >>> result = upper_bound(TwoLayerReLU([[3, 0], [0, 4]], [[0, 1]]), "autolip", device="cpu")
+    >>> result.status.value, round(result.value, 6)
+    ('upper_bound', 4.0)
+    """
+    fn = resolve_method(method, UPPER_METHODS)
+    return _timed(fn, model, input_shape=input_shape, **kw)
+
+
+def lower_bound(model: Any, method: str = "data", data: Any = None, input_shape: Any = None, **kw: Any):
+    """A certified lower bound of ``model``'s Lipschitz constant (a witness input attains it).
+
+    Parameters
+    ----------
+    model : torch.nn.Module or TwoLayerReLU
+    method : str
+        A key of :data:`LOWER_METHODS`.
+    data : tensor or array, optional
+        Inputs to start from (required by ``"data"``).
+    input_shape : tuple of int, optional
+        Shape of one input without the batch dimension.
+    **kw
+        ``device``, ``dtype``, ``seed`` and the method's own options.
+    """
+    fn = resolve_method(method, LOWER_METHODS)
+    return _timed(fn, model, data=data, input_shape=input_shape, **kw)
