@@ -87,6 +87,12 @@ def test_gradient_ascent_autograd_finds_smooth_maximum():
         net[0].weight.fill_(1.0)
     result = gradient_ascent(net, device="cpu", estimator="autograd", restarts=2, steps=100, lr=0.1, scale=2.0)
     assert 0.999 <= result.value <= 1.0 + 1e-12
+    assert gradient_ascent(net, device="cpu", steps=1).stats["estimator"] == "auto"
+
+
+def test_gradient_ascent_auto_smooths_piecewise_linear_networks():
+    net = TwoLayerReLU([[1.0, -1.0], [2.0, 1.0]], [[1.0, -1.0]], [0.3, -0.2])
+    assert gradient_ascent(net, device="cpu", steps=1).stats["estimator"] == "smoothed"
 
 
 def test_annealing_and_ascent_improve_on_their_starts():

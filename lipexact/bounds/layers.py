@@ -44,12 +44,15 @@ class Activation:
     kinks : tuple of float
         Pre-activation values where the activation is not differentiable (empty when smooth). A
         composition has none listed: :attr:`LayerChain.sequence` keeps every member with its own kinks.
+    piecewise_linear : bool
+        True when the activation is piecewise linear (its derivative is piecewise constant).
     """
 
     name: str
     slope_low: float
     slope_high: float
     kinks: tuple[float, ...] = ()
+    piecewise_linear: bool = False
 
     @property
     def lipschitz(self) -> float:
@@ -59,7 +62,8 @@ class Activation:
     def then(self, other: "Activation") -> "Activation":
         """The activation ``other(self(z))`` (derivative range: products of the two ranges)."""
         products = [a * b for a in (self.slope_low, self.slope_high) for b in (other.slope_low, other.slope_high)]
-        return Activation(f"{other.name}*{self.name}", min(products), max(products))
+        return Activation(f"{other.name}*{self.name}", min(products), max(products),
+                          piecewise_linear=self.piecewise_linear and other.piecewise_linear)
 
 
 @dataclass
@@ -206,23 +210,23 @@ def _describe_activation(module) -> Activation | None:
 
     name = type(module).__name__
     if isinstance(module, (nn.ReLU,)):
-        return Activation(name, 0.0, 1.0, (0.0,))
+        return Activation(name, 0.0, 1.0, (0.0,), True)
     if isinstance(module, nn.ReLU6):
-        return Activation(name, 0.0, 1.0, (0.0, 6.0))
+        return Activation(name, 0.0, 1.0, (0.0, 6.0), True)
     if isinstance(module, nn.LeakyReLU):
         a = float(module.negative_slope)
-        return Activation(name, min(a, 1.0), max(a, 1.0), (0.0,) if a != 1.0 else ())
+        return Activation(name, min(a, 1.0), max(a, 1.0), (0.0,) if a != 1.0 else (), True)
     if isinstance(module, nn.PReLU):
         a = module.weight.detach().double()
-        return Activation(name, min(float(a.min()), 1.0), max(float(a.max()), 1.0), (0.0,))
+        return Activation(name, min(float(a.min()), 1.0), max(float(a.max()), 1.0), (0.0,), True)
     if isinstance(module, nn.Hardtanh):  # also covers ReLU6 subclasses handled above
-        return Activation(name, 0.0, 1.0, (float(module.min_val), float(module.max_val)))
+        return Activation(name, 0.0, 1.0, (float(module.min_val), float(module.max_val)), True)
     if isinstance(module, nn.Tanh) or isinstance(module, nn.Softsign):
         return Activation(name, 0.0, 1.0)
     if isinstance(module, nn.Sigmoid):
         return Activation(name, 0.0, 0.25)
     if isinstance(module, nn.Hardsigmoid):
-        return Activation(name, 0.0, 1.0 / 6.0, (-3.0, 3.0))
+        return Activation(name, 0.0, 1.0 / 6.0, (-3.0, 3.0), True)
     if isinstance(module, (nn.Softplus, nn.LogSigmoid, nn.Tanhshrink)):
         return Activation(name, 0.0, 1.0)
     if isinstance(module, nn.ELU):
@@ -235,7 +239,7 @@ def _describe_activation(module) -> Activation | None:
         return Activation(name, 0.0, _SELU_SCALE * _SELU_ALPHA, (0.0,))
     if isinstance(module, (nn.Softshrink, nn.Hardshrink)):
         lam = float(module.lambd)
-        return Activation(name, 0.0, 1.0, (-lam, lam))
+        return Activation(name, 0.0, 1.0, (-lam, lam), True)
     return None
 
 

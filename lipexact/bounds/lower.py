@@ -131,6 +131,13 @@ class _KinkCheck:
         except InvalidInputError:
             self.chain = None
 
+    @property
+    def piecewise_linear(self) -> bool:
+        """True for a readable chain whose activations are all piecewise linear."""
+        if self.chain is None:
+            return False
+        return all(item[1].piecewise_linear for kind, item in self.chain.sequence if kind == "activation")
+
     def margins(self, X):
         """Smallest relative distance to a kink per sample (``inf`` when smooth; None when unchecked)."""
         if self.chain is None:
@@ -357,8 +364,9 @@ def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, de
     is zero almost everywhere; the ascent direction is then the gradient of the Gaussian smoothing
     ``E ||J(x + sigma u)||`` (antithetic Stein estimator over ``samples`` directions, ``sigma =
     smoothing * scale``). ``estimator``: ``"autograd"`` (double backpropagation only), ``"smoothed"``
-    (smoothing only) or ``"auto"`` (autograd where it is non-zero, smoothing elsewhere). Every evaluated
-    point, perturbed ones included, is a candidate witness.
+    (smoothing only) or ``"auto"`` (smoothing for networks whose activations are all piecewise linear,
+    otherwise autograd where it is non-zero and smoothing elsewhere). Every evaluated point, perturbed
+    ones included, is a candidate witness.
 
     Parameters
     ----------
@@ -384,6 +392,9 @@ def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, de
     require(estimator in ("auto", "autograd", "smoothed"), "estimator", '"auto", "autograd" or "smoothed"',
             repr(estimator))
     shape, evaluator, check, generator = _setup(model, input_shape, device, dtype, seed, kink_rtol)
+    used = estimator
+    if estimator == "auto" and check.piecewise_linear:
+        used = "smoothed"  # the autograd gradient of ||J|| vanishes almost everywhere
     X = _starts(data, shape, restarts, scale, generator).to(evaluator.device, evaluator.dtype)
     X.requires_grad_(True)
     optimizer = torch.optim.Adam([X], lr=lr * scale, maximize=True)
@@ -392,11 +403,11 @@ def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, de
     for _ in range(steps):
         current = X.detach()
         grad = torch.zeros_like(current)
-        if estimator in ("auto", "autograd"):
+        if used in ("auto", "autograd"):
             grad = _autograd_gradient(evaluator, current)
-        if estimator in ("auto", "smoothed"):
+        if used in ("auto", "smoothed"):
             flat = grad.reshape(grad.shape[0], -1)
-            need = (flat.abs().amax(dim=1) == 0) if estimator == "auto" else torch.ones(len(flat), dtype=torch.bool)
+            need = (flat.abs().amax(dim=1) == 0) if used == "auto" else torch.ones(len(flat), dtype=torch.bool)
             if bool(need.any()):
                 smooth, points, values = _smoothed_gradient(evaluator, current[need], sigma, samples, generator)
                 grad[need] = smooth
@@ -408,8 +419,8 @@ def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, de
         pool_values.append(evaluator.norms(X.detach()))
     candidates, values = torch.cat(pool_points), torch.cat(pool_values)
     return _finish("gradient", model, shape, evaluator, check, candidates, values, generator, started,
-                   {"restarts": restarts, "steps": steps, "estimator": estimator},
-                   f"gradient ascent on ||J(x)||_2 ({restarts} restarts x {steps} steps, {estimator} gradient)")
+                   {"restarts": restarts, "steps": steps, "estimator": used},
+                   f"gradient ascent on ||J(x)||_2 ({restarts} restarts x {steps} steps, {used} gradient)")
 
 
 def simulated_annealing(model: Any, *, data: Any = None, input_shape: Any = None, device: Any = None,
