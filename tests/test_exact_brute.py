@@ -62,7 +62,7 @@ def test_known_value_with_bias_makes_a_region_unreachable_only_locally():
 
 def test_time_limit_returns_a_valid_bracket():
     rng = np.random.default_rng(3)
-    net = TwoLayerReLU(rng.normal(size=(14, 2)), rng.normal(size=(1, 14)))
+    net = TwoLayerReLU(rng.normal(size=(10, 2)), rng.normal(size=(1, 10)))
     exact = lipschitz(net, method="brute").value
     stopped = solve_brute(validate_problem(net, time_limit=1e-9), Clock(1e-9))
     assert stopped.status.value == "time_limit" and not stopped.success
