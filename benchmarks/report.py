@@ -1,0 +1,303 @@
+"""The report: Markdown, raw JSON, one CSV per table, and the PNG figures (matplotlib, Agg backend).
+
+Sections hand over :class:`Table` objects whose cells are plain values or
+:class:`~benchmarks.measure.Measurement` objects; this module decides how each is written. A method that
+did not run is written as ``unavailable`` or ``error`` with a numbered footnote giving the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.measure import Measurement
+from lipexact.io import write_atomic
+
+__all__ = ["Table", "Figure", "Check", "Section", "environment", "format_cell", "write_report"]
+
+
+@dataclass
+class Table:
+    key: str
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Figure:
+    path: str  # relative to the output folder
+    caption: str
+
+
+@dataclass
+class Check:
+    """A property the run verified on its own numbers. ``passed`` is None when it could not be checked."""
+
+    name: str
+    passed: bool | None
+    detail: str = ""
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    text: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    records: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+# --------------------------------------------------------------------------- environment
+def _version(module: str) -> str:
+    try:
+        from importlib.metadata import version
+
+        return version(module)
+    except Exception:  # noqa: BLE001 - a missing package is reported, not fatal
+        return "not installed"
+
+
+def _git_commit() -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "lipexact", "reductions", "benchmarks"],
+                               cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
+        return (commit or "unknown") + (" (with uncommitted changes)" if dirty else "")
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as stream:
+            for line in stream:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def environment() -> dict[str, Any]:
+    """Machine, library versions and accelerator facts of this run."""
+    import psutil
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": _cpu_name(),
+        "cpu_count_logical": os.cpu_count(),
+        "cpu_count_physical": psutil.cpu_count(logical=False),
+        "memory_gib": round(psutil.virtual_memory().total / 2 ** 30, 1),
+        "torch_threads": torch.get_num_threads(),
+        "cuda_available": cuda,
+        "cuda_device": torch.cuda.get_device_name(0) if cuda else None,
+        "versions": {name: _version(name) for name in
+                     ("torch", "numpy", "scipy", "pulp", "highspy", "scikit-learn", "matplotlib", "networkx",
+                      "psutil", "tqdm", "lipexact")},
+        "git_commit": _git_commit(),
+    }
+
+
+# --------------------------------------------------------------------------- cells
+def _number(x: float | None, digits: int = 4) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    if math.isinf(x) or math.isnan(x):
+        return str(x)
+    if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"
+
+
+def format_cell(cell: Any, footnotes: list[str] | None = None) -> str:
+    """One table cell as text; reasons of unavailable/failed methods go to ``footnotes`` (numbered)."""
+    if isinstance(cell, Measurement):
+        if cell.outcome in ("unavailable", "error", "skipped"):
+            label = cell.outcome
+            if footnotes is not None and cell.reason:
+                reason = f"{cell.family} `{cell.method}`: {cell.reason}"
+                if reason not in footnotes:
+                    footnotes.append(reason)
+                label += f" [{footnotes.index(reason) + 1}]"
+            return label
+        if cell.outcome == "stopped":
+            return f"[{_number(cell.lower)}, {_number(cell.upper)}] ({cell.status})"
+        text = _number(cell.value)
+        return text + ("*" if cell.kind == "heuristic" else "")
+    if isinstance(cell, float):
+        return _number(cell)
+    if cell is None:
+        return "-"
+    return str(cell)
+
+
+def _raw(cell: Any) -> Any:
+    if isinstance(cell, Measurement):
+        return cell.to_dict()
+    if isinstance(cell, float) and not math.isfinite(cell):
+        return str(cell)
+    return cell
+
+
+def _csv_cell(cell: Any) -> Any:
+    if isinstance(cell, Measurement):
+        if cell.outcome == "stopped":
+            return f"{cell.status}:[{cell.lower},{cell.upper}]"
+        return cell.value if cell.available else cell.outcome
+    return "" if cell is None else cell
+
+
+def _markdown_table(table: Table) -> str:
+    footnotes: list[str] = []
+    lines = [f"**{table.title}**", "", "| " + " | ".join(table.columns) + " |",
+             "|" + "|".join("---" for _ in table.columns) + "|"]
+    for row in table.rows:
+        lines.append("| " + " | ".join(format_cell(c, footnotes).replace("|", "\\|") for c in row) + " |")
+    lines.append("")
+    for note in table.notes:
+        lines.append(f"- {note}")
+    for i, reason in enumerate(footnotes, start=1):
+        lines.append(f"- [{i}] {reason}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------- writing
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, Measurement):
+        return _json_safe(value.to_dict())
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item):
+        try:
+            return value.item()
+        except (ValueError, TypeError):
+            return repr(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
+def write_report(out: Path, sections: list[Section], meta: dict[str, Any]) -> dict[str, Path]:
+    """Write ``report.md``, ``results.json`` and ``<table>.csv`` files into ``out``; return their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths: dict[str, Path] = {}
+    for section in sections:
+        for table in section.tables:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(table.columns)
+            for row in table.rows:
+                writer.writerow([_csv_cell(c) for c in row])
+            path = out / f"{table.key}.csv"
+            write_atomic(path, buffer.getvalue())
+            paths[table.key] = path
+
+    results = {
+        "meta": meta,
+        "sections": [
+            {"key": s.key, "title": s.title, "seconds": s.seconds, "text": s.text,
+             "tables": [{"key": t.key, "title": t.title, "columns": t.columns,
+                         "rows": [[_raw(c) for c in row] for row in t.rows], "notes": t.notes}
+                        for t in s.tables],
+             "figures": [{"path": f.path, "caption": f.caption} for f in s.figures],
+             "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in s.checks],
+             "records": s.records}
+            for s in sections
+        ],
+    }
+    paths["results.json"] = out / "results.json"
+    write_atomic(paths["results.json"], json.dumps(_json_safe(results), indent=1) + "\n")
+    paths["report.md"] = out / "report.md"
+    write_atomic(paths["report.md"], render_markdown(sections, meta))
+    return paths
+
+
+def render_markdown(sections: list[Section], meta: dict[str, Any]) -> str:
+    env = meta["environment"]
+    lines = [
+        "# lipexact benchmark report", "",
+        f"- command: `{meta['command']}`",
+        f"- configuration: `{meta['config']['name']}`; seed: {meta['seed']}; requested device: `{meta['device']}`",
+        f"- started: {meta['started']}; total time: {meta['seconds']:.1f} s",
+        f"- machine: {env['cpu']} ({env['cpu_count_logical']} logical cores, {env['memory_gib']} GiB); "
+        f"{env['platform']}; torch threads: {env['torch_threads']}",
+        "- accelerator: " + (f"CUDA: {env['cuda_device']}" if env["cuda_available"]
+                             else "none: CUDA is not available on this machine, every timing is CPU only"),
+        "- versions: python " + env["python"] + ", "
+        + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
+        f"- lipexact commit: {env['git_commit']}",
+        "",
+        "Every number below was produced by this run, except the columns marked *paper*, which are the "
+        "published values of Scaman & Virmaux (2018) (see `benchmarks/paper_values.py`). A trailing `*` "
+        "marks a heuristic value (no guarantee, e.g. greedy SeqLip). `unavailable [k]` / `error [k]`: the "
+        "method did not produce a number; footnote k gives the reason.",
+        "",
+        "## Contents", "",
+    ]
+    for i, section in enumerate(sections, start=1):
+        lines.append(f"{i}. [{section.title}](#{_anchor(section.title)})")
+    lines.append("")
+    all_checks: list[tuple[str, Check]] = []
+    for section in sections:
+        lines += [f"## {section.title}", "", f"_Section time: {section.seconds:.1f} s_", ""]
+        for paragraph in section.text:
+            lines += [paragraph, ""]
+        for table in section.tables:
+            lines += [_markdown_table(table), ""]
+        for figure in section.figures:
+            lines += [f"![{figure.caption}]({figure.path})", "", f"_{figure.caption}_", ""]
+        if section.checks:
+            lines += ["Checks:", ""]
+            for check in section.checks:
+                lines.append(f"- {_verdict(check.passed)} {check.name}" + (f": {check.detail}" if check.detail else ""))
+                all_checks.append((section.title, check))
+            lines.append("")
+    failed = [c for _, c in all_checks if c.passed is False]
+    lines += ["## Summary of checks", "",
+              f"{sum(c.passed is True for _, c in all_checks)} passed, {len(failed)} failed, "
+              f"{sum(c.passed is None for _, c in all_checks)} not checkable (a method was unavailable).", ""]
+    for title, check in all_checks:
+        if check.passed is False:
+            lines.append(f"- FAIL ({title}) {check.name}: {check.detail}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _verdict(passed: bool | None) -> str:
+    return {True: "PASS", False: "FAIL", None: "n/a"}[passed]
+
+
+def _anchor(title: str) -> str:
+    keep = [ch.lower() if ch.isalnum() else ("-" if ch in " -" else "") for ch in title]
+    return "".join(keep)
+
+
+def timestamp() -> str:
+    return _dt.datetime.now().strftime("%Y%m%d-%H%M%S")

@@ -1,0 +1,664 @@
+"""The sections of the benchmark report. Each function runs its experiments and returns a
+:class:`~benchmarks.report.Section`; nothing in a table is typed by hand except the published values of
+:mod:`benchmarks.paper_values`, in their own columns.
+
+1. :func:`mlp_section` - the paper's MLP table (synthetic 2-D function).
+2. :func:`cnn_section` - the paper's CNN table (8x8 digits).
+3. :func:`alexnet_section` - AutoLip vs greedy SeqLip on AlexNet (random weights).
+4. :func:`open_question_section` - two-layer nets of growing width: exact value next to every bound.
+5. :func:`scaling_section`, :func:`instances_section` - exact-solver scaling; Max-Cut / QUBO instances.
+6. :func:`performance_section` - the speed and memory figures other issues ask for.
+7. :func:`devices_section` - every bound timing per device (runs last: it sums the others).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from benchmarks import data as datasets
+from benchmarks import measure, models, paper_values
+from benchmarks.config import Config
+from benchmarks.measure import Measurement
+from benchmarks.report import Check, Figure, Section, Table
+
+__all__ = ["Context", "SECTIONS", "UPPER_LABELS", "LOWER_LABELS", "bracket_checks"]
+
+#: Relative slack when comparing two bounds computed in floating point.
+ORDER_TOLERANCE = 1e-6
+
+UPPER_LABELS = {"frobenius": "Frobenius", "autolip": "AutoLip", "seqlip": "SeqLip (exact)",
+                "seqlip_greedy": "greedy SeqLip*"}
+LOWER_LABELS = {"data": "data", "gradient": "gradient ascent", "annealing": "annealing", "grid": "grid search"}
+
+
+@dataclass
+class Context:
+    """What every section needs: the configuration, seed, timing devices, output folder, progress bar."""
+
+    config: Config
+    seed: int
+    devices: list[str]
+    out: Path
+    progress: bool = True
+    bound_timings: list[dict] = field(default_factory=list)
+
+    @property
+    def device(self) -> str:
+        """The device whose values go into the tables (the first one)."""
+        return self.devices[0]
+
+    def bar(self, total: int, description: str):
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=description, file=sys.stderr, disable=not self.progress, leave=False,
+                    dynamic_ncols=True)
+
+
+def _skipped(family: str, method: str, reason: str, device: str = "cpu") -> Measurement:
+    return Measurement(family=family, method=method, outcome="skipped", device=device, reason=reason)
+
+
+# --------------------------------------------------------------------------- shared evaluation
+def evaluate_bounds(ctx: Context, label: str, model, input_shape: tuple, data, uppers: Iterable[str],
+                    lowers: Iterable[str], skip: dict[str, str] | None = None,
+                    step: Callable[[str], None] | None = None) -> dict[str, dict[str, Measurement]]:
+    """Every requested bound on every device: ``{method: {device: Measurement}}``.
+
+    ``skip`` maps a method to the reason it is not run on this model (e.g. exact SeqLip too wide).
+    """
+    skip = skip or {}
+    results: dict[str, dict[str, Measurement]] = {}
+    for family, methods in (("upper", uppers), ("lower", lowers)):
+        for method in methods:
+            per_device: dict[str, Measurement] = {}
+            for device in ctx.devices:
+                if step:
+                    step(f"{label} {method} {device}")
+                if method in skip:
+                    per_device[device] = _skipped(family, method, skip[method], device)
+                elif family == "upper":
+                    per_device[device] = measure.upper(model, method, input_shape, device=device, seed=ctx.seed)
+                else:
+                    per_device[device] = measure.lower(model, method, input_shape, data=data, device=device,
+                                                       seed=ctx.seed, **ctx.config.lower_options.get(method, {}))
+                m = per_device[device]
+                ctx.bound_timings.append({"model": label, "family": family, "method": method, "device": device,
+                                          "outcome": m.outcome, "seconds": m.seconds, "value": m.value})
+            results[method] = per_device
+    return results
+
+
+def bracket_checks(label: str, measurements: Iterable[Measurement], exact: Measurement | None = None) -> list[Check]:
+    """Orders that must hold among proven numbers: lower <= exact <= SeqLip <= AutoLip <= Frobenius."""
+    measurements = [m for m in measurements if m is not None]
+    uppers = [(m.method, m.proven_upper) for m in measurements if m.family == "upper" and m.proven_upper is not None]
+    lowers = [(m.method, m.proven_lower) for m in measurements if m.family == "lower" and m.proven_lower is not None]
+    if exact is not None and exact.available:
+        if exact.proven_upper is not None:
+            uppers.append(("exact", exact.proven_upper))
+        if exact.proven_lower is not None:
+            lowers.append(("exact", exact.proven_lower))
+    checks = []
+    if uppers and lowers:
+        (u_name, u), (l_name, l) = min(uppers, key=lambda t: t[1]), max(lowers, key=lambda t: t[1])
+        ok = l <= u * (1 + ORDER_TOLERANCE) + 1e-12
+        checks.append(Check(f"{label}: every proven upper bound >= every proven lower bound", ok,
+                            f"smallest upper {u_name} = {u:.6g}, largest lower {l_name} = {l:.6g}"))
+    else:
+        checks.append(Check(f"{label}: every proven upper bound >= every proven lower bound", None,
+                            f"{len(uppers)} proven upper and {len(lowers)} proven lower values available"))
+    by_method = {m.method: m.proven_upper for m in measurements if m.family == "upper"}
+    chain = [("seqlip", "autolip"), ("autolip", "frobenius")]
+    if exact is not None and exact.kind == "exact":
+        chain.insert(0, ("exact", "seqlip"))
+        by_method["exact"] = exact.value
+    for small, large in chain:
+        a, b = by_method.get(small), by_method.get(large)
+        if a is not None and b is not None:
+            checks.append(Check(f"{label}: {small} <= {large}", a <= b * (1 + ORDER_TOLERANCE) + 1e-12,
+                                f"{a:.6g} <= {b:.6g}"))
+    return checks
+
+
+def _timing_table(key: str, title: str, rows_of: list[tuple[str, dict[str, dict[str, Measurement]]]],
+                  devices: list[str]) -> Table:
+    rows = []
+    for label, results in rows_of:
+        for method, per_device in results.items():
+            rows.append([label, method] + [per_device[d].seconds if per_device[d].available else per_device[d]
+                                           for d in devices])
+    notes = [] if any(d.startswith("cuda") for d in devices) else [
+        "CUDA is not available on this machine: CPU timings only."]
+    return Table(key, title, ["model", "method"] + [f"seconds on {d}" for d in devices], rows, notes)
+
+
+def _record(label: str, results: dict[str, dict[str, Measurement]], **extra: Any) -> dict:
+    return {"model": label, **extra,
+            "bounds": {method: {d: m.to_dict() for d, m in per.items()} for method, per in results.items()}}
+
+
+def _values(results: dict[str, dict[str, Measurement]], device: str) -> dict[str, Measurement]:
+    return {method: per[device] for method, per in results.items()}
+
+
+def _ratio(a: Measurement | None, b: Measurement | None) -> float | None:
+    if a is None or b is None or not a.available or not b.available or not a.value or not b.value:
+        return None
+    return a.value / b.value
+
+
+def _figure(ctx: Context, name: str, caption: str, draw: Callable[[Any], None], size=(7, 4.5)) -> Figure | None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size)
+    try:
+        drawn = draw(ax)
+        if drawn is False:
+            return None
+        fig.tight_layout()
+        fig.savefig(ctx.out / f"{name}.png", dpi=110)
+    finally:
+        plt.close(fig)
+    return Figure(f"{name}.png", caption)
+
+
+def _paper_columns(table_key: str, keys: list[Any]) -> tuple[list[str], list[list[Any]], list[str]]:
+    """Columns of published values for ``keys`` (layer counts), or none with a note saying why."""
+    published = paper_values.table(table_key)
+    if published is None:
+        return [], [[] for _ in keys], [paper_values.missing_note(table_key)]
+    columns = [f"{name} (paper)" for name in published["columns"]]
+    rows = [[published["rows"].get(k, {}).get(c) for c in published["columns"]] for k in keys]
+    return columns, rows, [f"Published values: {published['citation']}."]
+
+
+# --------------------------------------------------------------------------- 1. MLP table
+MLP_UPPERS = ("frobenius", "autolip", "seqlip", "seqlip_greedy")
+MLP_LOWERS = ("data", "annealing", "grid")
+
+
+def mlp_section(ctx: Context) -> Section:
+    from benchmarks.training import train_regression
+
+    cfg = ctx.config
+    section = Section("mlp", "1. MLPs on a smooth synthetic 2-D function (the paper's MLP table)")
+    X, y, _ = datasets.synthetic_2d(cfg.mlp_samples, seed=ctx.seed, function_seed=ctx.seed)
+    layer_counts = [2] + [k for k in cfg.mlp_layers if k != 2]
+    per_model = len(MLP_UPPERS) + len(MLP_LOWERS)
+    bar = ctx.bar(len(layer_counts) * (per_model * len(ctx.devices) + 2), "MLP table")
+    rows, timings = [], []
+    paper_cols, paper_rows, paper_notes = _paper_columns("mlp", layer_counts)
+    plotted: dict[str, list[tuple[int, float]]] = {}
+    for index, n_layers in enumerate(layer_counts):
+        width = cfg.mlp_two_layer_width if n_layers == 2 else cfg.mlp_width
+        label = f"MLP-{n_layers}"
+        model = models.paper_mlp(n_layers, width, seed=ctx.seed + n_layers)
+        bar.set_postfix_str(f"{label} training")
+        trained = train_regression(model, X, y, epochs=cfg.mlp_epochs, lr=1e-2, seed=ctx.seed)
+        bar.update(1)
+        skip = {}
+        if width > cfg.seqlip_exact_max_width:
+            skip["seqlip"] = (f"width {width} > {cfg.seqlip_exact_max_width}: exact SeqLip enumerates 2^width "
+                              f"patterns per pair")
+        results = evaluate_bounds(ctx, label, model, (2,), X, MLP_UPPERS, MLP_LOWERS, skip,
+                                  step=lambda s: (bar.set_postfix_str(s), bar.update(1)))
+        if n_layers == 2:
+            from lipexact.network import TwoLayerReLU
+
+            bar.set_postfix_str(f"{label} exact")
+            exact = measure.exact(TwoLayerReLU.from_torch(model), "auto", time_limit=cfg.exact_time_limit,
+                                  seed=ctx.seed)
+        else:
+            exact = _skipped("exact", "exact", "not a two-layer network: the exact solver handles two layers")
+        bar.update(1)
+        values = _values(results, ctx.device)
+        rows.append([n_layers, models.describe(model), trained["final_loss"]] + paper_rows[index]
+                    + [values[m] for m in MLP_UPPERS] + [exact] + [values[m] for m in MLP_LOWERS]
+                    + [_ratio(values["autolip"], values["seqlip_greedy"])])
+        timings.append((label, results))
+        section.checks += bracket_checks(label, values.values(), exact)
+        section.records.append(_record(label, results, training=trained, exact=exact.to_dict(), width=width))
+        for method, m in values.items():
+            if m.available and m.value:
+                plotted.setdefault(method, []).append((n_layers, m.value))
+        if exact.kind == "exact":
+            plotted.setdefault("exact", []).append((n_layers, exact.value))
+    bar.close()
+    columns = (["# layers", "architecture", "train MSE"] + paper_cols + [UPPER_LABELS[m] for m in MLP_UPPERS]
+               + ["exact (ours)"] + [LOWER_LABELS[m] for m in MLP_LOWERS] + ["AutoLip / greedy SeqLip"])
+    section.text.append(
+        f"MLPs with {', '.join(map(str, cfg.mlp_layers))} linear layers (hidden width {cfg.mlp_width}) trained "
+        f"for {cfg.mlp_epochs} epochs (Adam, seed {ctx.seed}) to regress a smooth random function of two "
+        f"variables (random Fourier features of an RBF kernel, lengthscale 0.5, {cfg.mlp_samples} uniform "
+        f"samples on [-1, 1]^2). An extra two-layer row (width {cfg.mlp_two_layer_width}) carries our exact "
+        "value. Upper bounds (Frobenius, AutoLip, SeqLip, greedy SeqLip) come first, then the exact value, "
+        "then the lower bounds (largest gradient norm over the training data, simulated annealing, grid "
+        "search), in the column order of the paper's table as the issue lists it. Values are l2 Lipschitz "
+        f"constants computed on `{ctx.device}`.")
+    section.tables.append(Table("mlp_table", "MLP bounds", columns, rows, paper_notes + [
+        "`*` greedy SeqLip is a heuristic (no guarantee); SeqLip (exact) is a proven upper bound."]))
+    section.tables.append(_timing_table("mlp_timings", "MLP bound timings", timings, ctx.devices))
+
+    def draw(ax):
+        if not plotted:
+            return False
+        for method, points in sorted(plotted.items()):
+            xs, ys = zip(*points)
+            ax.plot(xs, ys, marker="o", label=UPPER_LABELS.get(method, LOWER_LABELS.get(method, method)))
+        ax.set_yscale("log")
+        ax.set_xlabel("number of layers")
+        ax.set_ylabel("Lipschitz bound (l2)")
+        ax.set_title(f"MLP bounds ({ctx.device})")
+        ax.legend(fontsize=8)
+
+    figure = _figure(ctx, "mlp_bounds", "Upper and lower bounds of the trained MLPs (log scale).", draw)
+    if figure:
+        section.figures.append(figure)
+    return section
+
+
+# --------------------------------------------------------------------------- 2. CNN table
+CNN_UPPERS = ("autolip", "seqlip_greedy")
+CNN_LOWERS = ("data", "annealing")
+
+
+def cnn_section(ctx: Context) -> Section:
+    from benchmarks.training import train_classifier
+
+    cfg = ctx.config
+    section = Section("cnn", "2. CNNs on the 8x8 digits (the paper's CNN table)")
+    images, labels = datasets.digits(upsample=cfg.digits_upsample, limit=cfg.digits_limit)
+    size = images.shape[-1]
+    bar = ctx.bar(len(cfg.cnn_layers) * ((len(CNN_UPPERS) + len(CNN_LOWERS)) * len(ctx.devices) + 1), "CNN table")
+    paper_cols, paper_rows, paper_notes = _paper_columns("cnn", list(cfg.cnn_layers))
+    rows, timings = [], []
+    for index, n_layers in enumerate(cfg.cnn_layers):
+        label = f"CNN-{n_layers}"
+        model = models.paper_cnn(n_layers, cfg.cnn_channels, image_size=size, seed=ctx.seed + n_layers)
+        bar.set_postfix_str(f"{label} training")
+        trained = train_classifier(model, images, labels, epochs=cfg.cnn_epochs, lr=3e-3, seed=ctx.seed)
+        bar.update(1)
+        results = evaluate_bounds(ctx, label, model, (1, size, size), images, CNN_UPPERS, CNN_LOWERS,
+                                  step=lambda s: (bar.set_postfix_str(s), bar.update(1)))
+        values = _values(results, ctx.device)
+        rows.append([n_layers, models.describe(model), trained["train_accuracy"]] + paper_rows[index]
+                    + [values["autolip"], values["seqlip_greedy"], _ratio(values["autolip"], values["seqlip_greedy"]),
+                       values["data"], values["annealing"]])
+        timings.append((label, results))
+        section.checks += bracket_checks(label, values.values())
+        section.records.append(_record(label, results, training=trained))
+    bar.close()
+    section.text.append(
+        f"CNNs with {', '.join(map(str, cfg.cnn_layers))} layers ({cfg.cnn_channels} channels per 3x3 "
+        f"convolution, padding 1, ReLU, one linear read-out) trained for {cfg.cnn_epochs} epochs on "
+        f"{images.shape[0]} of scikit-learn's 8x8 digits"
+        + (f" (upsampled x{cfg.digits_upsample})" if cfg.digits_upsample > 1 else "")
+        + " (the paper used MNIST; the digits ship with scikit-learn, so no download is needed).")
+    columns = (["# layers", "architecture", "train accuracy"] + paper_cols
+               + ["AutoLip", "greedy SeqLip*", "AutoLip / greedy SeqLip", "data", "annealing"])
+    section.tables.append(Table("cnn_table", "CNN bounds", columns, rows, paper_notes + [
+        "`*` greedy SeqLip is a heuristic (no guarantee)."]))
+    section.tables.append(_timing_table("cnn_timings", "CNN bound timings", timings, ctx.devices))
+    return section
+
+
+# --------------------------------------------------------------------------- 3. AlexNet
+def alexnet_section(ctx: Context) -> Section:
+    cfg = ctx.config
+    section = Section("alexnet", "3. AlexNet (random weights)")
+    if cfg.alexnet == "skip":
+        section.text.append(f"Skipped in the `{cfg.name}` configuration; run `--full` for AlexNet.")
+        return section
+    model = models.alexnet(seed=ctx.seed, width_scale=cfg.alexnet_width_scale)
+    shape = (3, cfg.alexnet_input, cfg.alexnet_input)
+    reduced = cfg.alexnet_input != 224 or cfg.alexnet_width_scale != 1.0
+    section.text.append(
+        "The AlexNet architecture written with torch (5 convolutions, 3 overlapping 3x3/stride-2 max-poolings, "
+        "3 linear layers), random PyTorch-default weights (seed "
+        f"{ctx.seed}), no download. Input {shape}"
+        + (f", channel and width scale {cfg.alexnet_width_scale}: a REDUCED network, not the original"
+           if reduced else ": the original size") + f". {models.count_parameters(model):,} parameters.")
+    bar = ctx.bar(2 * len(ctx.devices), "AlexNet")
+    results = evaluate_bounds(ctx, "AlexNet", model, shape, None, ("autolip", "seqlip_greedy"), (),
+                              step=lambda s: (bar.set_postfix_str(s), bar.update(1)))
+    bar.close()
+    values = _values(results, ctx.device)
+    paper = paper_values.table("alexnet")
+    columns = ["network", "input", "AutoLip", "greedy SeqLip*", "AutoLip / greedy SeqLip"]
+    row = ["AlexNet" + (" (reduced)" if reduced else ""), "x".join(map(str, shape)), values["autolip"],
+           values["seqlip_greedy"], _ratio(values["autolip"], values["seqlip_greedy"])]
+    notes = ["`*` greedy SeqLip is a heuristic (no guarantee)."]
+    if paper is None:
+        notes.append(paper_values.missing_note("alexnet"))
+    else:
+        columns += [f"{c} (paper)" for c in paper["columns"]]
+        row += [paper["rows"]["alexnet"].get(c) for c in paper["columns"]]
+        notes.append(f"Published values: {paper['citation']}.")
+    section.tables.append(Table("alexnet_table", "AlexNet bounds", columns, [row], notes))
+    section.tables.append(_timing_table("alexnet_timings", "AlexNet bound timings", [("AlexNet", results)],
+                                        ctx.devices))
+    section.checks += bracket_checks("AlexNet", values.values())
+    section.records.append(_record("AlexNet", results, input_shape=list(shape),
+                                   width_scale=cfg.alexnet_width_scale))
+    return section
+
+
+# --------------------------------------------------------------------------- 4. the open question
+OPEN_UPPERS = ("frobenius", "autolip", "seqlip", "seqlip_greedy")
+OPEN_LOWERS = ("data", "gradient", "annealing", "grid")
+
+
+def open_question_section(ctx: Context) -> Section:
+    from benchmarks.training import train_regression
+    from lipexact.network import TwoLayerReLU
+
+    cfg = ctx.config
+    section = Section("open_question", "4. The open question: how far are the bounds from the true constant?")
+    section.text.append(
+        "Scaman & Virmaux (2018) prove that computing the Lipschitz constant is NP-hard even for two-layer "
+        "networks, and so could compare their upper bounds (AutoLip, SeqLip) only with lower bounds, leaving "
+        "open how far the bounds are from the true constant. For two-layer ReLU networks of growing width "
+        "our exact solver answers this: each ratio below is bound / exact constant (upper bounds >= 1, "
+        f"lower bounds <= 1). Input dimension {cfg.open_inputs}; 'random': PyTorch default initialisation; "
+        f"'trained': the same architecture trained {cfg.open_epochs} epochs on the synthetic 2-D function.")
+    X, y, _ = datasets.synthetic_2d(cfg.mlp_samples, seed=ctx.seed, function_seed=ctx.seed)
+    if cfg.open_inputs != 2:
+        X = np.random.default_rng(ctx.seed).uniform(-1, 1, size=(cfg.mlp_samples, cfg.open_inputs))
+    methods = OPEN_UPPERS + OPEN_LOWERS
+    bar = ctx.bar(len(cfg.open_widths) * 2 * (len(methods) * len(ctx.devices) + 1), "open question")
+    rows, timings = [], []
+    curves: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    for kind in ("random", "trained"):
+        for width in cfg.open_widths:
+            label = f"2-layer h={width} ({kind})"
+            model = models.two_layer(cfg.open_inputs, width, seed=ctx.seed + width)
+            training = None
+            if kind == "trained":
+                training = train_regression(model, X, y if cfg.open_inputs == 2 else np.zeros((len(X), 1)),
+                                            epochs=cfg.open_epochs, lr=1e-2, seed=ctx.seed)
+            bar.set_postfix_str(f"{label} exact")
+            exact = measure.exact(TwoLayerReLU.from_torch(model), "auto", time_limit=cfg.exact_time_limit,
+                                  seed=ctx.seed)
+            bar.update(1)
+            skip = {}
+            if width > cfg.seqlip_exact_max_width:
+                skip["seqlip"] = f"width {width} > {cfg.seqlip_exact_max_width}"
+            if cfg.open_inputs > 3:
+                skip["grid"] = f"grid search in {cfg.open_inputs} dimensions"
+            results = evaluate_bounds(ctx, label, model, (cfg.open_inputs,), X, OPEN_UPPERS, OPEN_LOWERS, skip,
+                                      step=lambda s: (bar.set_postfix_str(s), bar.update(1)))
+            values = _values(results, ctx.device)
+            truth = exact.value if exact.kind == "exact" else None
+            ratios = []
+            for method in methods:
+                m = values[method]
+                if truth and m.available and m.value is not None:
+                    ratios.append(m.value / truth)
+                    curves.setdefault((kind, method), []).append((width, m.value / truth))
+                else:
+                    ratios.append(m if not m.available else None)
+            rows.append([kind, width, exact] + ratios)
+            timings.append((label, results))
+            section.checks += bracket_checks(label, values.values(), exact)
+            section.records.append(_record(label, results, exact=exact.to_dict(), kind=kind, width=width,
+                                           training=training))
+    bar.close()
+    columns = (["network", "hidden width", "exact L"] + [f"{UPPER_LABELS[m]} / L" for m in OPEN_UPPERS]
+               + [f"{LOWER_LABELS[m]} / L" for m in OPEN_LOWERS])
+    section.tables.append(Table("open_question_table", "Bound / exact constant, two-layer networks", columns,
+                                rows, ["A ratio is shown only where the exact value was proven optimal; a "
+                                       "stopped exact search shows its bracket [lower, upper].",
+                                       "`*` greedy SeqLip is a heuristic (no guarantee)."]))
+    section.tables.append(_timing_table("open_question_timings", "Bound timings", timings, ctx.devices))
+
+    def draw(ax):
+        if not curves:
+            return False
+        for (kind, method), points in sorted(curves.items()):
+            xs, ys = zip(*points)
+            name = UPPER_LABELS.get(method, LOWER_LABELS.get(method, method))
+            ax.plot(xs, ys, marker="o" if kind == "trained" else "x",
+                    linestyle="-" if kind == "trained" else "--", label=f"{name} ({kind})")
+        ax.axhline(1.0, color="black", linewidth=0.8)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("hidden width")
+        ax.set_ylabel("bound / exact Lipschitz constant")
+        ax.legend(fontsize=6, ncol=2)
+
+    figure = _figure(ctx, "open_question_ratios", "Bound / exact constant versus width (log-log).", draw,
+                     size=(8, 5))
+    if figure:
+        section.figures.append(figure)
+    return section
+
+
+# --------------------------------------------------------------------------- 5a. exact-solver scaling
+SCALING_METHODS: tuple[tuple[str, str, dict], ...] = (
+    ("brute", "brute", {}),
+    ("enumerate", "enumerate", {}),
+    ("bnb", "bnb", {}),
+    ("milp (HiGHS)", "milp", {"solver": "highs"}),
+    ("milp (CBC)", "milp", {"solver": "cbc"}),
+)
+
+
+def random_two_layer(n_inputs: int, width: int, seed: int):
+    """A two-layer net with standard normal weights and biases (the scaling benchmark's family)."""
+    from lipexact.network import TwoLayerReLU
+
+    rng = np.random.default_rng(seed)
+    return TwoLayerReLU(rng.normal(size=(width, n_inputs)), rng.normal(size=(1, width)),
+                        b1=rng.normal(size=width))
+
+
+def scaling_section(ctx: Context) -> Section:
+    cfg = ctx.config
+    section = Section("scaling", "5a. Exact-solver scaling")
+    section.text.append(
+        f"Two-layer networks with {cfg.scaling_inputs} inputs, one output and standard normal weights and "
+        f"biases; {cfg.scaling_seeds} network(s) per width (seeds {ctx.seed}..{ctx.seed + cfg.scaling_seeds - 1}), "
+        f"median time shown. Time limit {cfg.scaling_time_limit:g} s per solve; once a method reaches it, "
+        "larger widths are not tried for that method. All exact solves run on the CPU.")
+    bar = ctx.bar(len(cfg.scaling_widths) * len(SCALING_METHODS) * cfg.scaling_seeds, "exact scaling")
+    given_up: dict[str, str] = {}
+    table_rows = []
+    curves: dict[str, list[tuple[int, float, bool]]] = {}
+    for width in cfg.scaling_widths:
+        row: list[Any] = [width]
+        agree: list[float] = []
+        for label, method, options in SCALING_METHODS:
+            if label in given_up:
+                row.append(_skipped("exact", label, given_up[label]))
+                bar.update(cfg.scaling_seeds)
+                continue
+            runs = []
+            for k in range(cfg.scaling_seeds):
+                bar.set_postfix_str(f"h={width} {label} seed {k}")
+                net = random_two_layer(cfg.scaling_inputs, width, ctx.seed + k)
+                runs.append(measure.exact(net, method, time_limit=cfg.scaling_time_limit, seed=ctx.seed, **options))
+                bar.update(1)
+            failed = [r for r in runs if not r.available]
+            if failed:
+                row.append(failed[0])
+                given_up[label] = f"{failed[0].outcome} at h = {width}"
+                continue
+            seconds = statistics.median(r.seconds for r in runs)
+            stopped = any(r.outcome == "stopped" for r in runs)
+            row.append(f"{seconds:.3g}" + (" (time limit)" if stopped else ""))
+            curves.setdefault(label, []).append((width, seconds, stopped))
+            section.records.append({"width": width, "method": label, "runs": [r.to_dict() for r in runs]})
+            if stopped:
+                given_up[label] = f"time limit reached at h = {width}"
+            else:
+                agree.append(runs[0].value)
+        if len(agree) >= 2:
+            spread = (max(agree) - min(agree)) / max(1.0, abs(max(agree)))
+            section.checks.append(Check(f"h={width}: every exact method agrees (seed {ctx.seed})", spread <= 1e-6,
+                                        f"{len(agree)} methods, relative spread {spread:.2e}"))
+        table_rows.append(row)
+    bar.close()
+    section.tables.append(Table("scaling_table", "Median seconds per exact solve", ["hidden width"]
+                                + [label for label, _, _ in SCALING_METHODS], table_rows,
+                                [f"Time limit {cfg.scaling_time_limit:g} s; device: cpu."]))
+
+    def draw(ax):
+        if not curves:
+            return False
+        for label, points in curves.items():
+            xs = [p[0] for p in points]
+            ys = [p[1] for p in points]
+            ax.plot(xs, ys, marker="o", label=label)
+            stopped = [(p[0], p[1]) for p in points if p[2]]
+            if stopped:
+                ax.scatter(*zip(*stopped), marker="x", color="red", zorder=5)
+        ax.axhline(cfg.scaling_time_limit, color="red", linestyle=":", label=f"time limit ({cfg.scaling_time_limit:g} s)")
+        ax.set_yscale("log")
+        ax.set_xlabel("hidden width h")
+        ax.set_ylabel("seconds (cpu, median)")
+        ax.legend(fontsize=8)
+
+    figure = _figure(ctx, "exact_scaling", "Exact solve time versus hidden width (log scale; red line: time "
+                     "limit; red x: stopped at the limit).", draw)
+    if figure:
+        section.figures.append(figure)
+    return section
+
+
+# --------------------------------------------------------------------------- 5b. Max-Cut / QUBO instances
+def instances_section(ctx: Context) -> Section:
+    from benchmarks import instances
+
+    return instances.section(ctx)
+
+
+# --------------------------------------------------------------------------- 6. devices
+def devices_section(ctx: Context) -> Section:
+    section = Section("devices", "7. Devices (CPU and GPU)")
+    import torch
+
+    if torch.cuda.is_available():
+        section.text.append(f"CUDA is available ({torch.cuda.get_device_name(0)}); bounds were timed on "
+                            f"{', '.join(ctx.devices)}. Exact solvers always run on the CPU.")
+    else:
+        section.text.append("CUDA is not available on this machine: every bound and every exact solve ran on "
+                            "the CPU, so there is no GPU column.")
+    totals: dict[tuple[str, str], dict[str, float]] = {}
+    for entry in ctx.bound_timings:
+        if entry["seconds"] is None:
+            continue
+        key = (entry["family"], entry["method"])
+        totals.setdefault(key, {}).setdefault(entry["device"], 0.0)
+        totals[key][entry["device"]] += entry["seconds"]
+    rows = [[family, method] + [per.get(d) for d in ctx.devices] for (family, method), per in sorted(totals.items())]
+    section.tables.append(Table("device_totals", "Total seconds per bound method, all models of this run",
+                                ["family", "method"] + [f"seconds on {d}" for d in ctx.devices], rows))
+    section.records = ctx.bound_timings
+    return section
+
+
+# --------------------------------------------------------------------------- 7. performance figures
+def performance_section(ctx: Context) -> Section:
+    cfg = ctx.config
+    section = Section("performance", "6. Performance figures")
+    if not cfg.perf_run:
+        section.text.append(f"Skipped in the `{cfg.name}` configuration.")
+        return section
+    import torch
+
+    bar = ctx.bar(4, "performance")
+    rows = []
+    # greedy SeqLip on a 10-200-200-200-10 MLP
+    bar.set_postfix_str("greedy SeqLip")
+    net = models.mlp(cfg.perf_greedy_widths, seed=ctx.seed)
+    shape = (cfg.perf_greedy_widths[0],)
+    greedy, _ = measure.median_time(lambda: measure.upper(net, "seqlip_greedy", shape, device="cpu", seed=ctx.seed),
+                                    cfg.perf_repeats)
+    rows.append(_target_row("greedy SeqLip on " + "-".join(map(str, cfg.perf_greedy_widths)), greedy,
+                            cfg.perf_greedy_target, cfg.perf_repeats))
+    bar.update(1)
+    # exact SeqLip on one pair of width 20
+    bar.set_postfix_str("exact SeqLip pair")
+    w = cfg.perf_seqlip_pair_width
+    pair = models.mlp([w, w, w], seed=ctx.seed)
+    exact_pair, _ = measure.median_time(lambda: measure.upper(pair, "seqlip", (w,), device="cpu", seed=ctx.seed),
+                                        cfg.perf_repeats)
+    rows.append(_target_row(f"exact SeqLip, one pair of width {w} ({w}-{w}-{w} MLP)", exact_pair,
+                            cfg.perf_seqlip_target, cfg.perf_repeats))
+    bar.update(1)
+    section.tables.append(Table("performance_targets", "Speed targets (median of several runs, cpu)",
+                                ["benchmark", "runs", "median seconds", "target seconds", "result"], rows,
+                                [f"torch threads: {torch.get_num_threads()}."]))
+    # bnb vs brute at h = 16
+    bar.set_postfix_str("bnb vs brute")
+    h = cfg.perf_bnb_hidden
+    net16 = random_two_layer(cfg.scaling_inputs, h, ctx.seed)
+    timed = {}
+    for method in ("brute", "bnb"):
+        timed[method], _ = measure.median_time(
+            lambda method=method: measure.exact(net16, method, time_limit=cfg.scaling_time_limit * 6, seed=ctx.seed),
+            cfg.perf_repeats)
+    bar.update(1)
+    ratio = None
+    if timed["brute"].kind == "exact" and timed["bnb"].kind == "exact":
+        ratio = timed["brute"].seconds / timed["bnb"].seconds
+        section.checks.append(Check(f"bnb and brute agree at h = {h}",
+                                    abs(timed["brute"].value - timed["bnb"].value)
+                                    <= 1e-9 * max(1.0, abs(timed["brute"].value)),
+                                    f"{timed['brute'].value:.10g} vs {timed['bnb'].value:.10g}"))
+    section.tables.append(Table("bnb_vs_brute", f"bnb versus brute force at h = {h} "
+                                f"({cfg.scaling_inputs} inputs, median of {cfg.perf_repeats})",
+                                ["method", "median seconds", "status", "value"],
+                                [[m, timed[m].seconds if timed[m].available else timed[m], timed[m].status or "-",
+                                  timed[m]] for m in ("brute", "bnb")]
+                                + [["ratio brute / bnb", ratio, "-", "-"]]))
+    # peak memory of the exact solvers
+    bar.set_postfix_str("memory")
+    h = cfg.perf_memory_hidden
+    net_mem = random_two_layer(cfg.scaling_inputs, h, ctx.seed)
+    memory_rows = []
+    for label, method, options in SCALING_METHODS:
+        result, memory = measure.peak_memory(
+            lambda: measure.exact(net_mem, method, time_limit=cfg.scaling_time_limit, seed=ctx.seed, **options))
+        memory_rows.append([label, result.status or result, result.seconds if result.available else result,
+                            memory["tracemalloc_peak_bytes"] / 2 ** 20, memory["rss_after_bytes"] / 2 ** 20])
+        section.records.append({"memory": label, "result": result.to_dict(), **memory})
+    bar.update(1)
+    bar.close()
+    section.tables.append(Table("exact_memory", f"Peak memory of the exact solvers at h = {h}",
+                                ["method", "status", "seconds", "tracemalloc peak (MiB)", "process RSS after (MiB)"],
+                                memory_rows, ["tracemalloc sees Python and numpy allocations, not memory inside "
+                                              "compiled solvers (HiGHS) or solver subprocesses (CBC)."]))
+    section.records += [{"benchmark": r[0], "median_seconds": r[2], "target": r[3], "result": r[4]} for r in rows]
+    return section
+
+
+def _target_row(name: str, m: Measurement, target: float, repeats: int) -> list[Any]:
+    if not m.available:
+        return [name, "-", m, target, "not run"]
+    runs = m.extra.get("runs_seconds", [m.seconds])
+    return [name, len(runs), m.seconds, target, "PASS" if m.seconds <= target else "FAIL"]
+
+
+#: Section key -> builder, in report order.
+SECTIONS: dict[str, Callable[[Context], Section]] = {
+    "mlp": mlp_section,
+    "cnn": cnn_section,
+    "alexnet": alexnet_section,
+    "open_question": open_question_section,
+    "scaling": scaling_section,
+    "instances": instances_section,
+    "performance": performance_section,
+    "devices": devices_section,
+}

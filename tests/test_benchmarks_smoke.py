@@ -1,0 +1,168 @@
+"""End-to-end run of the smallest benchmark configuration and checks on the report it writes."""
+
+from __future__ import annotations
+
+import csv
+import doctest
+import importlib
+import json
+import math
+import time
+
+import pytest
+
+from benchmarks import run
+from benchmarks.measure import Measurement, median_time
+from benchmarks.report import format_cell
+from benchmarks.tables import SECTIONS, bracket_checks
+
+TOLERANCE = 1e-6
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    out = tmp_path_factory.mktemp("smoke")
+    start = time.perf_counter()
+    code = run.entry(["--smoke", "--out", str(out), "--no-progress", "--seed", "0"])
+    seconds = time.perf_counter() - start
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    return out, results, seconds
+
+
+def _measurements(results):
+    """Every recorded measurement, grouped by model: ``{model: [measurement dicts]}``."""
+    by_model: dict[str, list[dict]] = {}
+    for section in results["sections"]:
+        for record in section["records"]:
+            if "bounds" not in record:
+                continue
+            items = [m for per_device in record["bounds"].values() for m in per_device.values()]
+            if record.get("exact"):
+                items.append(record["exact"])
+            by_model.setdefault(record["model"], []).extend(items)
+    return by_model
+
+
+def _number(value):
+    return float(value) if value is not None else None
+
+
+def _proven(m: dict) -> tuple[float | None, float | None]:
+    """(proven lower, proven upper) of a recorded measurement, from its kind alone."""
+    if m["outcome"] not in ("ok", "stopped"):
+        return None, None
+    value, lower, upper = _number(m["value"]), _number(m["lower"]), _number(m["upper"])
+    return {"exact": (lower if lower is not None else value, upper if upper is not None else value),
+            "upper": (None, value), "lower": (value, None), "bracket": (lower, upper)}.get(m["kind"], (None, None))
+
+
+def test_smoke_run_is_fast_and_writes_every_file(smoke):
+    out, results, seconds = smoke
+    assert seconds < 60, f"the smoke configuration took {seconds:.1f} s"
+    assert (out / "report.md").stat().st_size > 0
+    for section in results["sections"]:
+        for table in section["tables"]:
+            with open(out / f"{table['key']}.csv", newline="") as stream:
+                rows = list(csv.reader(stream))
+            assert rows[0] == table["columns"]
+            assert len(rows) == len(table["rows"]) + 1
+        for figure in section["figures"]:
+            assert (out / figure["path"]).stat().st_size > 1000
+
+
+def test_report_has_every_section_and_the_machine_facts(smoke):
+    out, results, _ = smoke
+    text = (out / "report.md").read_text()
+    assert [s["key"] for s in results["sections"]] == list(SECTIONS)
+    for section in results["sections"]:
+        assert f"## {section['title']}" in text
+    env = results["meta"]["environment"]
+    for name in ("torch", "numpy", "scipy", "pulp", "highspy"):
+        assert f"{name} {env['versions'][name]}" in text
+    assert "seed: 0" in text and results["meta"]["seed"] == 0
+    assert ("CUDA is not available" in text) != env["cuda_available"]
+
+
+def test_every_number_of_a_table_is_the_recorded_measurement(smoke):
+    out, results, _ = smoke
+    text = (out / "report.md").read_text()
+    checked = 0
+    for section in results["sections"]:
+        for table in section["tables"]:
+            with open(out / f"{table['key']}.csv", newline="") as stream:
+                csv_rows = list(csv.reader(stream))[1:]
+            for raw_row, csv_row in zip(table["rows"], csv_rows):
+                for cell, written in zip(raw_row, csv_row):
+                    if isinstance(cell, dict) and cell.get("outcome") == "ok":
+                        assert math.isclose(float(written), float(cell["value"]), rel_tol=1e-12)
+                        rebuilt = Measurement(**{k: cell[k] for k in Measurement.__dataclass_fields__})
+                        assert format_cell(rebuilt) in text
+                        checked += 1
+    assert checked > 0, "no method produced a number in the smoke run"
+
+
+def test_every_proven_upper_bound_is_above_every_proven_lower_bound(smoke):
+    _, results, _ = smoke
+    by_model = _measurements(results)
+    assert by_model, "no model was evaluated"
+    for model, items in by_model.items():
+        lowers = [lo for lo, _ in map(_proven, items) if lo is not None]
+        uppers = [up for _, up in map(_proven, items) if up is not None]
+        if lowers and uppers:
+            assert max(lowers) <= min(uppers) * (1 + TOLERANCE) + 1e-12, model
+
+
+def test_no_check_of_the_run_failed(smoke):
+    _, results, _ = smoke
+    failed = [(s["key"], c) for s in results["sections"] for c in s["checks"] if c["passed"] is False]
+    assert not failed
+
+
+def test_exact_column_and_instances_where_the_exact_solver_is_available(smoke):
+    _, results, _ = smoke
+    mlp = next(s for s in results["sections"] if s["key"] == "mlp")
+    two_layer = next(r for r in mlp["records"] if r["model"] == "MLP-2")
+    exact = two_layer["exact"]
+    if exact["outcome"] == "unavailable":
+        pytest.skip(f"exact solver unavailable: {exact['reason']}")
+    assert exact["kind"] == "exact"
+    lower = two_layer["bounds"]["data"]["cpu"]
+    if lower["outcome"] == "ok":
+        assert float(lower["value"]) <= float(exact["value"]) * (1 + TOLERANCE)
+    instances = next(s for s in results["sections"] if s["key"] == "instances")
+    for record in instances["records"]:
+        if record["measurement"]["kind"] == "exact":
+            assert record["found"] == record["published"], record["instance"]
+
+
+def test_bracket_checks_catch_a_crossed_pair():
+    upper = Measurement("upper", "autolip", "ok", kind="upper", value=1.0)
+    lower = Measurement("lower", "data", "ok", kind="lower", value=2.0)
+    heuristic = Measurement("upper", "seqlip_greedy", "ok", kind="heuristic", value=0.1)
+    checks = bracket_checks("m", [upper, lower, heuristic])
+    assert checks[0].passed is False
+    assert bracket_checks("m", [Measurement("upper", "autolip", "ok", kind="upper", value=3.0), lower])[0].passed
+    assert bracket_checks("m", [heuristic, lower])[0].passed is None
+
+
+def test_median_time_reports_the_median_of_the_runs():
+    seconds = iter([3.0, 1.0, 2.0])
+    measured, runs = median_time(lambda: Measurement("upper", "x", "ok", kind="upper", value=1.0,
+                                                     seconds=next(seconds)), 3)
+    assert runs == [3.0, 1.0, 2.0] and measured.seconds == 2.0
+
+
+@pytest.mark.parametrize("argv, field", [(["--device", "tpu"], "device"), (["--sections", "nope"], "sections"),
+                                         (["--seed", "-1"], "seed")])
+def test_bad_arguments_exit_2_with_one_line(argv, field, tmp_path, capsys):
+    assert run.entry(["--smoke", "--out", str(tmp_path / "o"), "--no-progress"] + argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"{run.PROG}: error: {field}:")
+
+
+@pytest.mark.parametrize("module", ["benchmarks.data", "benchmarks.models", "benchmarks.training",
+                                    "benchmarks.paper_values"])
+def test_doctests(module):
+    failures, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert failures == 0
