@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -275,13 +275,13 @@ _NOT_TRACEABLE = ("TorchScript modules cannot be traced by torch.fx, except scri
                   "layers; save the model with torch.save(model) instead")
 
 
-def _rebuild(scripted: torch.jit.ScriptModule) -> nn.Module | None:
+def _rebuild(scripted: torch.jit.ScriptModule, dtype: torch.dtype, device: Any) -> nn.Module | None:
     """An ordinary module equal to a scripted standard ``torch.nn`` layer (constants and state), or None."""
     import inspect
 
     name = getattr(scripted, "original_name", "")
     if name == "Sequential":
-        children = [_rebuild(child) for _, child in scripted.named_children()]
+        children = [_rebuild(child, dtype, device) for _, child in scripted.named_children()]
         return None if any(c is None for c in children) else nn.Sequential(*children)
     cls = getattr(nn, name, None)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)) or cls.__module__.split(".")[:2] != ["torch", "nn"]:
@@ -297,7 +297,7 @@ def _rebuild(scripted: torch.jit.ScriptModule) -> nn.Module | None:
         elif parameter.default is inspect.Parameter.empty:
             return None
     try:
-        module = cls(**kwargs)
+        module = cls(**kwargs).to(dtype=dtype, device=device)
         module.load_state_dict(scripted.state_dict())
     except (TypeError, ValueError, RuntimeError):
         return None
@@ -312,12 +312,12 @@ def unscript(model: nn.Module, input_shape: Sequence[int]) -> nn.Module:
     """
     if not isinstance(model, torch.jit.ScriptModule):
         return model
-    rebuilt = _rebuild(model)
-    require(rebuilt is not None, "model", _NOT_TRACEABLE, f"a TorchScript {getattr(model, 'original_name', '')}")
     parameter = next(iter(model.parameters()), None)
     dtype = parameter.dtype if parameter is not None else torch.float64
     device = parameter.device if parameter is not None else None
-    rebuilt = rebuilt.to(dtype=dtype, device=device).eval()
+    rebuilt = _rebuild(model, dtype, device)
+    require(rebuilt is not None, "model", _NOT_TRACEABLE, f"a TorchScript {getattr(model, 'original_name', '')}")
+    rebuilt = rebuilt.eval()
     probe = torch.randn((2, *input_shape), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     probe = probe.to(dtype=dtype, device=device)
     with torch.no_grad():

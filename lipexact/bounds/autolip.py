@@ -53,6 +53,7 @@ from torch import nn
 
 from lipexact.bounds.affine import AFFINE_MODULES, unscript
 from lipexact.bounds.device import as_dtype, as_module, pick_device
+from lipexact.bounds.layers import infer_input_shape
 from lipexact.bounds.power import EXACT_MAX_DIM, OperatorNorm, spectral_norm
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
@@ -61,7 +62,6 @@ __all__ = [
     "UnsupportedOperationError",
     "autolip",
     "check_affine",
-    "infer_input_shape",
     "trace",
     "activation_constant",
     "maxpool_constant",
@@ -287,26 +287,6 @@ def _functional_module(node: torch.fx.Node, values: dict) -> nn.Module | None:
 
 
 # ------------------------------------------------------------------------------------------ tracing
-def infer_input_shape(model: Any) -> tuple[int, ...]:
-    """The input shape of a TwoLayerReLU or of a model whose first layer is Linear; else an error.
-
-    Examples
-    --------
-    >>> infer_input_shape(nn.Sequential(nn.Linear(5, 2), nn.ReLU()))
-    (5,)
-    """
-    from lipexact.network import TwoLayerReLU
-
-    if isinstance(model, TwoLayerReLU):
-        return (model.n_inputs,)
-    first = next((m for m in model.modules() if not isinstance(m, nn.Sequential)), None) if isinstance(
-        model, nn.Sequential) else model
-    if isinstance(first, nn.Linear):
-        return (first.in_features,)
-    raise InvalidInputError("input_shape", "the shape of one input without the batch dimension, e.g. (1, 28, 28)",
-                            f"None (cannot be inferred for {type(model).__name__})")
-
-
 class _Recorder(torch.fx.Interpreter):
     """Runs the graph once, keeping every node's value (batch of one)."""
 
@@ -606,10 +586,8 @@ def _check_options(options: dict, allowed: Iterable[str]) -> None:
 def run_graph_bound(model: Any, input_shape: Any, device: Any, dtype: Any,
                     make_norm: Callable[[torch.dtype, torch.device], Callable]) -> tuple:
     """Shared front end of :func:`autolip` and Frobenius: prepare, trace, propagate."""
-    from lipexact.bounds.power import _shape
-
     dtype, device = as_dtype(dtype), pick_device(device)
-    shape = _shape(infer_input_shape(model) if input_shape is None else input_shape)
+    shape = infer_input_shape(model, input_shape)
     module = as_module(model, dtype=dtype, device=device)
     traced = trace(module, shape, dtype, device)
     value, records = propagate(traced, make_norm(dtype, device))

@@ -50,6 +50,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from lipexact.bounds.device import as_dtype, as_module, pick_device
+from lipexact.bounds.layers import infer_input_shape
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, as_real, require
 
@@ -154,13 +155,8 @@ class OperatorNorm:
 
 # ------------------------------------------------------------------------------------------ helpers
 def _shape(input_shape: Any) -> tuple[int, ...]:
-    if isinstance(input_shape, int) and not isinstance(input_shape, bool):
-        input_shape = (input_shape,)
-    ok = isinstance(input_shape, (tuple, list, torch.Size)) and len(input_shape) > 0 and all(
-        isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape)
-    require(ok, "input_shape", "a non-empty tuple of positive integers (one input, no batch dimension)",
-            repr(input_shape))
-    return tuple(int(d) for d in input_shape)
+    require(input_shape is not None, "input_shape", "the shape of one input (no batch dimension)", "None")
+    return infer_input_shape(None, tuple(input_shape) if isinstance(input_shape, torch.Size) else input_shape)
 
 
 def _prepare(fn: Any, dtype: torch.dtype, device: torch.device) -> Callable:
@@ -480,7 +476,7 @@ def affine_lipschitz(model: Any, *, input_shape: Sequence[int] | None = None, de
     >>> result.status.value, result.lower <= result.value
     ('upper_bound', True)
     """
-    from lipexact.bounds.autolip import check_affine, infer_input_shape
+    from lipexact.bounds.autolip import check_affine
 
     start = time.perf_counter()
     unknown = set(options) - {"iterations", "rtol", "restarts", "exact_max_dim"}
@@ -488,7 +484,7 @@ def affine_lipschitz(model: Any, *, input_shape: Sequence[int] | None = None, de
             "(iterations, rtol, restarts, exact_max_dim)")
     dtype, device = as_dtype(dtype), pick_device(device)
     module = as_module(model, dtype=dtype, device=device)
-    shape = _shape(infer_input_shape(model) if input_shape is None else input_shape)
+    shape = infer_input_shape(model, input_shape)
     check_affine(module, shape)
     power_options = {k: options[k] for k in ("iterations", "rtol", "restarts") if k in options}
     exact_max_dim = options.get("exact_max_dim", EXACT_MAX_DIM)
