@@ -329,14 +329,17 @@ def data_lower_bound(model: Any, *, data: Any = None, input_shape: Any = None, d
 def _smoothed_gradient(evaluator, X, sigma, samples, generator):
     """Gradient of the Gaussian smoothing of ``||J||`` at every row of ``X`` (antithetic Stein estimator).
 
+    ``sigma`` holds one smoothing radius per row.
+
     Also returns the evaluated perturbed points and their norms (candidate witnesses).
     """
     R = X.shape[0]
     delta = torch.randn((R, samples, *X.shape[1:]), generator=generator, dtype=torch.float64).to(X.device, X.dtype)
-    plus, minus = X[:, None] + sigma * delta, X[:, None] - sigma * delta
+    spread = sigma.reshape(R, 1, *([1] * (X.dim() - 1)))
+    plus, minus = X[:, None] + spread * delta, X[:, None] - spread * delta
     points = torch.cat([plus, minus], dim=1).reshape(-1, *X.shape[1:])
     norms = evaluator.norms(points).reshape(R, 2 * samples)
-    weights = (norms[:, :samples] - norms[:, samples:]) / (2 * sigma)
+    weights = (norms[:, :samples] - norms[:, samples:]) / (2 * sigma[:, None])
     grad = (weights.reshape(R, samples, *([1] * (X.dim() - 1))) * delta).mean(dim=1)
     return grad, points, norms.reshape(-1)
 
@@ -362,8 +365,8 @@ def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, de
 
     The Jacobian of a piecewise-linear network is constant on each region, so its autograd gradient
     is zero almost everywhere; the ascent direction is then the gradient of the Gaussian smoothing
-    ``E ||J(x + sigma u)||`` (antithetic Stein estimator over ``samples`` directions, ``sigma =
-    smoothing * scale``). ``estimator``: ``"autograd"`` (double backpropagation only), ``"smoothed"``
+    ``E ||J(x + sigma u)||`` (antithetic Stein estimator over ``samples`` directions; ``sigma`` starts at
+    ``smoothing * scale`` and doubles, per restart, while the estimate is zero). ``estimator``: ``"autograd"`` (double backpropagation only), ``"smoothed"``
     (smoothing only) or ``"auto"`` (smoothing for networks whose activations are all piecewise linear,
     otherwise autograd where it is non-zero and smoothing elsewhere). Every evaluated point, perturbed
     ones included, is a candidate witness.
@@ -399,7 +402,10 @@ def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, de
     X.requires_grad_(True)
     optimizer = torch.optim.Adam([X], lr=lr * scale, maximize=True)
     pool_points, pool_values = [X.detach().clone()], [evaluator.norms(X.detach())]
-    sigma = smoothing * scale
+    # one smoothing radius per restart: doubled while the smoothed gradient carries no signal (a flat
+    # region of a piecewise-linear net), shrunk back towards the base value once it does
+    base_sigma = smoothing * scale
+    sigma = torch.full((restarts,), base_sigma, dtype=torch.float64, device=evaluator.device)
     for _ in range(steps):
         current = X.detach()
         grad = torch.zeros_like(current)
@@ -409,8 +415,12 @@ def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, de
             flat = grad.reshape(grad.shape[0], -1)
             need = (flat.abs().amax(dim=1) == 0) if used == "auto" else torch.ones(len(flat), dtype=torch.bool)
             if bool(need.any()):
-                smooth, points, values = _smoothed_gradient(evaluator, current[need], sigma, samples, generator)
+                smooth, points, values = _smoothed_gradient(evaluator, current[need], sigma[need], samples,
+                                                            generator)
                 grad[need] = smooth
+                flat_region = smooth.reshape(smooth.shape[0], -1).abs().amax(dim=1) == 0
+                sigma[need] = torch.where(flat_region, (2 * sigma[need]).clamp(max=4 * scale),
+                                          (0.5 * sigma[need]).clamp(min=base_sigma))
                 pool_points.append(points)
                 pool_values.append(values)
         X.grad = grad
