@@ -405,7 +405,7 @@ def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, de
     # one smoothing radius per restart: doubled while the smoothed gradient carries no signal (a flat
     # region of a piecewise-linear net), shrunk back towards the base value once it does
     base_sigma = smoothing * scale
-    sigma = torch.full((restarts,), base_sigma, dtype=torch.float64, device=evaluator.device)
+    sigma = torch.full((restarts,), base_sigma, dtype=evaluator.dtype, device=evaluator.device)
     for _ in range(steps):
         current = X.detach()
         grad = torch.zeros_like(current)
@@ -413,7 +413,8 @@ def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, de
             grad = _autograd_gradient(evaluator, current)
         if used in ("auto", "smoothed"):
             flat = grad.reshape(grad.shape[0], -1)
-            need = (flat.abs().amax(dim=1) == 0) if used == "auto" else torch.ones(len(flat), dtype=torch.bool)
+            need = (flat.abs().amax(dim=1) == 0) if used == "auto" else torch.ones(
+                len(flat), dtype=torch.bool, device=flat.device)
             if bool(need.any()):
                 smooth, points, values = _smoothed_gradient(evaluator, current[need], sigma[need], samples,
                                                             generator)
