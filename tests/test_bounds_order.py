@@ -8,7 +8,6 @@ from hypothesis import strategies as st
 
 from lipexact import lipschitz, lower_bound, upper_bound
 from lipexact.result import Status
-from reductions.validation import InvalidInputError
 from tests.strategies import integer_matrices, two_layer_nets
 
 RTOL = 1e-9
@@ -28,32 +27,17 @@ def lower_bounds(model, n_inputs, seed=0):
     return [r.value for r in results]
 
 
-def _weights(model):
-    from lipexact.bounds.device import as_module
-
-    return [m.weight.detach().numpy() for m in as_module(model, device="cpu") if isinstance(m, torch.nn.Linear)]
-
-
-def _registered(model, method, placeholder):
-    # PLACEHOLDER until lipexact.bounds.autolip / frobenius land: the same products computed directly.
-    try:
-        result = upper_bound(model, method, device="cpu")
-    except InvalidInputError as error:
-        if error.field != "method":
-            raise
-        return placeholder(_weights(model))
+def _upper(model, method):
+    result = upper_bound(model, method, device="cpu")
     assert result.status == Status.UPPER_BOUND and result.upper == result.value
-    return result.value
+    return result
 
 
 def upper_chain(model):
     """SeqLip (exact), AutoLip, Frobenius values, each a proven upper bound."""
-    seq = upper_bound(model, "seqlip", device="cpu")
-    assert seq.status == Status.UPPER_BOUND and seq.upper == seq.value
+    seq = _upper(model, "seqlip")
     assert all(pair["kind"] == "exact" for pair in seq.stats["pairs"])
-    auto = _registered(model, "autolip", lambda ws: float(np.prod([np.linalg.norm(W, 2) for W in ws])))
-    frob = _registered(model, "frobenius", lambda ws: float(np.prod([np.linalg.norm(W) for W in ws])))
-    return seq.value, auto, frob
+    return seq.value, _upper(model, "autolip").value, _upper(model, "frobenius").value
 
 
 def assert_ordered(values):
@@ -90,3 +74,16 @@ def test_deeper_mlp_order(data):
     model = torch.nn.Sequential(*layers[:-1])
     seq, auto, frob = upper_chain(model)
     assert_ordered([max(lower_bounds(model, widths[0])), seq, auto, frob])
+
+
+def test_small_cnn_order():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.Conv2d(2, 2, 2), torch.nn.ReLU(),
+                              torch.nn.Flatten(), torch.nn.Linear(2, 1)).double()
+    shape = (1, 4, 4)
+    data = torch.randn(64, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    lowers = [lower_bound(net, "data", data=data, input_shape=shape, device="cpu").value,
+              lower_bound(net, "annealing", input_shape=shape, device="cpu", chains=8, steps=30).value]
+    uppers = [upper_bound(net, method, input_shape=shape, device="cpu") for method in ("seqlip", "autolip", "frobenius")]
+    assert all(result.status == Status.UPPER_BOUND for result in uppers)
+    assert_ordered([max(lowers)] + [result.value for result in uppers])
