@@ -304,8 +304,10 @@ def _rebuild(scripted: torch.jit.ScriptModule, dtype: torch.dtype, device: Any) 
     return module
 
 
-def unscript(model: nn.Module, input_shape: Sequence[int]) -> nn.Module:
+def unscript(model: nn.Module, input_shape: Sequence[int] | None = None) -> nn.Module:
     """``model`` itself, or for a TorchScript module an equivalent ordinary module (checked on an input).
+
+    ``input_shape`` (one input, no batch dimension) is read from the rebuilt module when None.
 
     Raises :class:`~reductions.validation.InvalidInputError` (field ``"model"``) when a TorchScript module
     cannot be rebuilt (traced modules and scripted custom modules lose what torch.fx needs).
@@ -318,6 +320,10 @@ def unscript(model: nn.Module, input_shape: Sequence[int]) -> nn.Module:
     rebuilt = _rebuild(model, dtype, device)
     require(rebuilt is not None, "model", _NOT_TRACEABLE, f"a TorchScript {getattr(model, 'original_name', '')}")
     rebuilt = rebuilt.eval()
+    if input_shape is None:
+        from lipexact.bounds.layers import infer_input_shape
+
+        input_shape = infer_input_shape(rebuilt)
     probe = torch.randn((2, *input_shape), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     probe = probe.to(dtype=dtype, device=device)
     with torch.no_grad():

@@ -587,6 +587,8 @@ def run_graph_bound(model: Any, input_shape: Any, device: Any, dtype: Any,
                     make_norm: Callable[[torch.dtype, torch.device], Callable]) -> tuple:
     """Shared front end of :func:`autolip` and Frobenius: prepare, trace, propagate."""
     dtype, device = as_dtype(dtype), pick_device(device)
+    if isinstance(model, torch.jit.ScriptModule):
+        model = unscript(model, input_shape)
     shape = infer_input_shape(model, input_shape)
     module = as_module(model, dtype=dtype, device=device)
     traced = trace(module, shape, dtype, device)

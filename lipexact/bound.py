@@ -1,0 +1,271 @@
+"""``python -m lipexact.bound model.pt``: upper and lower bounds on a PyTorch model's Lipschitz constant.
+
+The model is a TorchScript file (``torch.jit.save``), a pickled module (``torch.save(model)``; loading
+it executes pickled code, so only load files you trust) or a ``two_layer_relu`` JSON document. Each
+method of ``--methods`` runs in turn (upper: autolip, frobenius, power, seqlip, seqlip_greedy; lower:
+data, gradient, annealing, grid); a table of method, kind (upper / lower / heuristic), value and time
+is printed, and ``--json`` writes every result as JSON (atomically). Exit codes: 0 every method
+finished, 1 a method failed (its row says why), 2 bad input (one line on stderr, no output file),
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+from lipexact.cli import EXIT_OK, run_cli
+from lipexact.result import LipschitzResult, Status
+from reductions.validation import InvalidInputError, as_array, require
+
+__all__ = ["main", "build_parser", "load_model", "load_data", "parse_shape", "format_table"]
+
+PROG = "python -m lipexact.bound"
+EXIT_METHOD_FAILED = 1
+SCHEMA_VERSION = 1
+
+_KINDS = {Status.UPPER_BOUND: "upper", Status.LOWER_BOUND: "lower", Status.HEURISTIC: "heuristic",
+          Status.OPTIMAL: "exact"}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from lipexact.bounds import LOWER_METHODS, UPPER_METHODS
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Bound the l2 Lipschitz constant of a PyTorch model from above (AutoLip, Frobenius, SeqLip, "
+                    "power method for affine models) and from below (data, gradient ascent, simulated annealing, "
+                    "grid search), side by side.",
+        epilog="WARNING: a pickled model (torch.save(model)) is loaded with torch.load(weights_only=False), which "
+               "executes the code stored in the file. Only load files you trust.",
+    )
+    parser.add_argument("model", help="TorchScript file (torch.jit.save), pickled nn.Module (torch.save(model); "
+                                      "executes pickled code: trusted files only) or a two_layer_relu JSON file")
+    parser.add_argument("--input-shape", default=None, metavar="C,H,W",
+                        help="shape of one input without the batch dimension, e.g. 1,28,28 (inferred for MLPs and "
+                             "from --data when omitted)")
+    parser.add_argument("--methods", default="autolip", metavar="M1,M2",
+                        help=f"comma-separated methods; upper: {', '.join(UPPER_METHODS)}; lower: "
+                             f"{', '.join(LOWER_METHODS)} (default: autolip)")
+    parser.add_argument("--data", default=None, metavar="FILE",
+                        help="inputs for the lower bounds, shape (k, *input shape): a .npy file or a .pt tensor "
+                             "(required by method data)")
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
+    parser.add_argument("--dtype", default="float64", choices=["float64", "float32"],
+                        help="computation precision (default: float64)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the randomized methods (default: 0)")
+    parser.add_argument("--json", default=None, metavar="OUT.json", help="also write every result as JSON")
+    return parser
+
+
+def parse_shape(text: str | None) -> tuple[int, ...] | None:
+    """``"1,28,28"`` -> ``(1, 28, 28)``; None stays None.
+
+    Examples
+    --------
+    >>> parse_shape("1, 28,28")
+    (1, 28, 28)
+    >>> parse_shape("1,x")
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: --input-shape: expected comma-separated positive integers, e.g. 1,28,28, got '1,x'
+    """
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    ok = bool(parts) and all(p.isdigit() and int(p) > 0 for p in parts)
+    require(ok, "--input-shape", "comma-separated positive integers, e.g. 1,28,28", repr(text))
+    return tuple(int(p) for p in parts)
+
+
+def _existing_file(path: str, field: str) -> Path:
+    file = Path(path)
+    require(file.exists(), field, "an existing file", f"{path} (no such file)")
+    require(file.is_file(), field, "a file", f"{path} (a directory)")
+    return file
+
+
+def load_model(path: str) -> Any:
+    """A ``torch.nn.Module`` (TorchScript or pickled) or a TwoLayerReLU (JSON) from ``path``, on the CPU."""
+    import torch
+
+    file = _existing_file(path, "model")
+    if file.suffix == ".json":
+        from lipexact.io import load
+
+        return load(file, "two_layer_relu")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return torch.jit.load(str(file), map_location="cpu")
+    except Exception:  # not a TorchScript archive: try a pickled module below
+        pass
+    try:
+        model = torch.load(str(file), map_location="cpu", weights_only=False)
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InvalidInputError("model", "a TorchScript file or a pickled torch.nn.Module",
+                                f"{path} ({type(error).__name__}: {reason[:120]})") from None
+    if not isinstance(model, torch.nn.Module):
+        hint = " (a state_dict? save the module itself with torch.save(model))" if isinstance(model, dict) else ""
+        raise InvalidInputError("model", "a torch.nn.Module", f"{type(model).__name__}{hint}")
+    return model
+
+
+def load_data(path: str | None) -> Any:
+    """Inputs from a ``.npy`` file (no pickles) or a ``.pt`` tensor, as a float64 numpy array (or None)."""
+    if path is None:
+        return None
+    import numpy as np
+    import torch
+
+    file = _existing_file(path, "--data")
+    try:
+        if file.suffix == ".npy":
+            data = np.load(file, allow_pickle=False)
+        elif file.suffix == ".pt":
+            data = torch.load(str(file), map_location="cpu", weights_only=True)
+        else:
+            raise InvalidInputError("--data", "a .npy or .pt file", repr(file.name))
+    except InvalidInputError:
+        raise
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InvalidInputError("--data", "a readable .npy array or .pt tensor", f"{path} ({reason[:120]})") from None
+    require(isinstance(data, (np.ndarray, torch.Tensor)), "--data", "an array or tensor of inputs",
+            type(data).__name__)
+    array = as_array(data, "--data", ndim=data.ndim, integer_ok=False)
+    require(array.ndim >= 2, "--data", "a batch of inputs of shape (k, *input shape)", f"shape {array.shape}")
+    return array
+
+
+def _unscripted(model: Any, shape: tuple[int, ...] | None) -> Any:
+    """A scripted ``nn.Sequential`` of standard layers as an ordinary module, so every method can read it."""
+    import torch
+
+    from lipexact.bounds.affine import unscript
+
+    if isinstance(model, torch.jit.ScriptModule):
+        try:
+            return unscript(model, shape)
+        except InvalidInputError:
+            pass  # each method reports what it cannot read (autolip: TorchScript is not fx-traceable)
+    return model
+
+
+def _methods(text: str) -> list[tuple[str, str]]:
+    from lipexact.bounds import LOWER_METHODS, UPPER_METHODS
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    choices = [*UPPER_METHODS, *LOWER_METHODS]
+    require(bool(names), "--methods", f"a comma-separated list among {', '.join(choices)}", repr(text))
+    chosen = []
+    for name in names:
+        require(name in choices, "--methods", f"methods among {', '.join(choices)}", repr(name))
+        chosen.append((name, "upper" if name in UPPER_METHODS else "lower"))
+    return chosen
+
+
+def _format_value(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.6g}" if math.isfinite(value) else str(value)
+
+
+def format_table(results: Sequence[LipschitzResult]) -> str:
+    """A plain-text table: method, kind, status, value, time; then the certified bracket.
+
+    Examples
+    --------
+    >>> rows = [LipschitzResult(Status.UPPER_BOUND, 2.5, "autolip", upper=2.5, timings={"total": 0.01}),
+    ...         LipschitzResult(Status.LOWER_BOUND, 2.0, "data", lower=2.0, timings={"total": 0.2})]
+    >>> print(format_table(rows))
+    method   kind   status       value  time (s)
+    autolip  upper  upper_bound  2.5    0.01
+    data     lower  lower_bound  2      0.2
+    certified: 2 <= L <= 2.5
+    """
+    header = ("method", "kind", "status", "value", "time (s)")
+    rows = [(r.method, _KINDS.get(r.status, "error"), r.status.value, _format_value(r.value),
+             f"{r.timings.get('total', float('nan')):.3g}") for r in results]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in [header, *rows]]
+    lower, upper = _bracket(results)
+    if lower is not None or upper is not None:
+        lines.append(f"certified: {_format_value(lower)} <= L <= {_format_value(upper)}")
+    for r in results:
+        if r.status in (Status.HEURISTIC, Status.ERROR) and r.message:
+            lines.append(f"note ({r.method}): {r.message}")
+    return "\n".join(lines)
+
+
+def _bracket(results: Sequence[LipschitzResult]) -> tuple[float | None, float | None]:
+    """The best proven bounds: every result's ``lower`` and ``upper`` are proven (LipschitzResult's contract)."""
+    lowers = [r.lower for r in results if r.lower is not None]
+    uppers = [r.upper for r in results if r.upper is not None]
+    return (max(lowers) if lowers else None), (min(uppers) if uppers else None)
+
+
+def _run(method: str, kind: str, model: Any, shape: Any, data: Any, options: dict) -> LipschitzResult:
+    from lipexact.bounds import lower_bound, upper_bound
+
+    try:
+        if kind == "upper":
+            return upper_bound(model, method, input_shape=shape, **options)
+        return lower_bound(model, method, data=data, input_shape=shape, **options)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{method}: {error.field}", error.expected, error.got) from None
+    except (KeyboardInterrupt, MemoryError):
+        raise
+    except Exception as error:  # a method that fails on valid input: report it and carry on
+        reason = str(error).splitlines()[0] if str(error) else ""
+        return LipschitzResult(Status.ERROR, None, method, message=f"{type(error).__name__}: {reason}"[:300],
+                               timings={"total": 0.0})
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    from lipexact.bounds.device import as_dtype, pick_device
+
+    methods = _methods(args.methods)
+    shape = parse_shape(args.input_shape)
+    device = pick_device(args.device)
+    dtype = as_dtype(args.dtype)
+    if args.json is not None:
+        target = Path(args.json)
+        require(target.parent.is_dir() if str(target.parent) else True, "--json", "a path in an existing directory",
+                args.json)
+        require(not target.is_dir(), "--json", "a file path", f"{args.json} (a directory)")
+    data = load_data(args.data)
+    if any(name == "data" for name, _ in methods):
+        require(data is not None, "--data", "a .npy or .pt file of inputs (method data needs them)", "none given")
+    if shape is None and data is not None:
+        shape = tuple(data.shape[1:])
+    model = _unscripted(load_model(args.model), shape)
+
+    options = {"device": device, "dtype": dtype, "seed": args.seed}
+    results = [_run(name, kind, model, shape, data, options) for name, kind in methods]
+    print(format_table(results))
+    if args.json is not None:
+        from lipexact.io import write_atomic
+
+        lower, upper = _bracket(results)
+        report = {"type": "bound_report", "version": SCHEMA_VERSION, "model": args.model,
+                  "input_shape": None if shape is None else list(shape), "device": str(device),
+                  "dtype": args.dtype, "seed": args.seed, "lower": lower, "upper": upper,
+                  "results": [r.to_dict() for r in results]}
+        write_atomic(args.json, json.dumps(report, indent=1) + "\n")
+    return EXIT_METHOD_FAILED if any(r.status is Status.ERROR for r in results) else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_cli(PROG, _main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

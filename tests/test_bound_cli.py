@@ -1,0 +1,121 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from lipexact.bound import main
+
+PROG = [sys.executable, "-m", "lipexact.bound"]
+
+
+def _mlp() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(3, 6), nn.ReLU(), nn.Linear(6, 2)).double()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bound_cli")
+    model = _mlp()
+    torch.save(model, folder / "mlp.pt")
+    torch.jit.script(model).save(str(folder / "scripted.pt"))
+    torch.jit.trace(model, torch.zeros(1, 3, dtype=torch.float64)).save(str(folder / "traced.pt"))
+    cnn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2, stride=1), nn.Flatten(), nn.Linear(18, 2))
+    torch.save(cnn.double(), folder / "cnn.pt")
+    np.save(folder / "data.npy", np.random.default_rng(0).normal(size=(16, 3)))
+    torch.save(torch.randn(4, 1, 6, 6, dtype=torch.float64), folder / "cnn_data.pt")
+    torch.save(model.state_dict(), folder / "state.pt")
+    (folder / "junk.pt").write_text("not a model")
+    return folder
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([*PROG, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_pickled_model_table_and_json(files):
+    out = files / "out.json"
+    run = _run(files / "mlp.pt", "--methods", "autolip,frobenius,data", "--data", files / "data.npy",
+               "--device", "cpu", "--json", out)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].split()[:4] == ["method", "kind", "status", "value"]
+    rows = {line.split()[0]: line.split() for line in lines[1:4]}
+    assert rows["autolip"][1:3] == ["upper", "upper_bound"] and rows["data"][1:3] == ["lower", "lower_bound"]
+    assert lines[4].startswith("certified: ")
+    report = json.loads(out.read_text())
+    assert report["type"] == "bound_report" and report["input_shape"] == [3] and report["device"] == "cpu"
+    by_method = {r["method"]: r for r in report["results"]}
+    assert set(by_method) == {"autolip", "frobenius", "data"}
+    assert by_method["data"]["value"] <= by_method["autolip"]["value"] <= by_method["frobenius"]["value"]
+    assert float(rows["autolip"][3]) == pytest.approx(by_method["autolip"]["value"], rel=1e-5)
+    assert report["lower"] == by_method["data"]["lower"] and report["upper"] == by_method["autolip"]["upper"]
+    assert all(r["timings"]["total"] > 0 for r in report["results"])
+
+
+def test_scripted_model_gives_the_same_bounds(files):
+    run = _run(files / "scripted.pt", "--methods", "autolip", "--device", "cpu")
+    assert run.returncode == 0, run.stderr
+    eager = _run(files / "mlp.pt", "--methods", "autolip", "--device", "cpu")
+    assert run.stdout.splitlines()[1].split()[:4] == eager.stdout.splitlines()[1].split()[:4]
+
+
+def test_traced_model_is_rejected_by_autolip_with_a_reason(files):
+    run = _run(files / "traced.pt", "--methods", "autolip", "--input-shape", "3", "--device", "cpu")
+    assert run.returncode == 2 and run.stdout == ""
+    assert len(run.stderr.strip().splitlines()) == 1
+    assert "autolip: model" in run.stderr and "TorchScript" in run.stderr
+
+
+def test_cnn_with_input_shape_and_tensor_data(files, capsys):
+    code = main([str(files / "cnn.pt"), "--input-shape", "1,6,6", "--methods", "autolip,data", "--data",
+                 str(files / "cnn_data.pt"), "--device", "cpu"])
+    table = capsys.readouterr().out
+    assert code == 0
+    assert "autolip" in table and "data" in table and "certified:" in table
+
+
+def test_input_shape_is_read_from_data(files, capsys):
+    code = main([str(files / "cnn.pt"), "--methods", "autolip,data", "--data", str(files / "cnn_data.pt"),
+                 "--device", "cpu"])
+    assert code == 0 and "upper_bound" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, field", [
+    (["missing.pt"], "model"),
+    (["{files}/junk.pt"], "model"),
+    (["{files}/state.pt"], "model"),
+    (["{files}/mlp.pt", "--input-shape", "3,x"], "--input-shape"),
+    (["{files}/mlp.pt", "--input-shape", "0"], "--input-shape"),
+    (["{files}/mlp.pt", "--methods", "autolip,magic"], "--methods"),
+    (["{files}/mlp.pt", "--methods", "data"], "--data"),
+    (["{files}/mlp.pt", "--data", "{files}/missing.npy"], "--data"),
+    (["{files}/mlp.pt", "--data", "{files}/junk.pt"], "--data"),
+    (["{files}/cnn.pt", "--methods", "autolip"], "autolip: input_shape"),
+    (["{files}/cnn.pt", "--methods", "autolip", "--input-shape", "2,6,6"], "autolip: input_shape"),
+    (["{files}/mlp.pt", "--methods", "power"], "power: _1"),
+    (["{files}/mlp.pt", "--device", "tpu"], "device"),
+    (["{files}/mlp.pt", "--json", "{files}/no/such/dir/out.json"], "--json"),
+])
+def test_bad_input_exits_2_with_one_line_and_no_output_file(files, capsys, args, field):
+    out = files / "never.json"
+    argv = [a.format(files=files) for a in args]
+    if "--json" not in argv:
+        argv += ["--json", str(out)]
+    code = main(argv + ["--device", "cpu"] if "--device" not in argv else argv)
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"python -m lipexact.bound: error: {field}:"), lines
+    assert not out.exists() and captured.out == ""
+
+
+def test_help_warns_about_pickles():
+    run = _run("--help")
+    assert run.returncode == 0
+    text = " ".join(run.stdout.split())
+    assert "executes" in text and "trust" in text and "--input-shape" in text

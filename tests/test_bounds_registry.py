@@ -1,0 +1,108 @@
+import inspect
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import lipexact
+from lipexact.bounds import LOWER_METHODS, UPPER_METHODS, lower_bound, resolve_method, upper_bound
+from lipexact.bounds.autolip import UnsupportedOperationError
+from lipexact.bounds.power import affine_lipschitz
+from lipexact.network import TwoLayerReLU
+from lipexact.result import LipschitzResult, Status
+from reductions.validation import InvalidInputError
+
+NET = TwoLayerReLU([[1, -2], [3, 1], [0, 2]], [[1, 2, -1]], [0, 1, -1])
+
+
+def test_registries_hold_the_specified_names():
+    assert list(UPPER_METHODS) == ["autolip", "frobenius", "power", "seqlip", "seqlip_greedy"]
+    assert list(LOWER_METHODS) == ["data", "gradient", "annealing", "grid"]
+    assert UPPER_METHODS["seqlip"] == "lipexact.bounds.seqlip:seqlip"
+    assert LOWER_METHODS["grid"] == "lipexact.bounds.lower:grid_search"
+    assert lipexact.UPPER_METHODS is UPPER_METHODS and lipexact.upper_bound is upper_bound
+    assert lipexact.LOWER_METHODS is LOWER_METHODS and lipexact.lower_bound is lower_bound
+
+
+@pytest.mark.parametrize("registry, extra", [(UPPER_METHODS, ()), (LOWER_METHODS, ("data",))])
+def test_every_registered_function_has_the_common_signature(registry, extra):
+    for name in registry:
+        parameters = inspect.signature(resolve_method(name, registry)).parameters
+        for keyword in ("input_shape", "device", "dtype", "seed", *extra):
+            assert keyword in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()), (name, keyword)
+        # dtype defaults to float64 (None is accepted as its spelling: as_dtype(None) is float64)
+        assert parameters["dtype"].default in (torch.float64, None) and parameters["seed"].default == 0, name
+
+
+@pytest.mark.parametrize("entry", [upper_bound, lower_bound])
+def test_unknown_method_names_the_field_and_lists_the_choices(entry):
+    with pytest.raises(InvalidInputError) as error:
+        entry(NET, method="nope")
+    assert error.value.field == "method"
+    registry = UPPER_METHODS if entry is upper_bound else LOWER_METHODS
+    assert all(name in str(error.value) for name in registry)
+    with pytest.raises(InvalidInputError):
+        entry(NET, method=None)
+
+
+def test_methods_resolve_lazily_and_callables_are_accepted(monkeypatch):
+    monkeypatch.setitem(UPPER_METHODS, "missing", "lipexact.bounds.not_written_yet:fn")
+    with pytest.raises(InvalidInputError) as error:
+        upper_bound(NET, method="missing")
+    assert error.value.field == "method" and "not_written_yet" in str(error.value)
+
+    def constant(model, *, input_shape=None, device=None, dtype=torch.float64, seed=0, **options):
+        return LipschitzResult(Status.UPPER_BOUND, 7.0, "constant", upper=7.0, timings={"total": -1.0})
+
+    monkeypatch.setitem(UPPER_METHODS, "constant", constant)
+    result = upper_bound(NET, method="constant")
+    assert result.value == 7.0 and result.timings["total"] >= 0  # the entry point's own timing replaces it
+
+
+def test_entry_points_time_the_call_and_bracket_the_constant():
+    upper = upper_bound(NET, device="cpu")
+    assert upper.method == "autolip" and upper.status is Status.UPPER_BOUND and upper.timings["total"] > 0
+    data = np.random.default_rng(0).normal(size=(64, 2))
+    lower = lower_bound(NET, data=data, device="cpu")
+    assert lower.status is Status.LOWER_BOUND and lower.timings["total"] > 0
+    exact = lipexact.lipschitz(NET, method="brute")
+    assert lower.value <= exact.value * (1 + 1e-9) <= upper.value * (1 + 2e-9)
+    frobenius = upper_bound(NET, "frobenius", device="cpu")
+    assert upper.value <= frobenius.value
+
+
+# ---------------------------------------------------------------- the "power" method (affine models)
+def test_power_method_on_an_affine_model_is_its_exact_norm():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv1d(1, 2, 3, padding=1), nn.AvgPool1d(2), nn.Flatten(), nn.Linear(8, 3)).double()
+    result = upper_bound(model, "power", input_shape=(1, 8), device="cpu", rtol=1e-13, iterations=5000)
+    jacobian = torch.autograd.functional.jacobian(lambda x: model(x[None])[0], torch.zeros(1, 8, dtype=torch.float64))
+    exact = float(torch.linalg.matrix_norm(jacobian.reshape(3, 8), ord=2))
+    assert result.status is Status.UPPER_BOUND and result.upper == result.value
+    assert exact <= result.value <= exact * (1 + 2e-10)
+    assert result.lower <= exact and math.isclose(result.lower, exact, rel_tol=1e-9)
+    witness = torch.tensor(result.witness)[None]
+    with torch.no_grad():
+        gain = float((model(witness) - model(torch.zeros_like(witness))).norm() / witness.norm())
+    assert math.isclose(gain, result.lower, rel_tol=1e-9)  # the witness direction re-checks the lower side
+
+
+def test_power_method_on_a_large_affine_model_is_a_labelled_estimate():
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(30, 20), nn.Linear(20, 10)).double()
+    result = affine_lipschitz(model, device="cpu", exact_max_dim=10, rtol=1e-13, iterations=5000)
+    exact = float(torch.linalg.matrix_norm(model[1].weight.detach() @ model[0].weight.detach(), ord=2))
+    assert result.status is Status.HEURISTIC and result.upper is None and result.lower == result.value
+    assert result.value <= exact * (1 + 1e-12) and math.isclose(result.value, exact, rel_tol=1e-8)
+    assert "not an upper bound" in result.message
+
+
+def test_power_method_rejects_non_affine_models_naming_the_node():
+    with pytest.raises(UnsupportedOperationError) as error:
+        upper_bound(NET, "power", device="cpu")
+    assert error.value.field == "_1"
+    with pytest.raises(InvalidInputError) as error:
+        upper_bound(nn.Linear(2, 2), "power", device="cpu", restart=3)
+    assert error.value.field == "restart"
