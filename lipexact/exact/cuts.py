@@ -1,0 +1,232 @@
+"""Realizability cuts for the pattern MILP: small partial patterns whose open region is empty.
+
+A cut is a pair ``(units, values)``: no point of the domain's interior has ``(W1 x + b1)_i > 0`` exactly
+for the units of ``units`` with ``values`` true (and ``< 0`` for the others). Every cut returned here has
+been checked by the exact realizability LP (:func:`lipexact.exact.realizability.realizing_point` returns
+None for it), so adding ``sum_{values} (1 - s_i) + sum_{not values} s_i >= 1`` to the MILP removes empty
+regions only: the MILP optimum stays an upper bound on the Lipschitz constant.
+
+The subset is found in two steps:
+
+1. Farkas support. The elastic LP ``min sum e`` s.t. ``sign_i (w_i x + b_i t) + e_i >= 1`` (the
+   realizability LP with a slack per unit) has a positive optimum; the units with a non-zero dual
+   multiplier already form an infeasible system (the restricted dual solution stays feasible with the
+   same positive value), typically of at most ``n + 1`` units.
+2. Deletion filter. Drop one unit at a time while the LP stays infeasible; the result is irreducible:
+   every proper subset is realizable.
+
+A stronger cut (fewer units) removes every pattern that extends the empty partial pattern, not just the
+one full pattern the MILP proposed (a no-good cut).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from scipy.optimize import linprog
+
+from lipexact.domain import Box
+from lipexact.exact.realizability import NumericalTroubleError, realizing_point
+from lipexact.network import TwoLayerReLU
+
+__all__ = ["Cut", "SubsetSearch", "infeasible_subset", "elastic_point", "pair_cuts", "box_fixings",
+           "is_empty_partial_pattern"]
+
+#: Dual multipliers below this (on row-scaled data) are treated as zero.
+_DUAL_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class Cut:
+    """The partial pattern ``values`` on ``units`` has an empty region (LP-checked)."""
+
+    units: tuple[int, ...]
+    values: tuple[bool, ...]
+
+    def excludes(self, pattern: Sequence[bool]) -> bool:
+        """True when ``pattern`` agrees with the cut's partial pattern (so the cut removes it)."""
+        return all(bool(pattern[i]) == v for i, v in zip(self.units, self.values))
+
+    def to_dict(self) -> dict:
+        return {"units": list(self.units), "values": [bool(v) for v in self.values]}
+
+
+@dataclass
+class SubsetSearch:
+    """Result of :func:`infeasible_subset`: the cut, the LPs it took, and the elastic LP's point (if any)."""
+
+    cut: Cut
+    lps: int = 0
+    point: np.ndarray | None = field(default=None, repr=False)
+
+
+def is_empty_partial_pattern(net: TwoLayerReLU, pattern: np.ndarray, units: Sequence[int],
+                             domain: Box | None = None) -> bool:
+    """True when the exact LP proves that ``pattern`` restricted to ``units`` has an empty region.
+
+    A numerically doubtful LP counts as "not proven empty" (the caller then keeps a larger subset).
+
+    Examples
+    --------
+    >>> net = TwoLayerReLU([[1.0], [1.0], [2.0]], [[1.0, 1.0, 1.0]])
+    >>> is_empty_partial_pattern(net, np.array([True, False, True]), [0, 1])
+    True
+    >>> is_empty_partial_pattern(net, np.array([True, False, True]), [0, 2])
+    False
+    """
+    mask = np.zeros(net.n_hidden, dtype=bool)
+    mask[list(units)] = True
+    try:
+        return realizing_point(net, pattern, fixed=mask, domain=domain) is None
+    except NumericalTroubleError:
+        return False
+
+
+def _homogeneous(net: TwoLayerReLU, domain: Box | None) -> bool:
+    return net.has_bias or domain is not None
+
+
+def elastic_point(net: TwoLayerReLU, pattern: np.ndarray, units: Sequence[int],
+                  domain: Box | None = None) -> tuple[np.ndarray | None, np.ndarray]:
+    """Solve the elastic realizability LP; return ``(x, multipliers)``.
+
+    ``x`` is the LP's point mapped back to input space (``x / t``; None when the LP failed) and
+    ``multipliers[k]`` the absolute dual value of the sign row of ``units[k]`` (zeros when the LP failed).
+    """
+    units = np.asarray(list(units), dtype=int)
+    n = net.n_inputs
+    homogeneous = _homogeneous(net, domain)
+    width = n + 1 if homogeneous else n
+    k = units.size
+    sign = np.where(pattern[units], 1.0, -1.0)[:, None]
+    rows = [-sign * net.W1[units].astype(np.float64)]
+    if homogeneous:
+        rows.append(-sign * net.hidden_bias[units].astype(np.float64)[:, None])
+    A_sign = np.hstack(rows)
+    scale = np.maximum(np.abs(A_sign).max(axis=1), 1.0)
+    A = np.hstack([A_sign / scale[:, None], -np.eye(k) / scale[:, None]])
+    b = -np.ones(k) / scale
+    if domain is not None:
+        eye = np.eye(n)
+        box = np.vstack([np.hstack([-eye, domain.lower[:, None]]), np.hstack([eye, -domain.upper[:, None]])])
+        box_scale = np.maximum(np.abs(box).max(axis=1), 1.0)
+        A = np.vstack([A, np.hstack([box / box_scale[:, None], np.zeros((2 * n, k))])])
+        b = np.concatenate([b, -np.ones(2 * n) / box_scale])
+    bounds = [(None, None)] * n + ([(1.0, None)] if homogeneous else []) + [(0.0, None)] * k
+    cost = np.concatenate([np.zeros(width), np.ones(k)])
+    outcome = linprog(cost, A_ub=A, b_ub=b, bounds=bounds, method="highs")
+    if outcome.status != 0:
+        return None, np.zeros(k)
+    z = outcome.x[:width]
+    x = z[:n] / z[n] if homogeneous else z
+    multipliers = np.abs(np.asarray(outcome.ineqlin.marginals[:k], dtype=np.float64))
+    return x, multipliers
+
+
+def infeasible_subset(net: TwoLayerReLU, pattern: np.ndarray, units: Sequence[int], domain: Box | None = None,
+                      minimize: bool = True) -> SubsetSearch:
+    """An irreducible subset of ``units`` on which ``pattern``'s region is already empty.
+
+    ``pattern`` restricted to ``units`` must be unrealizable (checked by the exact LP). With ``minimize``
+    False the cut is the whole of ``units`` (a no-good cut).
+
+    Examples
+    --------
+    >>> net = TwoLayerReLU([[1.0], [2.0], [1.0], [-1.0]], [[1.0, 1.0, 1.0, 1.0]])
+    >>> search = infeasible_subset(net, np.array([True, True, False, False]), [0, 1, 2, 3])
+    >>> search.cut.units in {(0, 2), (1, 2), (0, 3), (1, 3)}, len(search.cut.units)
+    (True, 2)
+    """
+    pattern = np.asarray(pattern, dtype=bool)
+    units = sorted(int(i) for i in units)
+    search = SubsetSearch(cut=Cut(tuple(units), tuple(bool(pattern[i]) for i in units)))
+    search.lps += 1
+    if not is_empty_partial_pattern(net, pattern, units, domain):
+        raise ValueError("the partial pattern is realizable (or the LP is in numerical trouble): no cut")
+    if not minimize:
+        return search
+    current = list(units)
+    point, multipliers = elastic_point(net, pattern, units, domain)
+    search.lps += 1
+    search.point = point
+    support = [i for i, y in zip(units, multipliers) if y > _DUAL_TOLERANCE]
+    if support and len(support) < len(current):
+        search.lps += 1
+        if is_empty_partial_pattern(net, pattern, support, domain):
+            current = support
+    # Deletion filter: units with small multipliers first, they are the likeliest to be unnecessary.
+    weight = dict(zip(units, multipliers))
+    for unit in sorted(current, key=lambda i: weight.get(i, 0.0)):
+        if len(current) == 1:
+            break
+        trial = [i for i in current if i != unit]
+        search.lps += 1
+        if is_empty_partial_pattern(net, pattern, trial, domain):
+            current = trial
+    search.cut = Cut(tuple(current), tuple(bool(pattern[i]) for i in current))
+    return search
+
+
+def pair_cuts(net: TwoLayerReLU, units: Sequence[int], domain: Box | None = None) -> tuple[list[Cut], int]:
+    """Cuts tying units whose hyperplanes coincide: ``(w_j, b_j) = c (w_i, b_i)``.
+
+    Parallel rows (``c > 0``) always share their sign (cuts ``(1, 0)`` and ``(0, 1)``), opposite rows
+    (``c < 0``) never do (cuts ``(1, 1)`` and ``(0, 0)``). Candidates are found by hashing normalized rows;
+    every cut is then proven by the exact LP, so a false candidate only costs an LP. Returns the cuts and
+    the number of LPs.
+
+    Examples
+    --------
+    >>> net = TwoLayerReLU([[1, 2], [-2, -4], [1, 0]], [[1, 1, 1]])
+    >>> cuts, lps = pair_cuts(net, [0, 1, 2])
+    >>> sorted((c.units, c.values) for c in cuts)
+    [((0, 1), (False, False)), ((0, 1), (True, True))]
+    """
+    rows = np.hstack([np.asarray(net.W1, dtype=np.float64), np.asarray(net.hidden_bias, dtype=np.float64)[:, None]])
+    buckets: dict[bytes, list[tuple[int, float]]] = {}
+    for i in units:
+        row = rows[int(i)]
+        pivot = row[np.flatnonzero(row)[0]]
+        key = np.round(row / abs(pivot) * np.sign(pivot), 12) + 0.0
+        buckets.setdefault(key.tobytes(), []).append((int(i), float(np.sign(pivot))))
+    cuts: list[Cut] = []
+    lps = 0
+    pattern = np.zeros(net.n_hidden, dtype=bool)
+    for members in buckets.values():
+        for (i, sign_i), (j, sign_j) in zip(members, members[1:]):
+            same = sign_i == sign_j
+            for value_i in (True, False):
+                value_j = (not value_i) if same else value_i
+                pattern[[i, j]] = [value_i, value_j]
+                lps += 1
+                if is_empty_partial_pattern(net, pattern, [i, j], domain):
+                    cuts.append(Cut((i, j), (value_i, value_j)))
+    return cuts, lps
+
+
+def box_fixings(net: TwoLayerReLU, units: Sequence[int], domain: Box) -> tuple[list[Cut], int]:
+    """Single-unit cuts for units whose sign is constant on the box (interval bounds, then the exact LP).
+
+    Examples
+    --------
+    >>> net = TwoLayerReLU([[1.0], [1.0]], [[1.0, 1.0]], b1=[5.0, 0.0])
+    >>> box_fixings(net, [0, 1], Box([-1.0], [1.0]))[0]
+    [Cut(units=(0,), values=(False,))]
+    """
+    W1 = np.asarray(net.W1, dtype=np.float64)
+    centre = W1 @ domain.center + net.hidden_bias
+    radius = np.abs(W1) @ ((domain.upper - domain.lower) / 2)
+    cuts: list[Cut] = []
+    lps = 0
+    pattern = np.zeros(net.n_hidden, dtype=bool)
+    for i in units:
+        i = int(i)
+        if centre[i] - radius[i] >= 0 or centre[i] + radius[i] <= 0:
+            impossible = not bool(centre[i] - radius[i] >= 0)
+            pattern[i] = impossible
+            lps += 1
+            if is_empty_partial_pattern(net, pattern, [i], domain):
+                cuts.append(Cut((i,), (impossible,)))
+    return cuts, lps

@@ -1,0 +1,264 @@
+"""Exact Lipschitz constant by mixed-integer programming with lazy, exact realizability cuts.
+
+Default formulation (``formulation="lazy"``): the pattern MILP of :mod:`lipexact.exact.milp_model`
+maximizes ``||W2 diag(s) W1||`` over binary patterns with no realizability constraint, so its optimum
+is an upper bound on the constant. Each round:
+
+1. solve the MILP (HiGHS through highspy, or CBC); only ``sol_status == LpSolutionOptimal`` counts as
+   solved, and then the value of the optimal pattern is a proven upper bound (every pattern the MILP
+   still allows is at most that large, and every realizable pattern is still allowed);
+2. test the optimal pattern with the exact realizability LP (no epsilon). Realizable: its LP point is
+   the witness, lower = upper, done (``optimal``);
+3. otherwise find an irreducible infeasible subset of its sign constraints (Farkas support of an elastic
+   LP, then a deletion filter, each step proven by the exact LP; see :mod:`lipexact.exact.cuts`) and cut
+   off that partial pattern, removing every pattern that extends it. Repeat.
+
+Before the first round, LP-proven structural cuts tie units with coinciding hyperplanes (parallel or
+opposite rows of ``[W1 b1]``) and, on a box domain, fix units whose sign is constant on the box. Every
+constraint on the patterns is a cut proven by the exact LP, so the relaxation always contains every
+realizable pattern. This is exact for the global constant and for a box domain alike.
+
+A big-M formulation with interval bounds on the pre-activations (LipMIP) is not used: the constraints
+``s_i = 1 => w_i x + b_i >= 0`` describe closed regions and admit boundary-only patterns (for a bias-free
+network every pattern is feasible at ``x = 0``), and an epsilon margin would only give a lower bound.
+Lazy exact cuts keep both sides certified without either.
+
+Status: ``optimal`` only when a re-checked witness meets the proven upper bound; on a time limit,
+``time_limit`` with the last proven upper bound (the last optimal relaxation value, or HiGHS's dual bound
+of the stopped solve when smaller) and the best re-checked witness (from realizable patterns and the
+elastic LP's points); Ctrl-C gives ``interrupted`` with the same partial result.
+
+Objectives: norm ``"2"`` for scalar outputs (``L^2 = max s^T G s``), ``"1"`` and ``"inf"`` for any output
+dimension. Norm ``"2"`` with several outputs (spectral norm) is refused: use ``brute`` or ``bnb``.
+
+References
+----------
+Scaman, K. and Virmaux, A. Lipschitz regularity of deep neural networks: analysis and efficient
+estimation. NeurIPS 2018 (arXiv:1805.10965).
+Jordan, M. and Dimakis, A. G. Exactly computing the local Lipschitz constant of ReLU networks.
+NeurIPS 2020 (arXiv:2003.01219).
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Any
+
+import numpy as np
+
+from lipexact.exact.cuts import Cut, box_fixings, infeasible_subset, pair_cuts
+from lipexact.exact.milp_model import SOLVERS, PatternMILP, relevant_units
+from lipexact.exact.patterns import pattern_values
+from lipexact.exact.problem import Clock, Problem, certified_result
+from lipexact.exact.progress import SearchProgress
+from lipexact.exact.realizability import NumericalTroubleError, realizing_point
+from lipexact.result import LipschitzResult, Status
+from reductions.validation import require
+
+__all__ = ["solve_milp", "CUT_KINDS"]
+
+CUT_KINDS = ("minimal", "nogood")
+
+#: How many seeded random inputs are tried for the first (trivial) witness.
+_START_POINTS = 8
+
+
+class _Best:
+    """The best re-checkable witness seen so far."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        self.value: float | None = None
+        self.x: np.ndarray | None = None
+
+    def offer(self, x: np.ndarray | None) -> None:
+        if x is None or not np.all(np.isfinite(x)):
+            return
+        net, domain = self.problem.net, self.problem.domain
+        if domain is not None and not domain.contains_interior(x):
+            return
+        live = np.any(net.W1 != 0, axis=1)
+        pre = net.preactivation(x)
+        if np.any(pre[live] == 0):
+            return
+        value = float(pattern_values(net, (pre > 0)[None, :], self.problem.norm)[0])
+        if self.value is None or value > self.value:
+            self.value, self.x = value, np.asarray(x, dtype=np.float64)
+
+
+def _random_points(problem: Problem) -> np.ndarray:
+    rng = np.random.default_rng(problem.seed)
+    n = problem.net.n_inputs
+    if problem.domain is None:
+        return rng.normal(size=(_START_POINTS, n))
+    return rng.uniform(problem.domain.lower, problem.domain.upper, size=(_START_POINTS, n))
+
+
+def _validate_options(solver: Any, threads: Any, max_rounds: Any, cuts: Any) -> None:
+    require(solver in SOLVERS, "solver", f"one of {list(SOLVERS)}", repr(solver))
+    require(threads is None or (isinstance(threads, Integral) and not isinstance(threads, bool) and threads >= 1),
+            "threads", "a positive integer or None", repr(threads))
+    require(max_rounds is None or (isinstance(max_rounds, Integral) and not isinstance(max_rounds, bool)
+                                   and max_rounds >= 1), "max_rounds", "a positive integer or None", repr(max_rounds))
+    require(cuts in CUT_KINDS, "cuts", f"one of {list(CUT_KINDS)}", repr(cuts))
+
+
+def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: int | None = 1,
+               max_rounds: int | None = None, cuts: str = "minimal", keep_cuts: bool = False) -> LipschitzResult:
+    """Exact constant by the pattern MILP with lazy exact realizability cuts (see the module docstring).
+
+    Parameters
+    ----------
+    problem : Problem
+    clock : Clock
+    solver : {"highs", "cbc"}
+        MILP solver: HiGHS in-process through highspy (CBC when highspy is missing), or PuLP's bundled CBC.
+    threads : int or None
+        Solver threads (None: the solver's default).
+    max_rounds : int, optional
+        Stop after this many MILP solves with status ``node_limit`` (proven bounds kept).
+    cuts : {"minimal", "nogood"}
+        Cut off an irreducible infeasible partial pattern, or only the one full pattern.
+    keep_cuts : bool
+        Return every cut in ``result.stats["cut_list"]`` (``{"units", "values"}`` each).
+
+    Returns
+    -------
+    LipschitzResult
+        ``stats``: ``rounds``, ``cuts``, ``structural_cuts``, ``lps``, ``solver``, ``milp_seconds`` and the
+        model size (``binaries``, ``continuous``, ``constraints``, ``products``).
+
+    Examples
+    --------
+    >>> from lipexact.network import TwoLayerReLU
+    >>> from lipexact.exact.problem import validate_problem
+    >>> net = TwoLayerReLU([[1.0], [1.0]], [[1.0, -1.0]], b1=[0.0, -1.0])   # slopes 0, 1, 0
+    >>> result = solve_milp(validate_problem(net), Clock())
+    >>> result.status.value, result.value, result.stats["solver"]
+    ('optimal', 1.0, 'highs')
+    >>> net = TwoLayerReLU([[1.0], [-1.0]], [[1.0, 1.0]])   # |x|: both units never on together
+    >>> result = solve_milp(validate_problem(net, norm="inf"), Clock(), solver="cbc")
+    >>> result.value, result.stats["structural_cuts"], result.stats["rounds"]
+    (1.0, 2, 1)
+    """
+    _validate_options(solver, threads, max_rounds, cuts)
+    net, domain = problem.net, problem.domain
+    model = PatternMILP(net, problem.norm)
+    progress = SearchProgress("milp", problem.progress)
+    best = _Best(problem)
+    stats: dict[str, Any] = {"rounds": 0, "cuts": 0, "structural_cuts": 0, "lps": 0, "solver": solver,
+                             "milp_seconds": 0.0, "cut_sizes": [], "formulation": "lazy"}
+    cut_list: list[Cut] = []
+    upper = model.trivial_bound
+    proof = "trivial bound over all patterns (sum of positive terms)"
+    status: Status | None = None
+    message = ""
+
+    def finish(final_status: Status, text: str) -> LipschitzResult:
+        stats.update(model.size)
+        sizes = stats.pop("cut_sizes")
+        stats["cut_size_max"] = max(sizes, default=0)
+        stats["cut_size_mean"] = float(np.mean(sizes)) if sizes else 0.0
+        if keep_cuts:
+            stats["cut_list"] = [cut.to_dict() for cut in cut_list]
+        stats["lower_found"] = best.value
+        progress.update(best.value, upper, stats["rounds"], force=True)
+        return certified_result(problem, "milp", clock, status=final_status, witness=best.x, upper=upper,
+                                upper_proof=proof, message=text, stats=stats)
+
+    try:
+        for x in _random_points(problem):
+            best.offer(x)
+        units = np.flatnonzero(relevant_units(net))
+        if units.size == 0:
+            return finish(Status.OPTIMAL, "optimal: the Jacobian is zero for every pattern")
+        structural, lps = pair_cuts(net, units, domain)
+        if domain is not None:
+            fixings, more = box_fixings(net, units, domain)
+            structural, lps = structural + fixings, lps + more
+        for cut in structural:
+            model.add_cut(cut.units, cut.values)
+        stats["structural_cuts"], stats["lps"] = len(structural), lps
+        cut_list.extend(structural)
+
+        while True:
+            if clock.expired():
+                status, message = Status.TIME_LIMIT, f"time limit after {stats['rounds']} MILP rounds"
+                break
+            if max_rounds is not None and stats["rounds"] >= max_rounds:
+                status, message = Status.NODE_LIMIT, f"stopped after max_rounds={max_rounds} MILP rounds"
+                break
+            outcome = model.solve(solver, time_limit=clock.remaining(), msg=problem.progress, threads=threads,
+                                  seed=problem.seed)
+            stats["rounds"] += 1
+            stats["milp_seconds"] += outcome.seconds
+            stats["solver"] = model.solver_used
+            stats["solver_status"] = outcome.status
+            if not outcome.optimal:
+                if outcome.bound is not None and model.value_of_objective(outcome.bound) < upper:
+                    upper = model.value_of_objective(outcome.bound)
+                    proof = f"dual bound of the stopped MILP relaxation ({model.solver_used})"
+                if outcome.pattern is not None:
+                    stats["lps"] += 1
+                    best.offer(_realize(net, outcome.pattern, units, domain))
+                if outcome.reason == "interrupted":
+                    raise KeyboardInterrupt
+                if outcome.reason == "time_limit" or clock.expired():
+                    status, message = Status.TIME_LIMIT, (f"time limit in MILP round {stats['rounds']} "
+                                                          f"(solver: {outcome.status})")
+                else:
+                    status, message = Status.ERROR, f"the MILP solver ended with '{outcome.status}' ({outcome.reason})"
+                break
+            value = model.value_of(outcome.pattern)
+            if value < upper:
+                upper = value
+                proof = ("optimal MILP relaxation over all patterns not removed by LP-proven cuts "
+                         f"({stats['rounds']} rounds, {stats['cuts'] + stats['structural_cuts']} cuts)")
+            stats["lps"] += 1
+            witness = _realize(net, outcome.pattern, units, domain)
+            progress.update(best.value, upper, stats["rounds"])
+            if witness is not None:
+                # The witness's pattern is the relaxation's optimum; certified_result re-checks that they agree.
+                best.x, best.value = witness, value
+                status, message = Status.OPTIMAL, f"optimal after {stats['rounds']} MILP rounds and {stats['cuts']} cuts"
+                break
+            else:
+                search = infeasible_subset(net, outcome.pattern, units, domain, minimize=(cuts == "minimal"))
+                stats["lps"] += search.lps
+                best.offer(search.point)
+                model.add_cut(search.cut.units, search.cut.values)
+                cut_list.append(search.cut)
+                stats["cuts"] += 1
+                stats["cut_sizes"].append(len(search.cut.units))
+            if best.value is not None and best.value >= upper:
+                status, message = Status.OPTIMAL, (f"optimal after {stats['rounds']} MILP rounds: a witness "
+                                                   "meets the relaxation's optimum")
+                break
+    except KeyboardInterrupt:
+        status, message = Status.INTERRUPTED, f"interrupted in MILP round {stats['rounds']}"
+    except NumericalTroubleError as error:
+        status, message = Status.ERROR, f"realizability LP in numerical trouble: {error}"
+    return finish(status, message)
+
+
+def _realize(net, pattern: np.ndarray, units: np.ndarray, domain) -> np.ndarray | None:
+    """A point of the region of ``pattern`` restricted to the model's units, or None when it is empty.
+
+    The point also avoids the hyperplanes of the units outside the model (a witness must be off every
+    region boundary): when the first LP's point lies on some of them, a second LP asks for the pattern of
+    ``x + eps d`` (d a fixed generic direction), which is realizable since ``x`` lies in an open region.
+    """
+    mask = np.zeros(net.n_hidden, dtype=bool)
+    mask[units] = True
+    x = realizing_point(net, pattern, fixed=mask, domain=domain)
+    if x is None:
+        return None
+    live = np.any(net.W1 != 0, axis=1)
+    pre = net.preactivation(x)
+    if not np.any(live & (pre == 0)):
+        return x
+    # Moving x a little along a generic direction d gives each zero unit the sign of w_j . d and keeps the rest.
+    direction = np.random.default_rng(0).normal(size=net.n_inputs)
+    full = np.where(mask, pattern, np.where(pre != 0, pre > 0, net.W1 @ direction > 0))
+    point = realizing_point(net, full, fixed=live, domain=domain)
+    return x if point is None else point

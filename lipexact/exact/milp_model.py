@@ -1,0 +1,341 @@
+"""The pattern MILP: ``max ||W2 diag(s) W1||`` over binary activation patterns, as a PuLP model.
+
+The model knows nothing about realizability: every pattern ``s`` in ``{0,1}^h`` is feasible until a cut
+(:meth:`PatternMILP.add_cut`) removes a partial pattern. Its optimum is therefore an upper bound on the
+Lipschitz constant whenever every cut removes only empty regions (see :mod:`lipexact.exact.cuts`).
+
+Objectives (``a_i = W2_i W1_i``, units with ``a_i = 0`` never enter the model):
+
+- norm ``"2"``, scalar output: ``L^2 = max s^T G s``, ``G = A A^T``. Each product ``y_ij = s_i s_j`` gets
+  only the side its sign needs: ``y <= s_i, y <= s_j`` when ``G_ij > 0`` (the objective pushes ``y`` up)
+  and ``y >= s_i + s_j - 1`` when ``G_ij < 0``; both are exact at binary ``s``.
+- norms ``"1"`` and ``"inf"`` (any output dimension): each Jacobian entry ``v = J_kj(s)`` is linear in
+  ``s`` with exact interval ``[lo, hi]``; ``u <= |v|`` through one sign binary ``t``
+  (``u <= v + (-2 lo)(1 - t)``, ``u <= -v + 2 hi t``, ``u >= 0``), and a selection binary per group (row for
+  ``"inf"``, column for ``"1"``) with ``sum_group u <= U r``, ``sum r = 1`` picks the maximal row / column.
+  The big-M constants come from the exact intervals of the binary-linear entries, so the formulation is
+  exact (no margin, no epsilon).
+
+The spectral norm of a vector-output network (norm ``"2"``, ``m > 1``) is not linearizable this way.
+
+Solvers: HiGHS through highspy (``pulp.HiGHS``) by default, bundled CBC (``pulp.PULP_CBC_CMD``) as the
+fallback; both with zero gap tolerances. A solve counts as optimal only when PuLP's ``sol_status`` is
+``LpSolutionOptimal`` (PuLP's ``status`` says "Optimal" for a stopped MILP that has an incumbent).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pulp
+
+from lipexact.network import TwoLayerReLU
+from reductions.validation import InvalidInputError, require
+
+__all__ = ["PatternMILP", "MilpOutcome", "SOLVERS", "relevant_units", "pulp_solver"]
+
+SOLVERS = ("highs", "cbc")
+
+#: A binary variable is read as 1 above this value.
+_ROUNDING = 0.5
+
+
+@dataclass(frozen=True)
+class MilpOutcome:
+    """What one MILP solve returned.
+
+    ``pattern`` is the solver's best pattern (all ``h`` units; units outside the model are False), ``objective``
+    the solver's objective value of it (``L^2`` for norm ``"2"``), ``bound`` a proven upper bound on this
+    relaxation's objective when the solver reports one (HiGHS), and ``optimal`` whether PuLP's
+    ``sol_status`` says the incumbent is proven optimal.
+    """
+
+    optimal: bool
+    pattern: np.ndarray | None
+    objective: float | None
+    bound: float | None
+    status: str
+    seconds: float
+    reason: str = "optimal"
+    """Why the solve ended: ``"optimal"``, ``"time_limit"``, ``"interrupted"``, ``"infeasible"`` or ``"error"``."""
+
+
+def relevant_units(net: TwoLayerReLU) -> np.ndarray:
+    """Units whose activation changes the Jacobian (``W2[:, i] != 0`` and ``W1[i] != 0``), as a boolean mask.
+
+    Examples
+    --------
+    >>> relevant_units(TwoLayerReLU([[1, 0], [0, 0], [2, 1]], [[1, 1, 0]])).tolist()
+    [True, False, False]
+    """
+    return np.any(net.W1 != 0, axis=1) & np.any(net.W2 != 0, axis=0)
+
+
+_banner_silenced = False
+
+
+def _silence_highs_banner() -> None:
+    """Create the process's first ``highspy.Highs`` with file descriptor 1 on /dev/null.
+
+    HiGHS prints its copyright banner from C++ on the first construction, before any option (``output_flag``)
+    can be set; it would land in the middle of a CLI's standard output.
+    """
+    global _banner_silenced
+    if _banner_silenced:
+        return
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as sink:
+            os.dup2(sink.fileno(), 1)
+            highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    _banner_silenced = True
+
+
+def pulp_solver(name: str, msg: bool = False, time_limit: float | None = None, threads: int | None = 1,
+                seed: int = 0) -> tuple[pulp.LpSolver, str]:
+    """The PuLP solver object for ``name`` (``"highs"`` or ``"cbc"``), and the name actually used.
+
+    HiGHS runs in-process through highspy (``pulp.HiGHS``); when highspy is missing, CBC is used instead.
+
+    Examples
+    --------
+    >>> pulp_solver("cbc")[1]
+    'cbc'
+    """
+    require(name in SOLVERS, "solver", f"one of {list(SOLVERS)}", repr(name))
+    if name == "highs" and pulp.HiGHS().available():
+        if not msg:
+            _silence_highs_banner()
+        options = {"random_seed": int(seed) % (2 ** 31 - 1)}
+        return pulp.HiGHS(msg=msg, timeLimit=time_limit, threads=threads, gapRel=0.0, gapAbs=0.0,
+                          **options), "highs"
+    seconds = None if time_limit is None else max(float(time_limit), 0.01)
+    with warnings.catch_warnings():
+        # PuLP 3 announces that the bundled CBC moves to an extra in PuLP 4; it is still the bundled fallback here.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return pulp.PULP_CBC_CMD(msg=msg, timeLimit=seconds, threads=threads, gapRel=0.0, gapAbs=0.0,
+                                 options=[f"randomCbcSeed {int(seed) + 1}"]), "cbc"
+
+
+def _new_variable(problem: pulp.LpProblem, name: str, low: float | None = None, high: float | None = None,
+                  cat: str = pulp.LpContinuous) -> pulp.LpVariable:
+    if hasattr(problem, "add_variable"):  # PuLP >= 3 attaches variables to their model
+        return problem.add_variable(name, low, high, cat=cat)
+    return pulp.LpVariable(name, lowBound=low, upBound=high, cat=cat)  # pragma: no cover - PuLP 2
+
+
+class PatternMILP:
+    """``max ||J(s)||`` over patterns not removed by cuts (see the module docstring for the formulation).
+
+    Parameters
+    ----------
+    net : TwoLayerReLU
+    norm : {"2", "1", "inf"}
+    free : array_like of bool, optional
+        Units the model may choose; the others are fixed off. All relevant units by default.
+
+    Examples
+    --------
+    >>> net = TwoLayerReLU([[1, 0], [0, 1], [1, 1]], [[1, 1, -1]])
+    >>> model = PatternMILP(net, "2")
+    >>> outcome = model.solve()
+    >>> outcome.optimal, round(outcome.objective, 9), round(model.value_of(outcome.pattern), 9)
+    (True, 2.0, 1.414213562)
+    >>> model.add_cut([2], [True])       # unit 2 off: the best pattern is now (1, 1, 0)
+    >>> model.solve().pattern.astype(int).tolist()
+    [1, 1, 0]
+    """
+
+    def __init__(self, net: TwoLayerReLU, norm: str, free: Sequence[bool] | np.ndarray | None = None):
+        self.net = net
+        self.norm = norm
+        mask = relevant_units(net) if free is None else np.asarray(free, dtype=bool) & relevant_units(net)
+        self.units = np.flatnonzero(mask)
+        if norm == "2" and net.n_outputs > 1:
+            raise InvalidInputError("norm", "1 or inf for a vector-output network with method='milp' (the spectral "
+                                    "norm is not linear in the pattern; use method='brute' or 'bnb')",
+                                    f"2 with {net.n_outputs} outputs")
+        self.problem = pulp.LpProblem("lipschitz_pattern", pulp.LpMaximize)
+        self.s = {int(i): _new_variable(self.problem, f"s_{i}", 0, 1, pulp.LpBinary) for i in self.units}
+        self.n_cuts = 0
+        self.trivial_bound = 0.0
+        self.solver_used: str | None = None
+        if norm == "2":
+            self._build_quadratic()
+        else:
+            self._build_polyhedral()
+
+    # ------------------------------------------------------------------ formulations
+    def _contributions(self) -> np.ndarray:
+        """``C[i, k, j] = W2[k, i] W1[i, j]`` for the model's units, float64."""
+        W1 = np.asarray(self.net.W1, dtype=np.float64)[self.units]
+        W2 = np.asarray(self.net.W2, dtype=np.float64)[:, self.units]
+        return np.einsum("ki,ij->ikj", W2, W1)
+
+    def _build_quadratic(self) -> None:
+        A = self._contributions()[:, 0, :]
+        G = A @ A.T
+        terms = [(self.s[int(i)], float(G[a, a])) for a, i in enumerate(self.units)]
+        rows, cols = np.nonzero(np.triu(G, 1))
+        self.n_products = int(rows.size)
+        for a, b in zip(rows.tolist(), cols.tolist()):
+            i, j = int(self.units[a]), int(self.units[b])
+            y = _new_variable(self.problem, f"y_{i}_{j}", 0, 1)
+            if G[a, b] > 0:
+                self.problem += y <= self.s[i], f"y_{i}_{j}_le_s_{i}"
+                self.problem += y <= self.s[j], f"y_{i}_{j}_le_s_{j}"
+            else:
+                self.problem += y >= self.s[i] + self.s[j] - 1, f"y_{i}_{j}_ge"
+            terms.append((y, 2.0 * float(G[a, b])))
+        self.problem += pulp.LpAffineExpression(terms)
+        self.trivial_bound = math.sqrt(max(float(np.clip(G, 0, None).sum()), 0.0))
+
+    def _build_polyhedral(self) -> None:
+        C = self._contributions()  # (units, m, n)
+        m, n = self.net.n_outputs, self.net.n_inputs
+        groups = [[(k, j) for j in range(n)] for k in range(m)] if self.norm == "inf" else \
+                 [[(k, j) for k in range(m)] for j in range(n)]
+        group_sums = []
+        for g, members in enumerate(groups):
+            u_terms, cap = [], 0.0
+            for k, j in members:
+                coefficients = C[:, k, j]
+                lo, hi = float(np.clip(coefficients, None, 0).sum()), float(np.clip(coefficients, 0, None).sum())
+                if lo == 0.0 and hi == 0.0:
+                    continue
+                v = pulp.LpAffineExpression([(self.s[int(i)], float(c)) for i, c in zip(self.units, coefficients)
+                                             if c != 0])
+                u = _new_variable(self.problem, f"u_{k}_{j}", 0, max(-lo, hi))
+                if lo >= 0:
+                    self.problem += u <= v, f"u_{k}_{j}_le_v"
+                elif hi <= 0:
+                    self.problem += u <= -v, f"u_{k}_{j}_le_minus_v"
+                else:
+                    t = _new_variable(self.problem, f"t_{k}_{j}", 0, 1, pulp.LpBinary)
+                    self.problem += u <= v + (-2.0 * lo) * (1 - t), f"u_{k}_{j}_pos"
+                    self.problem += u <= -v + (2.0 * hi) * t, f"u_{k}_{j}_neg"
+                u_terms.append(u)
+                cap += max(-lo, hi)
+            if u_terms:
+                group_sums.append((g, pulp.lpSum(u_terms), cap))
+        if len(group_sums) > 1:
+            selectors = []
+            for g, total, cap in group_sums:
+                r = _new_variable(self.problem, f"r_{g}", 0, 1, pulp.LpBinary)
+                self.problem += total <= cap * r, f"group_{g}_selected"
+                selectors.append(r)
+            self.problem += pulp.lpSum(selectors) == 1, "one_group"
+        self.problem += pulp.lpSum(total for _, total, _ in group_sums)
+        self.trivial_bound = max((cap for _, _, cap in group_sums), default=0.0)
+        self.n_products = 0
+
+    # ------------------------------------------------------------------ cuts and values
+    def add_cut(self, units: Sequence[int], values: Sequence[bool]) -> None:
+        """Remove every pattern agreeing with ``values`` on ``units`` (all in the model).
+
+        Examples
+        --------
+        >>> model = PatternMILP(TwoLayerReLU([[1], [2]], [[1, 1]]), "2")
+        >>> model.add_cut([0, 1], [True, False]); model.n_cuts
+        1
+        """
+        units = [int(i) for i in units]
+        require(len(units) > 0 and all(i in self.s for i in units), "units",
+                "a non-empty list of units in the model", repr(units))
+        expression = pulp.lpSum((1 - self.s[i]) if value else self.s[i] for i, value in zip(units, values))
+        self.problem += expression >= 1, f"cut_{self.n_cuts}"
+        self.n_cuts += 1
+
+    def fix(self, unit: int, value: bool) -> None:
+        """Fix one unit (a cut on a single unit)."""
+        self.add_cut([unit], [not value])
+
+    def objective_of(self, value: float) -> float:
+        """A Lipschitz value in the model's objective units (``L^2`` for norm ``"2"``)."""
+        return value * value if self.norm == "2" else value
+
+    def value_of_objective(self, objective: float) -> float:
+        """The Lipschitz value of a model objective (``sqrt`` for norm ``"2"``)."""
+        if self.norm == "2":
+            return math.sqrt(max(objective, 0.0))
+        return max(objective, 0.0)
+
+    def value_of(self, pattern: np.ndarray) -> float:
+        """``||W2 diag(s) W1||`` of a full pattern, computed directly (not by the solver)."""
+        from lipexact.exact.patterns import pattern_values
+
+        return float(pattern_values(self.net, np.asarray(pattern, dtype=bool)[None, :], self.norm)[0])
+
+    @property
+    def size(self) -> dict[str, int]:
+        variables = self.problem.variables()
+        binaries = sum(1 for v in variables if v.cat == pulp.LpInteger)
+        return {"binaries": binaries, "continuous": len(variables) - binaries,
+                "constraints": self.problem.numConstraints(), "products": self.n_products}
+
+    # ------------------------------------------------------------------ solving
+    def solve(self, solver: str = "highs", time_limit: float | None = None, msg: bool = False, threads: int | None = 1,
+              seed: int = 0) -> MilpOutcome:
+        """Solve the current relaxation; see :class:`MilpOutcome`."""
+        backend, used = pulp_solver(solver, msg=msg, time_limit=time_limit, threads=threads, seed=seed)
+        self.solver_used = used
+        start = time.perf_counter()
+        self.problem.solve(backend)
+        seconds = time.perf_counter() - start
+        optimal = self.problem.sol_status == pulp.LpSolutionOptimal
+        has_solution = self.problem.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
+        pattern = objective = None
+        if has_solution and all(v.varValue is not None for v in self.s.values()):
+            pattern = np.zeros(self.net.n_hidden, dtype=bool)
+            for i, variable in self.s.items():
+                pattern[i] = variable.varValue > _ROUNDING
+            objective = pulp.value(self.problem.objective)
+            objective = 0.0 if objective is None else float(objective)
+        bound = self._solver_bound() if used == "highs" else None
+        if optimal and objective is not None:
+            bound = objective if bound is None else bound
+        return MilpOutcome(optimal=optimal, pattern=pattern, objective=objective, bound=bound,
+                           status=pulp.LpSolution[self.problem.sol_status], seconds=seconds,
+                           reason=self._reason(used, optimal, time_limit))
+
+    def _reason(self, used: str, optimal: bool, time_limit: float | None) -> str:
+        if optimal:
+            return "optimal"
+        if self.problem.status == pulp.LpStatusInfeasible:
+            return "infeasible"
+        if used == "highs":
+            import highspy
+
+            status = self.problem.solverModel.getModelStatus()
+            if status == highspy.HighsModelStatus.kTimeLimit:
+                return "time_limit"
+            if status == highspy.HighsModelStatus.kInterrupt:
+                return "interrupted"
+            return "error"
+        # CBC reports a stopped search only through its solution status.
+        return "time_limit" if time_limit is not None else "error"
+
+    def _solver_bound(self) -> float | None:
+        highs = getattr(self.problem, "solverModel", None)
+        if highs is None:
+            return None
+        try:
+            dual = float(highs.getInfo().mip_dual_bound)
+        except (AttributeError, TypeError, ValueError):  # pragma: no cover - depends on the highspy version
+            return None
+        # PuLP hands HiGHS the negated objective of a maximization: -f >= dual bound, i.e. f <= -dual.
+        upper = -dual
+        return None if math.isnan(upper) or math.isinf(upper) else upper

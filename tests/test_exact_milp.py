@@ -1,0 +1,241 @@
+import itertools
+
+import networkx as nx
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lipexact.domain import Box
+from lipexact.exact import lipschitz
+from lipexact.exact.certificate import verify_witness
+from lipexact.exact.cuts import infeasible_subset, is_empty_partial_pattern, pair_cuts
+from lipexact.exact.milp import solve_milp
+from lipexact.exact.milp_model import PatternMILP, relevant_units
+from lipexact.exact.problem import Clock, validate_problem
+from lipexact.exact.realizability import realizing_point
+from lipexact.network import TwoLayerReLU
+from lipexact.result import Status
+from reductions.validation import InvalidInputError
+
+from .strategies import boxes_for, two_layer_nets
+
+RELATIVE = 1e-9
+
+
+@st.composite
+def milp_cases(draw, max_hidden=8, with_box=None):
+    """(net, norm, domain): l2 for scalar outputs, l1 / inf for scalar and vector outputs."""
+    norm = draw(st.sampled_from(["2", "1", "inf"]))
+    net = draw(two_layer_nets(max_hidden=max_hidden, max_outputs=1 if norm == "2" else 3))
+    box = draw(st.booleans()) if with_box is None else with_box
+    domain = draw(boxes_for(net.n_inputs)) if box else None
+    return net, norm, domain
+
+
+def realizable_patterns(net, domain=None):
+    return [np.array(bits) for bits in itertools.product([False, True], repeat=net.n_hidden)
+            if realizing_point(net, bits, domain=domain) is not None]
+
+
+def assert_certified(result, net, norm, domain):
+    assert result.status is Status.OPTIMAL, result.message
+    assert result.lower == result.value
+    assert result.upper == pytest.approx(result.value, rel=RELATIVE, abs=1e-12)
+    checked = verify_witness(net, result.witness, norm, domain)
+    assert checked.value == pytest.approx(result.value, rel=1e-12, abs=1e-12)
+    if domain is not None:
+        assert domain.contains_interior(result.witness)
+
+
+@settings(max_examples=25)
+@given(milp_cases(max_hidden=10))
+def test_highs_agrees_with_brute_force_and_its_certificate_re_evaluates(case):
+    net, norm, domain = case
+    expected = lipschitz(net, method="brute", norm=norm, domain=domain).value
+    result = lipschitz(net, method="milp", norm=norm, domain=domain)
+    assert result.value == pytest.approx(expected, rel=RELATIVE, abs=1e-12)
+    assert_certified(result, net, norm, domain)
+    assert result.stats["solver"] == "highs"
+    assert result.stats["cuts"] <= result.stats["rounds"] and result.stats["rounds"] >= int(relevant_units(net).any())
+
+
+@settings(max_examples=12)
+@given(milp_cases(max_hidden=7))
+def test_cbc_agrees_with_brute_force(case):
+    net, norm, domain = case
+    expected = lipschitz(net, method="brute", norm=norm, domain=domain).value
+    result = lipschitz(net, method="milp", norm=norm, domain=domain, solver="cbc")
+    assert result.value == pytest.approx(expected, rel=RELATIVE, abs=1e-12)
+    assert_certified(result, net, norm, domain)
+    assert result.stats["solver"] == "cbc"
+
+
+@settings(max_examples=20)
+@given(milp_cases(max_hidden=7))
+def test_cuts_are_lp_proven_and_never_remove_a_realizable_pattern(case):
+    net, norm, domain = case
+    result = lipschitz(net, method="milp", norm=norm, domain=domain, keep_cuts=True, cuts="minimal")
+    cuts = result.stats["cut_list"]
+    assert len(cuts) == result.stats["cuts"] + result.stats["structural_cuts"]
+    realizable = realizable_patterns(net, domain)
+    for cut in cuts:
+        pattern = np.zeros(net.n_hidden, dtype=bool)
+        pattern[cut["units"]] = cut["values"]
+        assert realizing_point(net, pattern, fixed=np.isin(np.arange(net.n_hidden), cut["units"]),
+                               domain=domain) is None
+        for bits in realizable:
+            assert not all(bits[i] == v for i, v in zip(cut["units"], cut["values"]))
+
+
+@settings(max_examples=20)
+@given(two_layer_nets(max_hidden=7), st.data())
+def test_infeasible_subset_is_irreducible_and_empty(net, data):
+    domain = data.draw(st.one_of(st.none(), boxes_for(net.n_inputs)))
+    units = np.flatnonzero(np.any(net.W1 != 0, axis=1))
+    unrealizable = [np.array(bits) for bits in itertools.product([False, True], repeat=net.n_hidden)
+                    if is_empty_partial_pattern(net, np.array(bits), units, domain)]
+    for pattern in unrealizable[:4]:
+        cut = infeasible_subset(net, pattern, units, domain).cut
+        assert set(cut.units) <= set(units.tolist())
+        assert is_empty_partial_pattern(net, pattern, cut.units, domain)
+        for unit in cut.units:
+            smaller = [i for i in cut.units if i != unit]
+            assert not smaller or not is_empty_partial_pattern(net, pattern, smaller, domain)
+
+
+@settings(max_examples=20)
+@given(milp_cases(max_hidden=8), st.sampled_from([1e-4, 0.02]))
+def test_interval_contains_the_exact_value_under_a_tiny_time_limit(case, time_limit):
+    net, norm, domain = case
+    expected = lipschitz(net, method="brute", norm=norm, domain=domain).value
+    result = lipschitz(net, method="milp", norm=norm, domain=domain, time_limit=time_limit)
+    assert result.status in (Status.OPTIMAL, Status.TIME_LIMIT)
+    assert result.upper is not None and result.upper >= expected * (1 - RELATIVE) - 1e-12
+    if result.lower is not None:
+        assert result.lower <= expected * (1 + RELATIVE) + 1e-12
+        assert verify_witness(net, result.witness, norm, domain).value == pytest.approx(result.lower, rel=1e-12)
+
+
+@settings(max_examples=20)
+@given(milp_cases(max_hidden=8))
+def test_one_round_brackets_the_exact_value(case):
+    net, norm, domain = case
+    expected = lipschitz(net, method="brute", norm=norm, domain=domain).value
+    result = lipschitz(net, method="milp", norm=norm, domain=domain, max_rounds=1)
+    assert result.status in (Status.OPTIMAL, Status.NODE_LIMIT)
+    assert result.upper >= expected * (1 - RELATIVE) - 1e-12
+    assert result.lower is None or result.lower <= expected * (1 + RELATIVE) + 1e-12
+    if result.status is Status.NODE_LIMIT:
+        assert result.stats["rounds"] == 1 and result.stats["cuts"] == 1
+
+
+def test_a_cut_removes_the_unrealizable_optimum():
+    # relu(x) - 2 relu(x - 1): slopes 0, 1, -1; the pattern (0, 1) (slope -2) needs x > 1 and x < 0.
+    net = TwoLayerReLU([[1.0], [1.0]], [[1.0, -2.0]], b1=[0.0, -1.0])
+    result = lipschitz(net, method="milp", keep_cuts=True)
+    assert result.value == pytest.approx(1.0)
+    assert (result.stats["rounds"], result.stats["cuts"]) == (2, 1)
+    assert result.stats["cut_list"] == [{"units": [0, 1], "values": [False, True]}]
+    assert lipschitz(net, method="milp", cuts="nogood").value == pytest.approx(1.0)
+
+
+def test_box_domain_fixes_units_and_changes_the_answer():
+    net = TwoLayerReLU([[1.0], [1.0]], [[1.0, 1.0]], b1=[0.0, -1.0])
+    assert lipschitz(net, method="milp").value == pytest.approx(2.0)
+    local = lipschitz(net, method="milp", domain=Box([-1.0], [0.5]))
+    assert local.value == pytest.approx(1.0)
+    assert local.stats["structural_cuts"] == 1
+
+
+def test_opposite_units_are_tied_by_structural_cuts():
+    # sum_i |F_i x| as relu(F_i x) + relu(-F_i x): each pair is tied by two LP-proven cuts.
+    F = np.array([[1, 2, 0], [0, 1, -1], [3, 0, 1]])
+    net = TwoLayerReLU(np.vstack([F, -F]), np.ones((1, 6)))
+    cuts, lps = pair_cuts(net, range(6))
+    assert len(cuts) == 6 and lps == 6
+    result = lipschitz(net, method="milp")
+    assert result.value == pytest.approx(lipschitz(net, method="brute").value, rel=RELATIVE)
+
+
+def test_maxcut_reduction_of_the_petersen_graph_is_solved_in_one_round():
+    # f(x) = 1^T relu(F x) with F = B^T (B the oriented incidence matrix): F F^T is the Laplacian, so
+    # L(f)^2 = max over s in {0,1}^n of s^T L s = maxcut = 12 for the Petersen graph.
+    graph = nx.petersen_graph()
+    B = nx.incidence_matrix(graph, oriented=True).toarray().T.astype(np.int64)
+    net = TwoLayerReLU(B.T, np.ones((1, graph.number_of_nodes()), dtype=np.int64))
+    result = lipschitz(net, method="milp")
+    assert result.status is Status.OPTIMAL
+    assert result.value ** 2 == pytest.approx(12.0, rel=1e-12)
+    assert result.stats["rounds"] == 1
+
+
+def test_zero_jacobian_is_optimal_at_zero():
+    net = TwoLayerReLU([[1.0, 0.0]], [[0.0]], b1=[1.0])
+    result = lipschitz(net, method="milp")
+    assert (result.status, result.value, result.upper) == (Status.OPTIMAL, 0.0, 0.0)
+
+
+def test_spectral_norm_of_vector_outputs_is_refused_naming_the_norm():
+    net = TwoLayerReLU([[1.0], [2.0]], [[1.0, 1.0], [0.0, 1.0]])
+    with pytest.raises(InvalidInputError) as error:
+        lipschitz(net, method="milp", norm=2)
+    assert error.value.field == "norm"
+    assert "brute" in str(error.value)
+
+
+@pytest.mark.parametrize("options, field", [({"solver": "gurobi"}, "solver"), ({"threads": 0}, "threads"),
+                                            ({"max_rounds": 0}, "max_rounds"), ({"cuts": "all"}, "cuts")])
+def test_bad_options_name_their_field(options, field):
+    net = TwoLayerReLU([[1.0]], [[1.0]])
+    with pytest.raises(InvalidInputError) as error:
+        lipschitz(net, method="milp", **options)
+    assert error.value.field == field
+
+
+def test_time_limited_milp_is_never_called_optimal():
+    # The PuLP trap: a stopped MILP with an incumbent has status "Optimal" but sol_status IntegerFeasible.
+    rng = np.random.default_rng(0)
+    net = TwoLayerReLU(rng.integers(-3, 4, (80, 6)), rng.integers(-3, 4, (1, 80)))
+    model = PatternMILP(net, "2")
+    outcome = model.solve(time_limit=0.2)
+    assert not outcome.optimal and outcome.reason == "time_limit"
+    if outcome.pattern is not None and outcome.bound is not None:
+        assert outcome.bound >= outcome.objective - 1e-6
+    result = lipschitz(net, method="milp", time_limit=0.3)
+    assert result.status is Status.TIME_LIMIT
+    assert result.lower is not None and result.lower <= result.upper
+    assert verify_witness(net, result.witness).value == pytest.approx(result.lower, rel=1e-12)
+
+
+def test_interrupt_returns_the_partial_result(monkeypatch):
+    net = TwoLayerReLU([[1.0], [1.0]], [[1.0, -2.0]], b1=[0.0, -1.0])
+    real_solve = PatternMILP.solve
+    calls = []
+
+    def solve_then_interrupt(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return real_solve(self, *args, **kwargs)
+
+    monkeypatch.setattr(PatternMILP, "solve", solve_then_interrupt)
+    result = solve_milp(validate_problem(net), Clock())
+    assert result.status is Status.INTERRUPTED
+    assert result.upper == pytest.approx(2.0)   # the first relaxation's optimum, proven
+    assert result.lower is not None and result.lower <= 1.0 + 1e-12
+
+
+def test_model_leaves_out_units_that_cannot_change_the_jacobian():
+    net = TwoLayerReLU([[1, 0], [0, 0], [2, 1], [1, 1]], [[1, 1, 0, -1]], b1=[0, 1, 0, 0])
+    assert relevant_units(net).tolist() == [True, False, False, True]
+    model = PatternMILP(net, "2")
+    assert model.size["binaries"] == 2 and model.size["products"] == 1
+    result = lipschitz(net, method="milp")
+    assert result.value == pytest.approx(lipschitz(net, method="brute").value, rel=RELATIVE)
+
+
+def test_progress_lines_go_to_stderr(capsys):
+    net = TwoLayerReLU([[1.0], [1.0]], [[1.0, -2.0]], b1=[0.0, -1.0])
+    lipschitz(net, method="milp", solver="cbc", progress=True)
+    assert "[milp]" in capsys.readouterr().err
