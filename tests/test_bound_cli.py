@@ -57,18 +57,20 @@ def test_pickled_model_table_and_json(files):
     assert all(r["timings"]["total"] > 0 for r in report["results"])
 
 
-def test_scripted_model_gives_the_same_bounds(files):
+def test_scripted_model_gives_the_same_bounds(files, capsys):
     run = _run(files / "scripted.pt", "--methods", "autolip", "--device", "cpu")
     assert run.returncode == 0, run.stderr
-    eager = _run(files / "mlp.pt", "--methods", "autolip", "--device", "cpu")
-    assert run.stdout.splitlines()[1].split()[:4] == eager.stdout.splitlines()[1].split()[:4]
+    assert main([str(files / "mlp.pt"), "--methods", "autolip", "--device", "cpu"]) == 0
+    eager = capsys.readouterr().out
+    assert run.stdout.splitlines()[1].split()[:4] == eager.splitlines()[1].split()[:4]
 
 
-def test_traced_model_is_rejected_by_autolip_with_a_reason(files):
-    run = _run(files / "traced.pt", "--methods", "autolip", "--input-shape", "3", "--device", "cpu")
-    assert run.returncode == 2 and run.stdout == ""
-    assert len(run.stderr.strip().splitlines()) == 1
-    assert "autolip: model" in run.stderr and "TorchScript" in run.stderr
+def test_traced_model_is_rejected_by_autolip_with_a_reason(files, capsys):
+    code = main([str(files / "traced.pt"), "--methods", "autolip", "--input-shape", "3", "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1
+    assert "autolip: model" in captured.err and "TorchScript" in captured.err
 
 
 def test_cnn_with_input_shape_and_tensor_data(files, capsys):

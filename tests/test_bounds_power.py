@@ -94,8 +94,8 @@ def test_operator_matrix_is_the_jacobian():
 
 def test_exact_norm_uses_gram_for_wide_operators():
     generator = torch.Generator().manual_seed(1)
-    W = torch.randn(600, 700, generator=generator, dtype=torch.float64)
-    value, v = exact_operator_norm(lambda x: x @ W.T, (700,), device="cpu")
+    W = torch.randn(515, 530, generator=generator, dtype=torch.float64)
+    value, v = exact_operator_norm(lambda x: x @ W.T, (530,), device="cpu")
     assert math.isclose(value, float(torch.linalg.matrix_norm(W, ord=2)), rel_tol=1e-12)
     assert math.isclose(float((W @ v).norm()), value, rel_tol=1e-10)
 
@@ -139,38 +139,14 @@ def test_spectral_norm_small_layers_are_certified_and_exact(name, make, shape):
     assert exact <= result.value <= exact * (1 + 2 * rounding_margin(torch.float64))
 
 
-@pytest.mark.parametrize("name, make, shape", [layer for layer in LAYERS if "conv" in layer[0]],
-                         ids=[layer[0] for layer in LAYERS if "conv" in layer[0]])
-def test_fft_bound_is_above_the_exact_norm(name, make, shape):
-    module = _randomized(make(), seed=len(name) + 2)
-    exact = float(_svd(module, shape)[0])
-    result = spectral_norm(module, shape, exact_max_dim=0, device="cpu")
-    assert result.method == "fft" and result.certified
-    assert result.value >= exact
-
-
-def test_fft_bound_is_tight_on_long_inputs():
-    module = _randomized(nn.Conv1d(2, 3, 5, stride=2, padding=2, dilation=2), seed=11)
-    shape = (2, 400)
-    exact = float(_svd(module, shape)[0])
-    bound = spectral_norm(module, shape, exact_max_dim=0, device="cpu").value
-    assert exact <= bound <= exact * 1.002
-
-
-@pytest.mark.parametrize("make, shape, tight", [
-    (lambda: nn.AvgPool2d(2), (2, 6, 6), True),
-    (lambda: nn.AvgPool2d(3, stride=2, padding=1), (1, 7, 7), False),
-    (lambda: nn.AdaptiveAvgPool1d(4), (2, 10), False),
-    (lambda: nn.Upsample(scale_factor=2, mode="bilinear"), (1, 3, 4), False),
-    (lambda: nn.Upsample(scale_factor=3, mode="nearest"), (1, 2, 3), True),
-])
-def test_schur_bound_for_nonnegative_operators(make, shape, tight):
-    module = make().double().eval()
-    exact = float(_svd(module, shape)[0])
-    result = spectral_norm(module, shape, exact_max_dim=0, device="cpu")
-    assert result.method == "schur" and result.certified and result.value >= exact
-    if tight:
-        assert result.value <= exact * (1 + 1e-9)
+def test_spectral_norm_dispatches_large_layers_to_structured_bounds():
+    conv = _randomized(nn.Conv2d(1, 2, 3, padding=1), seed=1)
+    pool = nn.AvgPool2d(2).double()
+    exact = [float(_svd(layer, (1, 6, 6))[0]) for layer in (conv, pool)]
+    fft = spectral_norm(conv, (1, 6, 6), exact_max_dim=10, device="cpu")
+    schur = spectral_norm(pool, (1, 6, 6), exact_max_dim=10, device="cpu")
+    assert (fft.method, schur.method) == ("fft", "schur") and fft.certified and schur.certified
+    assert fft.value >= exact[0] and schur.value >= exact[1] and fft.lower is None
 
 
 def test_large_unstructured_operator_falls_back_to_an_uncertified_estimate():
