@@ -130,6 +130,20 @@ def test_exact_pair_max_matches_itertools_and_brackets(data):
     assert split_pair_bound(P, Q, lo, hi, width=n)[0] == pytest.approx(exact, rel=RTOL, abs=1e-12)
 
 
+def test_greedy_power_iteration_path_matches_its_vertex(monkeypatch):
+    import lipexact.bounds.seqlip as module
+
+    generator = torch.Generator().manual_seed(5)
+    P = torch.randn(4, 12, generator=generator, dtype=torch.float64)
+    Q = torch.randn(12, 5, generator=generator, dtype=torch.float64)
+    exact, _, _ = exact_pair_max(P, Q)
+    monkeypatch.setattr(module, "_DENSE_GREEDY", 0)  # force the factored power iteration
+    value, d, stats = greedy_pair_max(P, Q, seed=2)
+    assert stats["dense"] is False
+    assert value <= exact * (1 + RTOL)
+    assert value == pytest.approx(pair_norm(P, Q, d), rel=1e-8)
+
+
 def test_exact_pair_max_with_incumbent_is_unchanged():
     generator = torch.Generator().manual_seed(3)
     P = torch.randn(3, 10, generator=generator, dtype=torch.float64)

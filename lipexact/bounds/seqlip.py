@@ -115,27 +115,32 @@ def _sq_spectral_norms(A):
     return torch.linalg.eigvalsh(G)[..., -1].clamp_min(0.0)
 
 
-def _pruned_sq_norms(A, threshold: float):
-    """``(indices, squared spectral norms)`` of the matrices of a batch that may exceed ``threshold``.
-
-    Cheap upper bounds on ``lambda_max(G)`` (``G`` the Gram matrix) discard the rest first:
-    ``tr G = ||A||_F^2``, then ``tr(G^2)^(1/2)`` and ``tr(G^4)^(1/4)``.
-    """
+def _gram_sq_norms(G, threshold: float | None = None):
+    """``(indices, lambda_max)`` of a batch of Gram matrices ``G = A A^T`` (all of them, or only those
+    that may exceed ``threshold``: cheap bounds ``||G||_F`` and then ``tr(G^4)^(1/4)`` discard the rest)."""
     import torch
 
-    frobenius = (A * A).sum(dim=(-2, -1))
-    keep = torch.nonzero(frobenius > threshold).flatten()
-    r1, r2 = A.shape[-2:]
-    if keep.numel() == 0 or min(r1, r2) <= 2:
-        return keep, _sq_spectral_norms(A[keep])
-    B = A[keep]
-    G = B @ B.mT if r1 <= r2 else B.mT @ B
-    G2 = G @ G
-    bound = (G2 * G2).sum(dim=(-2, -1)).sqrt().sqrt()
-    survivors = torch.nonzero(bound > threshold).flatten()
-    if survivors.numel() == 0:
-        return survivors, bound[:0]
-    return keep[survivors], torch.linalg.eigvalsh(G[survivors])[..., -1].clamp_min(0.0)
+    m = G.shape[-1]
+    index = torch.arange(G.shape[0], device=G.device)
+    if threshold is not None and threshold > 0 and m > 1:
+        keep = torch.nonzero(torch.linalg.vector_norm(G.reshape(G.shape[0], -1), dim=1) > threshold).flatten()
+        index, G = index[keep], G[keep]
+        if m > 2 and index.numel():
+            G2 = G @ G
+            keep = torch.nonzero((G2 * G2).sum(dim=(-2, -1)).sqrt().sqrt() > threshold).flatten()
+            index, G = index[keep], G[keep]
+    if m == 1:
+        values = G[:, 0, 0]
+    elif m == 2:
+        a, b, d = G[:, 0, 0], G[:, 0, 1], G[:, 1, 1]
+        values = 0.5 * (a + d + torch.sqrt((a - d) ** 2 + 4 * b * b))
+    else:
+        values = torch.linalg.eigvalsh(G)[:, -1] if index.numel() else G[:, 0, 0]
+    values = values.clamp_min(0.0)
+    if threshold is not None:
+        keep = values > threshold
+        index, values = index[keep], values[keep]
+    return index, values
 
 
 def pair_norm(P, Q, d) -> float:
@@ -167,42 +172,55 @@ def iter_vertex_sq_norms(P, Q, lo: float = 0.0, hi: float = 1.0, batch_bits: int
     """Squared norms ``||P diag(lo + (hi - lo) t) Q||^2`` for every ``t`` in ``{0,1}^n``, in batches.
 
     Yields ``(codes, sq_norms)``: integer codes (bit ``j`` of a code is ``t_j``) and their squared
-    spectral norms. The high bits form a batch; the low bits follow a Gray code, each step a rank-one
-    update ``A += +-(hi - lo) P[:, j] Q[j, :]`` of the whole batch. Every code is yielded exactly once.
+    spectral norms. The high bits form a batch; the low bits follow a Gray code. Each step flips one
+    neuron ``j`` in the whole batch: ``A += c a b^T`` (``a = (hi - lo) P[:, j]``, ``b = Q[j, :]``,
+    ``c = +-1``) and the Gram matrix ``G = A A^T`` follows by the rank-two update
+    ``G += c (y a^T + a y^T) + ||b||^2 a a^T`` with ``y = A b``; the squared norm is ``lambda_max(G)``
+    (float64 ``eigvalsh``, closed forms for Gram size <= 2). Every code is yielded exactly once.
 
-    ``prune_below``: a callable returning the current best squared norm; vertices whose cheap upper
-    bounds (``||A||_F^2``, ``tr((A A^T)^4)^(1/4)``) do not exceed it are skipped: they cannot beat it.
+    ``prune_below``: a callable returning the current best squared norm; only vertices whose squared
+    norm exceeds it are yielded (cheap bounds ``||G||_F`` and ``tr(G^4)^(1/4)`` skip the rest first).
     ``offset``: a constant ``(r1, r2)`` matrix added to every ``A``.
     """
     import torch
 
+    if P.shape[0] > Q.shape[1]:  # ||A|| = ||A^T||: keep the Gram matrix on the smaller side
+        P, Q = Q.T, P.T
+        offset = None if offset is None else offset.T
     n = P.shape[1]
     r1, r2 = P.shape[0], Q.shape[1]
-    K = (hi - lo) * (P.T[:, :, None] * Q[:, None, :])  # (n, r1, r2): the rank-one terms
+    span = hi - lo
+    left = span * P.T  # (n, r1): a_j
+    right = Q  # (n, r2): b_j
+    right_sq = (right * right).sum(dim=1)
     base = lo * (P @ Q) if offset is None else lo * (P @ Q) + offset
     if batch_bits is None:
-        batch_bits = max(0, min(16, int(math.log2(max(1, _BATCH_ENTRIES // max(1, r1 * r2))))))
+        batch_bits = max(0, min(16, int(math.log2(max(1, _BATCH_ENTRIES // max(1, r1 * (r1 + r2)))))))
     high = min(n, batch_bits)
     low = n - high
     high_codes = torch.arange(1 << high, device=P.device)
     bits = ((high_codes[:, None] >> torch.arange(high, device=P.device)[None, :]) & 1).to(P.dtype)
-    A = base + (bits @ K[low:].reshape(high, r1 * r2)).reshape(-1, r1, r2)
+    terms = (left[low:, :, None] * right[low:, None, :]).reshape(high, r1 * r2)
+    A = base + (bits @ terms).reshape(-1, r1, r2)
+    G = A @ A.mT
     high_codes = high_codes << low
 
     def emit(code_low: int):
-        codes = high_codes | code_low
-        if prune_below is None:
-            return codes, _sq_spectral_norms(A)
-        keep, sq = _pruned_sq_norms(A, prune_below())
-        return codes[keep], sq
+        index, values = _gram_sq_norms(G, None if prune_below is None else prune_below())
+        return high_codes[index] | code_low, values
 
     yield emit(0)
     code = 0
+    batch = A.shape[0]
     for bit, value in gray_flips(low):
-        if value:
-            A += K[bit]
-        else:
-            A -= K[bit]
+        sign = 1.0 if value else -1.0
+        a, b = left[bit], right[bit]
+        # with Y = c A b + (||b||^2 / 2) a: G += Y a^T + a Y^T (in place, no batch-sized temporaries)
+        Y = (A.reshape(-1, r2) @ b).reshape(batch, r1)
+        Y.mul_(sign).add_(a, alpha=0.5 * float(right_sq[bit]))
+        G.addcmul_(Y[:, :, None], a[None, None, :])
+        G.addcmul_(a[None, :, None], Y[:, None, :])
+        A.add_(a[:, None] * b[None, :], alpha=sign)
         code ^= 1 << bit
         yield emit(code)
 
@@ -264,11 +282,45 @@ def exact_pair_max(P, Q, lo: float = 0.0, hi: float = 1.0, batch_bits: int | Non
                       "eigen_evaluations": evaluations}
 
 
-def _top_pair(A):
-    import torch
+_DENSE_GREEDY = 1 << 22  # n * r1 * r2 up to which the greedy forms A(d) and takes exact SVDs
 
-    U, S, Vh = torch.linalg.svd(A, full_matrices=False)
-    return U[:, 0], S[0], Vh[0, :]
+
+class _PairTop:
+    """Top singular triplet of ``A(d) = P diag(d) Q``: an SVD of ``A(d)`` for small pairs, otherwise
+    power iteration on the factors (``A v = P (d * (Q v))``, never forming ``A``), warm-started."""
+
+    def __init__(self, P, Q, tolerance: float = 1e-9, iterations: int = 300):
+        self.P, self.Q = P, Q
+        self.dense = P.shape[1] * P.shape[0] * Q.shape[1] <= _DENSE_GREEDY
+        self.tolerance, self.iterations = tolerance, iterations
+
+    def __call__(self, d, v0=None, tolerance: float | None = None, iterations: int | None = None):
+        """``(sigma, u, v)``; ``sigma = ||A(d)^T u||`` for a unit ``u``, so never above ``||A(d)||``."""
+        import torch
+
+        P, Q = self.P, self.Q
+        tolerance = self.tolerance if tolerance is None else tolerance
+        iterations = self.iterations if iterations is None else iterations
+        if self.dense:
+            U, S, Vh = torch.linalg.svd((P * d[None, :]) @ Q, full_matrices=False)
+            return float(S[0]), U[:, 0], Vh[0, :]
+        v = torch.ones(Q.shape[1], dtype=P.dtype, device=P.device) if v0 is None else v0.clone()
+        v = v / v.norm().clamp_min(1e-300)
+        sigma, u = 0.0, None
+        for _ in range(iterations):
+            u = P @ (d * (Q @ v))
+            norm_u = float(u.norm())
+            if norm_u == 0.0:
+                return 0.0, u, v
+            u = u / norm_u
+            w = Q.T @ (d * (P.T @ u))
+            new_sigma = float(w.norm())
+            v = w / max(new_sigma, 1e-300)
+            if abs(new_sigma - sigma) <= tolerance * new_sigma:
+                sigma = new_sigma
+                break
+            sigma = new_sigma
+        return sigma, u, v
 
 
 def greedy_pair_max(P, Q, lo: float = 0.0, hi: float = 1.0, restarts: int = 3, seed: int = 0,
@@ -278,8 +330,10 @@ def greedy_pair_max(P, Q, lo: float = 0.0, hi: float = 1.0, restarts: int = 3, s
     From the all-``hi`` vertex, the vertex aligned with the top singular pair of ``P Q`` and ``restarts``
     random vertices: alternate (i) the top singular pair ``(u, v)`` of ``A(d)`` and (ii) the vertex that
     maximizes ``u^T A(d) v`` (``d_j = hi`` iff ``(hi - lo) (P^T u)_j (Q v)_j > 0``), which never decreases
-    the norm, then improve by single flips (all ``n`` flips evaluated at once) until no flip helps.
-    The result is the norm at a vertex, hence at most the exact maximum.
+    the norm, and improve small pairs by single flips (all ``n`` flips evaluated at once) until nothing
+    helps. Large pairs use warm-started power iteration on the factors instead of SVDs, so their value
+    is a (tight) estimate of the norm at the vertex found. Either way the value is at most the exact
+    maximum.
 
     Examples
     --------
@@ -296,48 +350,55 @@ def greedy_pair_max(P, Q, lo: float = 0.0, hi: float = 1.0, restarts: int = 3, s
     r1, r2 = P.shape[0], Q.shape[1]
     if flip_search is None:
         m = min(r1, r2)
-        flip_search = n * r1 * r2 <= (1 << 22) and n * (1 if m <= 2 else m ** 3) <= (1 << 20)
+        flip_search = n * r1 * r2 <= _DENSE_GREEDY and n * (1 if m <= 2 else m ** 3) <= (1 << 20)
     span = hi - lo
     full = torch.full((n,), float(hi), dtype=torch.float64, device=P.device)
     if n == 0 or span == 0:
-        return pair_norm(P, Q, full), full, {"width": n, "rounds": 0}
+        return pair_norm(P, Q, full), full, {"width": n, "rounds": 0, "dense": True}
     generator = torch.Generator(device="cpu").manual_seed(int(seed))
     K = span * (P.T[:, :, None] * Q[:, None, :]) if flip_search else None
+    top = _PairTop(P, Q)
 
-    def norm_of(t):
-        return pair_norm(P, Q, lo + span * t)
+    def vertex(t):
+        return lo + span * t
 
-    def aligned(A):
-        u, _, v = _top_pair(A)
+    def aligned(u, v):
         return ((span * (P.T @ u) * (Q @ v)) > 0).to(torch.float64)
 
-    starts = [torch.ones(n, dtype=torch.float64, device=P.device), aligned(P @ Q)]
+    _, u0, v0 = top(torch.ones(n, dtype=torch.float64, device=P.device))
+    starts = [torch.ones(n, dtype=torch.float64, device=P.device), aligned(u0, v0)]
     for _ in range(max(0, int(restarts))):
         starts.append(torch.randint(0, 2, (n,), generator=generator).to(P.device, torch.float64))
-    best_value, best_t, rounds = -1.0, starts[0], 0
+    best_value, best_t, best_v, rounds = -1.0, starts[0], None, 0
     for t in starts:
-        value = norm_of(t)
+        value, u, v = top(vertex(t))
         for _ in range(max_rounds):
             rounds += 1
             improved = False
-            t_new = aligned((P * (lo + span * t)[None, :]) @ Q)
-            value_new = norm_of(t_new)
-            if value_new > value * (1 + 1e-12) and not torch.equal(t_new, t):
-                t, value, improved = t_new, value_new, True
+            t_new = aligned(u, v)
+            if not torch.equal(t_new, t):
+                value_new, u_new, v_new = top(vertex(t_new), v)
+                if value_new > value * (1 + 1e-12):
+                    t, value, u, v, improved = t_new, value_new, u_new, v_new, True
             if flip_search:
-                A = (P * (lo + span * t)[None, :]) @ Q
+                A = (P * vertex(t)[None, :]) @ Q
                 signs = (1.0 - 2.0 * t)[:, None, None]
                 flipped = _sq_spectral_norms(A[None] + signs * K)
                 j = int(torch.argmax(flipped))
                 if float(flipped[j]) > value * value * (1 + 1e-12):
                     t = t.clone()
                     t[j] = 1.0 - t[j]
-                    value, improved = norm_of(t), True
+                    value, u, v = top(vertex(t))
+                    improved = True
             if not improved:
                 break
         if value > best_value:
-            best_value, best_t = value, t
-    return best_value, lo + span * best_t, {"width": n, "rounds": rounds}
+            best_value, best_t, best_v = value, t, v
+    if top.dense:
+        best_value = pair_norm(P, Q, vertex(best_t))
+    else:  # converge the estimate at the chosen vertex
+        best_value = max(best_value, top(vertex(best_t), best_v, tolerance=1e-13, iterations=5000)[0])
+    return best_value, vertex(best_t), {"width": n, "rounds": rounds, "dense": top.dense}
 
 
 def midpoint_pair_bound(P, Q, lo: float = 0.0, hi: float = 1.0) -> float:
