@@ -156,6 +156,24 @@ def test_opposite_units_are_tied_by_structural_cuts():
     assert len(cuts) == 6 and lps == 6
     result = lipschitz(net, method="milp")
     assert result.value == pytest.approx(lipschitz(net, method="brute").value, rel=RELATIVE)
+    assert result.stats["ties"] == 3 and result.stats["binaries"] == 3
+    assert result.stats["symmetry_fixed"]
+
+
+@settings(max_examples=15)
+@given(st.integers(1, 4).flatmap(lambda n: st.tuples(st.integers(1, 4).flatmap(
+    lambda k: two_layer_nets(max_inputs=n, max_hidden=k, bias=False)), st.sampled_from(["2", "1", "inf"]))))
+def test_tied_and_symmetric_models_agree_with_brute_force(net_and_norm):
+    # Doubling every unit with its opposite ties s_i' = 1 - s_i; with equal output weights the contributions
+    # cancel in pairs (complement symmetry), with opposite output weights they add up.
+    net, norm = net_and_norm
+    W1 = np.vstack([net.W1, -net.W1])
+    for W2 in (np.hstack([net.W2, net.W2]), np.hstack([net.W2, -net.W2])):
+        doubled = TwoLayerReLU(W1, W2)
+        result = lipschitz(doubled, method="milp", norm=norm)
+        expected = lipschitz(doubled, method="brute", norm=norm).value
+        assert result.value == pytest.approx(expected, rel=RELATIVE, abs=1e-12)
+        assert_certified(result, doubled, norm, None)
 
 
 def test_maxcut_reduction_of_the_petersen_graph_is_solved_in_one_round():

@@ -14,9 +14,14 @@ is an upper bound on the constant. Each round:
    off that partial pattern, removing every pattern that extends it. Repeat.
 
 Before the first round, LP-proven structural cuts tie units with coinciding hyperplanes (parallel or
-opposite rows of ``[W1 b1]``) and, on a box domain, fix units whose sign is constant on the box. Every
-constraint on the patterns is a cut proven by the exact LP, so the relaxation always contains every
-realizable pattern. This is exact for the global constant and for a box domain alike.
+opposite rows of ``[W1 b1]``; tied units share one binary, which halves the model of the ``sum |F_i x|``
+reductions) and, on a box domain, fix units whose sign is constant on the box. Every constraint on the
+patterns is a cut proven by the exact LP, so the relaxation always contains every realizable pattern.
+One exception, a symmetry argument rather than a cut: for a bias-free network on a symmetric domain
+whose unit contributions sum to zero (``sum_i W2[:, i] W1[i] = 0``, e.g. the Max-Cut reductions),
+``x -> -x`` maps the region of ``s`` onto that of ``1 - s`` and ``J(1 - s) = -J(s)``, so one unit is fixed
+on; every realizable pattern still has a realizable pattern of the same value in the relaxation. This
+is exact for the global constant and for a box domain alike.
 
 A big-M formulation with interval bounds on the pre-activations (LipMIP) is not used: the constraints
 ``s_i = 1 => w_i x + b_i >= 0`` describe closed regions and admit boundary-only patterns (for a bias-free
@@ -143,14 +148,29 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
     """
     _validate_options(solver, threads, max_rounds, cuts)
     net, domain = problem.net, problem.domain
-    model = PatternMILP(net, problem.norm)
     progress = SearchProgress("milp", problem.progress)
     best = _Best(problem)
-    stats: dict[str, Any] = {"rounds": 0, "cuts": 0, "structural_cuts": 0, "lps": 0, "solver": solver,
-                             "milp_seconds": 0.0, "cut_sizes": [], "formulation": "lazy"}
+    stats: dict[str, Any] = {"rounds": 0, "cuts": 0, "structural_cuts": 0, "ties": 0, "symmetry_fixed": False,
+                             "lps": 0, "solver": solver, "milp_seconds": 0.0, "cut_sizes": [], "formulation": "lazy"}
     cut_list: list[Cut] = []
+    units = np.flatnonzero(relevant_units(net))
+    structural, lps = pair_cuts(net, units, domain)
+    ties = _ties(structural)
+    if domain is not None:
+        fixings, more = box_fixings(net, units, domain)
+        structural, lps = structural + fixings, lps + more
+    model = PatternMILP(net, problem.norm, ties=ties)
+    for cut in structural:
+        model.add_cut(cut.units, cut.values)
+    stats.update(structural_cuts=len(structural), ties=len(ties), lps=lps)
+    cut_list.extend(structural)
+    symmetric_domain = domain is None or bool(np.all(domain.lower == -domain.upper))
+    if units.size and not net.has_bias and symmetric_domain and model.complement_symmetric():
+        # x -> -x maps the region of s onto the region of 1 - s, and J(1 - s) = -J(s): keep s_r = 1.
+        model.fix(model.representatives[0], True)
+        stats["symmetry_fixed"] = True
     upper = model.trivial_bound
-    proof = "trivial bound over all patterns (sum of positive terms)"
+    proof = "trivial bound over all patterns"
     status: Status | None = None
     message = ""
 
@@ -169,17 +189,8 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
     try:
         for x in _random_points(problem):
             best.offer(x)
-        units = np.flatnonzero(relevant_units(net))
         if units.size == 0:
             return finish(Status.OPTIMAL, "optimal: the Jacobian is zero for every pattern")
-        structural, lps = pair_cuts(net, units, domain)
-        if domain is not None:
-            fixings, more = box_fixings(net, units, domain)
-            structural, lps = structural + fixings, lps + more
-        for cut in structural:
-            model.add_cut(cut.units, cut.values)
-        stats["structural_cuts"], stats["lps"] = len(structural), lps
-        cut_list.extend(structural)
 
         while True:
             if clock.expired():
@@ -213,7 +224,9 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
             if value < upper:
                 upper = value
                 proof = ("optimal MILP relaxation over all patterns not removed by LP-proven cuts "
-                         f"({stats['rounds']} rounds, {stats['cuts'] + stats['structural_cuts']} cuts)")
+                         f"({stats['rounds']} rounds, {stats['cuts'] + stats['structural_cuts']} cuts"
+                         + (", one unit fixed by the complement symmetry x -> -x" if stats["symmetry_fixed"] else "")
+                         + ")")
             stats["lps"] += 1
             witness = _realize(net, outcome.pattern, units, domain)
             progress.update(best.value, upper, stats["rounds"])
@@ -239,6 +252,21 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
     except NumericalTroubleError as error:
         status, message = Status.ERROR, f"realizability LP in numerical trouble: {error}"
     return finish(status, message)
+
+
+def _ties(cuts: list[Cut]) -> list[tuple[int, int, bool]]:
+    """Pairs whose two mixed (or two equal) sign combinations are both proven empty: ``(i, j, same)``."""
+    pairs: dict[tuple[int, int], set[tuple[bool, bool]]] = {}
+    for cut in cuts:
+        if len(cut.units) == 2:
+            pairs.setdefault(cut.units, set()).add(cut.values)
+    ties = []
+    for (i, j), values in pairs.items():
+        if {(True, False), (False, True)} <= values:
+            ties.append((i, j, True))
+        elif {(True, True), (False, False)} <= values:
+            ties.append((i, j, False))
+    return ties
 
 
 def _realize(net, pattern: np.ndarray, units: np.ndarray, domain) -> np.ndarray | None:

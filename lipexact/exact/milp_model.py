@@ -137,6 +137,26 @@ def _new_variable(problem: pulp.LpProblem, name: str, low: float | None = None, 
     return pulp.LpVariable(name, lowBound=low, upBound=high, cat=cat)  # pragma: no cover - PuLP 2
 
 
+def _tie_classes(units: np.ndarray, ties: Sequence[tuple[int, int, bool]]) -> dict[int, tuple[int, bool]]:
+    """Union-find with parity: ``unit -> (representative, flipped)``, ``s_unit = s_rep XOR flipped``."""
+    parent = {int(i): (int(i), False) for i in units}
+
+    def find(i: int) -> tuple[int, bool]:
+        root, flipped = i, False
+        while parent[root][0] != root:
+            flipped ^= parent[root][1]
+            root = parent[root][0]
+        parent[i] = (root, flipped)
+        return root, flipped
+
+    for i, j, same in ties:
+        (ri, fi), (rj, fj) = find(int(i)), find(int(j))
+        if ri != rj:
+            low, high = min(ri, rj), max(ri, rj)
+            parent[high] = (low, fi ^ fj ^ (not same))
+    return {int(i): find(int(i)) for i in units}
+
+
 class PatternMILP:
     """``max ||J(s)||`` over patterns not removed by cuts (see the module docstring for the formulation).
 
@@ -144,8 +164,10 @@ class PatternMILP:
     ----------
     net : TwoLayerReLU
     norm : {"2", "1", "inf"}
-    free : array_like of bool, optional
-        Units the model may choose; the others are fixed off. All relevant units by default.
+    ties : sequence of (i, j, same)
+        Proven relations between units: ``s_i = s_j`` (``same``) or ``s_i = 1 - s_j``. Tied units share one
+        binary variable (so the objective gains a constant term). Every tie must hold for every realizable
+        pattern (e.g. LP-proven by :func:`lipexact.exact.cuts.pair_cuts`).
 
     Examples
     --------
@@ -155,56 +177,78 @@ class PatternMILP:
     >>> outcome.optimal, round(outcome.objective, 9), round(model.value_of(outcome.pattern), 9)
     (True, 2.0, 1.414213562)
     >>> model.add_cut([2], [True])       # unit 2 off: the best pattern is now (1, 1, 0)
+    True
     >>> model.solve().pattern.astype(int).tolist()
     [1, 1, 0]
+    >>> tied = PatternMILP(TwoLayerReLU([[1, 0], [-1, 0], [0, 1]], [[1, 1, 1]]), "2", ties=[(0, 1, False)])
+    >>> tied.size["binaries"], round(tied.solve().objective, 9)
+    (2, 2.0)
     """
 
-    def __init__(self, net: TwoLayerReLU, norm: str, free: Sequence[bool] | np.ndarray | None = None):
+    def __init__(self, net: TwoLayerReLU, norm: str, ties: Sequence[tuple[int, int, bool]] = ()):
         self.net = net
         self.norm = norm
-        mask = relevant_units(net) if free is None else np.asarray(free, dtype=bool) & relevant_units(net)
-        self.units = np.flatnonzero(mask)
         if norm == "2" and net.n_outputs > 1:
             raise InvalidInputError("norm", "1 or inf for a vector-output network with method='milp' (the spectral "
                                     "norm is not linear in the pattern; use method='brute' or 'bnb')",
                                     f"2 with {net.n_outputs} outputs")
+        self.units = np.flatnonzero(relevant_units(net))
+        self.classes = _tie_classes(self.units, ties)
+        self.representatives = sorted({rep for rep, _ in self.classes.values()})
         self.problem = pulp.LpProblem("lipschitz_pattern", pulp.LpMaximize)
-        self.s = {int(i): _new_variable(self.problem, f"s_{i}", 0, 1, pulp.LpBinary) for i in self.units}
+        self.z = {r: _new_variable(self.problem, f"s_{r}", 0, 1, pulp.LpBinary) for r in self.representatives}
         self.n_cuts = 0
         self.trivial_bound = 0.0
+        self.objective_constant = 0.0
         self.solver_used: str | None = None
+        self.n_products = 0
+        B, c = self._class_contributions()
         if norm == "2":
-            self._build_quadratic()
+            self._build_quadratic(B[:, 0, :], c[0])
         else:
-            self._build_polyhedral()
+            self._build_polyhedral(B, c)
 
     # ------------------------------------------------------------------ formulations
-    def _contributions(self) -> np.ndarray:
-        """``C[i, k, j] = W2[k, i] W1[i, j]`` for the model's units, float64."""
-        W1 = np.asarray(self.net.W1, dtype=np.float64)[self.units]
-        W2 = np.asarray(self.net.W2, dtype=np.float64)[:, self.units]
-        return np.einsum("ki,ij->ikj", W2, W1)
+    def _class_contributions(self) -> tuple[np.ndarray, np.ndarray]:
+        """``J(s) = c + sum_r z_r B[r]`` with ``B[r] = sum_{i in r} (+-) W2[:, i] W1[i]`` (float64)."""
+        W1 = np.asarray(self.net.W1, dtype=np.float64)
+        W2 = np.asarray(self.net.W2, dtype=np.float64)
+        position = {r: k for k, r in enumerate(self.representatives)}
+        B = np.zeros((len(self.representatives), self.net.n_outputs, self.net.n_inputs))
+        c = np.zeros((self.net.n_outputs, self.net.n_inputs))
+        for i, (rep, flipped) in self.classes.items():
+            a = np.outer(W2[:, i], W1[i])
+            if flipped:
+                B[position[rep]] -= a
+                c += a
+            else:
+                B[position[rep]] += a
+        return B, c
 
-    def _build_quadratic(self) -> None:
-        A = self._contributions()[:, 0, :]
-        G = A @ A.T
-        terms = [(self.s[int(i)], float(G[a, a])) for a, i in enumerate(self.units)]
+    def _build_quadratic(self, B: np.ndarray, c: np.ndarray) -> None:
+        # ||c + B^T z||^2 = ||c||^2 + sum_r (||b_r||^2 + 2 c.b_r) z_r + 2 sum_{r<q} (b_r.b_q) z_r z_q
+        G = B @ B.T
+        linear = np.diag(G) + 2.0 * (B @ c)
+        self.objective_constant = float(c @ c)
+        terms = [(self.z[r], float(linear[a])) for a, r in enumerate(self.representatives) if linear[a] != 0]
         rows, cols = np.nonzero(np.triu(G, 1))
         self.n_products = int(rows.size)
         for a, b in zip(rows.tolist(), cols.tolist()):
-            i, j = int(self.units[a]), int(self.units[b])
+            i, j = self.representatives[a], self.representatives[b]
             y = _new_variable(self.problem, f"y_{i}_{j}", 0, 1)
             if G[a, b] > 0:
-                self.problem += y <= self.s[i], f"y_{i}_{j}_le_s_{i}"
-                self.problem += y <= self.s[j], f"y_{i}_{j}_le_s_{j}"
+                self.problem += y <= self.z[i], f"y_{i}_{j}_le_s_{i}"
+                self.problem += y <= self.z[j], f"y_{i}_{j}_le_s_{j}"
             else:
-                self.problem += y >= self.s[i] + self.s[j] - 1, f"y_{i}_{j}_ge"
+                self.problem += y >= self.z[i] + self.z[j] - 1, f"y_{i}_{j}_ge"
             terms.append((y, 2.0 * float(G[a, b])))
-        self.problem += pulp.LpAffineExpression(terms)
-        self.trivial_bound = math.sqrt(max(float(np.clip(G, 0, None).sum()), 0.0))
+        self.problem += pulp.LpAffineExpression(terms, constant=self.objective_constant)
+        positive = self.objective_constant + float(np.clip(linear, 0, None).sum()) \
+            + 2.0 * float(np.clip(np.triu(G, 1), 0, None).sum())
+        triangle = float(np.linalg.norm(c) + np.linalg.norm(B, axis=1).sum())
+        self.trivial_bound = min(math.sqrt(max(positive, 0.0)), triangle)
 
-    def _build_polyhedral(self) -> None:
-        C = self._contributions()  # (units, m, n)
+    def _build_polyhedral(self, B: np.ndarray, c: np.ndarray) -> None:
         m, n = self.net.n_outputs, self.net.n_inputs
         groups = [[(k, j) for j in range(n)] for k in range(m)] if self.norm == "inf" else \
                  [[(k, j) for k in range(m)] for j in range(n)]
@@ -212,12 +256,13 @@ class PatternMILP:
         for g, members in enumerate(groups):
             u_terms, cap = [], 0.0
             for k, j in members:
-                coefficients = C[:, k, j]
-                lo, hi = float(np.clip(coefficients, None, 0).sum()), float(np.clip(coefficients, 0, None).sum())
+                coefficients, constant = B[:, k, j], float(c[k, j])
+                lo = constant + float(np.clip(coefficients, None, 0).sum())
+                hi = constant + float(np.clip(coefficients, 0, None).sum())
                 if lo == 0.0 and hi == 0.0:
                     continue
-                v = pulp.LpAffineExpression([(self.s[int(i)], float(c)) for i, c in zip(self.units, coefficients)
-                                             if c != 0])
+                v = pulp.LpAffineExpression([(self.z[r], float(w)) for r, w in zip(self.representatives, coefficients)
+                                             if w != 0], constant=constant)
                 u = _new_variable(self.problem, f"u_{k}_{j}", 0, max(-lo, hi))
                 if lo >= 0:
                     self.problem += u <= v, f"u_{k}_{j}_le_v"
@@ -240,28 +285,42 @@ class PatternMILP:
             self.problem += pulp.lpSum(selectors) == 1, "one_group"
         self.problem += pulp.lpSum(total for _, total, _ in group_sums)
         self.trivial_bound = max((cap for _, _, cap in group_sums), default=0.0)
-        self.n_products = 0
 
-    # ------------------------------------------------------------------ cuts and values
-    def add_cut(self, units: Sequence[int], values: Sequence[bool]) -> None:
-        """Remove every pattern agreeing with ``values`` on ``units`` (all in the model).
+    # ------------------------------------------------------------------ cuts, symmetry and values
+    def add_cut(self, units: Sequence[int], values: Sequence[bool]) -> bool:
+        """Remove every pattern agreeing with ``values`` on ``units`` (relevant units).
+
+        Returns False when the ties already exclude that partial pattern (nothing is added).
 
         Examples
         --------
         >>> model = PatternMILP(TwoLayerReLU([[1], [2]], [[1, 1]]), "2")
-        >>> model.add_cut([0, 1], [True, False]); model.n_cuts
-        1
+        >>> model.add_cut([0, 1], [True, False]), model.n_cuts
+        (True, 1)
         """
         units = [int(i) for i in units]
-        require(len(units) > 0 and all(i in self.s for i in units), "units",
+        require(len(units) > 0 and all(i in self.classes for i in units), "units",
                 "a non-empty list of units in the model", repr(units))
-        expression = pulp.lpSum((1 - self.s[i]) if value else self.s[i] for i, value in zip(units, values))
+        wanted: dict[int, bool] = {}
+        for i, value in zip(units, values):
+            rep, flipped = self.classes[i]
+            needed = bool(value) ^ flipped
+            if wanted.setdefault(rep, needed) != needed:
+                return False
+        expression = pulp.lpSum((1 - self.z[r]) if value else self.z[r] for r, value in wanted.items())
         self.problem += expression >= 1, f"cut_{self.n_cuts}"
         self.n_cuts += 1
+        return True
 
-    def fix(self, unit: int, value: bool) -> None:
+    def fix(self, unit: int, value: bool) -> bool:
         """Fix one unit (a cut on a single unit)."""
-        self.add_cut([unit], [not value])
+        return self.add_cut([unit], [not value])
+
+    def complement_symmetric(self) -> bool:
+        """True when ``J(1 - s) = -J(s)`` for every pattern (the contributions of the model's units sum to 0)."""
+        W1 = np.asarray(self.net.W1)[self.units]
+        W2 = np.asarray(self.net.W2)[:, self.units]
+        return bool(np.all(W2 @ W1 == 0))
 
     def objective_of(self, value: float) -> float:
         """A Lipschitz value in the model's objective units (``L^2`` for norm ``"2"``)."""
@@ -279,11 +338,19 @@ class PatternMILP:
 
         return float(pattern_values(self.net, np.asarray(pattern, dtype=bool)[None, :], self.norm)[0])
 
+    def pattern_of(self, chosen: dict[int, bool]) -> np.ndarray:
+        """The full pattern (all ``h`` units; units outside the model off) of representative values."""
+        pattern = np.zeros(self.net.n_hidden, dtype=bool)
+        for i, (rep, flipped) in self.classes.items():
+            pattern[i] = chosen[rep] ^ flipped
+        return pattern
+
     @property
     def size(self) -> dict[str, int]:
-        variables = self.problem.variables()
-        binaries = sum(1 for v in variables if v.cat == pulp.LpInteger)
-        return {"binaries": binaries, "continuous": len(variables) - binaries,
+        pattern_names = {v.name for v in self.z.values()}
+        others = [v for v in self.problem.variables() if v.name not in pattern_names]
+        binaries = len(self.z) + sum(1 for v in others if v.cat == pulp.LpInteger)
+        return {"binaries": binaries, "continuous": sum(1 for v in others if v.cat != pulp.LpInteger),
                 "constraints": self.problem.numConstraints(), "products": self.n_products}
 
     # ------------------------------------------------------------------ solving
@@ -298,10 +365,9 @@ class PatternMILP:
         optimal = self.problem.sol_status == pulp.LpSolutionOptimal
         has_solution = self.problem.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
         pattern = objective = None
-        if has_solution and all(v.varValue is not None for v in self.s.values()):
-            pattern = np.zeros(self.net.n_hidden, dtype=bool)
-            for i, variable in self.s.items():
-                pattern[i] = variable.varValue > _ROUNDING
+        if has_solution:
+            # A variable in no constraint and not in the objective is left unset by PuLP: any value is optimal.
+            pattern = self.pattern_of({r: v.varValue is not None and v.varValue > _ROUNDING for r, v in self.z.items()})
             objective = pulp.value(self.problem.objective)
             objective = 0.0 if objective is None else float(objective)
         bound = self._solver_bound() if used == "highs" else None
@@ -336,6 +402,7 @@ class PatternMILP:
             dual = float(highs.getInfo().mip_dual_bound)
         except (AttributeError, TypeError, ValueError):  # pragma: no cover - depends on the highspy version
             return None
-        # PuLP hands HiGHS the negated objective of a maximization: -f >= dual bound, i.e. f <= -dual.
-        upper = -dual
+        # PuLP hands HiGHS the negated objective of a maximization, without its constant term:
+        # -(f - constant) >= dual bound, i.e. f <= constant - dual.
+        upper = self.objective_constant - dual
         return None if math.isnan(upper) or math.isinf(upper) else upper
