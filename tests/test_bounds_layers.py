@@ -94,3 +94,22 @@ def test_input_shape_inference_and_errors():
     with pytest.raises(InvalidInputError) as error:
         extract_chain(torch.nn.Sequential(torch.nn.Linear(2, 3)), (4,))
     assert error.value.field == "input_shape"
+
+
+def test_max_pooling_splits_into_segments_with_its_constant():
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.MaxPool2d(3, stride=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                              torch.nn.Flatten(), torch.nn.Linear(2, 1))
+    with pytest.raises(InvalidInputError) as error:
+        extract_chain(net, (1, 5, 5))
+    assert error.value.field == "model[2]"
+    from lipexact.bounds.layers import extract_segments
+
+    segmented = extract_segments(net, (1, 5, 5), device="cpu")
+    first, second = segmented.segments
+    assert len(first.blocks) == 1 and first.trailing.name == "ReLU"
+    assert second.leading.name == "ReLU" and second.blocks[0].in_shape == (2, 3, 3)
+    assert second.blocks[0].out_shape == (1,)
+    pool = segmented.poolings[0]
+    assert (pool.index, pool.in_shape, pool.out_shape) == (2, (2, 5, 5), (2, 3, 3))
+    assert pool.constant == pytest.approx(3.0)  # the centre pixel lies in 9 windows

@@ -285,11 +285,43 @@ def test_cnn_top_k_is_labelled_heuristic_and_large_layers_fall_back():
     assert fallback.status == Status.HEURISTIC and "too large to unroll" in fallback.message
 
 
+# ---------------------------------------------------------------- max-pooling
+
+def test_overlapping_max_pooling_is_not_one_lipschitz():
+    # f = maxpool(3, stride 1) on 5 inputs: at x = e_3 all three windows pick x_3, so L = sqrt(3).
+    identity = torch.nn.Conv1d(1, 1, 1, bias=False).double()
+    with torch.no_grad():
+        identity.weight.fill_(1.0)
+    net = torch.nn.Sequential(identity, torch.nn.MaxPool1d(3, stride=1))
+    result = seqlip(net, input_shape=(1, 5), device="cpu")
+    assert result.status == Status.UPPER_BOUND
+    assert result.stats["pool_constants"] == [pytest.approx(3 ** 0.5)]
+    assert result.value >= 3 ** 0.5
+    from lipexact.bounds.lower import jacobian_norm_at
+
+    assert jacobian_norm_at(net, [[0.0, 0.0, 1.0, 0.0, 0.0]], (1, 5)) == pytest.approx(3 ** 0.5)
+
+
+def test_max_pooling_splits_the_network_into_segments():
+    torch.manual_seed(1)
+    head = torch.nn.Sequential(torch.nn.Conv1d(1, 2, 2), torch.nn.ReLU())
+    tail = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(2 * 4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    net = torch.nn.Sequential(head, torch.nn.MaxPool1d(2), tail).double()
+    result = seqlip(net, input_shape=(1, 9), device="cpu")
+    assert result.status == Status.UPPER_BOUND and result.stats["segments"] == 2
+    first = seqlip(head.double(), input_shape=(1, 9), device="cpu").value
+    second = seqlip(tail.double(), input_shape=(2, 4), device="cpu").value
+    assert result.value == pytest.approx(first * 1.0 * second, rel=1e-9)  # non-overlapping pooling: 1
+    x = torch.randn(300, 1, 9, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    jac = torch.func.vmap(torch.func.jacrev(lambda v: net(v[None]).reshape(-1)))(x).reshape(300, -1)
+    assert float(jac.detach().norm(dim=1).max()) <= result.value
+
+
 # ---------------------------------------------------------------- input errors
 
 def test_errors_name_the_field():
     with pytest.raises(InvalidInputError) as error:
-        seqlip(torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.MaxPool1d(2), torch.nn.Linear(2, 1)))
+        seqlip(torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.GELU(), torch.nn.Linear(4, 1)))
     assert error.value.field == "model[1]"
     with pytest.raises(InvalidInputError) as error:
         seqlip(torch.nn.Sequential(torch.nn.Conv2d(1, 1, 2)))

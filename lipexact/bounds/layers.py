@@ -22,7 +22,8 @@ from typing import Any, Callable, Sequence
 
 from reductions.validation import InvalidInputError, require
 
-__all__ = ["Activation", "AffineBlock", "LayerChain", "extract_chain", "infer_input_shape"]
+__all__ = ["Activation", "AffineBlock", "LayerChain", "Pooling", "SegmentedChain", "extract_chain",
+           "extract_segments", "infer_input_shape"]
 
 #: Largest number of entries of a block's dense matrix that :meth:`AffineBlock.matrix` builds by default.
 DEFAULT_MAX_UNROLL = 1 << 22
@@ -248,7 +249,8 @@ def _is_affine(module) -> bool:
 
     return isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
                                nn.ConvTranspose2d, nn.ConvTranspose3d, nn.AvgPool1d, nn.AvgPool2d,
-                               nn.AvgPool3d, nn.Flatten, nn.Unflatten, nn.Identity,
+                               nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
+                               nn.Flatten, nn.Unflatten, nn.Identity,
                                nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) or _is_dropout(module)
 
 
@@ -309,6 +311,157 @@ def infer_input_shape(model: Any, input_shape: Any = None) -> tuple[int, ...]:
                             "does not start with a Linear layer)", "None")
 
 
+def _is_maxpool(module) -> bool:
+    import torch.nn as nn
+
+    return isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d,
+                               nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d))
+
+
+@dataclass
+class Pooling:
+    """A max-pooling layer between two chains, with its l2 Lipschitz constant.
+
+    ``constant`` is the square root of the largest number of pooling windows that contain one input
+    element (1 for non-overlapping windows), from :func:`lipexact.bounds.autolip.maxpool_constant`.
+    """
+
+    module: Any
+    index: int
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    constant: float
+
+
+@dataclass
+class SegmentedChain:
+    """``segments[-1] o pool_{k} o ... o pool_1 o segments[0]``: chains separated by max-poolings.
+
+    A segment may hold no affine block (then it is at most its activations, see
+    :attr:`LayerChain.outer_scale`).
+    """
+
+    segments: list
+    poolings: list
+    input_shape: tuple[int, ...]
+
+
+def _classify(leaves: list) -> list:
+    """``[("affine", [modules], index) | ("activation", (module, Activation), index) | ("pool", module, index)]``."""
+    import torch
+
+    items: list = []
+    for index, leaf in enumerate(leaves):
+        activation = _describe_activation(leaf)
+        if activation is not None:
+            items.append(("activation", (leaf, activation), index))
+        elif _is_maxpool(leaf):
+            items.append(("pool", leaf, index))
+        elif _is_affine(leaf):
+            if isinstance(leaf, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)):
+                require(leaf.running_mean is not None and leaf.running_var is not None, f"model[{index}]",
+                        "a BatchNorm with running statistics (track_running_stats=True)", repr(leaf))
+                leaf = _EvalBatchNorm(leaf)
+            elif _is_dropout(leaf):
+                leaf = torch.nn.Identity()
+            if items and items[-1][0] == "affine":
+                items[-1][1].append(leaf)
+            else:
+                items.append(("affine", [leaf], index))
+        else:
+            raise InvalidInputError(
+                f"model[{index}]", "an affine layer (Linear, Conv, AvgPool, BatchNorm, Flatten), a max-pooling "
+                "or a coordinatewise activation with a known derivative range", type(leaf).__name__)
+    return items
+
+
+def _run(layer, x, shape, name):
+    try:
+        return layer(x)
+    except RuntimeError as error:
+        raise InvalidInputError("input_shape", f"a shape accepted by {name}", f"{shape} ({error})") from None
+
+
+def _chain_from_items(items: list, x, shape) -> tuple[LayerChain, Any]:
+    """Build a chain from classified items (no poolings), running ``x`` through it for the shapes."""
+    blocks, activations, sequence = [], [], []
+    leading = None
+    pending: Activation | None = None
+    chain_shape = tuple(x.shape[1:])
+    for kind, item, _ in items:
+        if kind == "activation":
+            leaf, activation = item
+            pending = activation if pending is None else pending.then(activation)
+            sequence.append(("activation", (leaf, activation)))
+            x = _run(leaf, x, shape, type(leaf).__name__)
+        else:
+            in_shape = tuple(x.shape[1:])
+            block = AffineBlock(item, in_shape, in_shape)
+            x = _run(block, x, shape, "the model's layers")
+            block.out_shape = tuple(x.shape[1:])
+            if blocks:
+                activations.append(pending)  # never None: consecutive affine modules were merged
+            else:
+                leading = pending
+            pending = None
+            blocks.append(block)
+            sequence.append(("affine", block))
+    return LayerChain(blocks, activations, chain_shape, leading, pending, sequence), x
+
+
+def _prepared_items(model, input_shape, dtype, device):
+    import torch
+
+    from lipexact.bounds.device import as_dtype, as_module, pick_device
+
+    dtype, device = as_dtype(dtype), pick_device(device)
+    shape = infer_input_shape(model, input_shape)
+    module = as_module(model, dtype=dtype, device=device)
+    leaves = _leaves(module)
+    require(len(leaves) > 0, "model", "at least one layer", "an empty Sequential")
+    return _classify(leaves), shape, torch.zeros((1, *shape), dtype=dtype, device=device)
+
+
+def extract_segments(model: Any, input_shape: Sequence[int] | None = None, dtype: Any = None,
+                     device: Any = None) -> SegmentedChain:
+    """Read ``model`` as chains separated by max-pooling layers (see :func:`extract_chain`).
+
+    MaxPool1d/2d/3d and AdaptiveMaxPool1d/2d/3d split the network; each gets its Lipschitz constant.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.Conv1d(1, 2, 2), torch.nn.ReLU(), torch.nn.MaxPool1d(3, stride=1),
+    ...                           torch.nn.Flatten(), torch.nn.Linear(16, 1))
+    >>> segmented = extract_segments(net, (1, 11))
+    >>> len(segmented.segments), round(segmented.poolings[0].constant ** 2)
+    (2, 3)
+    """
+    import torch
+
+    from lipexact.bounds.autolip import maxpool_constant
+
+    items, shape, x = _prepared_items(model, input_shape, dtype, device)
+    segments, poolings, current = [], [], []
+    with torch.no_grad():
+        for item in items + [("end", None, len(items))]:
+            if item[0] not in ("pool", "end"):
+                current.append(item)
+                continue
+            chain, x = _chain_from_items(current, x, shape)
+            segments.append(chain)
+            current = []
+            if item[0] == "pool":
+                in_shape = tuple(x.shape[1:])
+                x = _run(item[1], x, shape, type(item[1]).__name__)
+                out_shape = tuple(x.shape[1:])
+                poolings.append(Pooling(item[1], item[2], in_shape, out_shape,
+                                        float(maxpool_constant(item[1], in_shape, out_shape))))
+    require(any(chain.blocks for chain in segments), "model", "at least one affine layer (Linear, Conv, ...)",
+            "activations only")
+    return SegmentedChain(segments, poolings, shape)
+
+
 def extract_chain(model: Any, input_shape: Sequence[int] | None = None, dtype: Any = None,
                   device: Any = None) -> LayerChain:
     """Read ``model`` as a :class:`LayerChain`.
@@ -316,11 +469,12 @@ def extract_chain(model: Any, input_shape: Sequence[int] | None = None, dtype: A
     Parameters
     ----------
     model : torch.nn.Sequential or TwoLayerReLU
-        Affine modules (Linear, Conv*, ConvTranspose*, AvgPool*, BatchNorm* with running statistics,
-        Flatten, Unflatten, Identity, Dropout*, the last three as in eval mode) and coordinatewise
-        activations with a known derivative range (ReLU, LeakyReLU, PReLU, ReLU6, Hardtanh, Tanh,
-        Sigmoid, Hardsigmoid, Softplus, Softsign, LogSigmoid, Tanhshrink, ELU, CELU, SELU, Softshrink,
-        Hardshrink). Nested Sequentials are flattened.
+        Affine modules (Linear, Conv*, ConvTranspose*, AvgPool*, AdaptiveAvgPool*, BatchNorm* with
+        running statistics, Flatten, Unflatten, Identity, Dropout*, the last three as in eval mode) and
+        coordinatewise activations with a known derivative range (ReLU, LeakyReLU, PReLU, ReLU6,
+        Hardtanh, Tanh, Sigmoid, Hardsigmoid, Softplus, Softsign, LogSigmoid, Tanhshrink, ELU, CELU,
+        SELU, Softshrink, Hardshrink). Nested Sequentials are flattened. Max-pooling is not a chain
+        element (see :func:`extract_segments`).
     input_shape : tuple of int, optional
         Shape of one input without the batch dimension; read from a leading Linear layer when None.
     dtype, device : optional
@@ -337,67 +491,12 @@ def extract_chain(model: Any, input_shape: Sequence[int] | None = None, dtype: A
     """
     import torch
 
-    from lipexact.bounds.device import as_dtype, as_module, pick_device
-
-    dtype, device = as_dtype(dtype), pick_device(device)
-    shape = infer_input_shape(model, input_shape)
-    module = as_module(model, dtype=dtype, device=device)
-    leaves = _leaves(module)
-    require(len(leaves) > 0, "model", "at least one layer", "an empty Sequential")
-
-    items: list = []  # ("affine", [modules]) or ("activation", (module, Activation))
-    for index, leaf in enumerate(leaves):
-        activation = _describe_activation(leaf)
-        if activation is not None:
-            items.append(("activation", (leaf, activation)))
-        elif _is_affine(leaf):
-            if isinstance(leaf, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)):
-                require(leaf.running_mean is not None and leaf.running_var is not None, f"model[{index}]",
-                        "a BatchNorm with running statistics (track_running_stats=True)", repr(leaf))
-                leaf = _EvalBatchNorm(leaf)
-            elif _is_dropout(leaf):
-                leaf = torch.nn.Identity()
-            if items and items[-1][0] == "affine":
-                items[-1][1].append(leaf)
-            else:
-                items.append(("affine", [leaf]))
-        else:
-            raise InvalidInputError(
-                f"model[{index}]", "an affine layer (Linear, Conv, AvgPool, BatchNorm, Flatten) or a "
-                "coordinatewise activation with a known derivative range", type(leaf).__name__)
-
-    # shapes, by running a zero input through the chain
-    blocks, activations, sequence = [], [], []
-    leading = trailing = None
-    pending: Activation | None = None
-    x = torch.zeros((1, *shape), dtype=dtype, device=device)
+    items, shape, x = _prepared_items(model, input_shape, dtype, device)
+    for kind, leaf, index in items:
+        if kind == "pool":
+            raise InvalidInputError(f"model[{index}]", "an affine layer or a coordinatewise activation (a "
+                                    "max-pooling splits the network: see extract_segments)", type(leaf).__name__)
     with torch.no_grad():
-        for kind, item in items:
-            if kind == "activation":
-                leaf, activation = item
-                pending = activation if pending is None else pending.then(activation)
-                sequence.append(("activation", (leaf, activation)))
-                try:
-                    x = leaf(x)
-                except RuntimeError as error:
-                    raise InvalidInputError("input_shape", f"a shape that {type(leaf).__name__} accepts",
-                                            f"{shape} ({error})") from None
-            else:
-                in_shape = tuple(x.shape[1:])
-                block = AffineBlock(item, in_shape, in_shape)
-                try:
-                    x = block(x)
-                except RuntimeError as error:
-                    raise InvalidInputError("input_shape", "a shape that the model's layers accept",
-                                            f"{shape} ({error})") from None
-                block.out_shape = tuple(x.shape[1:])
-                if blocks:
-                    activations.append(pending)  # never None: consecutive affine modules were merged
-                else:
-                    leading = pending
-                pending = None
-                blocks.append(block)
-                sequence.append(("affine", block))
-    require(len(blocks) > 0, "model", "at least one affine layer (Linear, Conv, ...)", "activations only")
-    trailing = pending
-    return LayerChain(blocks, activations, shape, leading, trailing, sequence)
+        chain, _ = _chain_from_items(items, x, shape)
+    require(len(chain.blocks) > 0, "model", "at least one affine layer (Linear, Conv, ...)", "activations only")
+    return chain

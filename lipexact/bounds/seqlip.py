@@ -40,9 +40,9 @@ from typing import Any, Iterator
 import numpy as np
 
 from lipexact.bounds.device import pick_device
-from lipexact.bounds.layers import DEFAULT_MAX_UNROLL, extract_chain
+from lipexact.bounds.layers import DEFAULT_MAX_UNROLL, extract_segments
 from lipexact.result import LipschitzResult, Status
-from reductions.validation import InvalidInputError, as_real, require
+from reductions.validation import as_real, require
 
 __all__ = [
     "seqlip",
@@ -62,6 +62,9 @@ __all__ = [
 DEFAULT_MAX_EXACT_WIDTH = 22
 #: Default number of singular triplets per layer for :func:`seqlip_cnn`.
 DEFAULT_TOP_K = 20
+#: Default iteration cap and relative tolerance of the block power iteration of :func:`seqlip_cnn`.
+DEFAULT_TOP_K_ITERATIONS = 200
+DEFAULT_TOP_K_RTOL = 1e-6
 #: Default largest enumeration work ``2^width * m^3`` (``m`` the Gram size) of an exactly enumerated pair.
 DEFAULT_MAX_EXACT_WORK = 1 << 36
 _SPLIT_WORK = 1 << 30  # enumeration work allowed for the exact part of a split bound
@@ -488,29 +491,8 @@ def _positive_int(value: Any, field: str, minimum: int = 0) -> int:
     return int(value)
 
 
-def _layer_svds(chain, device, max_unroll: int) -> list:
-    import torch
-
-    singular = []
-    for block in chain.blocks:
-        matrix = block.matrix(dtype=torch.float64, device=device, max_unroll=max_unroll)
-        singular.append(torch.linalg.svd(matrix, full_matrices=False))
-    return singular
-
-
 def _unrollable(chain, max_unroll: int) -> bool:
     return all(block.is_dense or block.in_dim * block.out_dim <= max_unroll for block in chain.blocks)
-
-
-def _assemble(chain, factors: list, pair_stats: list, method: str, status: Status, message: str,
-              started: float, timings: dict, extra_stats: dict, pair_patterns: list) -> LipschitzResult:
-    value = chain.outer_scale * math.prod(factors)
-    stats = {"layers": len(chain.blocks), "widths": chain.widths, "pair_factors": list(factors),
-             "pairs": pair_stats, "outer_scale": chain.outer_scale, **extra_stats}
-    timings = {**timings, "total": time.perf_counter() - started}
-    upper = value if status == Status.UPPER_BOUND else None
-    return LipschitzResult(status=status, value=value, upper=upper, method=method, norm="2", message=message,
-                           certificate={"pair_vertices": pair_patterns}, timings=timings, stats=stats)
 
 
 def _gram_cost(P, Q) -> int:
@@ -519,66 +501,135 @@ def _gram_cost(P, Q) -> int:
     return 1 if m <= 2 else m ** 3
 
 
-def _seqlip_dense(chain, device, seed, exact: bool, max_exact_width: int, max_unroll: int,
-                  restarts: int, method: str, started: float, split_width: int = 0,
-                  max_exact_work: int = 0) -> LipschitzResult:
+def _full_svds(chain, device, max_unroll: int) -> tuple[list, list]:
     import torch
 
-    timings = {}
-    t0 = time.perf_counter()
-    singular = _layer_svds(chain, device, max_unroll)
-    timings["svd"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    if len(singular) == 1:
-        factors = [float(singular[0][1][0]) if singular[0][1].numel() else 0.0]
-        pair_stats, patterns = [], []
+    singular = []
+    for block in chain.blocks:
+        matrix = block.matrix(dtype=torch.float64, device=device, max_unroll=max_unroll)
+        singular.append(torch.linalg.svd(matrix, full_matrices=False))
+    return singular, ["svd"] * len(singular)
+
+
+def _top_k_triplets(block, k: int, device, seed: int, max_unroll: int, iterations: int, rtol: float):
+    """Top-``k`` singular triplets ``(U_k, S_k, Vh_k)`` of a block's linear part, and how they were found."""
+    import torch
+
+    k = min(k, block.in_dim, block.out_dim)
+    if block.in_dim * block.out_dim <= max_unroll:
+        U, S, Vh = torch.linalg.svd(block.matrix(dtype=torch.float64, device=device, max_unroll=max_unroll),
+                                    full_matrices=False)
+        return (U[:, :k], S[:k], Vh[:k, :]), "svd"
+    from lipexact.bounds.power import top_k_singular
+
+    top = top_k_singular(block, block.in_shape, k, device=device, seed=seed, iterations=iterations, rtol=rtol)
+    return (top.u.reshape(k, -1).T, top.values, top.v.reshape(k, -1)), "power"
+
+
+def _segment_factors(chain, mode: str, cfg: dict, device, seed: int) -> tuple[list, list, list, list]:
+    """``(factors, pair_stats, vertices, sources)`` of one chain. ``mode``: exact, greedy or top_k."""
+    if mode == "top_k":
+        singular, sources = [], []
+        for i, block in enumerate(chain.blocks):
+            triplet, source = _top_k_triplets(block, cfg["k"], device, seed + i, cfg["max_unroll"],
+                                              cfg["iterations"], cfg["rtol"])
+            singular.append(triplet)
+            sources.append(source)
     else:
-        factors, pair_stats, patterns = [], [], []
-        for i, activation in enumerate(chain.activations):
-            P, Q = pair_matrices(singular, i)
-            lo, hi = activation.slope_low, activation.slope_high
-            info = {"pair": i, "activation": activation.name}
-            width, cost = int(len(_live_terms(P, Q))), _gram_cost(P, Q)
-            if exact and (width > max_exact_width or (1 << width) * cost > max_exact_work):
-                affordable = max(0, int(math.log2(max(1, _SPLIT_WORK // cost))))
-                w = min(split_width, affordable)
-                value, stats = split_pair_bound(P, Q, lo, hi, width=w)
-                factors.append(value)
-                pair_stats.append({**info, "kind": "split", "width": width, **stats})
-                patterns.append(None)
-                continue
-            greedy_value, greedy_d, greedy_stats = greedy_pair_max(P, Q, lo, hi, restarts=restarts, seed=seed + i)
-            if exact:
-                value, d, stats = exact_pair_max(P, Q, lo, hi, incumbent=(greedy_value, greedy_d))
-                factors.append(value)
-                pair_stats.append({**info, "kind": "exact", **stats})
-            else:
-                value, d = greedy_value, greedy_d
-                factors.append(value)
-                pair_stats.append({**info, "kind": "greedy", **greedy_stats})
-            patterns.append(d.cpu().tolist())
-    timings["pairs"] = time.perf_counter() - t0
-    kinds = [p["kind"] for p in pair_stats]
-    if exact:
+        singular, sources = _full_svds(chain, device, cfg["max_unroll"])
+    if len(singular) == 1:
+        S = singular[0][1]
+        return [float(S[0]) if S.numel() else 0.0], [], [], sources
+    factors, pair_stats, vertices = [], [], []
+    for i, activation in enumerate(chain.activations):
+        P, Q = pair_matrices(singular, i)
+        lo, hi = activation.slope_low, activation.slope_high
+        info = {"pair": i, "activation": activation.name}
+        width, cost = int(len(_live_terms(P, Q))), _gram_cost(P, Q)
+        if mode == "exact" and (width > cfg["max_exact_width"] or (1 << width) * cost > cfg["max_exact_work"]):
+            affordable = max(0, int(math.log2(max(1, _SPLIT_WORK // cost))))
+            value, stats = split_pair_bound(P, Q, lo, hi, width=min(cfg["split_width"], affordable))
+            factors.append(value)
+            pair_stats.append({**info, "kind": "split", "width": width, **stats})
+            vertices.append(None)
+            continue
+        greedy_value, greedy_d, greedy_stats = greedy_pair_max(P, Q, lo, hi, restarts=cfg["restarts"],
+                                                               seed=seed + i)
+        if mode == "exact":
+            value, d, stats = exact_pair_max(P, Q, lo, hi, incumbent=(greedy_value, greedy_d))
+            pair_stats.append({**info, "kind": "exact", **stats})
+        else:
+            value, d = greedy_value, greedy_d
+            pair_stats.append({**info, "kind": "greedy" if mode == "greedy" else "greedy_top_k", **greedy_stats})
+        factors.append(value)
+        vertices.append(d.cpu().tolist())
+    return factors, pair_stats, vertices, sources
+
+
+def _seqlip_run(model, input_shape, device, seed: int, mode: str, cfg: dict, method: str,
+                started: float) -> LipschitzResult:
+    """SeqLip over every max-pooling-free segment, times the poolings' constants."""
+    import torch
+
+    segmented = extract_segments(model, input_shape, device=device)
+    requested = mode
+    if mode != "top_k" and not all(_unrollable(chain, cfg["max_unroll"]) for chain in segmented.segments):
+        mode = "top_k"
+    margin = 1.0
+    if mode == "exact":
         from lipexact.bounds.power import rounding_margin
 
-        margin = rounding_margin(torch.float64)
-        factors = [f * (1 + margin) for f in factors]  # outward rounding, as for every certified norm
+        margin = 1 + rounding_margin(torch.float64)  # outward rounding, as for every certified norm
+    value = math.prod(pool.constant for pool in segmented.poolings)
+    all_factors, all_stats, all_vertices, all_sources, layers, widths = [], [], [], [], 0, []
+    t0 = time.perf_counter()
+    for s, chain in enumerate(segmented.segments):
+        if chain.blocks:
+            factors, pair_stats, vertices, sources = _segment_factors(chain, mode, cfg, device, seed + 1000 * s)
+            factors = [f * margin for f in factors]
+        else:
+            factors, pair_stats, vertices, sources = [], [], [], []
+        value *= chain.outer_scale * math.prod(factors)
+        all_factors += factors
+        all_stats += [{"segment": s, **p} for p in pair_stats]
+        all_vertices += vertices
+        all_sources += sources
+        layers += len(chain.blocks)
+        widths += chain.widths
+    timings = {"pairs": time.perf_counter() - t0, "total": time.perf_counter() - started}
+    kinds = [p["kind"] for p in all_stats]
+    pools = ""
+    if segmented.poolings:
+        pools = (f"; {len(segmented.poolings)} max-pooling layer(s) bounded by their Lipschitz constants "
+                 f"{[round(p.constant, 6) for p in segmented.poolings]} between SeqLip segments")
+    if mode == "exact":
         status = Status.UPPER_BOUND
-        wide = [p["pair"] for p in pair_stats if p["kind"] == "split"]
-        widths = sorted({p["enumerated_width"] for p in pair_stats if p["kind"] == "split"})
-        message = (f"guaranteed SeqLip over {len(chain.blocks)} layers: "
-                   f"{kinds.count('exact')} pair(s) enumerated exactly")
+        message = f"guaranteed SeqLip over {layers} layers: {kinds.count('exact')} pair(s) enumerated exactly"
+        wide = [(p["segment"], p["pair"]) for p in all_stats if p["kind"] == "split"]
         if wide:
-            message += (f", {len(wide)} pair(s) too wide for enumeration (max_exact_width={max_exact_width}, "
-                        f"max_exact_work={max_exact_work}) bounded by the split bound (exact on the "
-                        f"{'/'.join(map(str, widths))} heaviest neurons, midpoint bound on the rest; pairs {wide})")
-    else:
+            enumerated = sorted({p["enumerated_width"] for p in all_stats if p["kind"] == "split"})
+            message += (f", {len(wide)} pair(s) too wide for enumeration (max_exact_width={cfg['max_exact_width']}, "
+                        f"max_exact_work={cfg['max_exact_work']}) bounded by the split bound (exact on the "
+                        f"{'/'.join(map(str, enumerated))} heaviest neurons, midpoint bound on the rest)")
+    elif mode == "greedy":
         status = Status.HEURISTIC
         message = ("greedy SeqLip (local search over activation vertices): an estimate, NOT a guaranteed "
                    "upper bound")
-    return _assemble(chain, factors, pair_stats, method, status, message, started, timings,
-                     {"device": str(device)}, patterns)
+    else:
+        status = Status.HEURISTIC
+        message = (f"top-{cfg['k']} SeqLip with greedy pair maximization: an estimate, NOT a guaranteed upper "
+                   f"bound (singular vectors by {', '.join(sorted(set(all_sources))) or 'none'})")
+        if requested != "top_k":
+            message = (f"a layer is too large to unroll (max_unroll={cfg['max_unroll']}): fell back to "
+                       + message)
+    stats = {"layers": layers, "widths": widths, "pair_factors": all_factors, "pairs": all_stats,
+             "segments": len(segmented.segments), "pool_constants": [p.constant for p in segmented.poolings],
+             "singular_source": all_sources, "device": str(device), "mode": mode}
+    if mode == "top_k":
+        stats["k"] = cfg["k"]
+    return LipschitzResult(status=status, value=value, upper=value if status == Status.UPPER_BOUND else None,
+                           method=method, norm="2", message=message + pools,
+                           certificate={"pair_vertices": all_vertices}, timings=timings, stats=stats)
 
 
 # ---------------------------------------------------------------- public entry points
@@ -592,8 +643,9 @@ def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
     Parameters
     ----------
     model : torch.nn.Sequential or TwoLayerReLU
-        A chain of affine layers and coordinatewise activations (see
-        :func:`lipexact.bounds.layers.extract_chain`).
+        Affine layers, coordinatewise activations and max-poolings (see
+        :func:`lipexact.bounds.layers.extract_segments`). A max-pooling splits the network: the bound is
+        the product of the SeqLip bounds of the pieces and the poolings' Lipschitz constants.
     input_shape : tuple of int, optional
         Shape of one input (no batch dimension); read from a leading Linear layer when None.
     device : str or torch.device, optional
@@ -613,7 +665,7 @@ def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
         stays below ``2^30`` work.
     max_unroll : int
         Largest dense matrix (entries) built for a convolutional block; a network with a larger block is
-        passed to :func:`seqlip_cnn` (status ``HEURISTIC``, as the message then says).
+        handled as by :func:`seqlip_cnn` (status ``HEURISTIC``, as the message then says).
     restarts : int
         Random restarts of the greedy incumbent.
 
@@ -639,21 +691,16 @@ def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
     started = time.perf_counter()
     _check_options(options, set(), "seqlip")
     max_exact_width = _positive_int(max_exact_width, "max_exact_width")
-    split_width = min(max_exact_width, 16) if split_width is None else _positive_int(split_width, "split_width")
-    max_exact_work = _positive_int(max_exact_work, "max_exact_work", 1)
-    max_unroll = _positive_int(max_unroll, "max_unroll", 1)
-    restarts = _positive_int(restarts, "restarts")
-    seed = _positive_int(seed, "seed")
-    device = pick_device(device)
-    chain = extract_chain(model, input_shape, device=device)
-    if not _unrollable(chain, max_unroll):
-        result = seqlip_cnn(model, input_shape=input_shape, device=device, seed=seed, restarts=restarts,
-                            max_unroll=max_unroll)
-        return result.replace(method="seqlip", message=(
-            f"a layer is too large to unroll (max_unroll={max_unroll}): fell back to top-k SeqLip, "
-            + result.message))
-    return _seqlip_dense(chain, device, seed, True, max_exact_width, max_unroll, restarts,
-                         "seqlip", started, split_width, max_exact_work)
+    cfg = {
+        "max_exact_width": max_exact_width,
+        "split_width": min(max_exact_width, 16) if split_width is None else _positive_int(split_width, "split_width"),
+        "max_exact_work": _positive_int(max_exact_work, "max_exact_work", 1),
+        "max_unroll": _positive_int(max_unroll, "max_unroll", 1),
+        "restarts": _positive_int(restarts, "restarts"),
+        "k": DEFAULT_TOP_K, "iterations": DEFAULT_TOP_K_ITERATIONS, "rtol": DEFAULT_TOP_K_RTOL,
+    }
+    return _seqlip_run(model, input_shape, pick_device(device), _positive_int(seed, "seed"), "exact", cfg,
+                       "seqlip", started)
 
 
 def seqlip_greedy(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = None, seed: int = 0,
@@ -661,7 +708,8 @@ def seqlip_greedy(model: Any, *, input_shape: Any = None, device: Any = None, dt
     """Greedy SeqLip: each pair factor by local search. An estimate, NOT a guaranteed upper bound.
 
     Same parameters as :func:`seqlip`. The value never exceeds the exact SeqLip (each factor is attained
-    at a vertex), but may fall below the true Lipschitz constant.
+    at a vertex), but may fall below the true Lipschitz constant. Networks with a layer too large to
+    unroll are handled as by :func:`seqlip_cnn`.
 
     Examples
     --------
@@ -677,43 +725,24 @@ def seqlip_greedy(model: Any, *, input_shape: Any = None, device: Any = None, dt
     """
     started = time.perf_counter()
     _check_options(options, set(), "seqlip_greedy")
-    max_unroll = _positive_int(max_unroll, "max_unroll", 1)
-    restarts = _positive_int(restarts, "restarts")
-    seed = _positive_int(seed, "seed")
-    device = pick_device(device)
-    chain = extract_chain(model, input_shape, device=device)
-    if not _unrollable(chain, max_unroll):
-        result = seqlip_cnn(model, input_shape=input_shape, device=device, seed=seed, restarts=restarts,
-                            max_unroll=max_unroll)
-        return result.replace(method="seqlip_greedy")
-    return _seqlip_dense(chain, device, seed, False, 0, max_unroll, restarts, "seqlip_greedy",
-                         started)
-
-
-def _top_k_triplets(block, k: int, device, seed: int, max_unroll: int):
-    """Top-``k`` singular triplets ``(U_k, S_k, Vh_k)`` of a block's linear part."""
-    import torch
-
-    k = min(k, block.in_dim, block.out_dim)
-    if block.is_dense or block.in_dim * block.out_dim <= max_unroll:
-        U, S, Vh = torch.linalg.svd(block.matrix(dtype=torch.float64, device=device, max_unroll=max_unroll),
-                                    full_matrices=False)
-        return U[:, :k], S[:k], Vh[:k, :], "svd"
-    from lipexact.bounds.power import top_k_singular
-
-    top = top_k_singular(block, block.in_shape, k, device=device, seed=seed)
-    return top.u.reshape(k, -1).T, top.values, top.v.reshape(k, -1), "power"
+    cfg = {"max_unroll": _positive_int(max_unroll, "max_unroll", 1), "restarts": _positive_int(restarts, "restarts"),
+           "k": DEFAULT_TOP_K, "iterations": DEFAULT_TOP_K_ITERATIONS, "rtol": DEFAULT_TOP_K_RTOL}
+    return _seqlip_run(model, input_shape, pick_device(device), _positive_int(seed, "seed"), "greedy", cfg,
+                       "seqlip_greedy", started)
 
 
 def seqlip_cnn(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = None, seed: int = 0,
                k: int = DEFAULT_TOP_K, max_unroll: int = DEFAULT_MAX_UNROLL, restarts: int = 1,
+               iterations: int = DEFAULT_TOP_K_ITERATIONS, rtol: float = DEFAULT_TOP_K_RTOL,
                **options: Any) -> LipschitzResult:
     """SeqLip restricted to the top-``k`` singular vectors of every layer, maximized greedily (an estimate).
 
-    Each layer ``M_i`` is replaced by its top-``k`` part ``U_{i,k} S_{i,k} V_{i,k}^T`` (power method with
-    deflation for layers too large to unroll, an SVD otherwise) and each pair factor
-    ``||S~_{i+1,k} V_{i+1,k}^T diag(d) U_{i,k} S~_{i,k}||`` is maximized by :func:`greedy_pair_max`. Both
-    steps lose the guarantee: status ``HEURISTIC``.
+    Each layer ``M_i`` is replaced by its top-``k`` part ``U_{i,k} S_{i,k} V_{i,k}^T`` (block power
+    iteration, :func:`lipexact.bounds.power.top_k_singular`, with at most ``iterations`` steps and relative
+    tolerance ``rtol``, for layers with more than ``max_unroll`` matrix entries; an SVD otherwise) and
+    each pair factor ``||S~_{i+1,k} V_{i+1,k}^T diag(d) U_{i,k} S~_{i,k}||`` is maximized by
+    :func:`greedy_pair_max`. Both steps lose the guarantee: status ``HEURISTIC``. Max-poolings are
+    handled as in :func:`seqlip`.
 
     Examples
     --------
@@ -731,34 +760,10 @@ def seqlip_cnn(model: Any, *, input_shape: Any = None, device: Any = None, dtype
     """
     started = time.perf_counter()
     _check_options(options, set(), "seqlip_cnn")
-    k = _positive_int(k, "k", 1)
-    max_unroll = _positive_int(max_unroll, "max_unroll", 1)
-    restarts = _positive_int(restarts, "restarts")
-    seed = _positive_int(seed, "seed")
-    device = pick_device(device)
-    chain = extract_chain(model, input_shape, device=device)
-    timings = {}
-    t0 = time.perf_counter()
-    singular, sources = [], []
-    for i, block in enumerate(chain.blocks):
-        U, S, Vh, source = _top_k_triplets(block, k, device, seed + i, max_unroll)
-        singular.append((U, S, Vh))
-        sources.append(source)
-    timings["singular"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    if len(singular) == 1:
-        factors, pair_stats, patterns = [float(singular[0][1][0])], [], []
-    else:
-        factors, pair_stats, patterns = [], [], []
-        for i, activation in enumerate(chain.activations):
-            P, Q = pair_matrices(singular, i)
-            value, d, stats = greedy_pair_max(P, Q, activation.slope_low, activation.slope_high,
-                                              restarts=restarts, seed=seed + i)
-            factors.append(value)
-            pair_stats.append({"pair": i, "kind": "greedy_top_k", "activation": activation.name, **stats})
-            patterns.append(d.cpu().tolist())
-    timings["pairs"] = time.perf_counter() - t0
-    message = (f"top-{k} SeqLip with greedy pair maximization: an estimate, NOT a guaranteed upper bound "
-               f"(singular vectors by {', '.join(sorted(set(sources)))})")
-    return _assemble(chain, factors, pair_stats, "seqlip_cnn", Status.HEURISTIC, message, started, timings,
-                     {"device": str(device), "k": k, "singular_source": sources}, patterns)
+    rtol = float(as_real(rtol, "rtol"))
+    require(rtol > 0, "rtol", "a positive number", repr(rtol))
+    cfg = {"k": _positive_int(k, "k", 1), "max_unroll": _positive_int(max_unroll, "max_unroll", 1),
+           "restarts": _positive_int(restarts, "restarts"), "iterations": _positive_int(iterations, "iterations", 1),
+           "rtol": rtol}
+    return _seqlip_run(model, input_shape, pick_device(device), _positive_int(seed, "seed"), "top_k", cfg,
+                       "seqlip_cnn", started)
