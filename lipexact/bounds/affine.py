@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from lipexact.bounds.power import matrix_spectral_norm
 from reductions.validation import require
 
 __all__ = [
@@ -41,17 +42,6 @@ IDENTITY_LIKE = (nn.Identity, nn.Flatten, nn.Unflatten, nn.Dropout, nn.Dropout1d
 AFFINE_MODULES = (nn.Linear,) + _CONVS + _TRANSPOSED + _BATCHNORMS + _AVERAGES + (nn.Upsample,) + IDENTITY_LIKE
 
 _NONNEGATIVE_UPSAMPLING = {"nearest", "nearest-exact", "linear", "bilinear", "trilinear"}
-
-
-def matrix_norm2(matrix: torch.Tensor) -> float:
-    """Spectral norm of an explicit matrix (SVD, or the Gram matrix of the smaller side when above 512)."""
-    rows, cols = matrix.shape
-    if min(rows, cols) == 0:
-        return 0.0
-    if min(rows, cols) <= 512:
-        return float(torch.linalg.matrix_norm(matrix, ord=2))
-    gram = matrix.T @ matrix if cols <= rows else matrix @ matrix.T
-    return float(torch.linalg.eigvalsh(gram)[-1].clamp_min(0).sqrt())
 
 
 def batchnorm_scale(module: nn.Module) -> torch.Tensor:
@@ -86,7 +76,7 @@ def closed_form_norm(module: nn.Module, shape: Sequence[int]) -> float | None:
     """
     if isinstance(module, nn.Linear):
         _check_channels(module, shape, -1, module.in_features)
-        return matrix_norm2(module.weight.detach())
+        return matrix_spectral_norm(module.weight.detach())[0]
     if isinstance(module, _BATCHNORMS):
         _check_channels(module, shape, 0, module.num_features)
         return float(batchnorm_scale(module).detach().abs().max())
