@@ -201,7 +201,7 @@ def test_functional_operations_and_concatenation():
             self.register_buffer("scale", torch.tensor([0.5, -2.0, 1.0], dtype=torch.float64))
 
         def forward(self, x):
-            a = x * self.scale                # max |c| = 2
+            a = x.clamp(min=0) * self.scale   # max |c| = 2
             b = x.view(x.size(0), -1) / 4     # 1/4
             c = torch.cat([a, b, x], dim=1)   # sqrt(4 + 1/16 + 1)
             return c.mean(dim=1, keepdim=True) + x.sum(dim=1, keepdim=True)  # sqrt(1/9) L_c + sqrt(3)

@@ -11,7 +11,7 @@ Node constants
 * Affine modules (Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, AvgPool, AdaptiveAvgPool, BatchNorm in
   eval, Upsample, Flatten, Identity, Dropout in eval, zero padding): the spectral norm of the linear
   part, from :func:`lipexact.bounds.power.spectral_norm` (see its certification policy).
-* Activations: ReLU, ReLU6, Hardtanh, Tanh, Softsign, Softplus, CELU(alpha > 0), LogSigmoid,
+* Activations: ReLU, ReLU6, Hardtanh, clamp, Tanh, Softsign, Softplus, CELU(alpha > 0), LogSigmoid,
   Tanhshrink, Softshrink: 1; LeakyReLU(a) and ELU(alpha): ``max(1, |a|)``; PReLU: ``max(1, max |a|)``;
   Sigmoid: 1/4; Hardsigmoid: 1/6; Hardswish: 3/2; SELU: ``scale * alpha`` (about 1.7581); GELU:
   ``Phi(sqrt 2) + sqrt 2 phi(sqrt 2) = (1 + erf 1)/2 + 1/(e sqrt pi)`` (about 1.1289; the tanh
@@ -38,7 +38,6 @@ estimation. NeurIPS 2018, arXiv:1805.10965 (AutoLip, Algorithm 2).
 
 from __future__ import annotations
 
-import itertools
 import math
 import operator
 import time
@@ -54,7 +53,7 @@ from torch import nn
 from lipexact.bounds.affine import AFFINE_MODULES, unscript
 from lipexact.bounds.device import as_dtype, as_module, pick_device
 from lipexact.bounds.layers import infer_input_shape
-from lipexact.bounds.power import EXACT_MAX_DIM, OperatorNorm, spectral_norm
+from lipexact.bounds.power import OperatorNorm, spectral_norm
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
 
@@ -176,12 +175,13 @@ def _functional_activation(node: torch.fx.Node) -> float | None:
     """Constant of a functional or method activation (``F.relu(x)``, ``x.tanh()``), or None."""
     target = node.target
     if node.op == "call_method":
-        simple = {"relu": 1.0, "relu_": 1.0, "tanh": 1.0, "tanh_": 1.0, "sigmoid": 0.25, "sigmoid_": 0.25}
+        simple = {"relu": 1.0, "relu_": 1.0, "tanh": 1.0, "tanh_": 1.0, "sigmoid": 0.25, "sigmoid_": 0.25,
+                  "clamp": 1.0, "clamp_": 1.0, "clip": 1.0, "clip_": 1.0}
         return simple.get(target)
     if node.op != "call_function":
         return None
     unit = {torch.relu, F.relu, F.relu6, F.hardtanh, torch.tanh, F.tanh, F.softsign, F.softplus, F.logsigmoid,
-            F.tanhshrink, F.softshrink, torch.relu_, F.relu_}
+            F.tanhshrink, F.softshrink, torch.relu_, F.relu_, torch.clamp, torch.clip}
     if target in unit:
         return 1.0
     if target in (torch.sigmoid, F.sigmoid):

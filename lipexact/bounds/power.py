@@ -55,7 +55,7 @@ import torch
 from lipexact.bounds.device import as_dtype, as_module, pick_device
 from lipexact.bounds.layers import infer_input_shape
 from lipexact.result import LipschitzResult, Status
-from reductions.validation import InvalidInputError, as_real, require
+from reductions.validation import as_real, require
 
 __all__ = [
     "PowerResult",
