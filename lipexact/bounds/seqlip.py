@@ -63,8 +63,8 @@ DEFAULT_MAX_EXACT_WIDTH = 22
 #: Default number of singular triplets per layer for :func:`seqlip_cnn`.
 DEFAULT_TOP_K = 20
 #: Default iteration cap and relative tolerance of the block power iteration of :func:`seqlip_cnn`.
-DEFAULT_TOP_K_ITERATIONS = 200
-DEFAULT_TOP_K_RTOL = 1e-6
+DEFAULT_TOP_K_ITERATIONS = 100
+DEFAULT_TOP_K_RTOL = 1e-5
 #: Default largest enumeration work ``2^width * m^3`` (``m`` the Gram size) of an exactly enumerated pair.
 DEFAULT_MAX_EXACT_WORK = 1 << 36
 _SPLIT_WORK = 1 << 30  # enumeration work allowed for the exact part of a split bound
