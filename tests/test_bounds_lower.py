@@ -19,7 +19,8 @@ from tests.strategies import two_layer_nets
 
 RTOL = 1e-9
 FAST = {
-    "data": lambda net, **kw: data_lower_bound(net, data=np.random.default_rng(0).normal(size=(64, net.n_inputs)), **kw),
+    "data": lambda net, **kw: data_lower_bound(
+        net, data=np.random.default_rng(0).normal(size=(64, net.n_inputs)), **kw),
     "gradient": lambda net, **kw: gradient_ascent(net, restarts=4, steps=8, **kw),
     "annealing": lambda net, **kw: simulated_annealing(net, chains=8, steps=40, **kw),
     "grid": lambda net, **kw: grid_search(net, budget=400, **kw),

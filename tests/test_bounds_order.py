@@ -84,6 +84,7 @@ def test_small_cnn_order():
     data = torch.randn(64, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     lowers = [lower_bound(net, "data", data=data, input_shape=shape, device="cpu").value,
               lower_bound(net, "annealing", input_shape=shape, device="cpu", chains=8, steps=30).value]
-    uppers = [upper_bound(net, method, input_shape=shape, device="cpu") for method in ("seqlip", "autolip", "frobenius")]
+    uppers = [upper_bound(net, method, input_shape=shape, device="cpu")
+              for method in ("seqlip", "autolip", "frobenius")]
     assert all(result.status == Status.UPPER_BOUND for result in uppers)
     assert_ordered([max(lowers)] + [result.value for result in uppers])

@@ -366,9 +366,10 @@ def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, de
     The Jacobian of a piecewise-linear network is constant on each region, so its autograd gradient
     is zero almost everywhere; the ascent direction is then the gradient of the Gaussian smoothing
     ``E ||J(x + sigma u)||`` (antithetic Stein estimator over ``samples`` directions; ``sigma`` starts at
-    ``smoothing * scale`` and doubles, per restart, while the estimate is zero). ``estimator``: ``"autograd"`` (double backpropagation only), ``"smoothed"``
-    (smoothing only) or ``"auto"`` (smoothing for networks whose activations are all piecewise linear,
-    otherwise autograd where it is non-zero and smoothing elsewhere). Every evaluated point, perturbed
+    ``smoothing * scale`` and doubles, per restart, while the estimate is zero). ``estimator``:
+    ``"autograd"`` (double backpropagation only), ``"smoothed"`` (smoothing only) or ``"auto"``
+    (smoothing for networks whose activations are all piecewise linear, otherwise autograd where it is
+    non-zero and smoothing elsewhere). Every evaluated point, perturbed
     ones included, is a candidate witness.
 
     Parameters
@@ -512,7 +513,8 @@ def grid_search(model: Any, *, data: Any = None, input_shape: Any = None, device
     shape, evaluator, check, generator = _setup(model, shape, device, dtype, seed, kink_rtol)
     centre = np.zeros(n) if center is None else as_array(center, "center", ndim=1, shape=(n,), integer_ok=False)
     offset = torch.rand(n, generator=generator, dtype=torch.float64)
-    axes = [float(centre[i]) - radius + (torch.arange(per_axis, dtype=torch.float64) + offset[i]) * (2 * radius / per_axis)
+    cell = 2 * radius / per_axis
+    axes = [float(centre[i]) - radius + (torch.arange(per_axis, dtype=torch.float64) + offset[i]) * cell
             for i in range(n)]
     grid = torch.cartesian_prod(*axes).reshape(-1, *shape) if n > 1 else axes[0].reshape(-1, *shape)
     grid = grid.to(evaluator.device, evaluator.dtype)

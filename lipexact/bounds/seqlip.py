@@ -443,7 +443,8 @@ def split_pair_bound(P, Q, lo: float = 0.0, hi: float = 1.0, width: int = 16) ->
     Examples
     --------
     >>> import torch
-    >>> P = torch.tensor([[1.0, 1.0, 0.1]], dtype=torch.float64); Q = torch.tensor([[1.0], [-1.0], [1.0]], dtype=torch.float64)
+    >>> P = torch.tensor([[1.0, 1.0, 0.1]], dtype=torch.float64)
+    >>> Q = torch.tensor([[1.0], [-1.0], [1.0]], dtype=torch.float64)
     >>> round(split_pair_bound(P, Q, width=2)[0], 12)  # exact max 1.1
     1.1
     """
