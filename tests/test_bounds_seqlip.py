@@ -201,6 +201,29 @@ def test_deeper_mlp_width_eight_below_spectral_product():
     assert len(result.certificate["pair_vertices"]) == 3
 
 
+def numpy_seqlip(weights):
+    """The SeqLip formula written out independently: numpy SVDs, itertools over each pair's vertices."""
+    svds = [np.linalg.svd(np.asarray(W, float), full_matrices=False) for W in weights]
+    last, value = len(svds) - 1, 1.0
+    for i in range(last):
+        U_i, S_i, _ = svds[i]
+        _, S_next, Vh_next = svds[i + 1]
+        right = U_i * (S_i if i == 0 else np.sqrt(S_i))  # U_i S~_i
+        left = (S_next if i + 1 == last else np.sqrt(S_next))[:, None] * Vh_next  # S~_{i+1} V_{i+1}^T
+        value *= naive_pair_max(left, right, 0.0, 1.0)
+    return value
+
+
+@settings(max_examples=15)
+@given(st.data())
+def test_seqlip_matches_an_independent_numpy_implementation(data):
+    depth = data.draw(st.integers(2, 4))
+    widths = [data.draw(st.integers(1, 4)) for _ in range(depth)] + [data.draw(st.integers(1, 3))]
+    weights = [data.draw(integer_matrices(widths[i + 1], widths[i])) for i in range(depth)]
+    result = seqlip(mlp(weights), device="cpu")
+    assert result.value == pytest.approx(numpy_seqlip(weights), rel=1e-9, abs=1e-12)
+
+
 def test_scalar_output_includes_last_pair():
     W1 = [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]
     W2 = [[2.0, -1.0, 1.0], [0.0, 1.0, 1.0]]
