@@ -14,6 +14,12 @@ is at least the best realizable completion. The bounds:
     ``max_t ||c + A^T t||^2 = max_{sigma in {-1,1}^{k+1}} sigma^T M sigma <= (k+1) lambda_max(M + Diag(u)) - sum(u)``
     for every ``u`` (``M = Z Z^T``, ``Z = [c + A^T 1/2; A/2]``); ``u`` is improved by subgradient steps
     (Delorme and Poljak 1993).
+``weighted_eigenvalue_bound``
+    The same quantity is ``max_{sigma in {-1,1}^N} ||Z^T sigma||^2 = max_{|q| = 1} (sum_i |z_i . q|)^2``, and by
+    Cauchy-Schwarz ``(sum_i |z_i . q|)^2 <= (sum_i 1 / w_i) (sum_i w_i (z_i . q)^2)``, so
+    ``max <= (sum_i 1 / w_i) lambda_max(Z^T Diag(w) Z)`` for every ``w > 0``. The logarithm of the right side
+    is convex in ``log w``; a few descent steps make it as tight as the optimized eigenvalue bound (both are
+    the semidefinite relaxation), with an eigenproblem of size ``min(n, k + 1)`` and no cancellation.
 ``entrywise_bound``
     Interval arithmetic on every Jacobian entry: ``|J_ij| <= M_ij``; the ``1``, ``inf`` and spectral norms
     are monotone on non-negative matrices, so ``||J|| <= ||M||``. For ``1`` and ``inf`` the absolute row
@@ -32,10 +38,12 @@ Delorme, C. and Poljak, S. Laplacian eigenvalues and the maximum cut problem. Ma
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
 import numpy as np
+from scipy.linalg import lapack
 
 from lipexact.norms import jacobian_norms
 
@@ -43,6 +51,7 @@ __all__ = [
     "ROUNDING",
     "euclidean_basis_bound",
     "gram_eigenvalue_bound",
+    "weighted_eigenvalue_bound",
     "entrywise_bound",
     "triangle_bound",
     "exhaustive_value",
@@ -57,11 +66,12 @@ def _inflate(value: float) -> float:
     return float(value) * (1.0 + ROUNDING) + 1e-300 if value > 0 else 1e-300
 
 
+@functools.lru_cache(maxsize=32)
 def _subset_matrix(j: int) -> np.ndarray:
-    """All ``2^j`` rows of ``{0,1}^j``."""
-    if j == 0:
-        return np.zeros((1, 0))
-    return np.array(list(itertools.product((0.0, 1.0), repeat=j)))
+    """All ``2^j`` rows of ``{0,1}^j`` (read-only, cached)."""
+    rows = np.zeros((1, 0)) if j == 0 else np.array(list(itertools.product((0.0, 1.0), repeat=j)))
+    rows.setflags(write=False)
+    return rows
 
 
 def _split(rows: np.ndarray, lookahead: int) -> tuple[np.ndarray, np.ndarray]:
@@ -180,6 +190,92 @@ def gram_eigenvalue_bound(c: np.ndarray, rows: np.ndarray, iterations: int = 30,
     return _inflate(math.sqrt(max(best, 0.0))), best_u
 
 
+def _top_eigenpair(S: np.ndarray) -> tuple[float, np.ndarray]:
+    """Largest eigenvalue of the symmetric ``S`` and a unit eigenvector (LAPACK ``dsyevr``, one pair only)."""
+    size = S.shape[0]
+    values, vectors, _, _, info = lapack.dsyevr(S, range="I", il=size, iu=size)
+    if info != 0:  # pragma: no cover - LAPACK failure: fall back to the full decomposition
+        values, vectors = np.linalg.eigh(S)
+        return float(values[-1]), vectors[:, -1]
+    return float(values[0]), vectors[:, 0]
+
+
+def _homogeneous_rows(c: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``Z = [c + rows^T 1 / 2; rows / 2]``: ``max_t ||c + rows^T t|| = max_{sigma in {-1,1}^N} ||Z^T sigma||``."""
+    return np.vstack([c + 0.5 * rows.sum(axis=0), 0.5 * rows])
+
+
+def weighted_eigenvalue_bound(c: np.ndarray, rows: np.ndarray, iterations: int = 30, target: float | None = None,
+                              log_weights: np.ndarray | None = None, abandon: float = 0.05) -> tuple[float, np.ndarray, np.ndarray]:
+    """Upper bound on ``max_{t in {0,1}^k} ||c + rows^T t||_2``; returns ``(bound, log_weights, direction)``.
+
+    ``(sum 1 / w_i) lambda_max(Z^T Diag(w) Z)`` (see the module docstring) minimized over ``s = log w`` by
+    gradient steps with backtracking, starting from ``log_weights`` (e.g. the parent node's) or from
+    ``w_i = 1 / |z_i|``. Stops once the bound is at most ``target``, or when a step gains less than
+    ``abandon`` times the remaining distance to it (the target is out of reach). Every iterate is a valid
+    bound.
+    ``direction`` is the top eigenvector ``q`` at the best weights: ``t_i = [rows_i . q > 0]`` (with ``q``
+    oriented towards ``c + rows^T 1 / 2``) is the completion the relaxation points to.
+
+    Examples
+    --------
+    >>> rows = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> bound, _, _ = weighted_eigenvalue_bound(np.zeros(2), rows)   # the maximum, t = (1, 1, 1), is 2 sqrt(2)
+    >>> round(bound, 3)
+    2.828
+    """
+    Z = _homogeneous_rows(np.asarray(c, dtype=np.float64), np.asarray(rows, dtype=np.float64).reshape(-1, np.size(c)))
+    lengths = np.sqrt(np.einsum("ij,ij->i", Z, Z))
+    alive = lengths > 0
+    if not np.any(alive):
+        return _inflate(0.0), np.zeros(Z.shape[0]), np.zeros(Z.shape[1])
+    Z = Z[alive]
+    s = -np.log(lengths[alive])
+    if log_weights is not None and log_weights.shape == (alive.size,) and np.all(np.isfinite(log_weights[alive])):
+        s = log_weights[alive].copy()
+    small = Z.shape[0] <= Z.shape[1]
+    gram = Z @ Z.T if small else None
+
+    def evaluate(s: np.ndarray):
+        w = np.exp(s - s.max())
+        if small:
+            root = np.sqrt(w)
+            lam, y = _top_eigenpair(root[:, None] * gram * root[None, :])
+            v = Z.T @ (root * y)
+            v /= max(np.linalg.norm(v), 1e-300)
+        else:
+            lam, v = _top_eigenpair((Z * w[:, None]).T @ Z)
+        lam = max(lam, 0.0)
+        return float(np.sum(1.0 / w)) * lam, w, lam, v
+
+    value, w, lam, v = evaluate(s)
+    best, best_s, best_v = value, s, v
+    goal = None if target is None else target * target
+    step = 1.0
+    for _ in range(iterations):
+        if goal is not None and best <= goal:
+            break
+        inverse = 1.0 / w
+        gradient = -inverse / inverse.sum() + (w * (Z @ v) ** 2 / lam if lam > 0 else 0.0)
+        decrease = 0.0
+        for _ in range(8):
+            trial = s - step * gradient
+            trial_value, trial_w, trial_lam, trial_v = evaluate(trial)
+            if trial_value < value:
+                decrease = value - trial_value
+                s, value, w, lam, v = trial, trial_value, trial_w, trial_lam, trial_v
+                step *= 1.5
+                break
+            step *= 0.3
+        if value < best:
+            best, best_s, best_v = value, s, v
+        if decrease <= 0 or (goal is not None and decrease < abandon * (value - goal)):
+            break  # converged, or too slow to reach the target
+    full = np.full(alive.size, np.nan)
+    full[alive] = best_s - best_s.max()
+    return _inflate(math.sqrt(best)), full, best_v
+
+
 def _block_abs_sum_bounds(c: np.ndarray, rows: np.ndarray, block: int) -> np.ndarray:
     """Upper bounds on ``max_t sum_j |c_ij + sum_g t_g rows_gij|`` for each ``i`` (``c``: (p, q), rows: (k, p, q))."""
     p, q = c.shape
@@ -236,7 +332,7 @@ def exhaustive_value(jacobian: np.ndarray, A: np.ndarray, norm: str) -> float:
 
 
 class NodeBound:
-    """The node bound of the search: the smallest of the applicable bounds above.
+    """The node bounds of the search: a cheap one for every node, a strong one for the nodes that survive it.
 
     Parameters
     ----------
@@ -247,32 +343,31 @@ class NodeBound:
         Free rows enumerated exactly inside the Euclidean basis bound.
     exhaustive : int
         Nodes with at most this many free groups are bounded by plain enumeration (exact over the box).
-    gram_iterations : int
-        Subgradient steps of the eigenvalue bound (0 disables it); it is only tried when the cheaper
-        bounds do not prune the node.
+    eigen_iterations : int
+        Descent steps of :func:`weighted_eigenvalue_bound` in :meth:`refine` (Euclidean norm; 0 disables it).
 
-    Calling it with ``(jacobian, free, threshold)`` returns a bound on the node; ``threshold`` (the value
-    below which the node is pruned) lets the expensive bound stop early.
+    Calling it with ``(jacobian, free, threshold)`` returns the cheap bound (the smallest of the basis,
+    entrywise and triangle bounds that apply). :meth:`refine` returns the strong bound, warm-started from
+    the state its parent's refinement left (:meth:`child_state`).
     """
 
-    def __init__(self, A: np.ndarray, norm: str, lookahead: int = 6, exhaustive: int = 6, gram_iterations: int = 0):
+    def __init__(self, A: np.ndarray, norm: str, lookahead: int = 6, exhaustive: int = 6, eigen_iterations: int = 30):
         self.A = np.asarray(A, dtype=np.float64)
         G, m, n = self.A.shape
         self.norm = norm
         self.m, self.n = m, n
         self.lookahead = lookahead
         self.exhaustive = exhaustive
-        self.gram_iterations = gram_iterations
+        self.eigen_iterations = eigen_iterations if norm == "2" else 0
         self.euclidean = norm == "2"
         self.calls = 0
-        self.gram_calls = 0
+        self.refinements = 0
         if self.euclidean:
             vectors = self.A.reshape(G, m * n)
-            # an isometry onto the span of the contributions (and of any base added later: kept full if needed)
-            self.vectors = vectors
             if G and m * n > G + 1:
+                # an isometry onto the span of the contributions (the base's remainder becomes one coordinate)
                 _, _, vt = np.linalg.svd(vectors, full_matrices=False)
-                self.span = vt  # (r, m n) orthonormal rows spanning every contribution
+                self.span = vt
                 self.coordinates = vectors @ vt.T
             else:
                 self.span = None
@@ -284,10 +379,9 @@ class NodeBound:
         if self.span is None:
             return c, rows
         inside = self.span @ c
-        outside = c - self.span.T @ inside
-        out = float(np.linalg.norm(outside))
-        if out > 0:  # one more coordinate: the component of c orthogonal to every contribution
-            inside = np.concatenate([inside, [out]])
+        outside = float(np.linalg.norm(c - self.span.T @ inside))
+        if outside > 0:
+            inside = np.concatenate([inside, [outside]])
             rows = np.hstack([rows, np.zeros((rows.shape[0], 1))])
         return inside, rows
 
@@ -302,8 +396,30 @@ class NodeBound:
         bound = euclidean_basis_bound(c, rows, lookahead=self.lookahead)
         if self.m > 1:
             bound = min(bound, entrywise_bound(jacobian, A, self.norm))
-        if bound > threshold and self.gram_iterations > 0:
-            self.gram_calls += 1
-            gram, _ = gram_eigenvalue_bound(c, rows, self.gram_iterations, target=threshold if threshold > 0 else None)
-            bound = min(bound, gram)
         return bound
+
+    def refine(self, jacobian: np.ndarray, free: np.ndarray, threshold: float, state: np.ndarray | None
+               ) -> tuple[float, np.ndarray | None]:
+        """The strong bound of a node and the state to warm-start its children (``inf`` when none applies)."""
+        if self.eigen_iterations <= 0 or free.size <= self.exhaustive:
+            return math.inf, None
+        self.refinements += 1
+        c, rows = self._euclidean_parts(jacobian, free)
+        bound, weights, q = weighted_eigenvalue_bound(c, rows, self.eigen_iterations,
+                                                      target=threshold if threshold > 0 else None,
+                                                      log_weights=None if state is None else state[0])
+        if q @ (c + 0.5 * rows.sum(axis=0)) < 0:
+            q = -q
+        return bound, (weights, rows @ q > 0)
+
+    @staticmethod
+    def child_state(state: tuple | None, position: int) -> tuple | None:
+        """The parent's state without the entry of the free group at ``position`` (the one branched on)."""
+        if state is None:
+            return None
+        return np.delete(state[0], 1 + position), np.delete(state[1], position)
+
+    @staticmethod
+    def preferred_side(state: tuple | None, position: int) -> bool | None:
+        """The side of the free group at ``position`` that the node's relaxation points to (None: no opinion)."""
+        return None if state is None else bool(state[1][position])

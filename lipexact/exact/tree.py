@@ -404,6 +404,8 @@ class Node:
     branched: int = -1
     """The group fixed last (the one the parent's point may be on the wrong side of)."""
     depth: int = 0
+    state: Any = None
+    """Warm start of the strong bound (from the parent's refinement)."""
 
 
 @dataclass
@@ -458,7 +460,12 @@ class TreeSearch:
         self.branch = branch
         self.progress = progress if progress is not None else SearchProgress(method, False)
         self.seed = seed
-        self.lp = RegionLP(arrangement) if arrangement.n_groups else None
+        self._lp: RegionLP | None = None
+        self.sizes = np.sqrt(np.einsum("gmn,gmn->g", arrangement.A, arrangement.A))
+        self.refine = getattr(bound, "refine", None)
+        self.child_state = getattr(bound, "child_state", None)
+        self.preferred_side = getattr(bound, "preferred_side", None)
+        self.improve: Callable[[float, np.ndarray], tuple[float, np.ndarray]] | None = None
         self.best_value = -math.inf
         self.best_point: np.ndarray | None = None
         self.closed = -math.inf  # largest value or bound of a finished part of the tree
@@ -466,6 +473,12 @@ class TreeSearch:
                       "cells": 0, "max_frontier": 0, "incumbent_updates": 0}
         if incumbent is not None:
             self.offer(*incumbent)
+
+    @property
+    def lp(self) -> RegionLP:
+        if self._lp is None:
+            self._lp = RegionLP(self.arrangement)
+        return self._lp
 
     # ------------------------------------------------------------------ incumbent
     def offer(self, value: float, point: np.ndarray) -> bool:
@@ -561,9 +574,9 @@ class TreeSearch:
             upper = max(self.closed, self.best_value)
         else:
             upper = max(self.closed, self.best_value, self.frontier_bound(stack))
-        if self.lp is not None:
-            self.stats["lp_exact"] = self.lp.exact_solves
-            self.stats["lp_fallbacks"] = self.lp.fallbacks
+        if self._lp is not None:
+            self.stats["lp_exact"] = self._lp.exact_solves
+            self.stats["lp_fallbacks"] = self._lp.fallbacks
         value = None if self.best_value == -math.inf else self.best_value
         self.progress.update(value, upper, self.stats["nodes"], force=True)
         return SearchOutcome(status, value, self.best_point, upper, self.stats)
@@ -591,10 +604,15 @@ class TreeSearch:
         stats = self.stats
         stats["nodes"] += 1
         arrangement = self.arrangement
-        if self.bound is not None and node.bound <= self.threshold():
-            stats["pruned_by_bound"] += 1
-            self.closed = max(self.closed, node.bound)
-            return
+        free = np.flatnonzero(node.signs < 0)
+        if self.bound is not None:
+            if node.bound > self.threshold() and self.refine is not None:
+                strong, node.state = self.refine(node.jacobian, free, self.threshold(), node.state)
+                node.bound = min(node.bound, strong)
+            if node.bound <= self.threshold():
+                stats["pruned_by_bound"] += 1
+                self.closed = max(self.closed, node.bound)
+                return
         if node.point is None:
             node.point = self.find_point(node)
             if node.point is None:
@@ -602,7 +620,6 @@ class TreeSearch:
                 return
             node.parent_point = None
         x = node.point
-        free = np.flatnonzero(node.signs < 0)
         if free.size == 0:
             stats["cells"] += 1
             value = arrangement.value_of_partial(node.jacobian)
@@ -613,7 +630,13 @@ class TreeSearch:
         if self.bound is not None and np.all(z != 0):
             on = free[z > 0]
             jacobian = node.jacobian + arrangement.A[on].sum(axis=0)
-            self.offer(arrangement.value_of_partial(jacobian), x)
+            value = arrangement.value_of_partial(jacobian)
+            if value > self.best_value:
+                if self.improve is not None:
+                    value, x_best = self.improve(value, x)
+                    self.offer(value, x_best)
+                else:
+                    self.offer(value, x)
         position = self.branch(self, node, free, z)
         g = int(free[position])
         children = []
@@ -623,13 +646,18 @@ class TreeSearch:
             jacobian = node.jacobian + arrangement.A[g] if side == 1 else node.jacobian
             inherits = (z[position] > 0) == (side == 1) and z[position] != 0
             child = Node(signs, jacobian, math.inf, x if inherits else None,
-                         parent_point=None if inherits else x, branched=g, depth=node.depth + 1)
+                         parent_point=None if inherits else x, branched=g, depth=node.depth + 1,
+                         state=None if self.child_state is None else self.child_state(node.state, position))
             if self.bound is not None:
                 child.bound = min(node.bound, self.bound(jacobian, free[free != g], self.threshold()))
             children.append(child)
         if self.bound is not None:
-            # explore the child with the larger bound first (it is pushed last)
-            children.sort(key=lambda c: c.bound)
+            # explore first (push last) the side the relaxation points to, else the child with the larger bound
+            preferred = None if self.preferred_side is None else self.preferred_side(node.state, position)
+            if preferred is None:
+                children.sort(key=lambda c: c.bound)
+            elif preferred:
+                children.reverse()
             threshold = self.threshold()
             for child in children:
                 if child.bound <= threshold:

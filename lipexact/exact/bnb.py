@@ -1,0 +1,106 @@
+"""Exact constant by branch and bound over activation patterns.
+
+A node fixes part of the (hyperplane-group) pattern and carries a point of its region
+(:mod:`lipexact.exact.tree`). It is pruned when its region is empty (region LP) or when a proven bound on
+every completion (:mod:`lipexact.exact.bounds`) is no larger than the incumbent, the best certified cell so
+far (first from :mod:`lipexact.exact.incumbent`, then from the cell of every node's point). The search is
+depth first, the child with the larger bound first; the child on the side of the parent's point inherits
+that point, and the other child looks for one (ray step, then LP) only when it is reached and still not
+pruned. The tree closes with status ``optimal``; a time limit or Ctrl-C returns the incumbent and the
+largest bound of the open nodes.
+
+References
+----------
+Scaman, K. and Virmaux, A. Lipschitz regularity of deep neural networks: analysis and efficient
+estimation. NeurIPS 2018 (arXiv:1805.10965).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lipexact.exact.bounds import NodeBound
+from lipexact.exact.incumbent import Cell, cell_at, find_incumbent, local_search
+from lipexact.exact.problem import Clock, Problem, certified_result
+from lipexact.exact.progress import SearchProgress
+from lipexact.exact.tree import Node, TreeSearch, build_arrangement
+from lipexact.result import LipschitzResult, Status
+from reductions.validation import require
+
+__all__ = ["solve_bnb", "BRANCHING_RULES"]
+
+
+def branch_largest(search: TreeSearch, node: Node, free: np.ndarray, z: np.ndarray) -> int:
+    """The free group with the largest contribution ``||A_g||``."""
+    return int(np.argmax(search.sizes[free]))
+
+
+def branch_nearest(search: TreeSearch, node: Node, free: np.ndarray, z: np.ndarray) -> int:
+    """The free group whose hyperplane is nearest the node's point (the most ambiguous one there)."""
+    return int(np.argmin(np.abs(z)))
+
+
+def branch_weighted(search: TreeSearch, node: Node, free: np.ndarray, z: np.ndarray) -> int:
+    """Largest contribution per distance of the hyperplane from the node's point."""
+    return int(np.argmax(search.sizes[free] / (np.abs(z) + 1e-3 * search.arrangement.scale)))
+
+
+BRANCHING_RULES = {"largest": branch_largest, "nearest": branch_nearest, "weighted": branch_weighted}
+
+
+def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookahead: int = 6, exhaustive: int = 6,
+              eigen_iterations: int = 30, incumbent_samples: int = 256, incumbent_starts: int = 4,
+              polish: bool = True) -> LipschitzResult:
+    """Exact constant by branch and bound (see the module docstring).
+
+    Parameters
+    ----------
+    problem, clock
+        As for every method of :data:`lipexact.exact.METHODS`.
+    branching : {"largest", "nearest", "weighted"}
+        Which free unit a node splits on (see :data:`BRANCHING_RULES`).
+    lookahead, exhaustive, eigen_iterations
+        Strength of the node bound (see :class:`~lipexact.exact.bounds.NodeBound`).
+    incumbent_samples, incumbent_starts
+        Effort of the initial local search (:func:`~lipexact.exact.incumbent.find_incumbent`).
+    polish : bool
+        Run the local search from every new incumbent found in the tree.
+
+    Examples
+    --------
+    >>> from lipexact.network import TwoLayerReLU
+    >>> from lipexact.exact.problem import validate_problem
+    >>> net = TwoLayerReLU([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[1.0, 1.0, -1.0]], b1=[0.0, 0.0, -1.0])
+    >>> result = solve_bnb(validate_problem(net), Clock())
+    >>> result.status.value, round(result.value, 12)
+    ('optimal', 1.414213562373)
+    """
+    require(branching in BRANCHING_RULES, "branching", f"one of {sorted(BRANCHING_RULES)}", repr(branching))
+    arrangement = build_arrangement(problem)
+    rng = np.random.default_rng(problem.seed)
+    start = find_incumbent(arrangement, problem.seed, samples=incumbent_samples, starts=incumbent_starts)
+    bound = NodeBound(arrangement.A, problem.norm, lookahead=lookahead, exhaustive=exhaustive,
+                      eigen_iterations=eigen_iterations)
+    search = TreeSearch(arrangement, clock, "bnb", bound=bound, branch=BRANCHING_RULES[branching],
+                        progress=SearchProgress("bnb", problem.progress),
+                        incumbent=None if start is None else (start.value, start.point), seed=problem.seed)
+    if polish:
+        def improve(value: float, point: np.ndarray) -> tuple[float, np.ndarray]:
+            cell = cell_at(arrangement, point)
+            if cell is None:
+                return value, point
+            better: Cell = local_search(arrangement, cell, rng, max_moves=20)
+            return better.value, better.point
+        search.improve = improve
+    outcome = search.run()
+    stats = dict(outcome.stats)
+    stats.update(groups=arrangement.n_groups, hidden=problem.net.n_hidden, bound_calls=bound.calls,
+                 refinements=bound.refinements, initial_incumbent=None if start is None else start.value)
+    proof = "every node was pruned by an empty region (LP) or a proven bound not above the incumbent"
+    if outcome.status is Status.OPTIMAL:
+        message = f"optimal: {stats['nodes']} nodes, {stats['lps']} LPs"
+    else:
+        proof = "incumbent, bounds of pruned nodes and the largest bound of the open nodes"
+        message = f"{outcome.status.value}: stopped after {stats['nodes']} nodes"
+    return certified_result(problem, "bnb", clock, status=outcome.status, witness=outcome.point,
+                            upper=outcome.upper, upper_proof=proof, message=message, stats=stats)
