@@ -2,8 +2,8 @@
 
 The model is a TorchScript file (``torch.jit.save``), a pickled module (``torch.save(model)``; loading
 it executes pickled code, so only load files you trust) or a ``two_layer_relu`` JSON document. Each
-method of ``--methods`` runs in turn (upper: autolip, frobenius, power, seqlip, seqlip_greedy; lower:
-data, gradient, annealing, grid); a table of method, kind (upper / lower / heuristic), value and time
+method of ``--methods`` runs in turn (upper: autolip, frobenius, power, seqlip, seqlip_greedy, seqlip_cnn;
+lower: data, gradient, annealing, grid); a table of method, kind (upper / lower / heuristic), value and time
 is printed, and ``--json`` writes every result as JSON (atomically). Exit codes: 0 every method
 finished, 1 a method failed (its row says why), 2 bad input (one line on stderr, no output file),
 130 interrupted.

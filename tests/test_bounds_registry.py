@@ -18,9 +18,10 @@ NET = TwoLayerReLU([[1, -2], [3, 1], [0, 2]], [[1, 2, -1]], [0, 1, -1])
 
 
 def test_registries_hold_the_specified_names():
-    assert list(UPPER_METHODS) == ["autolip", "frobenius", "power", "seqlip", "seqlip_greedy"]
+    assert list(UPPER_METHODS) == ["autolip", "frobenius", "power", "seqlip", "seqlip_greedy", "seqlip_cnn"]
     assert list(LOWER_METHODS) == ["data", "gradient", "annealing", "grid"]
     assert UPPER_METHODS["seqlip"] == "lipexact.bounds.seqlip:seqlip"
+    assert UPPER_METHODS["seqlip_cnn"] == "lipexact.bounds.seqlip:seqlip_cnn"
     assert LOWER_METHODS["grid"] == "lipexact.bounds.lower:grid_search"
     assert lipexact.UPPER_METHODS is UPPER_METHODS and lipexact.upper_bound is upper_bound
     assert lipexact.LOWER_METHODS is LOWER_METHODS and lipexact.lower_bound is lower_bound
@@ -32,8 +33,7 @@ def test_every_registered_function_has_the_common_signature(registry, extra):
         parameters = inspect.signature(resolve_method(name, registry)).parameters
         for keyword in ("input_shape", "device", "dtype", "seed", *extra):
             assert keyword in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()), (name, keyword)
-        # dtype defaults to float64 (None is accepted as its spelling: as_dtype(None) is float64)
-        assert parameters["dtype"].default in (torch.float64, None) and parameters["seed"].default == 0, name
+        assert parameters["dtype"].default is torch.float64 and parameters["seed"].default == 0, name
 
 
 @pytest.mark.parametrize("entry", [upper_bound, lower_bound])
@@ -59,6 +59,20 @@ def test_methods_resolve_lazily_and_callables_are_accepted(monkeypatch):
     monkeypatch.setitem(UPPER_METHODS, "constant", constant)
     result = upper_bound(NET, method="constant")
     assert result.value == 7.0 and result.timings["total"] >= 0  # the entry point's own timing replaces it
+
+
+def test_seqlip_cnn_is_registered_as_a_labelled_heuristic():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 2)).double()
+    result = upper_bound(model, "seqlip_cnn", input_shape=(1, 6, 6), device="cpu", k=4)
+    assert result.method == "seqlip_cnn" and result.status is Status.HEURISTIC and result.upper is None
+    assert "NOT a guaranteed upper bound" in result.message and result.timings["total"] > 0
+    # each factor is attained at a vertex of a truncated pair (a submatrix): never above the proven SeqLip
+    proven = upper_bound(model, "seqlip", input_shape=(1, 6, 6), device="cpu")
+    assert proven.status is Status.UPPER_BOUND and 0 < result.value <= proven.value
+    with pytest.raises(InvalidInputError) as error:
+        upper_bound(model, "seqlip_cnn", input_shape=(1, 6, 6), device="cpu", dtype="float16")
+    assert error.value.field == "dtype"
 
 
 def test_entry_points_time_the_call_and_bracket_the_constant():

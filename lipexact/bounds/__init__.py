@@ -11,7 +11,8 @@ validate the method, call it and time it (``timings["total"]``).
 
 Upper methods: ``autolip`` (Scaman & Virmaux 2018, on the torch.fx graph), ``frobenius`` (AutoLip with
 Frobenius norms of the layers), ``power`` (affine models only: their spectral norm), ``seqlip`` and
-``seqlip_greedy`` (SeqLip for MLPs; the greedy variant is a heuristic). Lower methods: ``data``,
+``seqlip_greedy`` (SeqLip for MLPs; the greedy variant is a heuristic), ``seqlip_cnn`` (SeqLip on the top-k
+singular vectors of each layer, for CNNs too large to unroll; a heuristic). Lower methods: ``data``,
 ``gradient``, ``annealing``, ``grid``.
 """
 
@@ -31,6 +32,7 @@ UPPER_METHODS: dict[str, str | Callable] = {
     "power": "lipexact.bounds.power:affine_lipschitz",
     "seqlip": "lipexact.bounds.seqlip:seqlip",
     "seqlip_greedy": "lipexact.bounds.seqlip:seqlip_greedy",
+    "seqlip_cnn": "lipexact.bounds.seqlip:seqlip_cnn",
 }
 
 LOWER_METHODS: dict[str, str | Callable] = {
@@ -49,7 +51,7 @@ def resolve_method(method: Any, registry: dict[str, str | Callable], kind: str =
     >>> resolve_method("nope", UPPER_METHODS)
     Traceback (most recent call last):
     ...
-    reductions.validation.InvalidInputError: method: expected one of autolip, frobenius, power, seqlip, seqlip_greedy, got 'nope'
+    reductions.validation.InvalidInputError: method: expected one of autolip, frobenius, ..., seqlip_cnn, got 'nope'
     """
     if not isinstance(method, str) or method not in registry:
         raise InvalidInputError("method", f"one of {', '.join(registry)}", repr(method))

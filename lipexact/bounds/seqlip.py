@@ -38,8 +38,9 @@ import time
 from typing import Any, Iterator
 
 import numpy as np
+import torch
 
-from lipexact.bounds.device import pick_device
+from lipexact.bounds.device import as_dtype, pick_device
 from lipexact.bounds.layers import DEFAULT_MAX_UNROLL, extract_segments
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import as_real, require
@@ -106,8 +107,6 @@ def pair_matrices(singular: list, i: int) -> tuple[Any, Any]:
 
 def _sq_spectral_norms(A):
     """Squared spectral norms of a batch ``(B, r1, r2)`` (float64 Gram eigenvalues; closed form for rank <= 2)."""
-    import torch
-
     r1, r2 = A.shape[-2:]
     if min(r1, r2) == 1:
         return (A * A).sum(dim=(-2, -1))
@@ -121,8 +120,6 @@ def _sq_spectral_norms(A):
 def _gram_sq_norms(G, threshold: float | None = None):
     """``(indices, lambda_max)`` of a batch of Gram matrices ``G = A A^T`` (all of them, or only those
     that may exceed ``threshold``: cheap bounds ``||G||_F`` and then ``tr(G^4)^(1/4)`` discard the rest)."""
-    import torch
-
     m = G.shape[-1]
     index = torch.arange(G.shape[0], device=G.device)
     if threshold is not None and threshold > 0 and m > 1:
@@ -148,15 +145,11 @@ def _gram_sq_norms(G, threshold: float | None = None):
 
 def pair_norm(P, Q, d) -> float:
     """``||P diag(d) Q||_2`` evaluated directly (SVD in float64)."""
-    import torch
-
     A = (P.double() * d.to(P.device, torch.float64)[None, :]) @ Q.double()
     return float(torch.linalg.matrix_norm(A, ord=2)) if A.numel() else 0.0
 
 
 def _offset_norm(P, Q, d, offset) -> float:
-    import torch
-
     if offset is None:
         return pair_norm(P, Q, d)
     A = offset.double() + (P.double() * d.to(P.device, torch.float64)[None, :]) @ Q.double()
@@ -165,8 +158,6 @@ def _offset_norm(P, Q, d, offset) -> float:
 
 def _live_terms(P, Q):
     """Indices of neurons whose rank-one term ``P[:, j] Q[j, :]`` is not identically zero."""
-    import torch
-
     return torch.nonzero((P != 0).any(dim=0) & (Q != 0).any(dim=1)).flatten()
 
 
@@ -185,8 +176,6 @@ def iter_vertex_sq_norms(P, Q, lo: float = 0.0, hi: float = 1.0, batch_bits: int
     norm exceeds it are yielded (cheap bounds ``||G||_F`` and ``tr(G^4)^(1/4)`` skip the rest first).
     ``offset``: a constant ``(r1, r2)`` matrix added to every ``A``.
     """
-    import torch
-
     if P.shape[0] > Q.shape[1]:  # ||A|| = ||A^T||: keep the Gram matrix on the smaller side
         P, Q = Q.T, P.T
         offset = None if offset is None else offset.T
@@ -245,8 +234,6 @@ def exact_pair_max(P, Q, lo: float = 0.0, hi: float = 1.0, batch_bits: int | Non
     >>> value, d.tolist()
     (1.0, [1.0, 0.0])
     """
-    import torch
-
     P = P.double()
     Q = Q.double()
     n = P.shape[1]
@@ -299,8 +286,6 @@ class _PairTop:
 
     def __call__(self, d, v0=None, tolerance: float | None = None, iterations: int | None = None):
         """``(sigma, u, v)``; ``sigma = ||A(d)^T u||`` for a unit ``u``, so never above ``||A(d)||``."""
-        import torch
-
         P, Q = self.P, self.Q
         tolerance = self.tolerance if tolerance is None else tolerance
         iterations = self.iterations if iterations is None else iterations
@@ -345,8 +330,6 @@ def greedy_pair_max(P, Q, lo: float = 0.0, hi: float = 1.0, restarts: int = 3, s
     >>> greedy_pair_max(P, Q)[0]
     1.0
     """
-    import torch
-
     P = P.double()
     Q = Q.double()
     n = P.shape[1]
@@ -418,8 +401,6 @@ def midpoint_pair_bound(P, Q, lo: float = 0.0, hi: float = 1.0) -> float:
     >>> round(midpoint_pair_bound(P, Q), 12)  # exact max is 1; ||P|| ||Q|| = 2
     1.0
     """
-    import torch
-
     P = P.double()
     Q = Q.double()
     c, r = (lo + hi) / 2.0, (hi - lo) / 2.0
@@ -448,8 +429,6 @@ def split_pair_bound(P, Q, lo: float = 0.0, hi: float = 1.0, width: int = 16) ->
     >>> round(split_pair_bound(P, Q, width=2)[0], 12)  # exact max 1.1
     1.1
     """
-    import torch
-
     P = P.double()
     Q = Q.double()
     midpoint = midpoint_pair_bound(P, Q, lo, hi)
@@ -503,8 +482,6 @@ def _gram_cost(P, Q) -> int:
 
 
 def _full_svds(chain, device, max_unroll: int) -> tuple[list, list]:
-    import torch
-
     singular = []
     for block in chain.blocks:
         matrix = block.matrix(dtype=torch.float64, device=device, max_unroll=max_unroll)
@@ -514,8 +491,6 @@ def _full_svds(chain, device, max_unroll: int) -> tuple[list, list]:
 
 def _top_k_triplets(block, k: int, device, seed: int, max_unroll: int, iterations: int, rtol: float):
     """Top-``k`` singular triplets ``(U_k, S_k, Vh_k)`` of a block's linear part, and how they were found."""
-    import torch
-
     k = min(k, block.in_dim, block.out_dim)
     if block.in_dim * block.out_dim <= max_unroll:
         U, S, Vh = torch.linalg.svd(block.matrix(dtype=torch.float64, device=device, max_unroll=max_unroll),
@@ -570,8 +545,6 @@ def _segment_factors(chain, mode: str, cfg: dict, device, seed: int) -> tuple[li
 def _seqlip_run(model, input_shape, device, seed: int, mode: str, cfg: dict, method: str,
                 started: float) -> LipschitzResult:
     """SeqLip over every max-pooling-free segment, times the poolings' constants."""
-    import torch
-
     segmented = extract_segments(model, input_shape, device=device)
     requested = mode
     if mode != "top_k" and not all(_unrollable(chain, cfg["max_unroll"]) for chain in segmented.segments):
@@ -635,8 +608,8 @@ def _seqlip_run(model, input_shape, device, seed: int, mode: str, cfg: dict, met
 
 # ---------------------------------------------------------------- public entry points
 
-def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = None, seed: int = 0,
-           max_exact_width: int = DEFAULT_MAX_EXACT_WIDTH, max_exact_work: int = DEFAULT_MAX_EXACT_WORK,
+def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = torch.float64,
+           seed: int = 0, max_exact_width: int = DEFAULT_MAX_EXACT_WIDTH, max_exact_work: int = DEFAULT_MAX_EXACT_WORK,
            split_width: int | None = None, max_unroll: int = DEFAULT_MAX_UNROLL, restarts: int = 3,
            **options: Any) -> LipschitzResult:
     """Guaranteed SeqLip upper bound on the l2 Lipschitz constant (exact enumeration per pair).
@@ -651,8 +624,10 @@ def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
         Shape of one input (no batch dimension); read from a leading Linear layer when None.
     device : str or torch.device, optional
         Computation device (CUDA when present by default).
-    dtype : torch.dtype, optional
-        Accepted for a uniform interface; the guaranteed bound always computes in float64.
+    dtype : torch.dtype
+        Validated and accepted for the uniform interface of the bounds (default ``torch.float64``), but every
+        SeqLip variant computes in float64 whatever is asked: the enumeration compares squared norms of
+        nearly equal vertices, and the pair factors are certified with a float64 rounding margin.
     seed : int
         Seed of the greedy incumbent that starts each enumeration (the result does not depend on it).
     max_exact_width : int
@@ -691,6 +666,7 @@ def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
     """
     started = time.perf_counter()
     _check_options(options, set(), "seqlip")
+    as_dtype(dtype)  # validated only: every variant computes in float64 (see seqlip)
     max_exact_width = _positive_int(max_exact_width, "max_exact_width")
     cfg = {
         "max_exact_width": max_exact_width,
@@ -704,8 +680,8 @@ def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
                        "seqlip", started)
 
 
-def seqlip_greedy(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = None, seed: int = 0,
-                  max_unroll: int = DEFAULT_MAX_UNROLL, restarts: int = 3, **options: Any) -> LipschitzResult:
+def seqlip_greedy(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = torch.float64,
+                  seed: int = 0, max_unroll: int = DEFAULT_MAX_UNROLL, restarts: int = 3, **options: Any) -> LipschitzResult:
     """Greedy SeqLip: each pair factor by local search. An estimate, NOT a guaranteed upper bound.
 
     Same parameters as :func:`seqlip`. The value never exceeds the exact SeqLip (each factor is attained
@@ -726,14 +702,15 @@ def seqlip_greedy(model: Any, *, input_shape: Any = None, device: Any = None, dt
     """
     started = time.perf_counter()
     _check_options(options, set(), "seqlip_greedy")
+    as_dtype(dtype)  # validated only: every variant computes in float64 (see seqlip)
     cfg = {"max_unroll": _positive_int(max_unroll, "max_unroll", 1), "restarts": _positive_int(restarts, "restarts"),
            "k": DEFAULT_TOP_K, "iterations": DEFAULT_TOP_K_ITERATIONS, "rtol": DEFAULT_TOP_K_RTOL}
     return _seqlip_run(model, input_shape, pick_device(device), _positive_int(seed, "seed"), "greedy", cfg,
                        "seqlip_greedy", started)
 
 
-def seqlip_cnn(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = None, seed: int = 0,
-               k: int = DEFAULT_TOP_K, max_unroll: int = DEFAULT_MAX_UNROLL, restarts: int = 1,
+def seqlip_cnn(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = torch.float64,
+               seed: int = 0, k: int = DEFAULT_TOP_K, max_unroll: int = DEFAULT_MAX_UNROLL, restarts: int = 1,
                iterations: int = DEFAULT_TOP_K_ITERATIONS, rtol: float = DEFAULT_TOP_K_RTOL,
                **options: Any) -> LipschitzResult:
     """SeqLip restricted to the top-``k`` singular vectors of every layer, maximized greedily (an estimate).
@@ -761,6 +738,7 @@ def seqlip_cnn(model: Any, *, input_shape: Any = None, device: Any = None, dtype
     """
     started = time.perf_counter()
     _check_options(options, set(), "seqlip_cnn")
+    as_dtype(dtype)  # validated only: every variant computes in float64 (see seqlip)
     rtol = float(as_real(rtol, "rtol"))
     require(rtol > 0, "rtol", "a positive number", repr(rtol))
     cfg = {"k": _positive_int(k, "k", 1), "max_unroll": _positive_int(max_unroll, "max_unroll", 1),
