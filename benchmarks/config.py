@@ -16,23 +16,24 @@ class Config:
     mlp_width: int = 10
     mlp_two_layer_width: int = 10  # the extra two-layer row, where the exact value is computed
     mlp_samples: int = 1000
-    mlp_epochs: int = 100
+    mlp_epochs: int = 300
     seqlip_exact_max_width: int = 16  # exact SeqLip enumerates 2^width patterns per pair
     exact_time_limit: float = 30.0
     # 2. CNNs on the 8x8 digits (the paper's second table).
     cnn_layers: tuple[int, ...] = (4, 5, 7, 10)
-    cnn_channels: int = 8
-    cnn_epochs: int = 3
+    cnn_channels: int = 4
+    cnn_epochs: int = 10
+    cnn_lower_options: dict = field(default_factory=lambda: {"annealing": {"chains": 8, "steps": 50}})
     digits_limit: int | None = None
     digits_upsample: int = 1
     # 3. AlexNet: "skip", or the input size and a channel/width scale (1.0 = the original network).
     alexnet: str = "run"
-    alexnet_input: int = 224
-    alexnet_width_scale: float = 1.0
+    alexnet_input: int = 128
+    alexnet_width_scale: float = 0.25
     # 4. The open question: two-layer networks of growing width.
     open_widths: tuple[int, ...] = (4, 8, 16, 32)
     open_inputs: int = 2
-    open_epochs: int = 100
+    open_epochs: int = 300
     # 5. Exact-solver scaling and the Max-Cut / QUBO instances.
     scaling_widths: tuple[int, ...] = (4, 6, 8, 10, 12, 14, 16)
     scaling_inputs: int = 4
@@ -52,7 +53,7 @@ class Config:
     # Options of the lower-bound methods (passed to lipexact.lower_bound by name).
     lower_options: dict = field(default_factory=lambda: {
         "gradient": {"restarts": 8, "steps": 100},
-        "annealing": {"chains": 16, "steps": 300},
+        "annealing": {"chains": 16, "steps": 100},
         "grid": {"points": 100},
     })
 
@@ -63,10 +64,11 @@ class Config:
 QUICK = Config(name="quick")
 
 FULL = replace(
-    QUICK, name="full", mlp_width=20, mlp_two_layer_width=20, mlp_samples=2000, mlp_epochs=300,
+    QUICK, name="full", mlp_width=20, mlp_two_layer_width=20, mlp_samples=2000, mlp_epochs=1000,
     seqlip_exact_max_width=20, exact_time_limit=120.0,
-    cnn_channels=16, cnn_epochs=10, alexnet_input=224,
-    open_widths=(4, 8, 12, 16, 24, 32, 48, 64, 96, 128), open_epochs=300,
+    cnn_channels=8, cnn_epochs=20, cnn_lower_options={"annealing": {"chains": 16, "steps": 300}},
+    alexnet_input=224, alexnet_width_scale=1.0,
+    open_widths=(4, 8, 12, 16, 24, 32, 48, 64, 96, 128), open_epochs=1000,
     scaling_widths=(4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 28, 32), scaling_seeds=3, scaling_time_limit=60.0,
     instance_families=("classic", "biqmac/rudy/g05_60", "biqmac/beasley", "biqmac/gka"), instance_time_limit=60.0,
     perf_repeats=5, perf_memory_hidden=16,
@@ -77,8 +79,9 @@ FULL = replace(
 SMOKE = replace(
     QUICK, name="smoke", mlp_layers=(4,), mlp_width=5, mlp_two_layer_width=5, mlp_samples=200, mlp_epochs=5,
     seqlip_exact_max_width=8, exact_time_limit=10.0,
-    cnn_layers=(2,), cnn_channels=2, cnn_epochs=1, digits_limit=128,
-    alexnet_input=64, alexnet_width_scale=0.0625,
+    cnn_layers=(2,), cnn_channels=1, cnn_epochs=1, digits_limit=128,
+    cnn_lower_options={"annealing": {"chains": 4, "steps": 20}},
+    alexnet="skip", alexnet_input=64, alexnet_width_scale=0.0625,
     open_widths=(3, 5), open_epochs=5,
     scaling_widths=(2, 4, 6), scaling_inputs=2, scaling_time_limit=3.0,
     instance_families=("classic",), instance_time_limit=5.0,

@@ -115,6 +115,7 @@ def environment() -> dict[str, Any]:
                      ("torch", "numpy", "scipy", "pulp", "highspy", "scikit-learn", "matplotlib", "networkx",
                       "psutil", "tqdm", "lipexact")},
         "git_commit": _git_commit(),
+        "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
 
 
@@ -254,6 +255,7 @@ def render_markdown(sections: list[Section], meta: dict[str, Any]) -> str:
         "- versions: python " + env["python"] + ", "
         + ", ".join(f"{k} {v}" for k, v in env["versions"].items()),
         f"- lipexact commit: {env['git_commit']}",
+        _load_line(meta),
         "",
         "Every number below was produced by this run, except the columns marked *paper*, which are the "
         "published values of Scaman & Virmaux (2018) (see `benchmarks/paper_values.py`). A trailing `*` "
@@ -288,6 +290,20 @@ def render_markdown(sections: list[Section], meta: dict[str, Any]) -> str:
         if check.passed is False:
             lines.append(f"- FAIL ({title}) {check.name}: {check.detail}")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _load_line(meta: dict[str, Any]) -> str:
+    env = meta["environment"]
+    start, end = meta.get("load_average_start"), env.get("load_average")
+    if not end:
+        return "- load average: not available on this platform"
+    text = "- load average (1/5/15 min): " + (f"at start {', '.join(f'{x:.2f}' for x in start)}; " if start else "")
+    text += f"at end {', '.join(f'{x:.2f}' for x in end)}"
+    cores = env.get("cpu_count_logical") or 1
+    if max((start or [0])[0], end[0]) > cores:
+        text += (f". WARNING: more runnable processes than the {cores} cores during the run: other work shared "
+                 "the machine and every timing below is slower than on an idle machine")
+    return text
 
 
 def _verdict(passed: bool | None) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import os
 import shlex
 import sys
 import time
@@ -84,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     np.random.seed(args.seed)
     ctx = Context(config=config, seed=args.seed, devices=devices, out=out, progress=not args.no_progress)
     started = _dt.datetime.now().isoformat(timespec="seconds")
+    load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     start = time.perf_counter()
     sections: list[Section] = []
     from tqdm import tqdm
@@ -106,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "started": started,
         "seconds": time.perf_counter() - start,
         "environment": environment(),
+        "load_average_start": load_start,
         "sections": chosen,
     }
     paths = write_report(out, sections, meta)

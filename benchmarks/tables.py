@@ -62,6 +62,12 @@ class Context:
                     dynamic_ncols=True)
 
 
+def _float32():
+    import torch
+
+    return torch.float32
+
+
 def _skipped(family: str, method: str, reason: str, device: str = "cpu") -> Measurement:
     return Measurement(family=family, method=method, outcome="skipped", device=device, reason=reason)
 
@@ -69,12 +75,15 @@ def _skipped(family: str, method: str, reason: str, device: str = "cpu") -> Meas
 # --------------------------------------------------------------------------- shared evaluation
 def evaluate_bounds(ctx: Context, label: str, model, input_shape: tuple, data, uppers: Iterable[str],
                     lowers: Iterable[str], skip: dict[str, str] | None = None,
-                    step: Callable[[str], None] | None = None) -> dict[str, dict[str, Measurement]]:
+                    step: Callable[[str], None] | None = None,
+                    options: dict[str, dict] | None = None) -> dict[str, dict[str, Measurement]]:
     """Every requested bound on every device: ``{method: {device: Measurement}}``.
 
-    ``skip`` maps a method to the reason it is not run on this model (e.g. exact SeqLip too wide).
+    ``skip`` maps a method to the reason it is not run on this model (e.g. exact SeqLip too wide);
+    ``options`` a lower-bound method to its options (default: the configuration's ``lower_options``).
     """
     skip = skip or {}
+    options = {**ctx.config.lower_options, **(options or {})}
     results: dict[str, dict[str, Measurement]] = {}
     for family, methods in (("upper", uppers), ("lower", lowers)):
         for method in methods:
@@ -88,7 +97,7 @@ def evaluate_bounds(ctx: Context, label: str, model, input_shape: tuple, data, u
                     per_device[device] = measure.upper(model, method, input_shape, device=device, seed=ctx.seed)
                 else:
                     per_device[device] = measure.lower(model, method, input_shape, data=data, device=device,
-                                                       seed=ctx.seed, **ctx.config.lower_options.get(method, {}))
+                                                       seed=ctx.seed, **options.get(method, {}))
                 m = per_device[device]
                 ctx.bound_timings.append({"model": label, "family": family, "method": method, "device": device,
                                           "outcome": m.outcome, "seconds": m.seconds, "value": m.value})
@@ -183,6 +192,11 @@ def _paper_columns(table_key: str, keys: list[Any]) -> tuple[list[str], list[lis
     return columns, rows, [f"Published values: {published['citation']}."]
 
 
+def _options_text(options: dict[str, dict], methods: Iterable[str]) -> str:
+    parts = [f"{m} {', '.join(f'{k}={v}' for k, v in options[m].items())}" for m in methods if options.get(m)]
+    return "; ".join(parts) if parts else "defaults"
+
+
 # --------------------------------------------------------------------------- 1. MLP table
 MLP_UPPERS = ("frobenius", "autolip", "seqlip", "seqlip_greedy")
 MLP_LOWERS = ("data", "annealing", "grid")
@@ -203,9 +217,10 @@ def mlp_section(ctx: Context) -> Section:
     for index, n_layers in enumerate(layer_counts):
         width = cfg.mlp_two_layer_width if n_layers == 2 else cfg.mlp_width
         label = f"MLP-{n_layers}"
-        model = models.paper_mlp(n_layers, width, seed=ctx.seed + n_layers)
+        model = models.paper_mlp(n_layers, width, seed=ctx.seed + n_layers, dtype=_float32())
         bar.set_postfix_str(f"{label} training")
         trained = train_regression(model, X, y, epochs=cfg.mlp_epochs, lr=1e-2, seed=ctx.seed)
+        model = model.double()
         bar.update(1)
         skip = {}
         if width > cfg.seqlip_exact_max_width:
@@ -239,13 +254,14 @@ def mlp_section(ctx: Context) -> Section:
                + ["exact (ours)"] + [LOWER_LABELS[m] for m in MLP_LOWERS] + ["AutoLip / greedy SeqLip"])
     section.text.append(
         f"MLPs with {', '.join(map(str, cfg.mlp_layers))} linear layers (hidden width {cfg.mlp_width}) trained "
-        f"for {cfg.mlp_epochs} epochs (Adam, seed {ctx.seed}) to regress a smooth random function of two "
+        f"for {cfg.mlp_epochs} epochs (Adam, float32, seed {ctx.seed}; bounds in float64) to regress a smooth random function of two "
         f"variables (random Fourier features of an RBF kernel, lengthscale 0.5, {cfg.mlp_samples} uniform "
         f"samples on [-1, 1]^2). An extra two-layer row (width {cfg.mlp_two_layer_width}) carries our exact "
         "value. Upper bounds (Frobenius, AutoLip, SeqLip, greedy SeqLip) come first, then the exact value, "
         "then the lower bounds (largest gradient norm over the training data, simulated annealing, grid "
         "search), in the column order of the paper's table as the issue lists it. Values are l2 Lipschitz "
-        f"constants computed on `{ctx.device}`.")
+        f"constants computed on `{ctx.device}`. Lower-bound options: "
+        f"{_options_text(cfg.lower_options, MLP_LOWERS)}; the grid covers [-1, 1]^2.")
     section.tables.append(Table("mlp_table", "MLP bounds", columns, rows, paper_notes + [
         "`*` greedy SeqLip is a heuristic (no guarantee); SeqLip (exact) is a proven upper bound."]))
     section.tables.append(_timing_table("mlp_timings", "MLP bound timings", timings, ctx.devices))
@@ -285,12 +301,16 @@ def cnn_section(ctx: Context) -> Section:
     rows, timings = [], []
     for index, n_layers in enumerate(cfg.cnn_layers):
         label = f"CNN-{n_layers}"
-        model = models.paper_cnn(n_layers, cfg.cnn_channels, image_size=size, seed=ctx.seed + n_layers)
+        model = models.paper_cnn(n_layers, cfg.cnn_channels, image_size=size, seed=ctx.seed + n_layers,
+                                 dtype=_float32())
         bar.set_postfix_str(f"{label} training")
-        trained = train_classifier(model, images, labels, epochs=cfg.cnn_epochs, lr=3e-3, seed=ctx.seed)
+        trained = train_classifier(model, images, labels, epochs=cfg.cnn_epochs, lr=3e-3, batch_size=128,
+                                   seed=ctx.seed)
+        model = model.double()
         bar.update(1)
         results = evaluate_bounds(ctx, label, model, (1, size, size), images, CNN_UPPERS, CNN_LOWERS,
-                                  step=lambda s: (bar.set_postfix_str(s), bar.update(1)))
+                                  step=lambda s: (bar.set_postfix_str(s), bar.update(1)),
+                                  options=cfg.cnn_lower_options)
         values = _values(results, ctx.device)
         rows.append([n_layers, models.describe(model), trained["train_accuracy"]] + paper_rows[index]
                     + [values["autolip"], values["seqlip_greedy"], _ratio(values["autolip"], values["seqlip_greedy"]),
@@ -304,7 +324,8 @@ def cnn_section(ctx: Context) -> Section:
         f"convolution, padding 1, ReLU, one linear read-out) trained for {cfg.cnn_epochs} epochs on "
         f"{images.shape[0]} of scikit-learn's 8x8 digits"
         + (f" (upsampled x{cfg.digits_upsample})" if cfg.digits_upsample > 1 else "")
-        + " (the paper used MNIST; the digits ship with scikit-learn, so no download is needed).")
+        + " (the paper used MNIST; the digits ship with scikit-learn, so no download is needed). "
+        f"Lower-bound options: {_options_text({**cfg.lower_options, **cfg.cnn_lower_options}, CNN_LOWERS)}.")
     columns = (["# layers", "architecture", "train accuracy"] + paper_cols
                + ["AutoLip", "greedy SeqLip*", "AutoLip / greedy SeqLip", "data", "annealing"])
     section.tables.append(Table("cnn_table", "CNN bounds", columns, rows, paper_notes + [
@@ -318,7 +339,8 @@ def alexnet_section(ctx: Context) -> Section:
     cfg = ctx.config
     section = Section("alexnet", "3. AlexNet (random weights)")
     if cfg.alexnet == "skip":
-        section.text.append(f"Skipped in the `{cfg.name}` configuration; run `--full` for AlexNet.")
+        section.text.append(f"Skipped in the `{cfg.name}` configuration; `--quick` runs a reduced AlexNet and "
+                            "`--full` the original one.")
         return section
     model = models.alexnet(seed=ctx.seed, width_scale=cfg.alexnet_width_scale)
     shape = (3, cfg.alexnet_input, cfg.alexnet_input)
@@ -382,11 +404,12 @@ def open_question_section(ctx: Context) -> Section:
     for kind in ("random", "trained"):
         for width in cfg.open_widths:
             label = f"2-layer h={width} ({kind})"
-            model = models.two_layer(cfg.open_inputs, width, seed=ctx.seed + width)
+            model = models.two_layer(cfg.open_inputs, width, seed=ctx.seed + width, dtype=_float32())
             training = None
             if kind == "trained":
                 training = train_regression(model, X, y if cfg.open_inputs == 2 else np.zeros((len(X), 1)),
                                             epochs=cfg.open_epochs, lr=1e-2, seed=ctx.seed)
+            model = model.double()
             bar.set_postfix_str(f"{label} exact")
             exact = measure.exact(TwoLayerReLU.from_torch(model), "auto", time_limit=cfg.exact_time_limit,
                                   seed=ctx.seed)
@@ -493,6 +516,8 @@ def scaling_section(ctx: Context) -> Section:
             if failed:
                 row.append(failed[0])
                 given_up[label] = f"{failed[0].outcome} at h = {width}"
+                if failed[0].outcome == "error":
+                    section.checks.append(Check(f"h={width}: {label} returns a result", False, failed[0].reason))
                 continue
             seconds = statistics.median(r.seconds for r in runs)
             stopped = any(r.outcome == "stopped" for r in runs)
