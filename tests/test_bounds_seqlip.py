@@ -308,6 +308,37 @@ def test_cnn_top_k_is_labelled_heuristic_and_large_layers_fall_back():
     assert fallback.status == Status.HEURISTIC and "too large to unroll" in fallback.message
 
 
+def test_single_block_segments_use_the_certified_spectral_norm():
+    # a conv block with more than 512 columns: Lanczos on the Gram matrix, no SVD, still a proven bound
+    torch.manual_seed(2)
+    conv = torch.nn.Conv2d(1, 2, 3).double()
+    net = torch.nn.Sequential(conv, torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+                              torch.nn.Linear(2 * 11 * 11, 3)).double()
+    from lipexact.bounds.layers import extract_chain
+
+    exact = float(torch.linalg.svdvals(extract_chain(conv, (1, 24, 24)).blocks[0].matrix())[0])
+    for method in (seqlip, seqlip_greedy):
+        result = method(net, input_shape=(1, 24, 24), device="cpu")
+        assert result.stats["singular_source"] == ["spectral_norm", "spectral_norm"]
+        first = result.stats["pair_factors"][0]
+        assert exact <= first <= exact * (1 + 2e-9)
+    assert seqlip(net, input_shape=(1, 24, 24), device="cpu").status == Status.UPPER_BOUND
+
+
+def test_gram_svd_of_a_tall_and_a_wide_matrix_reconstructs_it():
+    from lipexact.bounds.seqlip import _gram_svd
+
+    generator = torch.Generator().manual_seed(0)
+    A = torch.randn(530, 520, dtype=torch.float64, generator=generator)
+    A[:, 0] = 0.0  # rank-deficient: the zero singular value is dropped
+    eye = torch.eye(519, dtype=torch.float64)
+    for matrix in (A, A.T):  # orthonormal factors that reconstruct the matrix: an SVD
+        U, S, Vh = _gram_svd(matrix)
+        assert S.shape == (519,) and bool(torch.all(S[:-1] >= S[1:])) and float(S[-1]) > 0
+        assert torch.allclose((U * S) @ Vh, matrix, atol=1e-9)
+        assert torch.allclose(U.T @ U, eye, atol=1e-8) and torch.allclose(Vh @ Vh.T, eye, atol=1e-10)
+
+
 # ---------------------------------------------------------------- max-pooling
 
 def test_overlapping_max_pooling_is_not_one_lipschitz():

@@ -481,20 +481,56 @@ def _gram_cost(P, Q) -> int:
     return 1 if m <= 2 else m ** 3
 
 
-def _full_svds(chain, device, max_unroll: int) -> tuple[list, list]:
+_GRAM_SVD_MIN_SIDE = 512  # smaller side above which the heuristic modes take the SVD from a Gram matrix
+_GRAM_SVD_RTOL = 1e-6  # singular values below this fraction of the largest are dropped by the Gram SVD
+
+
+def _gram_svd(A):
+    """A thin SVD ``(U, S, Vh)`` of ``A`` for the heuristic modes: LAPACK's SVD for small matrices, otherwise
+    the eigendecomposition of the Gram matrix of the smaller side (several times faster for tall unrolled
+    convolutions), dropping singular values below ``_GRAM_SVD_RTOL`` times the largest."""
+    rows, cols = A.shape
+    if min(rows, cols) <= _GRAM_SVD_MIN_SIDE:
+        return torch.linalg.svd(A, full_matrices=False)
+    tall = A if rows >= cols else A.T
+    eigenvalues, V = torch.linalg.eigh(tall.T @ tall)
+    S = eigenvalues.flip(0).clamp_min(0.0).sqrt()
+    V = V.flip(1)
+    keep = S > _GRAM_SVD_RTOL * S[0] if float(S[0]) > 0 else S > 0
+    S, V = S[keep], V[:, keep]
+    U = (tall @ V) / S[None, :]
+    return (U, S, V.T) if rows >= cols else (V, S, U.T)
+
+
+def _full_svds(chain, device, max_unroll: int, exact: bool) -> tuple[list, list]:
+    """Thin SVDs of every block: LAPACK's in the guaranteed mode, :func:`_gram_svd` in the heuristic ones."""
     singular = []
     for block in chain.blocks:
         matrix = block.matrix(dtype=torch.float64, device=device, max_unroll=max_unroll)
-        singular.append(torch.linalg.svd(matrix, full_matrices=False))
-    return singular, ["svd"] * len(singular)
+        singular.append(torch.linalg.svd(matrix, full_matrices=False) if exact else _gram_svd(matrix))
+    return singular, ["svd" if exact else "gram_svd"] * len(singular)
+
+
+def _single_block_factor(block, mode: str, cfg: dict, device, seed: int) -> tuple[float, str]:
+    """The spectral norm of a chain's only block (no SVD): certified when unrolled (Lanczos on the Gram
+    matrix with a Cholesky proof, :func:`lipexact.bounds.power.matrix_spectral_norm`), else by power
+    iteration (top_k mode only, where the block may be too large to unroll)."""
+    from lipexact.bounds.power import matrix_spectral_norm, top_k_singular
+
+    if block.in_dim * block.out_dim <= cfg["max_unroll"]:
+        value, _ = matrix_spectral_norm(block.matrix(dtype=torch.float64, device=device,
+                                                     max_unroll=cfg["max_unroll"]))
+        return value, "spectral_norm"
+    top = top_k_singular(block, block.in_shape, 1, device=device, seed=seed, iterations=cfg["iterations"],
+                         rtol=cfg["rtol"])
+    return float(top.values[0]), "power"
 
 
 def _top_k_triplets(block, k: int, device, seed: int, max_unroll: int, iterations: int, rtol: float):
     """Top-``k`` singular triplets ``(U_k, S_k, Vh_k)`` of a block's linear part, and how they were found."""
     k = min(k, block.in_dim, block.out_dim)
     if block.in_dim * block.out_dim <= max_unroll:
-        U, S, Vh = torch.linalg.svd(block.matrix(dtype=torch.float64, device=device, max_unroll=max_unroll),
-                                    full_matrices=False)
+        U, S, Vh = _gram_svd(block.matrix(dtype=torch.float64, device=device, max_unroll=max_unroll))
         return (U[:, :k], S[:k], Vh[:k, :]), "svd"
     from lipexact.bounds.power import top_k_singular
 
@@ -504,6 +540,9 @@ def _top_k_triplets(block, k: int, device, seed: int, max_unroll: int, iteration
 
 def _segment_factors(chain, mode: str, cfg: dict, device, seed: int) -> tuple[list, list, list, list]:
     """``(factors, pair_stats, vertices, sources)`` of one chain. ``mode``: exact, greedy or top_k."""
+    if len(chain.blocks) == 1:
+        value, source = _single_block_factor(chain.blocks[0], mode, cfg, device, seed)
+        return [value], [], [], [source]
     if mode == "top_k":
         singular, sources = [], []
         for i, block in enumerate(chain.blocks):
@@ -512,10 +551,7 @@ def _segment_factors(chain, mode: str, cfg: dict, device, seed: int) -> tuple[li
             singular.append(triplet)
             sources.append(source)
     else:
-        singular, sources = _full_svds(chain, device, cfg["max_unroll"])
-    if len(singular) == 1:
-        S = singular[0][1]
-        return [float(S[0]) if S.numel() else 0.0], [], [], sources
+        singular, sources = _full_svds(chain, device, cfg["max_unroll"], exact=mode == "exact")
     factors, pair_stats, vertices = [], [], []
     for i, activation in enumerate(chain.activations):
         P, Q = pair_matrices(singular, i)
