@@ -212,9 +212,13 @@ def section_enumerate(seeds: list[int], time_limit: float) -> str:
             cells = timed(net, "enumerate", time_limit=time_limit)
             bnb = timed(net, "bnb", time_limit=time_limit)
             brute = timed(net, "brute", time_limit=time_limit) if h <= 16 else None
-            same = agree(cells.result, bnb.result) and (brute is None or agree(cells.result, brute.result))
-            rows.append([n, h, seed, cells.result.stats["cells"], max_cells(h, n), fmt(cells.wall),
-                         fmt(bnb.wall), "-" if brute is None else fmt(brute.wall), "yes" if same else "NO"])
+            finished = [run for run in (cells, bnb, brute) if run is not None and run.solved]
+            same = all(agree(finished[0].result, run.result) for run in finished[1:])
+            verdict = ("yes" if same else "NO") + ("" if len(finished) == (3 if brute else 2) else " (of the finished)")
+            rows.append([n, h, seed, cells.result.stats["cells"], max_cells(h, n),
+                         fmt(cells.wall) + ("" if cells.solved else " (stopped)"),
+                         fmt(bnb.wall) + ("" if bnb.solved else " (stopped)"), "-" if brute is None else fmt(brute.wall),
+                         verdict])
             log(f"[enumerate] n {n} h {h} seed {seed}: cells {cells.result.stats['cells']} {cells.wall:.2f}s")
     return "\n".join([f"## Cell enumeration (biases; limit {time_limit:g} s)", "",
                       table(["n", "h", "seed", "cells visited", "sum C(h,k), k<=n", "enumerate s", "bnb s", "brute s",

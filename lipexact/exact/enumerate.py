@@ -50,10 +50,11 @@ def solve_enumerate(problem: Problem, clock: Clock) -> LipschitzResult:
     arrangement = build_arrangement(problem)
     final_bound = NodeBound(arrangement.A, problem.norm, lookahead=0, exhaustive=0)
     search = TreeSearch(arrangement, clock, "enumerate", bound=None, final_bound=final_bound,
-                        progress=SearchProgress("enumerate", problem.progress), seed=problem.seed)
+                        progress=SearchProgress("enumerate", problem.progress), seed=problem.seed,
+                        use_symmetry=False)
     outcome = search.run()
     stats = dict(outcome.stats)
-    for key in ("pruned_by_bound", "incumbent_updates"):
+    for key in ("pruned_by_bound", "incumbent_updates", "symmetry"):
         stats.pop(key, None)
     stats.update(groups=arrangement.n_groups, hidden=problem.net.n_hidden,
                  max_cells=max_cells(arrangement.n_groups, problem.net.n_inputs))

@@ -56,13 +56,27 @@ class Arrangement:
     A: np.ndarray
     """``(G, m, n)`` Jacobian contribution of switching each group on."""
     box: Box | None
-    """Box the regions must meet: the domain, or ``[-1, 1]^n`` for a bias-free global problem."""
+    """Box the regions must meet (the domain), None for the global constant."""
     scale: float
-    """Length scale of the search (box width, or the hyperplanes' distance from the origin)."""
+    """Length scale of the search (box width, the hyperplanes' distance from the origin, or 1 for cones)."""
     units: tuple
     """Original units of each group with their orientation, for reporting."""
     live: np.ndarray
     """Original units with a non-zero input row (their hyperplane must not carry the witness)."""
+
+    @property
+    def cone(self) -> bool:
+        """Bias-free and global: every region is an open cone (and ``-x`` realizes the opposite pattern)."""
+        return self.box is None and not self.problem.net.has_bias
+
+    @property
+    def complement_symmetric(self) -> bool:
+        """Cones with ``2 base + sum_g A_g = 0``: the opposite pattern has the negated Jacobian, same norm."""
+        if not self.cone or self.n_groups == 0:
+            return False
+        total = 2 * self.base + self.A.sum(axis=0)
+        size = float(np.abs(self.base).sum() + np.abs(self.A).sum())
+        return bool(np.max(np.abs(total)) <= 1e-14 * size)
 
     @property
     def n_groups(self) -> int:
@@ -189,8 +203,6 @@ def build_arrangement(problem: Problem) -> Arrangement:
     m = W2.shape[0]
     live = np.any(W1 != 0, axis=1)
     box = problem.domain
-    if box is None and not net.has_bias:
-        box = Box(-np.ones(n), np.ones(n))  # regions are cones: each meets the unit box around 0
     rows = np.hstack([W1, b1[:, None]])
     contribution = W2.T[:, :, None] * W1[:, None, :]  # (h, m, n): a_i = W2[:, i] W1[i]
     base = np.zeros((m, n))
@@ -222,7 +234,7 @@ def build_arrangement(problem: Problem) -> Arrangement:
     if box is not None:
         scale = float(np.min(box.upper - box.lower))
     else:
-        scale = 1.0 + (float(np.max(np.abs(b))) if G else 0.0)
+        scale = 1.0 + (float(np.max(np.abs(b))) if G else 0.0)  # 1 for cones
     A = np.array(kept_A).reshape(G, m, n)
     return Arrangement(problem=problem, W=W, b=b, base=base, A=A, box=box, scale=scale, units=tuple(kept_units),
                        live=live)
@@ -446,12 +458,15 @@ class TreeSearch:
     progress : SearchProgress, optional
     incumbent : (value, point), optional
         A known cell (its point strictly inside a group cell) to start from.
+    use_symmetry : bool
+        On complement-symmetric cones (:attr:`Arrangement.complement_symmetric`) fix the first branched
+        group to "on": the opposite patterns have the same value.
     """
 
     def __init__(self, arrangement: Arrangement, clock: Clock, method: str, bound: BoundFunction | None = None,
                  final_bound: BoundFunction | None = None, branch: BranchRule = first_free,
                  progress: SearchProgress | None = None, incumbent: tuple[float, np.ndarray] | None = None,
-                 seed: int = 0):
+                 seed: int = 0, use_symmetry: bool = True):
         self.arrangement = arrangement
         self.clock = clock
         self.method = method
@@ -461,6 +476,9 @@ class TreeSearch:
         self.progress = progress if progress is not None else SearchProgress(method, False)
         self.seed = seed
         self._lp: RegionLP | None = None
+        G, n = arrangement.W.shape
+        self.pseudo_inverse = np.linalg.pinv(arrangement.W) if 0 < G and G * n * min(G, n) <= 5e7 else None
+        self.symmetric = use_symmetry and arrangement.complement_symmetric
         self.sizes = np.sqrt(np.einsum("gmn,gmn->g", arrangement.A, arrangement.A))
         self.refine = getattr(bound, "refine", None)
         self.child_state = getattr(bound, "child_state", None)
@@ -470,7 +488,8 @@ class TreeSearch:
         self.best_point: np.ndarray | None = None
         self.closed = -math.inf  # largest value or bound of a finished part of the tree
         self.stats = {"nodes": 0, "lps": 0, "ray_points": 0, "pruned_by_bound": 0, "pruned_infeasible": 0,
-                      "cells": 0, "max_frontier": 0, "incumbent_updates": 0}
+                      "cells": 0, "max_frontier": 0, "incumbent_updates": 0,
+                      "symmetry": bool(self.symmetric)}
         if incumbent is not None:
             self.offer(*incumbent)
 
@@ -499,15 +518,20 @@ class TreeSearch:
         return self.best_value * (1.0 + 0.5 * RELATIVE_TOLERANCE) if self.best_value > 0 else self.best_value
 
     # ------------------------------------------------------------------ points of children
-    def ray_point(self, node: Node) -> np.ndarray | None:
-        """Cross the branched hyperplane from the parent's point along its normal, if nothing else is crossed."""
+    def ray_point(self, node: Node, direction: np.ndarray) -> np.ndarray | None:
+        """Cross the branched hyperplane from the parent's point along ``direction`` without leaving the region.
+
+        Along ``x + tau d`` every pre-activation is affine in ``tau``; the step stops halfway between the
+        crossing of the branched hyperplane and the first fixed hyperplane (or box face) in the way.
+        """
         arrangement = self.arrangement
         g = node.branched
         x = node.parent_point
         want_on = node.signs[g] == 1
-        direction = arrangement.W[g] if want_on else -arrangement.W[g]  # unit normal towards the wanted side
-        z_g = float(arrangement.W[g] @ x + arrangement.b[g])
-        cross = -z_g if want_on else z_g  # distance to travel (W_g has unit norm)
+        rate_g = float(arrangement.W[g] @ direction)
+        if rate_g == 0 or (rate_g > 0) != want_on:
+            return None
+        cross = -float(arrangement.W[g] @ x + arrangement.b[g]) / rate_g
         if cross < 0:
             return None
         fixed = np.flatnonzero(node.signs >= 0)
@@ -520,25 +544,35 @@ class TreeSearch:
             if np.any(towards):
                 limit = float(np.min(np.abs(z[towards]) / np.abs(rate[towards])))
         if arrangement.box is not None:
-            with np.errstate(divide="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore"):
                 up = np.where(direction > 0, (arrangement.box.upper - x) / direction, np.inf)
                 down = np.where(direction < 0, (arrangement.box.lower - x) / direction, np.inf)
             limit = min(limit, float(np.min(up)), float(np.min(down)))
         if not limit > cross:
             return None
-        step = cross + 0.5 * (min(limit, cross + arrangement.scale) - cross)
-        candidate = x + step * direction
+        reach = arrangement.scale / abs(rate_g)
+        candidate = x + (cross + 0.5 * (min(limit, cross + reach) - cross)) * direction
         if _strictly_inside(arrangement, node.signs, candidate):
             return candidate
         return None
 
     def find_point(self, node: Node) -> np.ndarray | None:
-        point = self.ray_point(node)
-        if point is not None:
-            self.stats["ray_points"] += 1
-            return point
+        g = node.branched
+        for direction in self.ray_directions(g, node.signs[g] == 1):
+            point = self.ray_point(node, direction)
+            if point is not None:
+                self.stats["ray_points"] += 1
+                return point
         self.stats["lps"] += 1
         return self.lp.point(node.signs)
+
+    def ray_directions(self, g: int, want_on: bool) -> list[np.ndarray]:
+        """The normal of hyperplane ``g``, and the pseudo-inverse direction that changes ``z_g`` alone."""
+        normal = self.arrangement.W[g] if want_on else -self.arrangement.W[g]
+        if self.pseudo_inverse is None:
+            return [normal]
+        column = self.pseudo_inverse[:, g]
+        return [normal, column if want_on else -column]
 
     # ------------------------------------------------------------------ the search
     def root(self) -> Node:
@@ -591,12 +625,16 @@ class TreeSearch:
         return max([self.closed, self.best_value, *bounds]) if stack else max(self.closed, self.best_value)
 
     def frontier_bound(self, stack: list[Node]) -> float:
-        """Largest bound over the open nodes (recomputed with ``final_bound`` where a node has none)."""
+        """Largest bound over the open nodes, each tightened by the strong bound where one applies."""
+        refine = getattr(self.final_bound, "refine", None)
         best = -math.inf
         for node in stack:
+            free = np.flatnonzero(node.signs < 0)
             bound = node.bound
             if math.isinf(bound) and self.final_bound is not None:
-                bound = self.final_bound(node.jacobian, np.flatnonzero(node.signs < 0), -math.inf)
+                bound = self.final_bound(node.jacobian, free, -math.inf)
+            if refine is not None and bound > best:
+                bound = min(bound, refine(node.jacobian, free, -math.inf, node.state)[0])
             best = max(best, bound)
         return best
 
@@ -640,7 +678,8 @@ class TreeSearch:
         position = self.branch(self, node, free, z)
         g = int(free[position])
         children = []
-        for side in (1, 0):
+        sides = (1,) if self.symmetric and node.depth == 0 else (1, 0)  # complement symmetry: fix one unit
+        for side in sides:
             signs = node.signs.copy()
             signs[g] = side
             jacobian = node.jacobian + arrangement.A[g] if side == 1 else node.jacobian
