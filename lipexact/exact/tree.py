@@ -29,6 +29,7 @@ import numpy as np
 
 from lipexact.domain import Box
 from lipexact.exact.problem import RELATIVE_TOLERANCE, Clock, Problem
+from lipexact.exact.planar import Lines, Polygon, covering_box
 from lipexact.exact.progress import SearchProgress
 from lipexact.exact.realizability import realizing_point
 from lipexact.network import TwoLayerReLU
@@ -418,6 +419,8 @@ class Node:
     depth: int = 0
     state: Any = None
     """Warm start of the strong bound (from the parent's refinement)."""
+    polygon: Any = None
+    """The region as a polygon (planar arrangements), when known."""
 
 
 @dataclass
@@ -479,6 +482,11 @@ class TreeSearch:
         G, n = arrangement.W.shape
         self.pseudo_inverse = np.linalg.pinv(arrangement.W) if 0 < G and G * n * min(G, n) <= 5e7 else None
         self.symmetric = use_symmetry and arrangement.complement_symmetric
+        self.lines: Lines | None = None
+        if n == 2 and G > 0:
+            box = arrangement.box
+            lower, upper = (box.lower, box.upper) if box is not None else covering_box(arrangement.W, arrangement.b)
+            self.lines = Lines(arrangement.W, arrangement.b, lower, upper)
         self.sizes = np.sqrt(np.einsum("gmn,gmn->g", arrangement.A, arrangement.A))
         self.refine = getattr(bound, "refine", None)
         self.child_state = getattr(bound, "child_state", None)
@@ -489,7 +497,7 @@ class TreeSearch:
         self.closed = -math.inf  # largest value or bound of a finished part of the tree
         self.stats = {"nodes": 0, "lps": 0, "ray_points": 0, "pruned_by_bound": 0, "pruned_infeasible": 0,
                       "cells": 0, "max_frontier": 0, "incumbent_updates": 0,
-                      "symmetry": bool(self.symmetric)}
+                      "symmetry": bool(self.symmetric), "planar_decisions": 0, "planar_forced": 0}
         if incumbent is not None:
             self.offer(*incumbent)
 
@@ -638,18 +646,55 @@ class TreeSearch:
             best = max(best, bound)
         return best
 
+    def prune(self, bound: float) -> None:
+        self.stats["pruned_by_bound"] += 1
+        self.closed = max(self.closed, bound)
+
+    def polygon_of(self, signs: np.ndarray) -> Polygon:
+        """The box cut by every fixed half-plane of ``signs`` (planar arrangements)."""
+        polygon = self.lines.box()
+        for g in np.flatnonzero(signs >= 0).tolist():
+            polygon = polygon.cut(self.lines, g, 1.0 if signs[g] == 1 else -1.0)
+        return polygon
+
+    def fix_forced(self, node: Node) -> None:
+        """Fix the free groups whose line certainly misses the node's polygon (planar arrangements)."""
+        free = np.flatnonzero(node.signs < 0)
+        if free.size == 0:
+            return
+        sides = node.polygon.sides(self.lines, free)
+        forced = sides != 0
+        if not np.any(forced):
+            return
+        on = free[sides == 1]
+        node.signs = node.signs.copy()
+        node.signs[on] = 1
+        node.signs[free[sides == -1]] = 0
+        if on.size:
+            node.jacobian = node.jacobian + self.arrangement.A[on].sum(axis=0)
+        node.state = None
+        self.stats["planar_forced"] += int(forced.sum())
+        if self.bound is not None:
+            node.bound = min(node.bound, self.bound(node.jacobian, np.flatnonzero(node.signs < 0), self.threshold()))
+
     def process(self, node: Node, stack: list[Node]) -> None:
         stats = self.stats
         stats["nodes"] += 1
         arrangement = self.arrangement
+        if self.bound is not None and node.bound <= self.threshold():
+            self.prune(node.bound)
+            return
+        if self.lines is not None and node.polygon is None and node.point is not None:
+            node.polygon = self.polygon_of(node.signs)
+        if node.polygon is not None:
+            self.fix_forced(node)
         free = np.flatnonzero(node.signs < 0)
         if self.bound is not None:
             if node.bound > self.threshold() and self.refine is not None:
                 strong, node.state = self.refine(node.jacobian, free, self.threshold(), node.state)
                 node.bound = min(node.bound, strong)
             if node.bound <= self.threshold():
-                stats["pruned_by_bound"] += 1
-                self.closed = max(self.closed, node.bound)
+                self.prune(node.bound)
                 return
         if node.point is None:
             node.point = self.find_point(node)
@@ -657,6 +702,8 @@ class TreeSearch:
                 stats["pruned_infeasible"] += 1
                 return
             node.parent_point = None
+            if self.lines is not None:
+                node.polygon = self.polygon_of(node.signs)
         x = node.point
         if free.size == 0:
             stats["cells"] += 1
@@ -687,6 +734,19 @@ class TreeSearch:
             child = Node(signs, jacobian, math.inf, x if inherits else None,
                          parent_point=None if inherits else x, branched=g, depth=node.depth + 1,
                          state=None if self.child_state is None else self.child_state(node.state, position))
+            if node.polygon is not None:
+                where = node.polygon.side(self.lines, g, 1.0 if side == 1 else -1.0)
+                if where < 0:
+                    stats["pruned_infeasible"] += 1
+                    stats["planar_decisions"] += 1
+                    continue
+                if where > 0:
+                    stats["planar_decisions"] += 1
+                    child.polygon = node.polygon.cut(self.lines, g, 1.0 if side == 1 else -1.0)
+                    if child.point is None:
+                        point = child.polygon.interior_point()
+                        if point is not None and _strictly_inside(arrangement, signs, point):
+                            child.point, child.parent_point = point, None
             if self.bound is not None:
                 child.bound = min(node.bound, self.bound(jacobian, free[free != g], self.threshold()))
             children.append(child)
