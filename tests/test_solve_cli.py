@@ -68,3 +68,26 @@ def test_help_lists_every_option(capsys):
     text = capsys.readouterr().out
     for option in ("--method", "--norm", "--time-limit", "--box", "--seed", "--progress", "--output"):
         assert option in text
+
+
+def test_ctrl_c_returns_the_partial_result_with_its_bounds(tmp_path):
+    import signal
+    import time
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    hard = TwoLayerReLU(rng.normal(size=(120, 12)), rng.normal(size=(1, 120)), rng.normal(size=120))
+    source, out = tmp_path / "hard.json", tmp_path / "partial.json"
+    save(hard, source)
+    process = subprocess.Popen([sys.executable, "-m", "lipexact.solve", str(source), "--method", "bnb",
+                                "--progress", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first_progress_line = process.stderr.readline()
+    assert first_progress_line.startswith("[bnb]") and "gap=" in first_progress_line
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    stdout, _ = process.communicate(timeout=60)
+    assert process.returncode == 130
+    document = json.loads(out.read_text())
+    assert document["status"] == "interrupted" and document["success"] is False
+    assert document["lower"] <= document["upper"] and "interrupted" in stdout
