@@ -29,7 +29,7 @@ class Config:
     # 3. AlexNet: "skip", or the input size and a channel/width scale (1.0 = the original network).
     alexnet: str = "run"
     alexnet_input: int = 128
-    alexnet_width_scale: float = 0.25
+    alexnet_width_scale: float = 0.125
     # 4. The open question: two-layer networks of growing width.
     open_widths: tuple[int, ...] = (4, 8, 16, 32)
     open_inputs: int = 2
@@ -48,6 +48,7 @@ class Config:
     perf_seqlip_pair_width: int = 20
     perf_seqlip_target: float = 10.0
     perf_bnb_hidden: int = 16
+    perf_bnb_inputs: int = 10
     perf_memory_hidden: int = 12
     perf_run: bool = True
     # Options of the lower-bound methods (passed to lipexact.lower_bound by name).

@@ -628,7 +628,7 @@ def performance_section(ctx: Context) -> Section:
     # bnb vs brute at h = 16
     bar.set_postfix_str("bnb vs brute")
     h = cfg.perf_bnb_hidden
-    net16 = random_two_layer(cfg.scaling_inputs, h, ctx.seed)
+    net16 = random_two_layer(cfg.perf_bnb_inputs, h, ctx.seed)
     timed = {}
     for method in ("brute", "bnb"):
         timed[method], _ = measure.median_time(
@@ -643,7 +643,8 @@ def performance_section(ctx: Context) -> Section:
                                     <= 1e-9 * max(1.0, abs(timed["brute"].value)),
                                     f"{timed['brute'].value:.10g} vs {timed['bnb'].value:.10g}"))
     section.tables.append(Table("bnb_vs_brute", f"bnb versus brute force at h = {h} "
-                                f"({cfg.scaling_inputs} inputs, median of {cfg.perf_repeats})",
+                                f"({cfg.perf_bnb_inputs} inputs, N(0, 1) weights and biases, seed {ctx.seed}, median of "
+                                f"{cfg.perf_repeats})",
                                 ["method", "median seconds", "status", "value"],
                                 [[m, timed[m].seconds if timed[m].available else timed[m], timed[m].status or "-",
                                   timed[m]] for m in ("brute", "bnb")]

@@ -161,6 +161,17 @@ def test_bad_arguments_exit_2_with_one_line(argv, field, tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith(f"{run.PROG}: error: {field}:")
 
 
+def test_cuda_is_refused_where_there_is_none(tmp_path, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        assert run.timing_devices("cuda") == ("cuda", ["cuda", "cpu"])
+        return
+    assert run.entry(["--smoke", "--out", str(tmp_path / "o"), "--device", "cuda"]) == 2
+    assert "device: expected cpu, or cuda on a machine where" in capsys.readouterr().err
+    assert run.timing_devices(None) == ("cpu", ["cpu"])
+
+
 @pytest.mark.parametrize("module", ["benchmarks.data", "benchmarks.models", "benchmarks.training",
                                     "benchmarks.paper_values"])
 def test_doctests(module):
