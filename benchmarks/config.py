@@ -39,7 +39,9 @@ class Config:
     scaling_inputs: int = 4
     scaling_seeds: int = 1
     scaling_time_limit: float = 10.0
-    instance_families: tuple[str, ...] = ("classic",)
+    instance_families: tuple[str, ...] = ("classic", "biqmac/gka")
+    instance_max_n: int | None = 30
+    instance_extra: tuple[str, ...] = ("maxcut/rudy/g05_60.0",)  # run whatever the filters say
     instance_time_limit: float = 20.0
     # Performance figures asked for by other issues.
     perf_repeats: int = 3
@@ -71,7 +73,8 @@ FULL = replace(
     alexnet_input=224, alexnet_width_scale=1.0,
     open_widths=(4, 8, 12, 16, 24, 32, 48, 64, 96, 128), open_epochs=1000,
     scaling_widths=(4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 28, 32), scaling_seeds=3, scaling_time_limit=60.0,
-    instance_families=("classic", "biqmac/rudy/g05_60", "biqmac/beasley", "biqmac/gka"), instance_time_limit=60.0,
+    instance_families=("classic", "biqmac/rudy/g05_60", "biqmac/beasley", "biqmac/gka"), instance_max_n=None,
+    instance_time_limit=60.0,
     perf_repeats=5, perf_memory_hidden=16,
     lower_options={"gradient": {"restarts": 32, "steps": 200}, "annealing": {"chains": 64, "steps": 1000},
                    "grid": {"points": 200}},
@@ -85,7 +88,7 @@ SMOKE = replace(
     alexnet="skip", alexnet_input=64, alexnet_width_scale=0.0625,
     open_widths=(3, 5), open_epochs=5,
     scaling_widths=(2, 4, 6), scaling_inputs=2, scaling_time_limit=3.0,
-    instance_families=("classic",), instance_time_limit=5.0,
+    instance_families=("classic",), instance_max_n=8, instance_extra=(), instance_time_limit=5.0,
     perf_run=False,
     lower_options={"gradient": {"restarts": 2, "steps": 10}, "annealing": {"chains": 4, "steps": 20},
                    "grid": {"points": 10}},

@@ -27,10 +27,13 @@ def instances_root() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "shared" / "instances"
 
 
-def selected_instances(root: Path, families: tuple[str, ...]) -> list[tuple[str, dict]]:
-    """``(relative path, optima entry)`` for the instances of the chosen families, smallest first."""
+def selected_instances(root: Path, families: tuple[str, ...], max_n: int | None = None,
+                       extra: tuple[str, ...] = ()) -> list[tuple[str, dict]]:
+    """``(relative path, optima entry)`` for the instances of the chosen families (at most ``max_n``
+    variables when given) and the ``extra`` paths, smallest first."""
     optima = json.loads((root / "optima.json").read_text(encoding="utf-8"))
-    chosen = [(path, entry) for path, entry in optima.items() if entry.get("family") in families]
+    chosen = [(path, entry) for path, entry in optima.items()
+              if path in extra or (entry.get("family") in families and (max_n is None or entry["n"] <= max_n))]
     return sorted(chosen, key=lambda item: (item[1]["n"], item[0]))
 
 
@@ -42,9 +45,11 @@ def section(ctx) -> Section:
         result.text.append(f"Skipped: the instance folder {root} (../shared/instances beside the repository) "
                            "is absent on this machine.")
         return result
-    chosen = selected_instances(root, cfg.instance_families)
+    chosen = selected_instances(root, cfg.instance_families, cfg.instance_max_n, cfg.instance_extra)
+    limit = "" if cfg.instance_max_n is None else f" with n <= {cfg.instance_max_n}"
+    limit += f", plus {', '.join(cfg.instance_extra)}" if cfg.instance_extra else ""
     result.text.append(
-        f"{len(chosen)} instance(s) of the families {', '.join(cfg.instance_families)} from {root}; "
+        f"{len(chosen)} instance(s) of the families {', '.join(cfg.instance_families)}{limit} from {root}; "
         f"time limit {cfg.instance_time_limit:g} s per instance (cpu).")
     try:
         from reductions import chain  # noqa: F401  (the Max-Cut/QUBO -> LIP-CST chain)
