@@ -109,7 +109,8 @@ def _validate_options(solver: Any, threads: Any, max_rounds: Any, cuts: Any) -> 
 
 
 def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: int | None = 1,
-               max_rounds: int | None = None, cuts: str = "minimal", keep_cuts: bool = False) -> LipschitzResult:
+               max_rounds: int | None = None, cuts: str = "minimal", cuts_per_round: int = 8,
+               keep_cuts: bool = False) -> LipschitzResult:
     """Exact constant by the pattern MILP with lazy exact realizability cuts (see the module docstring).
 
     Parameters
@@ -124,6 +125,9 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
         Stop after this many MILP solves with status ``node_limit`` (proven bounds kept).
     cuts : {"minimal", "nogood"}
         Cut off an irreducible infeasible partial pattern, or only the one full pattern.
+    cuts_per_round : int
+        At most this many cuts per MILP solve: the optimal pattern's, then those of the unrealizable
+        improving solutions HiGHS met during the same solve (realizable ones become witnesses).
     keep_cuts : bool
         Return every cut in ``result.stats["cut_list"]`` (``{"units", "values"}`` each).
 
@@ -147,6 +151,8 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
     (1.0, 2, 1)
     """
     _validate_options(solver, threads, max_rounds, cuts)
+    require(isinstance(cuts_per_round, Integral) and not isinstance(cuts_per_round, bool) and cuts_per_round >= 1,
+            "cuts_per_round", "a positive integer", repr(cuts_per_round))
     net, domain = problem.net, problem.domain
     progress = SearchProgress("milp", problem.progress)
     best = _Best(problem)
@@ -186,6 +192,15 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
         return certified_result(problem, "milp", clock, status=final_status, witness=best.x, upper=upper,
                                 upper_proof=proof, message=text, stats=stats)
 
+    def cut_off(pattern: np.ndarray) -> None:
+        search = infeasible_subset(net, pattern, units, domain, minimize=(cuts == "minimal"))
+        stats["lps"] += search.lps
+        best.offer(search.point)
+        model.add_cut(search.cut.units, search.cut.values)
+        cut_list.append(search.cut)
+        stats["cuts"] += 1
+        stats["cut_sizes"].append(len(search.cut.units))
+
     try:
         for x in _random_points(problem):
             best.offer(x)
@@ -209,9 +224,9 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
                 if outcome.bound is not None and model.value_of_objective(outcome.bound) < upper:
                     upper = model.value_of_objective(outcome.bound)
                     proof = f"dual bound of the stopped MILP relaxation ({model.solver_used})"
-                if outcome.pattern is not None:
+                for pattern in ([] if outcome.pattern is None else [outcome.pattern]) + list(outcome.found[:4]):
                     stats["lps"] += 1
-                    best.offer(_realize(net, outcome.pattern, units, domain))
+                    best.offer(_realize(net, pattern, units, domain, strict=False))
                 if outcome.reason == "interrupted":
                     raise KeyboardInterrupt
                 if outcome.reason == "time_limit" or clock.expired():
@@ -235,14 +250,19 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
                 best.x, best.value = witness, value
                 status, message = Status.OPTIMAL, f"optimal after {stats['rounds']} MILP rounds and {stats['cuts']} cuts"
                 break
-            else:
-                search = infeasible_subset(net, outcome.pattern, units, domain, minimize=(cuts == "minimal"))
-                stats["lps"] += search.lps
-                best.offer(search.point)
-                model.add_cut(search.cut.units, search.cut.values)
-                cut_list.append(search.cut)
-                stats["cuts"] += 1
-                stats["cut_sizes"].append(len(search.cut.units))
+            cut_off(outcome.pattern)
+            # Improving solutions met on the way: more cuts (or witnesses) from the same solve.
+            for pattern in outcome.found[:cuts_per_round - 1]:
+                if not any(cut.excludes(pattern) for cut in cut_list[-cuts_per_round:]):
+                    stats["lps"] += 1
+                    try:
+                        point = _realize(net, pattern, units, domain)
+                    except NumericalTroubleError:
+                        continue
+                    if point is not None:
+                        best.offer(point)
+                    else:
+                        cut_off(pattern)
             if best.value is not None and best.value >= upper:
                 status, message = Status.OPTIMAL, (f"optimal after {stats['rounds']} MILP rounds: a witness "
                                                    "meets the relaxation's optimum")
@@ -269,8 +289,10 @@ def _ties(cuts: list[Cut]) -> list[tuple[int, int, bool]]:
     return ties
 
 
-def _realize(net, pattern: np.ndarray, units: np.ndarray, domain) -> np.ndarray | None:
+def _realize(net, pattern: np.ndarray, units: np.ndarray, domain, strict: bool = True) -> np.ndarray | None:
     """A point of the region of ``pattern`` restricted to the model's units, or None when it is empty.
+
+    With ``strict`` False a numerically troubled LP gives None instead of raising (for witness hunting only).
 
     The point also avoids the hyperplanes of the units outside the model (a witness must be off every
     region boundary): when the first LP's point lies on some of them, a second LP asks for the pattern of
@@ -278,7 +300,12 @@ def _realize(net, pattern: np.ndarray, units: np.ndarray, domain) -> np.ndarray 
     """
     mask = np.zeros(net.n_hidden, dtype=bool)
     mask[units] = True
-    x = realizing_point(net, pattern, fixed=mask, domain=domain)
+    try:
+        x = realizing_point(net, pattern, fixed=mask, domain=domain)
+    except NumericalTroubleError:
+        if strict:
+            raise
+        return None
     if x is None:
         return None
     live = np.any(net.W1 != 0, axis=1)
@@ -288,5 +315,8 @@ def _realize(net, pattern: np.ndarray, units: np.ndarray, domain) -> np.ndarray 
     # Moving x a little along a generic direction d gives each zero unit the sign of w_j . d and keeps the rest.
     direction = np.random.default_rng(0).normal(size=net.n_inputs)
     full = np.where(mask, pattern, np.where(pre != 0, pre > 0, net.W1 @ direction > 0))
-    point = realizing_point(net, full, fixed=live, domain=domain)
+    try:
+        point = realizing_point(net, full, fixed=live, domain=domain)
+    except NumericalTroubleError:
+        point = None
     return x if point is None else point

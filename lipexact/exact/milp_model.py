@@ -31,7 +31,7 @@ import sys
 import time
 import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pulp
@@ -65,6 +65,8 @@ class MilpOutcome:
     seconds: float
     reason: str = "optimal"
     """Why the solve ended: ``"optimal"``, ``"time_limit"``, ``"interrupted"``, ``"infeasible"`` or ``"error"``."""
+    found: tuple[np.ndarray, ...] = ()
+    """Patterns of the improving solutions met on the way (HiGHS; without ``pattern``), best first."""
 
 
 def relevant_units(net: TwoLayerReLU) -> np.ndarray:
@@ -105,10 +107,11 @@ def _silence_highs_banner() -> None:
 
 
 def pulp_solver(name: str, msg: bool = False, time_limit: float | None = None, threads: int | None = 1,
-                seed: int = 0) -> tuple[pulp.LpSolver, str]:
+                seed: int = 0, on_solution: Callable[[np.ndarray], None] | None = None) -> tuple[pulp.LpSolver, str]:
     """The PuLP solver object for ``name`` (``"highs"`` or ``"cbc"``), and the name actually used.
 
     HiGHS runs in-process through highspy (``pulp.HiGHS``); when highspy is missing, CBC is used instead.
+    ``on_solution`` (HiGHS only) receives the column values of every improving solution found.
 
     Examples
     --------
@@ -119,7 +122,15 @@ def pulp_solver(name: str, msg: bool = False, time_limit: float | None = None, t
     if name == "highs" and pulp.HiGHS().available():
         if not msg:
             _silence_highs_banner()
-        options = {"random_seed": int(seed) % (2 ** 31 - 1)}
+        options: dict[str, Any] = {"random_seed": int(seed) % (2 ** 31 - 1)}
+        if on_solution is not None:
+            import highspy
+
+            def callback(kind, message, data_out, data_in, user_data):
+                on_solution(np.array(data_out.mip_solution, dtype=np.float64))
+
+            options.update(callbackTuple=(callback, None),
+                           callbacksToActivate=[highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution])
         return pulp.HiGHS(msg=msg, timeLimit=time_limit, threads=threads, gapRel=0.0, gapAbs=0.0,
                           **options), "highs"
     seconds = None if time_limit is None else max(float(time_limit), 0.01)
@@ -357,7 +368,9 @@ class PatternMILP:
     def solve(self, solver: str = "highs", time_limit: float | None = None, msg: bool = False, threads: int | None = 1,
               seed: int = 0) -> MilpOutcome:
         """Solve the current relaxation; see :class:`MilpOutcome`."""
-        backend, used = pulp_solver(solver, msg=msg, time_limit=time_limit, threads=threads, seed=seed)
+        improving: list[np.ndarray] = []
+        backend, used = pulp_solver(solver, msg=msg, time_limit=time_limit, threads=threads, seed=seed,
+                                    on_solution=improving.append)
         self.solver_used = used
         start = time.perf_counter()
         self.problem.solve(backend)
@@ -375,7 +388,23 @@ class PatternMILP:
             bound = objective if bound is None else bound
         return MilpOutcome(optimal=optimal, pattern=pattern, objective=objective, bound=bound,
                            status=pulp.LpSolution[self.problem.sol_status], seconds=seconds,
-                           reason=self._reason(used, optimal, time_limit))
+                           reason=self._reason(used, optimal, time_limit),
+                           found=self._patterns_of_columns(improving, pattern))
+
+    def _patterns_of_columns(self, solutions: list[np.ndarray], final: np.ndarray | None) -> tuple[np.ndarray, ...]:
+        """Distinct patterns of raw HiGHS column vectors (PuLP numbers the columns in ``var.index``), best first."""
+        seen = set() if final is None else {final.tobytes()}
+        patterns = []
+        for values in reversed(solutions):
+            chosen = {}
+            for r, variable in self.z.items():
+                index = getattr(variable, "index", None)
+                chosen[r] = index is not None and index < values.size and values[index] > _ROUNDING
+            pattern = self.pattern_of(chosen)
+            if pattern.tobytes() not in seen:
+                seen.add(pattern.tobytes())
+                patterns.append(pattern)
+        return tuple(patterns)
 
     def _reason(self, used: str, optimal: bool, time_limit: float | None) -> str:
         if optimal:
