@@ -35,7 +35,7 @@ class Config:
     open_inputs: int = 2
     open_epochs: int = 300
     # 5. Exact-solver scaling and the Max-Cut / QUBO instances.
-    scaling_widths: tuple[int, ...] = (4, 6, 8, 10, 12, 14, 16)
+    scaling_widths: tuple[int, ...] = (4, 6, 8, 10, 12, 14, 16, 18, 20)
     scaling_inputs: int = 4
     scaling_seeds: int = 1
     scaling_time_limit: float = 10.0
