@@ -49,10 +49,11 @@ def test_bnb_agrees_with_brute_force(case):
     assert_exact(net, norm, domain)
 
 
-@given(two_layer_nets(max_inputs=4, max_hidden=9, max_outputs=1), st.sampled_from(sorted(BRANCHING_RULES)))
+@given(two_layer_nets(max_inputs=4, max_hidden=9, max_outputs=1), st.sampled_from(sorted(BRANCHING_RULES)),
+       st.booleans())
 @settings(max_examples=20)
-def test_every_branching_rule_is_exact(net, branching):
-    assert_exact(net, "2", branching=branching)
+def test_every_branching_rule_and_node_selection_is_exact(net, branching, best_first):
+    assert_exact(net, "2", branching=branching, best_first=best_first)
 
 
 @given(two_layer_nets(max_inputs=3, max_hidden=8, max_outputs=2), st.sampled_from(NORMS))
@@ -135,10 +136,13 @@ def test_interrupt_returns_partial_result(monkeypatch):
 def test_memory_is_the_open_frontier_only():
     rng = np.random.default_rng(2)
     net = TwoLayerReLU(rng.normal(size=(24, 6)), rng.normal(size=(1, 24)), rng.normal(size=24))
-    result = lipschitz(net, "bnb")
-    assert result.status is Status.OPTIMAL
+    depth_first = lipschitz(net, "bnb", best_first=False)
+    best_first = lipschitz(net, "bnb")
+    assert depth_first.status is Status.OPTIMAL and best_first.status is Status.OPTIMAL
+    assert close(depth_first.value, best_first.value)
     # depth-first: at most one waiting sibling per level, plus the two children just pushed
-    assert result.stats["max_frontier"] <= result.stats["groups"] + 2
+    assert depth_first.stats["max_frontier"] <= depth_first.stats["groups"] + 2
+    assert best_first.stats["max_frontier"] <= best_first.stats["nodes"]
 
 
 @pytest.mark.parametrize("checks", [1, 2, 5, 20, 60])

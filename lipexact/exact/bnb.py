@@ -1,13 +1,15 @@
 """Exact constant by branch and bound over activation patterns.
 
 A node fixes part of the (hyperplane-group) pattern and carries a point of its region
-(:mod:`lipexact.exact.tree`). It is pruned when its region is empty (region LP) or when a proven bound on
-every completion (:mod:`lipexact.exact.bounds`) is no larger than the incumbent, the best certified cell so
-far (first from :mod:`lipexact.exact.incumbent`, then from the cell of every node's point). The search is
-depth first, the child with the larger bound first; the child on the side of the parent's point inherits
-that point, and the other child looks for one (ray step, then LP) only when it is reached and still not
-pruned. The tree closes with status ``optimal``; a time limit or Ctrl-C returns the incumbent and the
-largest bound of the open nodes.
+(:mod:`lipexact.exact.tree`). It is pruned when its region is empty (region LP, or exact polygons when
+``n = 2``) or when a proven bound on every completion (:mod:`lipexact.exact.bounds`) is no larger than the
+incumbent, the best certified cell so far (first from :mod:`lipexact.exact.incumbent`, then from the cell
+of every node's point). A node's children are explored in the order its relaxation suggests; the child on
+the side of the parent's point inherits that point, and the other child looks for one (ray step, then LP)
+only when it is reached and still not pruned. When a dive ends, the search continues from the open node
+with the largest bound (best-first with plunging; ``best_first=False`` keeps it depth-first, with at most
+two open nodes per level). The tree closes with status ``optimal``; a time limit or Ctrl-C returns the
+incumbent and the largest bound of the open nodes.
 
 References
 ----------
@@ -50,7 +52,7 @@ BRANCHING_RULES = {"largest": branch_largest, "nearest": branch_nearest, "weight
 
 def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookahead: int = 6, exhaustive: int = 6,
               eigen_iterations: int = 30, incumbent_samples: int = 256, incumbent_starts: int = 4,
-              polish: bool = True) -> LipschitzResult:
+              polish: bool = True, best_first: bool = True) -> LipschitzResult:
     """Exact constant by branch and bound (see the module docstring).
 
     Parameters
@@ -65,6 +67,9 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
         Effort of the initial local search (:func:`~lipexact.exact.incumbent.find_incumbent`).
     polish : bool
         Run the local search from every new incumbent found in the tree.
+    best_first : bool
+        Best-first node selection with plunging instead of depth-first (see
+        :class:`~lipexact.exact.tree.TreeSearch`).
 
     Examples
     --------
@@ -83,7 +88,8 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
                       eigen_iterations=eigen_iterations)
     search = TreeSearch(arrangement, clock, "bnb", bound=bound, branch=BRANCHING_RULES[branching],
                         progress=SearchProgress("bnb", problem.progress),
-                        incumbent=None if start is None else (start.value, start.point), seed=problem.seed)
+                        incumbent=None if start is None else (start.value, start.point), seed=problem.seed,
+                        best_first=best_first)
     if polish:
         def improve(value: float, point: np.ndarray) -> tuple[float, np.ndarray]:
             cell = cell_at(arrangement, point)

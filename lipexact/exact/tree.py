@@ -21,6 +21,7 @@ node bound. Memory is the open stack (at most two nodes per level).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable
@@ -37,6 +38,9 @@ from lipexact.norms import jacobian_norms
 from lipexact.result import Status
 
 __all__ = ["Arrangement", "build_arrangement", "RegionLP", "Node", "TreeSearch", "SearchOutcome"]
+
+#: Memory (bytes, estimated) of the open nodes beyond which best-first selection falls back to depth-first.
+BEST_FIRST_MEMORY = 2e8
 
 #: ``|r*|`` below this fraction of the search scale is too close to call for the fast LP.
 RADIUS_TOLERANCE = 1e-7
@@ -461,6 +465,10 @@ class TreeSearch:
     progress : SearchProgress, optional
     incumbent : (value, point), optional
         A known cell (its point strictly inside a group cell) to start from.
+    best_first : bool
+        After each dive (a node that adds no child), continue from the open node with the largest bound
+        (best-first with plunging) instead of the deepest one; the frontier may then grow (up to about
+        ``BEST_FIRST_MEMORY`` bytes, beyond which the search stays depth-first).
     use_symmetry : bool
         On complement-symmetric cones (:attr:`Arrangement.complement_symmetric`) fix the first branched
         group to "on": the opposite patterns have the same value.
@@ -469,7 +477,7 @@ class TreeSearch:
     def __init__(self, arrangement: Arrangement, clock: Clock, method: str, bound: BoundFunction | None = None,
                  final_bound: BoundFunction | None = None, branch: BranchRule = first_free,
                  progress: SearchProgress | None = None, incumbent: tuple[float, np.ndarray] | None = None,
-                 seed: int = 0, use_symmetry: bool = True):
+                 seed: int = 0, use_symmetry: bool = True, best_first: bool = False):
         self.arrangement = arrangement
         self.clock = clock
         self.method = method
@@ -482,6 +490,9 @@ class TreeSearch:
         G, n = arrangement.W.shape
         self.pseudo_inverse = np.linalg.pinv(arrangement.W) if 0 < G and G * n * min(G, n) <= 5e7 else None
         self.symmetric = use_symmetry and arrangement.complement_symmetric
+        self.best_first = best_first and bound is not None
+        node_bytes = 8 * (arrangement.base.size + 3 * arrangement.n_inputs + 2 * arrangement.n_groups) + 200
+        self.frontier_cap = int(BEST_FIRST_MEMORY // node_bytes)
         self.lines: Lines | None = None
         if n == 2 and G > 0:
             box = arrangement.box
@@ -604,8 +615,13 @@ class TreeSearch:
                     status = Status.TIME_LIMIT
                     break
                 current = stack.pop()
+                before = len(stack)
                 self.process(current, stack)
                 current = None
+                if self.best_first and len(stack) <= before and len(stack) <= self.frontier_cap and stack:
+                    # the dive ended: continue from the open node with the largest bound
+                    top = max(range(len(stack)), key=lambda i: stack[i].bound)
+                    stack[top], stack[-1] = stack[-1], stack[top]
                 self.stats["max_frontier"] = max(self.stats["max_frontier"], len(stack))
                 self.progress.update(self.lower(), self.open_upper(stack), self.stats["nodes"])
         except KeyboardInterrupt:
@@ -632,17 +648,28 @@ class TreeSearch:
         bounds = [node.bound for node in stack]
         return max([self.closed, self.best_value, *bounds]) if stack else max(self.closed, self.best_value)
 
-    def frontier_bound(self, stack: list[Node]) -> float:
-        """Largest bound over the open nodes, each tightened by the strong bound where one applies."""
+    def frontier_bound(self, stack: list[Node], seconds: float = 1.0) -> float:
+        """Largest bound over the open nodes; the largest ones are tightened by the strong bound first.
+
+        Nodes are visited by decreasing bound until the next one cannot raise the maximum; the strong
+        bound is spent for at most ``seconds`` (the others keep their bound).
+        """
         refine = getattr(self.final_bound, "refine", None)
-        best = -math.inf
+        bounds = []
         for node in stack:
-            free = np.flatnonzero(node.signs < 0)
             bound = node.bound
             if math.isinf(bound) and self.final_bound is not None:
-                bound = self.final_bound(node.jacobian, free, -math.inf)
-            if refine is not None and bound > best:
-                bound = min(bound, refine(node.jacobian, free, -math.inf, node.state)[0])
+                bound = self.final_bound(node.jacobian, np.flatnonzero(node.signs < 0), -math.inf)
+            bounds.append(bound)
+        best = -math.inf
+        deadline = time.perf_counter() + seconds
+        for index in sorted(range(len(stack)), key=lambda i: -bounds[i]):
+            bound = bounds[index]
+            if bound <= best:
+                break
+            if refine is not None and time.perf_counter() < deadline:
+                node = stack[index]
+                bound = min(bound, refine(node.jacobian, np.flatnonzero(node.signs < 0), -math.inf, node.state)[0])
             best = max(best, bound)
         return best
 
