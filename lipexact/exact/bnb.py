@@ -25,7 +25,7 @@ from lipexact.exact.bounds import NodeBound
 from lipexact.exact.incumbent import Cell, cell_at, find_incumbent, local_search
 from lipexact.exact.problem import Clock, Problem, certified_result
 from lipexact.exact.progress import SearchProgress
-from lipexact.exact.tree import Node, TreeSearch, build_arrangement
+from lipexact.exact.tree import small_blas, Node, TreeSearch, build_arrangement
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import require
 
@@ -80,33 +80,34 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
     >>> result.status.value, round(result.value, 12)
     ('optimal', 1.414213562373)
     """
-    require(branching in BRANCHING_RULES, "branching", f"one of {sorted(BRANCHING_RULES)}", repr(branching))
-    arrangement = build_arrangement(problem)
-    rng = np.random.default_rng(problem.seed)
-    start = find_incumbent(arrangement, problem.seed, samples=incumbent_samples, starts=incumbent_starts)
-    bound = NodeBound(arrangement.A, problem.norm, lookahead=lookahead, exhaustive=exhaustive,
-                      eigen_iterations=eigen_iterations)
-    search = TreeSearch(arrangement, clock, "bnb", bound=bound, branch=BRANCHING_RULES[branching],
-                        progress=SearchProgress("bnb", problem.progress),
-                        incumbent=None if start is None else (start.value, start.point), seed=problem.seed,
-                        best_first=best_first)
-    if polish:
-        def improve(value: float, point: np.ndarray) -> tuple[float, np.ndarray]:
-            cell = cell_at(arrangement, point)
-            if cell is None:
-                return value, point
-            better: Cell = local_search(arrangement, cell, rng, max_moves=20)
-            return better.value, better.point
-        search.improve = improve
-    outcome = search.run()
-    stats = dict(outcome.stats)
-    stats.update(groups=arrangement.n_groups, hidden=problem.net.n_hidden, bound_calls=bound.calls,
-                 refinements=bound.refinements, initial_incumbent=None if start is None else start.value)
-    proof = "every node was pruned by an empty region (LP) or a proven bound not above the incumbent"
-    if outcome.status is Status.OPTIMAL:
-        message = f"optimal: {stats['nodes']} nodes, {stats['lps']} LPs"
-    else:
-        proof = "incumbent, bounds of pruned nodes and the largest bound of the open nodes"
-        message = f"{outcome.status.value}: stopped after {stats['nodes']} nodes"
-    return certified_result(problem, "bnb", clock, status=outcome.status, witness=outcome.point,
-                            upper=outcome.upper, upper_proof=proof, message=message, stats=stats)
+    with small_blas():  # many small dense operations: one BLAS thread is much faster
+        require(branching in BRANCHING_RULES, "branching", f"one of {sorted(BRANCHING_RULES)}", repr(branching))
+        arrangement = build_arrangement(problem)
+        rng = np.random.default_rng(problem.seed)
+        start = find_incumbent(arrangement, problem.seed, samples=incumbent_samples, starts=incumbent_starts)
+        bound = NodeBound(arrangement.A, problem.norm, lookahead=lookahead, exhaustive=exhaustive,
+                          eigen_iterations=eigen_iterations)
+        search = TreeSearch(arrangement, clock, "bnb", bound=bound, branch=BRANCHING_RULES[branching],
+                            progress=SearchProgress("bnb", problem.progress),
+                            incumbent=None if start is None else (start.value, start.point), seed=problem.seed,
+                            best_first=best_first)
+        if polish:
+            def improve(value: float, point: np.ndarray) -> tuple[float, np.ndarray]:
+                cell = cell_at(arrangement, point)
+                if cell is None:
+                    return value, point
+                better: Cell = local_search(arrangement, cell, rng, max_moves=20)
+                return better.value, better.point
+            search.improve = improve
+        outcome = search.run()
+        stats = dict(outcome.stats)
+        stats.update(groups=arrangement.n_groups, hidden=problem.net.n_hidden, bound_calls=bound.calls,
+                     refinements=bound.refinements, initial_incumbent=None if start is None else start.value)
+        proof = "every node was pruned by an empty region (LP) or a proven bound not above the incumbent"
+        if outcome.status is Status.OPTIMAL:
+            message = f"optimal: {stats['nodes']} nodes, {stats['lps']} LPs"
+        else:
+            proof = "incumbent, bounds of pruned nodes and the largest bound of the open nodes"
+            message = f"{outcome.status.value}: stopped after {stats['nodes']} nodes"
+        return certified_result(problem, "bnb", clock, status=outcome.status, witness=outcome.point,
+                                upper=outcome.upper, upper_proof=proof, message=message, stats=stats)

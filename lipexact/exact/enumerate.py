@@ -13,7 +13,7 @@ from __future__ import annotations
 from lipexact.exact.bounds import NodeBound
 from lipexact.exact.problem import Clock, Problem, certified_result
 from lipexact.exact.progress import SearchProgress
-from lipexact.exact.tree import TreeSearch, build_arrangement
+from lipexact.exact.tree import small_blas, TreeSearch, build_arrangement
 from lipexact.result import LipschitzResult, Status
 
 __all__ = ["solve_enumerate", "max_cells"]
@@ -47,22 +47,23 @@ def solve_enumerate(problem: Problem, clock: Clock) -> LipschitzResult:
     >>> result.status.value, round(result.value, 12), result.stats["cells"]
     ('optimal', 1.414213562373, 7)
     """
-    arrangement = build_arrangement(problem)
-    final_bound = NodeBound(arrangement.A, problem.norm, lookahead=0, exhaustive=0)
-    search = TreeSearch(arrangement, clock, "enumerate", bound=None, final_bound=final_bound,
-                        progress=SearchProgress("enumerate", problem.progress), seed=problem.seed,
-                        use_symmetry=False)
-    outcome = search.run()
-    stats = dict(outcome.stats)
-    for key in ("pruned_by_bound", "incumbent_updates", "symmetry"):
-        stats.pop(key, None)
-    stats.update(groups=arrangement.n_groups, hidden=problem.net.n_hidden,
-                 max_cells=max_cells(arrangement.n_groups, problem.net.n_inputs))
-    proof = "every cell of the arrangement was visited (LP-checked emptiness of the others)"
-    if outcome.status is Status.OPTIMAL:
-        message = f"optimal: {stats['cells']} cells, {stats['lps']} LPs"
-    else:
-        proof = "visited cells, and an interval bound on the cells not yet visited"
-        message = f"{outcome.status.value}: stopped after {stats['cells']} cells"
-    return certified_result(problem, "enumerate", clock, status=outcome.status, witness=outcome.point,
-                            upper=outcome.upper, upper_proof=proof, message=message, stats=stats)
+    with small_blas():  # many small dense operations: one BLAS thread is much faster
+        arrangement = build_arrangement(problem)
+        final_bound = NodeBound(arrangement.A, problem.norm, lookahead=0, exhaustive=0)
+        search = TreeSearch(arrangement, clock, "enumerate", bound=None, final_bound=final_bound,
+                            progress=SearchProgress("enumerate", problem.progress), seed=problem.seed,
+                            use_symmetry=False)
+        outcome = search.run()
+        stats = dict(outcome.stats)
+        for key in ("pruned_by_bound", "incumbent_updates", "symmetry"):
+            stats.pop(key, None)
+        stats.update(groups=arrangement.n_groups, hidden=problem.net.n_hidden,
+                     max_cells=max_cells(arrangement.n_groups, problem.net.n_inputs))
+        proof = "every cell of the arrangement was visited (LP-checked emptiness of the others)"
+        if outcome.status is Status.OPTIMAL:
+            message = f"optimal: {stats['cells']} cells, {stats['lps']} LPs"
+        else:
+            proof = "visited cells, and an interval bound on the cells not yet visited"
+            message = f"{outcome.status.value}: stopped after {stats['cells']} cells"
+        return certified_result(problem, "enumerate", clock, status=outcome.status, witness=outcome.point,
+                                upper=outcome.upper, upper_proof=proof, message=message, stats=stats)
