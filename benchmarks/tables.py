@@ -443,6 +443,7 @@ def open_question_section(ctx: Context) -> Section:
                                 rows, ["A ratio is shown only where the exact value was proven optimal; a "
                                        "stopped exact search shows its bracket [lower, upper].",
                                        "`*` greedy SeqLip is a heuristic (no guarantee)."]))
+    section.tables.append(_ratio_summary(curves, methods))
     section.tables.append(_timing_table("open_question_timings", "Bound timings", timings, ctx.devices))
 
     def draw(ax):
@@ -467,6 +468,27 @@ def open_question_section(ctx: Context) -> Section:
     if figure:
         section.figures.append(figure)
     return section
+
+
+def _ratio_summary(curves: dict[tuple[str, str], list[tuple[int, float]]], methods: Iterable[str]) -> Table:
+    """Per method and network kind: the spread of bound / exact, and how often it is on the wrong side of 1."""
+    rows = []
+    for kind in ("random", "trained"):
+        for method in methods:
+            ratios = [r for _, r in curves.get((kind, method), [])]
+            if not ratios:
+                continue
+            upper = method in UPPER_LABELS
+            wrong = sum((r < 1 - ORDER_TOLERANCE) if upper else (r > 1 + ORDER_TOLERANCE) for r in ratios)
+            tight = sum(abs(r - 1) <= ORDER_TOLERANCE for r in ratios)
+            rows.append([kind, UPPER_LABELS.get(method, LOWER_LABELS.get(method, method)),
+                         "upper" if upper else "lower", len(ratios), min(ratios), statistics.median(ratios),
+                         max(ratios), tight, wrong])
+    return Table("open_question_summary", "Summary: bound / exact over the widths of this run",
+                 ["networks", "method", "side", "count", "min", "median", "max", "# equal to L",
+                  "# on the wrong side of L"], rows,
+                 ["'wrong side': an upper estimate below L or a lower bound above L. Only the heuristic (`*`) may "
+                  "be below L; for a proven bound this column must be 0 (it is also a check below)."])
 
 
 # --------------------------------------------------------------------------- 5a. exact-solver scaling
