@@ -52,7 +52,8 @@ BRANCHING_RULES = {"largest": branch_largest, "nearest": branch_nearest, "weight
 
 def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookahead: int = 6, exhaustive: int = 6,
               eigen_iterations: int = 30, incumbent_samples: int = 256, incumbent_starts: int = 4,
-              polish: bool = True, best_first: bool = True) -> LipschitzResult:
+              polish: bool = True, best_first: bool = True, basis_bound: bool = False,
+              abandon: float = 0.05) -> LipschitzResult:
     """Exact constant by branch and bound (see the module docstring).
 
     Parameters
@@ -61,7 +62,7 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
         As for every method of :data:`lipexact.exact.METHODS`.
     branching : {"largest", "nearest", "weighted"}
         Which free unit a node splits on (see :data:`BRANCHING_RULES`).
-    lookahead, exhaustive, eigen_iterations
+    lookahead, exhaustive, eigen_iterations, basis_bound, abandon
         Strength of the node bound (see :class:`~lipexact.exact.bounds.NodeBound`).
     incumbent_samples, incumbent_starts
         Effort of the initial local search (:func:`~lipexact.exact.incumbent.find_incumbent`).
@@ -86,7 +87,7 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
         rng = np.random.default_rng(problem.seed)
         start = find_incumbent(arrangement, problem.seed, samples=incumbent_samples, starts=incumbent_starts)
         bound = NodeBound(arrangement.A, problem.norm, lookahead=lookahead, exhaustive=exhaustive,
-                          eigen_iterations=eigen_iterations)
+                          eigen_iterations=eigen_iterations, basis=basis_bound, abandon=abandon)
         search = TreeSearch(arrangement, clock, "bnb", bound=bound, branch=BRANCHING_RULES[branching],
                             progress=SearchProgress("bnb", problem.progress),
                             incumbent=None if start is None else (start.value, start.point), seed=problem.seed,

@@ -345,13 +345,19 @@ class NodeBound:
         Nodes with at most this many free groups are bounded by plain enumeration (exact over the box).
     eigen_iterations : int
         Descent steps of :func:`weighted_eigenvalue_bound` in :meth:`refine` (Euclidean norm; 0 disables it).
+    abandon : float
+        Early stop of the strong bound's descent (see :func:`weighted_eigenvalue_bound`).
+    basis : bool
+        Use :func:`euclidean_basis_bound` as the cheap Euclidean bound (otherwise a node keeps its parent's
+        bound until :meth:`refine`).
 
     Calling it with ``(jacobian, free, threshold)`` returns the cheap bound (the smallest of the basis,
     entrywise and triangle bounds that apply). :meth:`refine` returns the strong bound, warm-started from
     the state its parent's refinement left (:meth:`child_state`).
     """
 
-    def __init__(self, A: np.ndarray, norm: str, lookahead: int = 6, exhaustive: int = 6, eigen_iterations: int = 30):
+    def __init__(self, A: np.ndarray, norm: str, lookahead: int = 6, exhaustive: int = 6, eigen_iterations: int = 30,
+                 basis: bool = True, abandon: float = 0.05):
         self.A = np.asarray(A, dtype=np.float64)
         G, m, n = self.A.shape
         self.norm = norm
@@ -359,6 +365,8 @@ class NodeBound:
         self.lookahead = lookahead
         self.exhaustive = exhaustive
         self.eigen_iterations = eigen_iterations if norm == "2" else 0
+        self.basis = basis
+        self.abandon = abandon
         self.euclidean = norm == "2"
         self.calls = 0
         self.refinements = 0
@@ -392,6 +400,8 @@ class NodeBound:
             return exhaustive_value(jacobian, A, self.norm)
         if not self.euclidean:
             return min(entrywise_bound(jacobian, A, self.norm), triangle_bound(jacobian, A, self.norm))
+        if not self.basis:
+            return math.inf if self.m == 1 else entrywise_bound(jacobian, A, self.norm)
         c, rows = self._euclidean_parts(jacobian, free)
         bound = euclidean_basis_bound(c, rows, lookahead=self.lookahead)
         if self.m > 1:
@@ -407,7 +417,8 @@ class NodeBound:
         c, rows = self._euclidean_parts(jacobian, free)
         bound, weights, q = weighted_eigenvalue_bound(c, rows, self.eigen_iterations,
                                                       target=threshold if threshold > 0 else None,
-                                                      log_weights=None if state is None else state[0])
+                                                      log_weights=None if state is None else state[0],
+                                                      abandon=self.abandon)
         if q @ (c + 0.5 * rows.sum(axis=0)) < 0:
             q = -q
         return bound, (weights, rows @ q > 0)

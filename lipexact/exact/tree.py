@@ -21,6 +21,7 @@ node bound. Memory is the open stack (at most two nodes per level).
 from __future__ import annotations
 
 import contextlib
+import heapq
 import math
 import time
 from dataclasses import dataclass, field
@@ -620,26 +621,35 @@ class TreeSearch:
         return node
 
     def run(self) -> SearchOutcome:
-        stack: list[Node] = [self.root()]
+        dive: list[Node] = [self.root()]  # the current dive, depth first
+        pool: list[tuple[float, int, Node]] = []  # best-first: the other open nodes, largest bound first
+        pushed = 0
         current: Node | None = None
         status = Status.OPTIMAL
         try:
-            while stack:
+            while dive or pool:
                 if self.clock.expired():
                     status = Status.TIME_LIMIT
                     break
-                current = stack.pop()
-                before = len(stack)
-                self.process(current, stack)
+                if not dive:
+                    dive.append(heapq.heappop(pool)[2])
+                current = dive.pop()
+                before = len(dive)
+                self.process(current, dive)
                 current = None
-                if self.best_first and len(stack) <= before and len(stack) <= self.frontier_cap and stack:
+                open_nodes = len(dive) + len(pool)
+                if self.best_first and len(dive) <= before and open_nodes <= self.frontier_cap:
                     # the dive ended: continue from the open node with the largest bound
-                    top = max(range(len(stack)), key=lambda i: stack[i].bound)
-                    stack[top], stack[-1] = stack[-1], stack[top]
-                self.stats["max_frontier"] = max(self.stats["max_frontier"], len(stack))
-                self.progress.update(self.lower(), self.open_upper(stack), self.stats["nodes"])
+                    for node in dive:
+                        heapq.heappush(pool, (-node.bound, pushed, node))
+                        pushed += 1
+                    dive.clear()
+                self.stats["max_frontier"] = max(self.stats["max_frontier"], open_nodes)
+                if self.progress.enabled:
+                    self.progress.update(self.lower(), self.open_upper(dive, pool), self.stats["nodes"])
         except KeyboardInterrupt:
             status = Status.INTERRUPTED
+        stack = dive + [entry[2] for entry in pool]
         if current is not None:
             stack.append(current)
         if status is Status.OPTIMAL:
@@ -656,11 +666,9 @@ class TreeSearch:
     def lower(self) -> float | None:
         return None if self.best_value == -math.inf else self.best_value
 
-    def open_upper(self, stack: list[Node]) -> float | None:
-        if not self.progress.enabled:
-            return None
-        bounds = [node.bound for node in stack]
-        return max([self.closed, self.best_value, *bounds]) if stack else max(self.closed, self.best_value)
+    def open_upper(self, dive: list[Node], pool: list) -> float:
+        bounds = [node.bound for node in dive] + ([-pool[0][0]] if pool else [])
+        return max([self.closed, self.best_value, *bounds])
 
     def frontier_bound(self, stack: list[Node], seconds: float = 1.0) -> float:
         """Largest bound over the open nodes; the largest ones are tightened by the strong bound first.
