@@ -65,7 +65,8 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
     lookahead, exhaustive, eigen_iterations, basis_bound, abandon
         Strength of the node bound (see :class:`~lipexact.exact.bounds.NodeBound`).
     incumbent_samples, incumbent_starts
-        Effort of the initial local search (:func:`~lipexact.exact.incumbent.find_incumbent`).
+        Effort of the initial local search (:func:`~lipexact.exact.incumbent.find_incumbent`); at most
+        ``1 + G // 10`` starts for ``G`` hyperplane groups.
     polish : bool
         Run the local search from every new incumbent found in the tree.
     best_first : bool
@@ -85,7 +86,9 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
         require(branching in BRANCHING_RULES, "branching", f"one of {sorted(BRANCHING_RULES)}", repr(branching))
         arrangement = build_arrangement(problem)
         rng = np.random.default_rng(problem.seed)
-        start = find_incumbent(arrangement, problem.seed, samples=incumbent_samples, starts=incumbent_starts)
+        effort = 1 + arrangement.n_groups // 10  # small problems: the tree finds the optimum quickly anyway
+        start = find_incumbent(arrangement, problem.seed, samples=incumbent_samples,
+                               starts=min(incumbent_starts, effort))
         bound = NodeBound(arrangement.A, problem.norm, lookahead=lookahead, exhaustive=exhaustive,
                           eigen_iterations=eigen_iterations, basis=basis_bound, abandon=abandon)
         search = TreeSearch(arrangement, clock, "bnb", bound=bound, branch=BRANCHING_RULES[branching],

@@ -48,17 +48,23 @@ BEST_FIRST_MEMORY = 2e8
 RADIUS_TOLERANCE = 1e-7
 
 
+_BLAS_CONTROLLER: Any = None
+
+
 def small_blas():
     """A context in which BLAS uses one thread (``threadpoolctl``, when installed).
 
     The searches do many small dense operations; with several BLAS threads on a busy machine a 60 x 885
     SVD took 1.3 s instead of 6 ms. Without ``threadpoolctl`` this does nothing.
     """
+    global _BLAS_CONTROLLER
     try:
-        from threadpoolctl import threadpool_limits
+        from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - optional
         return contextlib.nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
+    if _BLAS_CONTROLLER is None:
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
 
 
 # --------------------------------------------------------------------------------------- arrangement
