@@ -76,3 +76,13 @@ def test_too_many_hidden_units_is_an_input_error():
     with pytest.raises(InvalidInputError) as error:
         solve_brute(validate_problem(net), Clock(), max_hidden=20)
     assert error.value.field == "net"
+
+
+@settings(max_examples=25)
+@given(two_layer_nets(max_hidden=6))
+def test_exhaustive_mode_counts_every_region_and_keeps_the_value(net):
+    fast = lipschitz(net, method="brute")
+    full = lipschitz(net, method="brute", exhaustive=True)
+    assert full.value == pytest.approx(fast.value, rel=1e-12)
+    regions = sum(realizing_point(net, bits) is not None for bits in itertools.product([False, True], repeat=net.n_hidden))
+    assert full.stats["realizable_patterns"] == regions
