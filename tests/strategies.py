@@ -84,3 +84,23 @@ def qubo_instances(max_size: int = 8, low: int = -5, high: int = 5):
     from reductions.instances import QUBO
 
     return symmetric_integer_matrices(max_size, low, high).map(QUBO)
+
+
+# ---------------------------------------------------------------------------------- exact solvers (milp)
+@st.composite
+def exact_cases(draw, min_hidden: int = 1, max_hidden: int = 8, max_inputs: int = 3, max_outputs: int = 3,
+                bias: bool | None = None, with_box: bool | None = None, low: int = -3, high: int = 3):
+    """``(net, norm, domain)`` for exact solvers: norm "2" with a scalar output, "1" / "inf" with up to
+    ``max_outputs`` outputs; a box domain when ``with_box`` (drawn when None). Few inputs and many hidden
+    units make unrealizable patterns (and so realizability cuts) common."""
+    norm = draw(st.sampled_from(["2", "1", "inf"]))
+    n = draw(st.integers(1, max_inputs))
+    h = draw(st.integers(min_hidden, max_hidden))
+    m = 1 if norm == "2" else draw(st.integers(1, max_outputs))
+    W1 = draw(integer_matrices(h, n, low, high))
+    W2 = draw(integer_matrices(m, h, low, high))
+    with_bias = draw(st.booleans()) if bias is None else bias
+    b1 = draw(hnp.arrays(np.int64, (h,), elements=st.integers(low, high))) if with_bias else None
+    box = draw(st.booleans()) if with_box is None else with_box
+    domain = draw(boxes_for(n)) if box else None
+    return TwoLayerReLU(W1, W2, b1), norm, domain

@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from lipexact.exact.cuts import Cut, box_fixings, infeasible_subset, pair_cuts
+from lipexact.exact.cuts import Cut, box_fixings, infeasible_subset, other_infeasible_subsets, pair_cuts
 from lipexact.exact.milp_model import SOLVERS, PatternMILP, relevant_units
 from lipexact.exact.patterns import pattern_values
 from lipexact.exact.problem import Clock, Problem, certified_result
@@ -110,7 +110,7 @@ def _validate_options(solver: Any, threads: Any, max_rounds: Any, cuts: Any) -> 
 
 def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: int | None = 1,
                max_rounds: int | None = None, cuts: str = "minimal", cuts_per_round: int = 8,
-               keep_cuts: bool = False) -> LipschitzResult:
+               subsets_per_pattern: int = 3, keep_cuts: bool = False) -> LipschitzResult:
     """Exact constant by the pattern MILP with lazy exact realizability cuts (see the module docstring).
 
     Parameters
@@ -128,6 +128,9 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
     cuts_per_round : int
         At most this many cuts per MILP solve: the optimal pattern's, then those of the unrealizable
         improving solutions HiGHS met during the same solve (realizable ones become witnesses).
+    subsets_per_pattern : int
+        Irreducible empty subsets cut from the optimal pattern per round (each further one avoids a unit
+        of the first); ``cuts="nogood"`` always cuts one.
     keep_cuts : bool
         Return every cut in ``result.stats["cut_list"]`` (``{"units", "values"}`` each).
 
@@ -151,8 +154,9 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
     (1.0, 2, 1)
     """
     _validate_options(solver, threads, max_rounds, cuts)
-    require(isinstance(cuts_per_round, Integral) and not isinstance(cuts_per_round, bool) and cuts_per_round >= 1,
-            "cuts_per_round", "a positive integer", repr(cuts_per_round))
+    for name, number in (("cuts_per_round", cuts_per_round), ("subsets_per_pattern", subsets_per_pattern)):
+        require(isinstance(number, Integral) and not isinstance(number, bool) and number >= 1, name,
+                "a positive integer", repr(number))
     net, domain = problem.net, problem.domain
     progress = SearchProgress("milp", problem.progress)
     best = _Best(problem)
@@ -192,14 +196,22 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
         return certified_result(problem, "milp", clock, status=final_status, witness=best.x, upper=upper,
                                 upper_proof=proof, message=text, stats=stats)
 
-    def cut_off(pattern: np.ndarray) -> None:
+    def add(cut: Cut) -> None:
+        model.add_cut(cut.units, cut.values)
+        cut_list.append(cut)
+        stats["cuts"] += 1
+        stats["cut_sizes"].append(len(cut.units))
+
+    def cut_off(pattern: np.ndarray, more: int = 0) -> None:
         search = infeasible_subset(net, pattern, units, domain, minimize=(cuts == "minimal"))
         stats["lps"] += search.lps
         best.offer(search.point)
-        model.add_cut(search.cut.units, search.cut.values)
-        cut_list.append(search.cut)
-        stats["cuts"] += 1
-        stats["cut_sizes"].append(len(search.cut.units))
+        add(search.cut)
+        if more and cuts == "minimal":
+            others, lps = other_infeasible_subsets(net, pattern, units, search.cut, domain, limit=more)
+            stats["lps"] += lps
+            for cut in others:
+                add(cut)
 
     try:
         for x in _random_points(problem):
@@ -250,7 +262,7 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
                 best.x, best.value = witness, value
                 status, message = Status.OPTIMAL, f"optimal after {stats['rounds']} MILP rounds and {stats['cuts']} cuts"
                 break
-            cut_off(outcome.pattern)
+            cut_off(outcome.pattern, more=subsets_per_pattern - 1)
             # Improving solutions met on the way: more cuts (or witnesses) from the same solve.
             for pattern in outcome.found[:cuts_per_round - 1]:
                 if not any(cut.excludes(pattern) for cut in cut_list[-cuts_per_round:]):
