@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -23,7 +24,7 @@ from lipexact.cli import EXIT_OK, run_cli
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, as_array, require
 
-__all__ = ["main", "build_parser", "load_model", "load_data", "parse_shape", "format_table"]
+__all__ = ["main", "build_parser", "load_model", "load_data", "parse_shape", "parse_threads", "format_table"]
 
 PROG = "python -m lipexact.bound"
 EXIT_METHOD_FAILED = 1
@@ -59,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"],
                         help="computation precision (default: float64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the randomized methods (default: 0)")
+    parser.add_argument("--threads", default=None, metavar="N",
+                        help="CPU threads for torch (default: the CPUs available to this process that the 1-minute "
+                             "load average leaves idle, at least 1; oversubscribed cores make torch many times "
+                             "slower)")
     parser.add_argument("--json", default=None, metavar="OUT.json", help="also write every result as JSON")
     return parser
 
@@ -158,6 +163,34 @@ def _unscripted(model: Any, shape: tuple[int, ...] | None) -> Any:
     return model
 
 
+def parse_threads(text: str | None) -> int:
+    """``--threads``: a positive integer, or (None) the available CPUs that the load average leaves idle.
+
+    Examples
+    --------
+    >>> parse_threads("3")
+    3
+    >>> parse_threads(None) >= 1
+    True
+    >>> parse_threads("0")
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: --threads: expected a positive integer, got '0'
+    """
+    if text is not None:
+        require(text.strip().isdigit() and int(text) > 0, "--threads", "a positive integer", repr(text))
+        return int(text)
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        available = os.cpu_count() or 1
+    try:
+        busy = int(os.getloadavg()[0] + 0.5)
+    except OSError:
+        busy = 0
+    return max(1, min(available, available - busy))
+
+
 def _methods(text: str) -> list[tuple[str, str]]:
     from lipexact.bounds import LOWER_METHODS, UPPER_METHODS
 
@@ -236,6 +269,7 @@ def _main(argv: Sequence[str] | None) -> int:
     shape = parse_shape(args.input_shape)
     device = pick_device(args.device)
     dtype = as_dtype(args.dtype)
+    threads = parse_threads(args.threads)
     if args.json is not None:
         target = Path(args.json)
         require(target.parent.is_dir() if str(target.parent) else True, "--json", "a path in an existing directory",
@@ -248,6 +282,9 @@ def _main(argv: Sequence[str] | None) -> int:
         shape = tuple(data.shape[1:])
     model = _unscripted(load_model(args.model), shape)
 
+    import torch
+
+    torch.set_num_threads(threads)  # this process only; the library never sets it
     options = {"device": device, "dtype": dtype, "seed": args.seed}
     results = [_run(name, kind, model, shape, data, options) for name, kind in methods]
     print(format_table(results))
@@ -257,7 +294,7 @@ def _main(argv: Sequence[str] | None) -> int:
         lower, upper = _bracket(results)
         report = {"type": "bound_report", "version": SCHEMA_VERSION, "model": args.model,
                   "input_shape": None if shape is None else list(shape), "device": str(device),
-                  "dtype": args.dtype, "seed": args.seed, "lower": lower, "upper": upper,
+                  "dtype": args.dtype, "seed": args.seed, "threads": threads, "lower": lower, "upper": upper,
                   "results": [r.to_dict() for r in results]}
         write_atomic(args.json, json.dumps(report, indent=1) + "\n")
     return EXIT_METHOD_FAILED if any(r.status is Status.ERROR for r in results) else EXIT_OK

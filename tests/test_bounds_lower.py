@@ -6,7 +6,12 @@ import torch
 from hypothesis import given, settings
 
 from lipexact import TwoLayerReLU, lipschitz
+from lipexact.bounds.device import as_module
 from lipexact.bounds.lower import (
+    _Evaluator,
+    _exact_flip_moves,
+    _probe,
+    _Units,
     data_lower_bound,
     gradient_ascent,
     grid_search,
@@ -21,7 +26,7 @@ RTOL = 1e-9
 FAST = {
     "data": lambda net, **kw: data_lower_bound(
         net, data=np.random.default_rng(0).normal(size=(64, net.n_inputs)), **kw),
-    "gradient": lambda net, **kw: gradient_ascent(net, restarts=4, steps=8, **kw),
+    "gradient": lambda net, **kw: gradient_ascent(net, restarts=4, steps=8, local_search=6, **kw),
     "annealing": lambda net, **kw: simulated_annealing(net, chains=8, steps=40, **kw),
     "grid": lambda net, **kw: grid_search(net, budget=400, **kw),
 }
@@ -76,6 +81,7 @@ def test_searches_are_seeded():
     net = TwoLayerReLU([[1.0, -1.0], [2.0, 1.0], [0.0, 1.0]], [[1.0, -1.0, 2.0]], [0.3, -0.2, 0.1])
     for search in (gradient_ascent, simulated_annealing, grid_search):
         kwargs = {"steps": 5} if search is not grid_search else {"budget": 50}
+        kwargs.update({"local_search": 5} if search is gradient_ascent else {})
         first = search(net, device="cpu", seed=3, **kwargs)
         again = search(net, device="cpu", seed=3, **kwargs)
         assert np.array_equal(first.witness, again.witness) and first.value == again.value
@@ -88,12 +94,12 @@ def test_gradient_ascent_autograd_finds_smooth_maximum():
         net[0].weight.fill_(1.0)
     result = gradient_ascent(net, device="cpu", estimator="autograd", restarts=2, steps=100, lr=0.1, scale=2.0)
     assert 0.999 <= result.value <= 1.0 + 1e-12
-    assert gradient_ascent(net, device="cpu", steps=1).stats["estimator"] == "auto"
+    assert gradient_ascent(net, device="cpu", steps=1, local_search=1).stats["estimator"] == "auto"
 
 
 def test_gradient_ascent_auto_smooths_piecewise_linear_networks():
     net = TwoLayerReLU([[1.0, -1.0], [2.0, 1.0]], [[1.0, -1.0]], [0.3, -0.2])
-    assert gradient_ascent(net, device="cpu", steps=1).stats["estimator"] == "smoothed"
+    assert gradient_ascent(net, device="cpu", steps=1, local_search=1).stats["estimator"] == "smoothed"
 
 
 def test_annealing_and_ascent_improve_on_their_starts():
@@ -103,7 +109,8 @@ def test_annealing_and_ascent_improve_on_their_starts():
     starts = torch.randn(8, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     at_starts = data_lower_bound(net, data=starts, device="cpu").value
     for search in (gradient_ascent, simulated_annealing):
-        result = search(net, data=starts, device="cpu", steps=10)
+        result = search(net, data=starts, device="cpu", steps=10,
+                        **({"local_search": 3} if search is gradient_ascent else {}))
         assert result.value >= at_starts * (1 - RTOL)
         assert result.value == pytest.approx(jacobian_norm_at(net, result.witness), rel=RTOL)
 
@@ -120,7 +127,7 @@ def test_models_without_a_chain_are_unchecked_but_rechecked():
 
 def test_float32_search_still_rechecks_in_float64():
     net = torch.nn.Sequential(torch.nn.Linear(2, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
-    result = gradient_ascent(net, device="cpu", dtype=torch.float32, steps=5)
+    result = gradient_ascent(net, device="cpu", dtype=torch.float32, steps=5, local_search=3)
     assert result.value == pytest.approx(jacobian_norm_at(net, result.witness), rel=RTOL)
     assert result.certificate["search_value"] == pytest.approx(result.value, rel=1e-5)
     assert net[0].weight.dtype == torch.float32
@@ -142,3 +149,78 @@ def test_errors_name_the_field():
         with pytest.raises(InvalidInputError) as error:
             call()
         assert error.value.field == field
+
+
+# ---------------------------------------------------------------- batched Jacobians and the region walk
+
+def _random_net(seed, n, h, m, bias=True):
+    rng = np.random.default_rng(seed)
+    return TwoLayerReLU(rng.normal(size=(h, n)), rng.normal(size=(m, h)), rng.normal(size=h) if bias else None)
+
+
+@pytest.mark.parametrize("outputs", [1, 3, 12])
+def test_batched_jacobians_match_per_point_autograd(outputs):
+    torch.manual_seed(outputs)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
+                              torch.nn.Linear(2 * 3 * 3, outputs), torch.nn.Tanh()).double()
+    evaluator = _Evaluator(net, (1, 8, 8), torch.float64, torch.device("cpu"))
+    X = torch.randn(5, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    J = evaluator.jacobians(X)
+    for x, jac in zip(X, J):
+        expected = torch.autograd.functional.jacobian(lambda v: net(v[None]).reshape(-1), x).reshape(outputs, -1)
+        assert torch.allclose(jac, expected, rtol=1e-12, atol=1e-14)
+    sigma, U, V = evaluator.top(X)
+    svd = torch.linalg.svdvals(J)[:, 0]
+    assert torch.allclose(sigma, svd, rtol=1e-10) and torch.allclose(evaluator.norms(X), svd, rtol=1e-10)
+    assert torch.allclose((J @ V[:, :, None])[:, :, 0].norm(dim=1), sigma, rtol=1e-9)  # v is a top right vector
+    assert torch.allclose(evaluator.projected(X, U), sigma, rtol=1e-9)  # ||J^T u|| = ||J|| for the top u
+    other = torch.nn.functional.normalize(torch.randn(5, outputs, dtype=torch.float64), dim=1)
+    assert bool(torch.all(evaluator.projected(X, other) <= sigma * (1 + 1e-12)))
+
+
+def test_exact_flip_moves_cross_exactly_the_chosen_unit():
+    # first-layer units: the linearization is exact, so a valid move flips the chosen unit and no other
+    net = _random_net(5, n=3, h=9, m=2)
+    module = as_module(net, device="cpu")
+    evaluator = _Evaluator(module, (3,), torch.float64, torch.device("cpu"))
+    units = _Units(module)
+    X = torch.randn(6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    _, U, V = evaluator.top(X)
+    state = _probe(units, X, U, V)
+    assert "G" in state and torch.allclose(state["G"][0], torch.tensor(net.W1))
+    index = torch.arange(9).expand(6, 9)
+    moved, valid = _exact_flip_moves(state, X, index)
+    assert int(valid.sum()) >= 30  # most flips are possible from most points
+    for p in range(6):
+        before = net.pattern(X[p].numpy())
+        for i in range(9):
+            if valid[p, i]:
+                after = net.pattern(moved[p, i].numpy())
+                assert np.flatnonzero(after != before).tolist() == [i]
+                assert np.all(np.abs(net.preactivation(moved[p, i].numpy())) > 1e-9)  # off every kink
+
+
+def test_gradient_ascent_on_relu_networks_is_close_to_exact():
+    ratios = []
+    for seed, (n, h, m) in enumerate([(2, 10, 1), (3, 8, 3), (5, 10, 1), (8, 12, 2)]):
+        net = _random_net(100 + seed, n, h, m, bias=seed != 2)
+        exact = lipschitz(net, method="brute").value
+        result = gradient_ascent(net, device="cpu", restarts=8, steps=10, local_search=15)
+        assert result.status == Status.LOWER_BOUND and result.stats["local_search_rounds"] > 0
+        assert result.value == pytest.approx(numpy_norm(net, result.witness), rel=RTOL)
+        assert result.value <= exact * (1 + RTOL)
+        ratios.append(result.value / exact)
+    assert min(ratios) >= 0.95 and np.mean(ratios) >= 0.99, ratios
+
+
+@pytest.mark.parametrize("method", sorted(FAST))
+def test_every_lower_bound_is_rechecked_and_below_brute_force(method):
+    for seed, (n, h, m) in enumerate([(2, 6, 1), (3, 7, 2), (1, 5, 3)]):
+        net = _random_net(seed, n, h, m, bias=seed != 1)
+        result = FAST[method](net, device="cpu")
+        exact = lipschitz(net, method="brute")
+        assert result.status == Status.LOWER_BOUND and result.lower == result.value
+        assert result.certificate["verified_value"] == result.value
+        assert result.value == pytest.approx(numpy_norm(net, result.witness), rel=RTOL)
+        assert result.certificate["kink_margin"] > 1e-8
+        assert 0 < result.value <= exact.value * (1 + RTOL)

@@ -26,6 +26,7 @@ estimation", NeurIPS 2018, arXiv:1805.10965 (lower bounds by data and gradient a
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from typing import Any
@@ -44,6 +45,8 @@ __all__ = ["data_lower_bound", "gradient_ascent", "simulated_annealing", "grid_s
 #: Relative distance to a kink below which a candidate witness is rejected.
 DEFAULT_KINK_RTOL = 1e-8
 _JACOBIAN_ENTRIES = 1 << 22  # entries of the batch of Jacobians held at once
+_GRADIENT_UNITS = 256  # models with at most this many units get every unit's gradient in the region walk
+_UNIT_ENTRIES = 1 << 21  # ... as long as the gradients of a batch of points hold at most this many entries
 
 
 # ---------------------------------------------------------------- Jacobians
@@ -55,8 +58,41 @@ def _flat_fn(module, shape):
     return f
 
 
+def _top_singular(J):
+    """``(sigma, u, v)`` per Jacobian of a batch ``(B, m, n)``: top singular value and unit vectors.
+
+    From the eigendecomposition of the smaller Gram matrix (``m x m`` or ``n x n``): the largest singular
+    value is accurate to rounding, which is all the searches need (the witness is re-checked by SVD).
+    """
+    B, m, n = J.shape
+    if m == 1:
+        sigma = torch.linalg.vector_norm(J[:, 0, :], dim=-1)
+        v = J[:, 0, :] / sigma.clamp_min(torch.finfo(J.dtype).tiny)[:, None]
+        return sigma, torch.ones((B, 1), dtype=J.dtype, device=J.device), v
+    if m <= n:
+        eigenvalues, vectors = torch.linalg.eigh(J @ J.mT)
+        sigma = eigenvalues[:, -1].clamp_min(0.0).sqrt()
+        u = vectors[:, :, -1]
+        v = (J.mT @ u[:, :, None])[:, :, 0] / sigma.clamp_min(torch.finfo(J.dtype).tiny)[:, None]
+        return sigma, u, v
+    eigenvalues, vectors = torch.linalg.eigh(J.mT @ J)
+    sigma = eigenvalues[:, -1].clamp_min(0.0).sqrt()
+    v = vectors[:, :, -1]
+    u = (J @ v[:, :, None])[:, :, 0] / sigma.clamp_min(torch.finfo(J.dtype).tiny)[:, None]
+    return sigma, u, v
+
+
+def _spectral_norms(J):
+    if J.shape[-2] == 1:
+        return torch.linalg.vector_norm(J[:, 0, :], dim=-1)
+    gram = J @ J.mT if J.shape[-2] <= J.shape[-1] else J.mT @ J
+    return torch.linalg.eigvalsh(gram)[:, -1].clamp_min(0.0).sqrt()
+
+
 class _Evaluator:
-    """Batched Jacobian norms of one module (vmap over jacrev, with a per-sample fallback)."""
+    """Batched Jacobians of one module: one forward pass per batch of points and ``m`` backward passes
+    (one per output), each giving that row of every point's Jacobian (the points of a batch do not
+    interact in an eval-mode module)."""
 
     def __init__(self, module, shape, dtype, device):
         self.module, self.shape, self.dtype, self.device = module, shape, dtype, device
@@ -69,36 +105,70 @@ class _Evaluator:
         self.n_in = math.prod(shape)
         self.chunk = max(1, _JACOBIAN_ENTRIES // max(1, self.n_out * self.n_in))
         self.evaluations = 0
-        self._vmap_ok = True
 
     def jacobians(self, X):
         """``(B, m, n)`` Jacobians at a batch ``X`` of shape ``(B, *shape)``."""
-        X = X.to(self.device, self.dtype).reshape(-1, *self.shape)
-        parts = []
-        for start in range(0, X.shape[0], self.chunk):
-            block = X[start:start + self.chunk]
-            parts.append(self._jacobian_block(block).reshape(block.shape[0], self.n_out, self.n_in))
+        X = X.detach().to(self.device, self.dtype).reshape(-1, *self.shape)
+        parts = [self._jacobian_block(X[start:start + self.chunk]) for start in range(0, X.shape[0], self.chunk)]
         self.evaluations += int(X.shape[0])
         return torch.cat(parts) if parts else X.new_zeros((0, self.n_out, self.n_in))
 
     def _jacobian_block(self, X):
-        if self._vmap_ok:
-            try:
-                with torch.no_grad():
-                    return torch.func.vmap(torch.func.jacrev(self.f))(X).detach()
-            except (RuntimeError, NotImplementedError, ValueError):
-                self._vmap_ok = False
-        rows = [torch.autograd.functional.jacobian(self.f, x) for x in X]
-        return torch.stack(rows).detach()
+        B = X.shape[0]
+        X = X.clone().requires_grad_(True)
+        with torch.enable_grad():
+            Y = self.module(X).reshape(B, -1)
+            rows = []
+            for k in range(self.n_out):
+                if not Y.requires_grad:  # a constant model
+                    rows.append(torch.zeros((B, self.n_in), dtype=X.dtype, device=X.device))
+                    continue
+                (grad,) = torch.autograd.grad(Y[:, k].sum(), X, retain_graph=k + 1 < self.n_out, allow_unused=True)
+                rows.append(torch.zeros_like(X).reshape(B, -1) if grad is None else grad.reshape(B, -1))
+        return torch.stack(rows, dim=1).detach()
 
     def norms(self, X):
         return _spectral_norms(self.jacobians(X))
 
+    def top(self, X):
+        """``(sigma, u, v)``: the Jacobian norm at every point and its top singular vectors."""
+        return _top_singular(self.jacobians(X))
 
-def _spectral_norms(J):
-    if J.shape[-2] == 1:
-        return torch.linalg.vector_norm(J[:, 0, :], dim=-1)
-    return torch.linalg.matrix_norm(J, ord=2)
+    def projected(self, X, U):
+        """``||J(x)^T u||`` at every point for one unit output direction per point (one backward pass):
+        a lower estimate of ``||J(x)||_2``, equal to it when ``u`` is the top left singular vector."""
+        X = X.detach().to(self.device, self.dtype)
+        parts = []
+        chunk = max(1, _JACOBIAN_ENTRIES // max(1, self.n_in))
+        for start in range(0, X.shape[0], chunk):
+            block = X[start:start + chunk].clone().requires_grad_(True)
+            with torch.enable_grad():
+                Y = self.module(block).reshape(block.shape[0], -1)
+                grad = None
+                if Y.requires_grad:
+                    (grad,) = torch.autograd.grad((Y * U[start:start + chunk]).sum(), block, allow_unused=True)
+            parts.append(torch.zeros(block.shape[0], dtype=X.dtype, device=X.device) if grad is None
+                         else torch.linalg.vector_norm(grad.reshape(block.shape[0], -1), dim=1))
+        self.evaluations += int(X.shape[0])
+        return torch.cat(parts) if parts else X.new_zeros((0,))
+
+    def ascent_gradient(self, X, U):
+        """``d ||J(x)^T u|| / dx`` at every point for fixed output directions ``U`` (double backpropagation).
+
+        With ``u`` the top left singular vector, this is the gradient of ``||J(x)||_2`` where the top
+        singular value is simple. Zero almost everywhere for piecewise-linear networks.
+        """
+        X = X.detach().to(self.device, self.dtype).clone().requires_grad_(True)
+        with torch.enable_grad():
+            Y = self.module(X).reshape(X.shape[0], -1)
+            if not Y.requires_grad:
+                return torch.zeros_like(X)
+            (g,) = torch.autograd.grad((Y * U).sum(), X, create_graph=True, allow_unused=True)
+            if g is None or not g.requires_grad:
+                return torch.zeros_like(X)
+            value = torch.linalg.vector_norm(g.reshape(X.shape[0], -1), dim=1).sum()
+            (grad,) = torch.autograd.grad(value, X, allow_unused=True)
+        return torch.zeros_like(X) if grad is None else grad.detach()
 
 
 def jacobian_norm_at(model: Any, x: Any, input_shape: Any = None) -> float:
@@ -233,6 +303,329 @@ def _finish(method: str, model, shape, evaluator: _Evaluator, check: _KinkCheck,
                            certificate=certificate, timings={"total": time.perf_counter() - started}, stats=stats)
 
 
+class _Pool:
+    """The best candidate witnesses seen so far (at most ``keep``), with their search values."""
+
+    def __init__(self, keep: int = 256):
+        self.keep = keep
+        self.points = None
+        self.values = None
+
+    def add(self, points, values) -> None:
+        points, values = points.detach().reshape(values.shape[0], *points.shape[1:]), values.detach()
+        if self.points is not None:
+            points, values = torch.cat([self.points, points]), torch.cat([self.values, values])
+        if values.shape[0] > self.keep:
+            values, index = torch.topk(values, self.keep)
+            points = points[index]
+        self.points, self.values = points.clone(), values.clone()
+
+
+# ---------------------------------------------------------------- activation regions
+
+class _Units:
+    """The units of the piecewise-linear activation modules of a model with kinks (ReLU, LeakyReLU,
+    Hardtanh, ...), read by forward hooks on those modules during a forward pass.
+
+    A unit is one coordinate of the input ``z`` of such a module; crossing one of its kinks moves the
+    input into a neighbouring activation region. Works for any module that calls its activations as
+    modules (functional calls are invisible, and then there are no units).
+    """
+
+    def __init__(self, module):
+        from lipexact.bounds.layers import _describe_activation
+
+        self.module = module
+        self.leaves = {}
+        for leaf in module.modules():
+            activation = _describe_activation(leaf)
+            if activation is not None and activation.piecewise_linear and activation.kinks:
+                self.leaves[leaf] = activation
+
+    def __bool__(self) -> bool:
+        return bool(self.leaves)
+
+    def forward(self, X):
+        """The model's output at ``X`` and ``[(leaf, kinks, z, h)]``: input and output of every hooked call."""
+        records = []
+
+        def hook(leaf, inputs, output):
+            records.append((leaf, self.leaves[leaf].kinks, inputs[0], output))
+
+        handles = [leaf.register_forward_hook(hook) for leaf in self.leaves]
+        try:
+            out = self.module(X)
+        finally:
+            for handle in handles:
+                handle.remove()
+        return out, records
+
+    @staticmethod
+    def flat(tensors, B):
+        return torch.cat([t.reshape(B, -1) for t in tensors], dim=1)
+
+    def directional(self, X, records, D):
+        """Directional derivatives along ``D`` of every unit's ``z`` (double backpropagation, no forward AD)."""
+        B = X.shape[0]
+        zs = [z for _, _, z, _ in records]
+        dummies = [torch.zeros_like(z, requires_grad=True) for z in zs]
+        (g,) = torch.autograd.grad(zs, X, grad_outputs=dummies, create_graph=True, retain_graph=True,
+                                   allow_unused=True)
+        if g is None or not g.requires_grad:
+            return torch.zeros((B, sum(z[0].numel() for z in zs)), dtype=X.dtype, device=X.device)
+        tangents = torch.autograd.grad((g * D).sum(), dummies, allow_unused=True)
+        return self.flat([torch.zeros_like(z) if t is None else t.detach() for z, t in zip(zs, tangents)], B)
+
+    @staticmethod
+    def kink_table(records, B):
+        """Per unit: its kinks as a padded ``(B, U, k)`` tensor (``nan`` pads) for crossing computations."""
+        width = max(len(kinks) for _, kinks, _, _ in records)
+        parts = []
+        for _, kinks, z, _ in records:
+            row = torch.full((width,), math.nan, dtype=z.dtype, device=z.device)
+            row[:len(kinks)] = torch.tensor(kinks, dtype=z.dtype, device=z.device)
+            parts.append(row.expand(B, z[0].numel(), width))
+        return torch.cat(parts, dim=1)
+
+    @staticmethod
+    def slopes(records, B, points):
+        """The activation's derivative at ``points`` (a flat ``(B, U)`` tensor of pre-activation values)."""
+        out, start = [], 0
+        for leaf, _, z, _ in records:
+            width = z[0].numel()
+            values = points[:, start:start + width].reshape(z.shape).detach().clone().requires_grad_(True)
+            start += width
+            with torch.enable_grad():
+                (slope,) = torch.autograd.grad(leaf(values).sum(), values)
+            out.append(slope.reshape(B, -1))
+        return torch.cat(out, dim=1)
+
+
+def _crossing_times(z, dz, kinks):
+    """``(B, U, k)`` times ``t > 0`` at which ``z + t dz`` reaches each kink (``inf`` when never)."""
+    with torch.no_grad():
+        t = (kinks - z[..., None]) / dz[..., None]
+    return torch.where(torch.isfinite(t) & (t > 0), t, torch.full_like(t, math.inf))
+
+
+def _probe(units, X, U, V):
+    """At every point: ``z``, the kink tables, the first-order gain of crossing each unit's nearest kink
+    and the directional derivatives ``dz`` along ``V`` (the top right singular vectors)."""
+    B = X.shape[0]
+    X = X.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        out, records = units.forward(X)
+        if not records or not out.requires_grad:
+            return None
+        outputs = [h for _, _, _, h in records]
+        grads = torch.autograd.grad((out.reshape(B, -1) * U).sum(), outputs, retain_graph=True, allow_unused=True)
+        dz = units.directional(X, records, V.reshape(X.shape))
+    z = units.flat([r[2].detach() for r in records], B)
+    ua = units.flat([torch.zeros_like(h) if g is None else g for h, g in zip(outputs, grads)], B)
+    kinks = units.kink_table(records, B)
+    distance = (z[..., None] - kinks).abs().nan_to_num(math.inf)
+    nearest = kinks.gather(2, distance.argmin(dim=2, keepdim=True))[..., 0]
+    side = torch.where(z >= nearest, 1.0, -1.0).to(z.dtype)
+    across = nearest - side * 1e-6 * (1 + nearest.abs())
+    gain = (units.slopes(records, B, across) - units.slopes(records, B, z)) * ua * dz
+    state = {"z": z, "dz": dz, "kinks": kinks, "nearest": nearest, "side": side, "gain": gain}
+    if z.shape[1] <= _GRADIENT_UNITS and B * z.shape[1] * X[0].numel() <= _UNIT_ENTRIES:
+        state["G"] = _unit_gradients(units, X.detach(), z.shape[1])
+    return state
+
+
+def _unit_gradients(units, X, count):
+    """``(B, U, n)``: the gradient of every unit's pre-activation at every point (one backward pass over
+    ``U`` copies of each point)."""
+    B = X.shape[0]
+    Xr = X.repeat_interleave(count, dim=0).clone().requires_grad_(True)
+    with torch.enable_grad():
+        _, records = units.forward(Xr)
+        z = units.flat([r[2] for r in records], B * count)
+        picked = z.reshape(B, count, count).diagonal(dim1=1, dim2=2).sum()
+        (grad,) = torch.autograd.grad(picked, Xr, allow_unused=True)
+    if grad is None:
+        return torch.zeros((B, count, X[0].numel()), dtype=X.dtype, device=X.device)
+    return grad.reshape(B, count, -1).detach()
+
+
+def _interval(z, kinks):
+    """The kinks just below and just above every unit's value (``-inf`` / ``inf`` when none)."""
+    below = torch.where(kinks < z[..., None], kinks, torch.full_like(kinks, -math.inf)).amax(dim=2)
+    above = torch.where(kinks > z[..., None], kinks, torch.full_like(kinks, math.inf)).amin(dim=2)
+    return below, above
+
+
+def _exact_flip_moves(state, X, index, blockers: int = 16):
+    """Like :func:`_flip_moves` with every unit's gradient known (``state["G"]``): the direction crosses the
+    chosen unit's nearest kink while keeping, to first order, every other unit in its current interval.
+
+    From the unit's gradient, an active set grows: the first other unit that the move would push out
+    of its interval is added, and the direction is projected orthogonally to the gradients of the set
+    (Gram-Schmidt), until nothing blocks; a move still blocked after ``blockers`` additions is marked
+    invalid. Exact for a first hidden layer (a valid move then flips exactly the chosen unit); a
+    linearization around the current point deeper in the network.
+    """
+    B, k = index.shape
+    shape = X.shape[1:]
+    rows = torch.arange(B * k, device=X.device)
+    chosen = index.reshape(-1)
+    G = state["G"].repeat_interleave(k, dim=0)
+    z = state["z"].repeat_interleave(k, dim=0)
+    kinks = state["kinks"].repeat_interleave(k, dim=0)
+    below, above = _interval(z, kinks)
+    z_i = z[rows, chosen]
+    target = state["nearest"].repeat_interleave(k, dim=0)[rows, chosen]
+    direction = -torch.where(z_i >= target, 1.0, -1.0).to(z.dtype)[:, None] * G[rows, chosen]
+    basis = []
+
+    def timing(d):
+        rate = (G @ d[..., None])[..., 0]
+        with torch.no_grad():
+            leave = torch.where(rate > 0, (above - z) / rate, (below - z) / rate)
+        leave = torch.where(torch.isfinite(leave) & (leave > 0), leave, torch.full_like(leave, math.inf))
+        t_unit = (target - z_i) / rate[rows, chosen]
+        leave[rows, chosen] = math.inf
+        return rate, leave, t_unit
+
+    for _ in range(blockers + 1):
+        rate, leave, t_unit = timing(direction)
+        blocked = leave < (t_unit * (1 - 1e-9))[:, None]
+        if not bool(blocked.any()) or len(basis) == blockers:
+            break
+        first = torch.where(blocked, leave, torch.full_like(leave, math.inf)).argmin(dim=1)
+        w = G[rows, first].clone()
+        for q in basis:
+            w -= (w * q).sum(dim=1, keepdim=True) * q
+        norm = w.norm(dim=1, keepdim=True)
+        usable = blocked.any(dim=1, keepdim=True) & (norm > 1e-12 * G[rows, chosen].norm(dim=1, keepdim=True))
+        q = torch.where(usable, w / norm.clamp_min(1e-300), torch.zeros_like(w))
+        basis.append(q)
+        direction = direction - (direction * q).sum(dim=1, keepdim=True) * q
+    rate, leave, t_unit = timing(direction)
+    clear = ~(leave < (t_unit * (1 - 1e-9))[:, None]).any(dim=1)
+    own = _crossing_times(z_i[:, None], rate[rows, chosen][:, None], kinks[rows, chosen][:, None])[:, 0]
+    own = torch.where(own > (t_unit * (1 + 1e-9))[:, None], own, torch.full_like(own, math.inf)).amin(dim=1)
+    t_after = torch.minimum(leave.amin(dim=1), own)
+    step = t_unit + 0.5 * (torch.minimum(t_after, 3 * t_unit) - t_unit)
+    valid = clear & torch.isfinite(step) & (step > 0)
+    step = torch.where(valid, step, torch.zeros_like(step))
+    moved = X.repeat_interleave(k, dim=0) + (step[:, None] * direction).reshape(B * k, *shape)
+    return moved.reshape(B, k, *shape), valid.reshape(B, k)
+
+
+def _flip_moves(units, X, state, index):
+    """For every point and each chosen unit: the point just across that unit's nearest kink, moving along
+    the gradient of its pre-activation, halfway to the next unit crossed on that line."""
+    B, k = index.shape
+    shape = X.shape[1:]
+    Xr = X.detach().repeat_interleave(k, dim=0).clone().requires_grad_(True)
+    units_r = index.reshape(-1, 1)
+    with torch.enable_grad():
+        out, records = units.forward(Xr)
+        z = units.flat([r[2] for r in records], B * k)
+        (g,) = torch.autograd.grad(z.gather(1, units_r).sum(), Xr, retain_graph=True)
+        z_i = z.detach().gather(1, units_r)[:, 0]
+        nearest = state["nearest"].repeat_interleave(k, dim=0).gather(1, units_r)[:, 0]
+        side = torch.where(z_i >= nearest, 1.0, -1.0).to(z_i.dtype)
+        direction = -side.reshape(-1, *([1] * len(shape))) * g.detach()
+        dz = units.directional(Xr, records, direction)
+    squared = (g.detach() ** 2).reshape(B * k, -1).sum(dim=1)
+    t_unit = (z_i - nearest).abs() / squared
+    times = _crossing_times(z.detach(), dz, units.kink_table(records, B * k))
+    times.scatter_(1, units_r[..., None].expand(-1, -1, times.shape[2]), math.inf)
+    later = torch.where(times > t_unit[:, None, None] * (1 + 1e-9), times, torch.full_like(times, math.inf))
+    t_next = later.reshape(B * k, -1).amin(dim=1)
+    step = t_unit + 0.5 * (torch.minimum(t_next, 3 * t_unit) - t_unit)
+    valid = (squared > 0) & torch.isfinite(step) & (step > 0)
+    step = torch.where(valid, step, torch.zeros_like(step))
+    moved = Xr.detach() + step.reshape(-1, *([1] * len(shape))) * direction
+    return moved.reshape(B, k, *shape), valid.reshape(B, k)
+
+
+def _line_moves(state, X, V, count, scale):
+    """Points along ``+-v`` in the middle of the first ``count`` activation regions crossed by each ray
+    (the crossings predicted from the directional derivatives); geometric steps without units."""
+    B, shape = X.shape[0], X.shape[1:]
+    V = V.reshape(B, *shape)
+    moves, valid = [], []
+    for sign in (1.0, -1.0):
+        if state is None:
+            steps = scale * torch.logspace(-4, 1, count, base=10.0, dtype=X.dtype, device=X.device).expand(B, count)
+            ok = torch.ones((B, count), dtype=torch.bool, device=X.device)
+        else:
+            times = _crossing_times(state["z"], sign * state["dz"], state["kinks"]).reshape(B, -1)
+            first = torch.topk(times, min(count + 1, times.shape[1]), dim=1, largest=False).values
+            if first.shape[1] < count + 1:
+                pad = torch.full((B, count + 1 - first.shape[1]), math.inf, dtype=X.dtype, device=X.device)
+                first = torch.cat([first, pad], dim=1)
+            lo, hi = first[:, :-1], first[:, 1:]
+            steps = torch.where(torch.isfinite(hi), (lo + hi) / 2, 2 * lo)
+            ok = torch.isfinite(steps)
+            steps = torch.where(ok, steps, torch.zeros_like(steps))
+        moves.append(X[:, None] + sign * steps.reshape(B, count, *([1] * len(shape))) * V[:, None])
+        valid.append(ok)
+    return torch.cat(moves, dim=1), torch.cat(valid, dim=1)
+
+
+def _region_walk(evaluator, units, X, rounds: int, flips: int, line_points: int, scale: float, pool: _Pool,
+                 fresh=None) -> tuple[int, int]:
+    """Local search across neighbouring activation regions from every row of ``X``.
+
+    Each round, at every point: cross the kink of the ``flips`` units whose crossing most increases
+    ``||J||`` to first order (gain ``(slope across - slope now) (u . df/dh_i) (dz_i/dx . v)`` with
+    ``(u, v)`` the top singular pair), and try the middles of the first regions along ``+-v``; every
+    candidate is evaluated exactly and the best one is taken if it improves. A point where nothing
+    improves is a local maximum; it is replaced by ``fresh(count)`` new starting points when given
+    (iterated local search), else it stops. Returns ``(rounds run, local maxima reached)``.
+    """
+    X = X.detach().clone()
+    sigma, U, V = evaluator.top(X)
+    pool.add(X, sigma)
+    active = torch.ones(X.shape[0], dtype=torch.bool, device=X.device)
+    done, optima = 0, 0
+    for done in range(1, rounds + 1):
+        rows = torch.nonzero(active).flatten()
+        if rows.numel() == 0:
+            done -= 1
+            break
+        Xa, Ua, Va = X[rows], U[rows], V[rows]
+        state = _probe(units, Xa, Ua, Va) if units else None
+        candidates, valid = _line_moves(state, Xa, Va, line_points, scale)
+        if state is not None and flips > 0:
+            gain = state["gain"]
+            best = torch.topk(gain, min(flips, gain.shape[1]), dim=1)
+            if "G" in state:
+                moved, ok = _exact_flip_moves(state, Xa, best.indices)
+            else:
+                moved, ok = _flip_moves(units, Xa, state, best.indices)
+            candidates = torch.cat([moved, candidates], dim=1)
+            valid = torch.cat([ok & torch.isfinite(best.values), valid], dim=1)
+        R, C = valid.shape
+        flat = candidates.reshape(R * C, *X.shape[1:])
+        keep = valid.reshape(-1)
+        values = torch.full((R * C,), -math.inf, dtype=X.dtype, device=X.device)
+        if bool(keep.any()):  # ||J^T u|| <= ||J||: a candidate above the current norm surely improves
+            found = evaluator.projected(flat[keep], Ua.repeat_interleave(C, dim=0)[keep])
+            values[keep] = found
+            pool.add(flat[keep], found)
+        best_value, best_index = values.reshape(R, C).max(dim=1)
+        improved = best_value > sigma[rows] * (1 + 1e-12)
+        if bool(improved.any()):
+            X[rows[improved]] = candidates[improved.nonzero().flatten(), best_index[improved]]
+        stuck = rows[~improved]
+        optima += int(stuck.numel())
+        if stuck.numel() and fresh is not None and done < rounds:
+            X[stuck] = fresh(int(stuck.numel())).to(X.device, X.dtype)
+        elif stuck.numel():
+            active[stuck] = False
+        moved_rows = rows if fresh is not None else rows[improved]
+        if moved_rows.numel():
+            sigma[moved_rows], U[moved_rows], V[moved_rows] = evaluator.top(X[moved_rows])
+            pool.add(X[moved_rows], sigma[moved_rows])
+    return done, optima
+
+
 # ---------------------------------------------------------------- shared validation
 
 def _setup(model, input_shape, device, dtype, seed, kink_rtol):
@@ -240,11 +633,22 @@ def _setup(model, input_shape, device, dtype, seed, kink_rtol):
     dtype = as_dtype(dtype)
     seed = _count(seed, "seed", 0)
     shape = infer_input_shape(model, input_shape)
-    module = as_module(model, dtype=dtype, device=device)
+    module = _search_module(model, dtype, device)
     evaluator = _Evaluator(module, shape, dtype, device)
     check = _KinkCheck(model, shape, device, float(as_real(kink_rtol, "kink_rtol", minimum=0)))
     generator = torch.Generator().manual_seed(seed)
     return shape, evaluator, check, generator
+
+
+def _search_module(model, dtype, device):
+    """:func:`as_module`, with in-place activations turned off on a copy (hooks must see their inputs)."""
+    module = as_module(model, dtype=dtype, device=device)
+    if any(getattr(leaf, "inplace", False) is True for leaf in module.modules()):
+        module = copy.deepcopy(module) if module is model else module
+        for leaf in module.modules():
+            if getattr(leaf, "inplace", False) is True:
+                leaf.inplace = False
+    return module
 
 
 def _count(value: Any, field: str, minimum: int = 1) -> int:
@@ -278,12 +682,18 @@ def _data_tensor(data: Any, shape: tuple[int, ...], field: str = "data"):
     return torch.tensor(array.reshape(-1, *shape), dtype=torch.float64)
 
 
-def _starts(data, shape, count, scale, generator, field="data"):
+def _starts(data, shape, count, scale, generator, field="data", spread=False):
+    """``count`` starting points: drawn from ``data``, else ``scale * N(0, I)`` (with ``spread``, the scale
+    of start ``i`` is ``scale * 10^(-1 + 2 i / (count - 1))``: from a tenth to ten times ``scale``)."""
     if data is not None:
         points = _data_tensor(data, shape, field)
         picks = torch.randint(0, points.shape[0], (count,), generator=generator)
         return points[picks].clone()
-    return scale * torch.randn((count, *shape), generator=generator, dtype=torch.float64)
+    noise = torch.randn((count, *shape), generator=generator, dtype=torch.float64)
+    if spread and count > 1:
+        factors = torch.logspace(-1, 1, count, dtype=torch.float64)
+        return scale * factors.reshape(-1, *([1] * len(shape))) * noise
+    return scale * noise
 
 
 # ---------------------------------------------------------------- the four searches
@@ -326,60 +736,105 @@ def data_lower_bound(model: Any, *, data: Any = None, input_shape: Any = None, d
                    {"points": int(points.shape[0])}, f"max Jacobian norm over {points.shape[0]} data points")
 
 
-def _smoothed_gradient(evaluator, X, sigma, samples, generator):
-    """Gradient of the Gaussian smoothing of ``||J||`` at every row of ``X`` (antithetic Stein estimator).
+def _smoothed_gradient(evaluator, X, U, sigma, samples, generator):
+    """Gradient of the Gaussian smoothing of ``||J(x)^T u||`` at every row of ``X`` (antithetic Stein
+    estimator), with ``u`` the row's top left singular vector (``U``) and ``sigma`` its smoothing radius.
 
-    ``sigma`` holds one smoothing radius per row.
-
-    Also returns the evaluated perturbed points and their norms (candidate witnesses).
+    Also returns the evaluated perturbed points and their values (candidate witnesses: each value is a
+    lower estimate of the point's Jacobian norm).
     """
     R = X.shape[0]
     delta = torch.randn((R, samples, *X.shape[1:]), generator=generator, dtype=torch.float64).to(X.device, X.dtype)
     spread = sigma.reshape(R, 1, *([1] * (X.dim() - 1)))
     plus, minus = X[:, None] + spread * delta, X[:, None] - spread * delta
     points = torch.cat([plus, minus], dim=1).reshape(-1, *X.shape[1:])
-    norms = evaluator.norms(points).reshape(R, 2 * samples)
-    weights = (norms[:, :samples] - norms[:, samples:]) / (2 * sigma[:, None])
+    values = evaluator.projected(points, U.repeat_interleave(2 * samples, dim=0)).reshape(R, 2 * samples)
+    weights = (values[:, :samples] - values[:, samples:]) / (2 * sigma[:, None])
     grad = (weights.reshape(R, samples, *([1] * (X.dim() - 1))) * delta).mean(dim=1)
-    return grad, points, norms.reshape(-1)
+    return grad, points, values.reshape(-1)
 
 
-def _autograd_gradient(evaluator, X):
-    """``d ||J(x)|| / dx`` by double backpropagation (zero almost everywhere for piecewise-linear nets)."""
-    grads = []
-    for x in X:
-        x = x.detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            J = torch.autograd.functional.jacobian(evaluator.f, x, create_graph=True).reshape(evaluator.n_out, -1)
-            value = torch.linalg.vector_norm(J[0]) if J.shape[0] == 1 else torch.linalg.matrix_norm(J, ord=2)
-            (grad,) = torch.autograd.grad(value, x, allow_unused=True)
-        grads.append(torch.zeros_like(x) if grad is None else grad.detach())
-    return torch.stack(grads)
+class _Adam:
+    """Adam ascent steps (Kingma & Ba 2015) on a batch of points; torch.optim.Adam would import
+    torch._dynamo, seconds of start-up for a handful of steps."""
+
+    def __init__(self, X, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.lr, self.betas, self.eps, self.t = lr, betas, eps, 0
+        self.m, self.v = torch.zeros_like(X), torch.zeros_like(X)
+
+    def step(self, X, grad):
+        b1, b2 = self.betas
+        self.t += 1
+        self.m.mul_(b1).add_(grad, alpha=1 - b1)
+        self.v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        denominator = (self.v / (1 - b2 ** self.t)).sqrt_().add_(self.eps)
+        return X + self.lr / (1 - b1 ** self.t) * self.m / denominator
+
+
+def _piecewise_linear(module, check: "_KinkCheck") -> bool:
+    """True when the model is known to be piecewise linear: a readable chain of piecewise-linear
+    activations, or a Sequential of affine layers, max-poolings and piecewise-linear activations."""
+    if check.piecewise_linear:
+        return True
+    from lipexact.bounds.layers import _describe_activation, _is_affine, _is_maxpool, _leaves
+
+    if not isinstance(module, torch.nn.Sequential):
+        return False
+    for leaf in _leaves(module):
+        activation = _describe_activation(leaf)
+        if activation is not None:
+            if not activation.piecewise_linear:
+                return False
+        elif not (_is_affine(leaf) or _is_maxpool(leaf)):
+            return False
+    return True
 
 
 def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, device: Any = None,
                     dtype: Any = torch.float64, seed: int = 0, restarts: int = 8, steps: int = 100,
-                    lr: float = 0.05, scale: float = 1.0, smoothing: float = 0.05, samples: int = 8,
-                    estimator: str = "auto", kink_rtol: float = DEFAULT_KINK_RTOL, **options: Any) -> LipschitzResult:
-    """Maximize ``||J_f(x)||_2`` over the input by Adam ascent from random restarts.
+                    lr: float = 0.1, scale: float = 1.0, smoothing: float = 0.2, samples: int = 8,
+                    estimator: str = "auto", local_search: int = 30, flips: int = 8, line_points: int = 8,
+                    kink_rtol: float = DEFAULT_KINK_RTOL, **options: Any) -> LipschitzResult:
+    """Maximize ``||J_f(x)||_2`` over the input: Adam ascent from spread restarts, then a local search
+    across neighbouring activation regions.
 
-    The Jacobian of a piecewise-linear network is constant on each region, so its autograd gradient
-    is zero almost everywhere; the ascent direction is then the gradient of the Gaussian smoothing
-    ``E ||J(x + sigma u)||`` (antithetic Stein estimator over ``samples`` directions; ``sigma`` starts at
-    ``smoothing * scale`` and doubles, per restart, while the estimate is zero). ``estimator``:
-    ``"autograd"`` (double backpropagation only), ``"smoothed"`` (smoothing only) or ``"auto"``
-    (smoothing for networks whose activations are all piecewise linear, otherwise autograd where it is
-    non-zero and smoothing elsewhere). Every evaluated point, perturbed
-    ones included, is a candidate witness.
+    1. Restarts begin at data points (when ``data`` is given) or at ``s N(0, I)`` with scales ``s``
+       spread geometrically from ``scale / 10`` to ``10 scale``, so that regions near the kinks' offsets
+       and far-away (bias-free) regions are both visited.
+    2. ``steps`` Adam steps on ``||J(x)^T u||`` with ``u`` the current top left singular vector (its
+       gradient is that of ``||J(x)||_2`` where the top singular value is simple; double
+       backpropagation, all restarts in one batch). The Jacobian of a piecewise-linear network is
+       constant on each region, so this gradient vanishes almost everywhere; the ascent then follows
+       the gradient of the Gaussian smoothing ``E ||J(x + sigma w)^T u||`` (antithetic Stein estimator
+       over ``samples`` directions, one backward pass for all of them; ``sigma`` starts at
+       ``smoothing * scale`` and doubles, per restart, while the estimate is zero). ``estimator``:
+       ``"autograd"`` (double backpropagation only), ``"smoothed"`` (smoothing only) or ``"auto"``
+       (smoothing for networks known to be piecewise linear, otherwise autograd where it is non-zero
+       and smoothing elsewhere).
+    3. ``local_search`` rounds of a walk across activation regions, from the best point of every
+       restart. At each point, the ``flips`` units whose kink crossing most increases ``||J||`` to first
+       order are crossed, each by a move into the region just beyond that kink (for models with at most
+       256 units, the move keeps every other unit on its side, to first order; otherwise it follows the
+       gradient of the unit's pre-activation), and the middles of the first ``line_points`` regions
+       along ``+-v`` (``v`` the top right singular vector: the direction of ``grad (u . f)``) are tried.
+       The best move is taken if it surely improves (``||J^T u|| <= ||J||`` is its value). A point where
+       nothing improves is a local maximum, and a walk starts afresh from a new random point (spread
+       scales, as in 1.). Units are the inputs of piecewise-linear activation modules with kinks
+       (ReLU, LeakyReLU, Hardtanh, ...); without any, the rays are sampled at geometric steps.
+
+    Every evaluated point is a candidate witness; the returned value is re-evaluated independently at
+    the witness, which lies off every kink (see the module notes).
 
     Parameters
     ----------
     data : array_like, optional
-        Restarts begin at data points drawn from it (seeded); otherwise at ``scale * N(0, I)``.
+        Restarts begin at data points drawn from it (seeded).
     restarts, steps : int
         Number of parallel starting points and of Adam steps.
     lr : float
         Adam step size, relative to ``scale``.
+    local_search, flips, line_points : int
+        Rounds of the region walk (0 turns it off), unit crossings and ray points tried per round.
 
     Examples
     --------
@@ -388,51 +843,71 @@ def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, de
     >>> result = gradient_ascent(net, device="cpu", steps=5)
     >>> result.status.value, round(result.value, 9)
     ('lower_bound', 5.0)
+
+    References
+    ----------
+    K. Scaman and A. Virmaux, NeurIPS 2018, arXiv:1805.10965, section 7 (gradient ascent lower bound).
     """
     started = time.perf_counter()
     _no_options(options, "gradient_ascent")
     restarts, steps, samples = _count(restarts, "restarts"), _count(steps, "steps", 0), _count(samples, "samples")
+    local_search, flips = _count(local_search, "local_search", 0), _count(flips, "flips", 0)
+    line_points = _count(line_points, "line_points")
     lr, scale, smoothing = _positive(lr, "lr"), _positive(scale, "scale"), _positive(smoothing, "smoothing")
     require(estimator in ("auto", "autograd", "smoothed"), "estimator", '"auto", "autograd" or "smoothed"',
             repr(estimator))
     shape, evaluator, check, generator = _setup(model, input_shape, device, dtype, seed, kink_rtol)
     used = estimator
-    if estimator == "auto" and check.piecewise_linear:
+    if estimator == "auto" and _piecewise_linear(evaluator.module, check):
         used = "smoothed"  # the autograd gradient of ||J|| vanishes almost everywhere
-    X = _starts(data, shape, restarts, scale, generator).to(evaluator.device, evaluator.dtype)
-    X.requires_grad_(True)
-    optimizer = torch.optim.Adam([X], lr=lr * scale, maximize=True)
-    pool_points, pool_values = [X.detach().clone()], [evaluator.norms(X.detach())]
+    X = _starts(data, shape, restarts, scale, generator, spread=True).to(evaluator.device, evaluator.dtype)
+    pool = _Pool()
+    adam = _Adam(X, lr * scale)
+    best_X = X.detach().clone()
+    best_V = torch.full((restarts,), -math.inf, dtype=evaluator.dtype, device=evaluator.device)
     # one smoothing radius per restart: doubled while the smoothed gradient carries no signal (a flat
     # region of a piecewise-linear net), shrunk back towards the base value once it does
     base_sigma = smoothing * scale
     sigma = torch.full((restarts,), base_sigma, dtype=evaluator.dtype, device=evaluator.device)
-    for _ in range(steps):
+    for step in range(steps + 1):
         current = X.detach()
+        values, U, _ = evaluator.top(current)
+        pool.add(current, values)
+        better = values > best_V
+        best_X[better], best_V[better] = current[better], values[better]
+        if step == steps:
+            break
         grad = torch.zeros_like(current)
         if used in ("auto", "autograd"):
-            grad = _autograd_gradient(evaluator, current)
+            grad = evaluator.ascent_gradient(current, U)
         if used in ("auto", "smoothed"):
             flat = grad.reshape(grad.shape[0], -1)
             need = (flat.abs().amax(dim=1) == 0) if used == "auto" else torch.ones(
                 len(flat), dtype=torch.bool, device=flat.device)
             if bool(need.any()):
-                smooth, points, values = _smoothed_gradient(evaluator, current[need], sigma[need], samples,
-                                                            generator)
+                smooth, points, smooth_values = _smoothed_gradient(evaluator, current[need], U[need], sigma[need],
+                                                                   samples, generator)
                 grad[need] = smooth
                 flat_region = smooth.reshape(smooth.shape[0], -1).abs().amax(dim=1) == 0
                 sigma[need] = torch.where(flat_region, (2 * sigma[need]).clamp(max=4 * scale),
                                           (0.5 * sigma[need]).clamp(min=base_sigma))
-                pool_points.append(points)
-                pool_values.append(values)
-        X.grad = grad
-        optimizer.step()
-        pool_points.append(X.detach().clone())
-        pool_values.append(evaluator.norms(X.detach()))
-    candidates, values = torch.cat(pool_points), torch.cat(pool_values)
-    return _finish("gradient", model, shape, evaluator, check, candidates, values, generator, started,
-                   {"restarts": restarts, "steps": steps, "estimator": used},
-                   f"gradient ascent on ||J(x)||_2 ({restarts} restarts x {steps} steps, {used} gradient)")
+                pool.add(points, smooth_values)
+        X = adam.step(X, grad)
+    rounds = optima = 0
+    if local_search > 0:
+        def fresh(count):  # random points at random scales between scale / 10 and 10 scale
+            factors = 10.0 ** (2 * torch.rand(count, generator=generator, dtype=torch.float64) - 1)
+            noise = torch.randn((count, *shape), generator=generator, dtype=torch.float64)
+            return scale * factors.reshape(-1, *([1] * len(shape))) * noise
+
+        rounds, optima = _region_walk(evaluator, _Units(evaluator.module), best_X, local_search, flips, line_points,
+                                      scale, pool, fresh)
+    exact = evaluator.norms(pool.points)  # the pool was ranked by lower estimates ||J^T u||
+    return _finish("gradient", model, shape, evaluator, check, pool.points, exact, generator, started,
+                   {"restarts": restarts, "steps": steps, "estimator": used, "local_search_rounds": rounds,
+                    "local_maxima": optima},
+                   f"gradient ascent on ||J(x)||_2 ({restarts} restarts x {steps} steps, {used} gradient), "
+                   f"then {rounds} rounds of local search across activation regions ({optima} local maxima)")
 
 
 def simulated_annealing(model: Any, *, data: Any = None, input_shape: Any = None, device: Any = None,
