@@ -1,4 +1,8 @@
 import itertools
+import os
+import signal
+import threading
+import time
 
 import networkx as nx
 import numpy as np
@@ -258,6 +262,24 @@ def test_interrupt_returns_the_partial_result(monkeypatch):
     assert result.status is Status.INTERRUPTED
     assert result.upper == pytest.approx(2.0)   # the first relaxation's optimum, proven
     assert result.lower is not None and result.lower <= 1.0 + 1e-12
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT to itself")
+def test_ctrl_c_during_a_highs_solve_stops_it_with_its_bounds():
+    rng = np.random.default_rng(1)
+    net = TwoLayerReLU(rng.integers(-3, 4, (120, 6)), rng.integers(-3, 4, (1, 120)))
+    timer = threading.Timer(2.0, lambda: os.kill(os.getpid(), signal.SIGINT))
+    start = time.perf_counter()
+    timer.start()
+    try:
+        result = lipschitz(net, method="milp", time_limit=40)
+    finally:
+        timer.cancel()
+    assert result.status is Status.INTERRUPTED
+    assert time.perf_counter() - start < 25
+    if result.stats["rounds"]:     # the signal arrived during the first MILP solve, as intended
+        assert result.upper is not None and result.stats["solver_status"] != "No Solution Found"
+        assert result.lower is not None and result.lower <= result.upper
 
 
 def test_model_leaves_out_units_that_cannot_change_the_jacobian():

@@ -99,13 +99,19 @@ def _random_points(problem: Problem) -> np.ndarray:
     return rng.uniform(problem.domain.lower, problem.domain.upper, size=(_START_POINTS, n))
 
 
-def _validate_options(solver: Any, threads: Any, max_rounds: Any, cuts: Any) -> None:
+def _validate_options(solver: Any, threads: Any, max_rounds: Any, cuts: Any, cuts_per_round: Any,
+                      subsets_per_pattern: Any) -> None:
+    def positive_integer(value: Any) -> bool:
+        return isinstance(value, Integral) and not isinstance(value, bool) and value >= 1
+
     require(solver in SOLVERS, "solver", f"one of {list(SOLVERS)}", repr(solver))
-    require(threads is None or (isinstance(threads, Integral) and not isinstance(threads, bool) and threads >= 1),
-            "threads", "a positive integer or None", repr(threads))
-    require(max_rounds is None or (isinstance(max_rounds, Integral) and not isinstance(max_rounds, bool)
-                                   and max_rounds >= 1), "max_rounds", "a positive integer or None", repr(max_rounds))
+    require(threads is None or positive_integer(threads), "threads", "a positive integer or None", repr(threads))
+    require(max_rounds is None or positive_integer(max_rounds), "max_rounds", "a positive integer or None",
+            repr(max_rounds))
     require(cuts in CUT_KINDS, "cuts", f"one of {list(CUT_KINDS)}", repr(cuts))
+    require(positive_integer(cuts_per_round), "cuts_per_round", "a positive integer", repr(cuts_per_round))
+    require(positive_integer(subsets_per_pattern), "subsets_per_pattern", "a positive integer",
+            repr(subsets_per_pattern))
 
 
 def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: int | None = 1,
@@ -124,7 +130,7 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
     max_rounds : int, optional
         Stop after this many MILP solves with status ``node_limit`` (proven bounds kept).
     cuts : {"minimal", "nogood"}
-        Cut off an irreducible infeasible partial pattern, or only the one full pattern.
+        Cut off irreducible empty partial patterns, or only the one full pattern.
     cuts_per_round : int
         At most this many cuts per MILP solve: the optimal pattern's, then those of the unrealizable
         improving solutions HiGHS met during the same solve (realizable ones become witnesses).
@@ -132,13 +138,14 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
         Irreducible empty subsets cut from the optimal pattern per round (each further one avoids a unit
         of the first); ``cuts="nogood"`` always cuts one.
     keep_cuts : bool
-        Return every cut in ``result.stats["cut_list"]`` (``{"units", "values"}`` each).
+        Return every LP-proven cut in ``result.stats["cut_list"]`` (``{"units", "values"}`` each).
 
     Returns
     -------
     LipschitzResult
-        ``stats``: ``rounds``, ``cuts``, ``structural_cuts``, ``lps``, ``solver``, ``milp_seconds`` and the
-        model size (``binaries``, ``continuous``, ``constraints``, ``products``).
+        ``stats``: ``rounds``, ``cuts``, ``structural_cuts``, ``ties``, ``symmetry_fixed``, ``lps``, ``solver``,
+        ``milp_seconds``, ``solver_status`` and the model size (``binaries``, ``continuous``, ``constraints``,
+        ``products``).
 
     Examples
     --------
@@ -153,137 +160,166 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
     >>> result.value, result.stats["structural_cuts"], result.stats["rounds"]
     (1.0, 2, 1)
     """
-    _validate_options(solver, threads, max_rounds, cuts)
-    for name, number in (("cuts_per_round", cuts_per_round), ("subsets_per_pattern", subsets_per_pattern)):
-        require(isinstance(number, Integral) and not isinstance(number, bool) and number >= 1, name,
-                "a positive integer", repr(number))
-    net, domain = problem.net, problem.domain
-    progress = SearchProgress("milp", problem.progress)
-    best = _Best(problem)
-    stats: dict[str, Any] = {"rounds": 0, "cuts": 0, "structural_cuts": 0, "ties": 0, "symmetry_fixed": False,
-                             "lps": 0, "solver": solver, "milp_seconds": 0.0, "cut_sizes": [], "formulation": "lazy"}
-    cut_list: list[Cut] = []
-    units = np.flatnonzero(relevant_units(net))
-    structural, lps = pair_cuts(net, units, domain)
-    ties = _ties(structural)
-    if domain is not None:
-        fixings, more = box_fixings(net, units, domain)
-        structural, lps = structural + fixings, lps + more
-    model = PatternMILP(net, problem.norm, ties=ties)
-    for cut in structural:
-        model.add_cut(cut.units, cut.values)
-    stats.update(structural_cuts=len(structural), ties=len(ties), lps=lps)
-    cut_list.extend(structural)
-    symmetric_domain = domain is None or bool(np.all(domain.lower == -domain.upper))
-    if units.size and not net.has_bias and symmetric_domain and model.complement_symmetric():
-        # x -> -x maps the region of s onto the region of 1 - s, and J(1 - s) = -J(s): keep s_r = 1.
-        model.fix(model.representatives[0], True)
-        stats["symmetry_fixed"] = True
-    upper = model.trivial_bound
-    proof = "trivial bound over all patterns"
-    status: Status | None = None
-    message = ""
-
-    def finish(final_status: Status, text: str) -> LipschitzResult:
-        stats.update(model.size)
-        sizes = stats.pop("cut_sizes")
-        stats["cut_size_max"] = max(sizes, default=0)
-        stats["cut_size_mean"] = float(np.mean(sizes)) if sizes else 0.0
-        if keep_cuts:
-            stats["cut_list"] = [cut.to_dict() for cut in cut_list]
-        stats["lower_found"] = best.value
-        progress.update(best.value, upper, stats["rounds"], force=True)
-        return certified_result(problem, "milp", clock, status=final_status, witness=best.x, upper=upper,
-                                upper_proof=proof, message=text, stats=stats)
-
-    def add(cut: Cut) -> None:
-        model.add_cut(cut.units, cut.values)
-        cut_list.append(cut)
-        stats["cuts"] += 1
-        stats["cut_sizes"].append(len(cut.units))
-
-    def cut_off(pattern: np.ndarray, more: int = 0) -> None:
-        search = infeasible_subset(net, pattern, units, domain, minimize=(cuts == "minimal"))
-        stats["lps"] += search.lps
-        best.offer(search.point)
-        add(search.cut)
-        if more and cuts == "minimal":
-            others, lps = other_infeasible_subsets(net, pattern, units, search.cut, domain, limit=more)
-            stats["lps"] += lps
-            for cut in others:
-                add(cut)
-
+    _validate_options(solver, threads, max_rounds, cuts, cuts_per_round, subsets_per_pattern)
+    search = _LazyMilp(problem, clock, solver, threads, cuts, cuts_per_round, subsets_per_pattern)
     try:
-        for x in _random_points(problem):
-            best.offer(x)
-        if units.size == 0:
-            return finish(Status.OPTIMAL, "optimal: the Jacobian is zero for every pattern")
-
-        while True:
-            if clock.expired():
-                status, message = Status.TIME_LIMIT, f"time limit after {stats['rounds']} MILP rounds"
-                break
-            if max_rounds is not None and stats["rounds"] >= max_rounds:
-                status, message = Status.NODE_LIMIT, f"stopped after max_rounds={max_rounds} MILP rounds"
-                break
-            outcome = model.solve(solver, time_limit=clock.remaining(), msg=problem.progress, threads=threads,
-                                  seed=problem.seed)
-            stats["rounds"] += 1
-            stats["milp_seconds"] += outcome.seconds
-            stats["solver"] = model.solver_used
-            stats["solver_status"] = outcome.status
-            if not outcome.optimal:
-                if outcome.bound is not None and model.value_of_objective(outcome.bound) < upper:
-                    upper = model.value_of_objective(outcome.bound)
-                    proof = f"dual bound of the stopped MILP relaxation ({model.solver_used})"
-                for pattern in ([] if outcome.pattern is None else [outcome.pattern]) + list(outcome.found[:4]):
-                    stats["lps"] += 1
-                    best.offer(_realize(net, pattern, units, domain, strict=False))
-                if outcome.reason == "interrupted":
-                    raise KeyboardInterrupt
-                if outcome.reason == "time_limit" or clock.expired():
-                    status, message = Status.TIME_LIMIT, (f"time limit in MILP round {stats['rounds']} "
-                                                          f"(solver: {outcome.status})")
-                else:
-                    status, message = Status.ERROR, f"the MILP solver ended with '{outcome.status}' ({outcome.reason})"
-                break
-            value = model.value_of(outcome.pattern)
-            if value < upper:
-                upper = value
-                proof = ("optimal MILP relaxation over all patterns not removed by LP-proven cuts "
-                         f"({stats['rounds']} rounds, {stats['cuts'] + stats['structural_cuts']} cuts"
-                         + (", one unit fixed by the complement symmetry x -> -x" if stats["symmetry_fixed"] else "")
-                         + ")")
-            stats["lps"] += 1
-            witness = _realize(net, outcome.pattern, units, domain)
-            progress.update(best.value, upper, stats["rounds"])
-            if witness is not None:
-                # The witness's pattern is the relaxation's optimum; certified_result re-checks that they agree.
-                best.x, best.value = witness, value
-                status, message = Status.OPTIMAL, f"optimal after {stats['rounds']} MILP rounds and {stats['cuts']} cuts"
-                break
-            cut_off(outcome.pattern, more=subsets_per_pattern - 1)
-            # Improving solutions met on the way: more cuts (or witnesses) from the same solve.
-            for pattern in outcome.found[:cuts_per_round - 1]:
-                if not any(cut.excludes(pattern) for cut in cut_list[-cuts_per_round:]):
-                    stats["lps"] += 1
-                    try:
-                        point = _realize(net, pattern, units, domain)
-                    except NumericalTroubleError:
-                        continue
-                    if point is not None:
-                        best.offer(point)
-                    else:
-                        cut_off(pattern)
-            if best.value is not None and best.value >= upper:
-                status, message = Status.OPTIMAL, (f"optimal after {stats['rounds']} MILP rounds: a witness "
-                                                   "meets the relaxation's optimum")
-                break
+        search.setup()
+        status, message = search.run(max_rounds)
     except KeyboardInterrupt:
-        status, message = Status.INTERRUPTED, f"interrupted in MILP round {stats['rounds']}"
+        status, message = Status.INTERRUPTED, f"interrupted in MILP round {search.stats['rounds']}"
     except NumericalTroubleError as error:
         status, message = Status.ERROR, f"realizability LP in numerical trouble: {error}"
-    return finish(status, message)
+    return search.result(status, message, keep_cuts)
+
+
+class _LazyMilp:
+    """State of one lazy-cut MILP solve: the model, the cuts, the proven upper bound and the best witness."""
+
+    def __init__(self, problem: Problem, clock: Clock, solver: str, threads: int | None, cuts: str,
+                 cuts_per_round: int, subsets_per_pattern: int):
+        self.problem, self.clock = problem, clock
+        self.net, self.domain = problem.net, problem.domain
+        self.solver, self.threads, self.cuts = solver, threads, cuts
+        self.cuts_per_round, self.subsets_per_pattern = cuts_per_round, subsets_per_pattern
+        self.units = np.flatnonzero(relevant_units(self.net))
+        self.best = _Best(problem)
+        self.model: PatternMILP | None = None
+        self.cut_list: list[Cut] = []
+        self.cut_sizes: list[int] = []
+        self.upper: float | None = None
+        self.proof = "none"
+        self.progress = SearchProgress("milp", problem.progress)
+        self.stats: dict[str, Any] = {"rounds": 0, "cuts": 0, "structural_cuts": 0, "ties": 0,
+                                      "symmetry_fixed": False, "lps": 0, "solver": solver, "milp_seconds": 0.0,
+                                      "formulation": "lazy"}
+
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> None:
+        """Witnesses at random points, LP-proven ties and fixings, the model, the symmetry fix, a trivial bound."""
+        for x in _random_points(self.problem):
+            self.best.offer(x)
+        structural, lps = pair_cuts(self.net, self.units, self.domain)
+        ties = _ties(structural)
+        if self.domain is not None:
+            fixings, more = box_fixings(self.net, self.units, self.domain)
+            structural, lps = structural + fixings, lps + more
+        self.model = PatternMILP(self.net, self.problem.norm, ties=ties)
+        for cut in structural:
+            self.model.add_cut(cut.units, cut.values)
+        self.cut_list.extend(structural)
+        self.stats.update(structural_cuts=len(structural), ties=len(ties), lps=lps)
+        symmetric_domain = self.domain is None or bool(np.all(self.domain.lower == -self.domain.upper))
+        if self.units.size and not self.net.has_bias and symmetric_domain and self.model.complement_symmetric():
+            # x -> -x maps the region of s onto the region of 1 - s, and J(1 - s) = -J(s): keep s_r = 1.
+            self.model.fix(self.model.representatives[0], True)
+            self.stats["symmetry_fixed"] = True
+        self.upper, self.proof = self.model.trivial_bound, "trivial bound over all patterns"
+
+    # ------------------------------------------------------------------ rounds
+    def run(self, max_rounds: int | None) -> tuple[Status, str]:
+        if self.units.size == 0:
+            return Status.OPTIMAL, "optimal: the Jacobian is zero for every pattern"
+        while True:
+            if self.clock.expired():
+                return Status.TIME_LIMIT, f"time limit after {self.stats['rounds']} MILP rounds"
+            if max_rounds is not None and self.stats["rounds"] >= max_rounds:
+                return Status.NODE_LIMIT, f"stopped after max_rounds={max_rounds} MILP rounds"
+            ended = self.round()
+            if ended is not None:
+                return ended
+
+    def round(self) -> tuple[Status, str] | None:
+        """One MILP solve and what follows from it; a final (status, message) or None to go on."""
+        model, stats = self.model, self.stats
+        outcome = model.solve(self.solver, time_limit=self.clock.remaining(), msg=self.problem.progress,
+                              threads=self.threads, seed=self.problem.seed)
+        stats["rounds"] += 1
+        stats["milp_seconds"] += outcome.seconds
+        stats["solver"], stats["solver_status"] = model.solver_used, outcome.status
+        if not outcome.optimal:
+            return self._stopped(outcome)
+        value = model.value_of(outcome.pattern)
+        if value < self.upper:
+            self.upper = value
+            self.proof = ("optimal MILP relaxation over all patterns not removed by LP-proven cuts "
+                          f"({stats['rounds']} rounds, {stats['cuts'] + stats['structural_cuts']} cuts"
+                          + (", one unit fixed by the complement symmetry x -> -x" if stats["symmetry_fixed"] else "")
+                          + ")")
+        stats["lps"] += 1
+        witness = _realize(self.net, outcome.pattern, self.units, self.domain)
+        self.progress.update(self.best.value, self.upper, stats["rounds"])
+        if witness is not None:
+            # The witness's pattern is the relaxation's optimum; certified_result re-checks that they agree.
+            self.best.x, self.best.value = witness, value
+            return Status.OPTIMAL, f"optimal after {stats['rounds']} MILP rounds and {stats['cuts']} cuts"
+        self._cut_off(outcome.pattern, more=self.subsets_per_pattern - 1)
+        for pattern in outcome.found[:self.cuts_per_round - 1]:
+            self._cut_or_offer(pattern)
+        if outcome.reason == "interrupted":
+            raise KeyboardInterrupt
+        if self.best.value is not None and self.best.value >= self.upper:
+            return Status.OPTIMAL, f"optimal after {stats['rounds']} MILP rounds: a witness meets the relaxation's optimum"
+        return None
+
+    def _stopped(self, outcome) -> tuple[Status, str]:
+        """A solve that did not prove optimality: keep its bound and its patterns' witnesses, then stop."""
+        if outcome.bound is not None and self.model.value_of_objective(outcome.bound) < self.upper:
+            self.upper = self.model.value_of_objective(outcome.bound)
+            self.proof = f"dual bound of the stopped MILP relaxation ({self.model.solver_used})"
+        for pattern in ([] if outcome.pattern is None else [outcome.pattern]) + list(outcome.found[:4]):
+            self.stats["lps"] += 1
+            self.best.offer(_realize(self.net, pattern, self.units, self.domain, strict=False))
+        if outcome.reason == "interrupted":
+            raise KeyboardInterrupt
+        if outcome.reason == "time_limit" or self.clock.expired():
+            return Status.TIME_LIMIT, f"time limit in MILP round {self.stats['rounds']} (solver: {outcome.status})"
+        return Status.ERROR, f"the MILP solver ended with '{outcome.status}' ({outcome.reason})"
+
+    # ------------------------------------------------------------------ cuts
+    def _add(self, cut: Cut) -> None:
+        self.model.add_cut(cut.units, cut.values)
+        self.cut_list.append(cut)
+        self.cut_sizes.append(len(cut.units))
+        self.stats["cuts"] += 1
+
+    def _cut_off(self, pattern: np.ndarray, more: int = 0) -> None:
+        search = infeasible_subset(self.net, pattern, self.units, self.domain, minimize=(self.cuts == "minimal"))
+        self.stats["lps"] += search.lps
+        self.best.offer(search.point)
+        self._add(search.cut)
+        if more and self.cuts == "minimal":
+            others, lps = other_infeasible_subsets(self.net, pattern, self.units, search.cut, self.domain, limit=more)
+            self.stats["lps"] += lps
+            for cut in others:
+                self._add(cut)
+
+    def _cut_or_offer(self, pattern: np.ndarray) -> None:
+        """An improving solution met during the solve: a witness when realizable, else one more cut."""
+        if any(cut.excludes(pattern) for cut in self.cut_list[-self.cuts_per_round:]):
+            return
+        self.stats["lps"] += 1
+        try:
+            point = _realize(self.net, pattern, self.units, self.domain)
+        except NumericalTroubleError:
+            return
+        if point is not None:
+            self.best.offer(point)
+        else:
+            self._cut_off(pattern)
+
+    # ------------------------------------------------------------------ result
+    def result(self, status: Status, message: str, keep_cuts: bool) -> LipschitzResult:
+        stats = self.stats
+        if self.model is not None:
+            stats.update(self.model.size)
+        stats["cut_size_max"] = max(self.cut_sizes, default=0)
+        stats["cut_size_mean"] = float(np.mean(self.cut_sizes)) if self.cut_sizes else 0.0
+        if keep_cuts:
+            stats["cut_list"] = [cut.to_dict() for cut in self.cut_list]
+        stats["lower_found"] = self.best.value
+        self.progress.update(self.best.value, self.upper, stats["rounds"], force=True)
+        return certified_result(self.problem, "milp", self.clock, status=status, witness=self.best.x,
+                                upper=self.upper, upper_proof=self.proof, message=message, stats=stats)
 
 
 def _ties(cuts: list[Cut]) -> list[tuple[int, int, bool]]:

@@ -25,9 +25,12 @@ fallback; both with zero gap tolerances. A solve counts as optimal only when PuL
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -107,11 +110,13 @@ def _silence_highs_banner() -> None:
 
 
 def pulp_solver(name: str, msg: bool = False, time_limit: float | None = None, threads: int | None = 1,
-                seed: int = 0, on_solution: Callable[[np.ndarray], None] | None = None) -> tuple[pulp.LpSolver, str]:
+                seed: int = 0, on_solution: Callable[[np.ndarray], None] | None = None,
+                stop: Callable[[], bool] | None = None) -> tuple[pulp.LpSolver, str]:
     """The PuLP solver object for ``name`` (``"highs"`` or ``"cbc"``), and the name actually used.
 
     HiGHS runs in-process through highspy (``pulp.HiGHS``); when highspy is missing, CBC is used instead.
-    ``on_solution`` (HiGHS only) receives the column values of every improving solution found.
+    HiGHS only: ``on_solution`` receives the column values of every improving solution found, and the
+    search stops cleanly (model status interrupt, bounds kept) as soon as ``stop()`` returns True.
 
     Examples
     --------
@@ -120,17 +125,22 @@ def pulp_solver(name: str, msg: bool = False, time_limit: float | None = None, t
     """
     require(name in SOLVERS, "solver", f"one of {list(SOLVERS)}", repr(name))
     if name == "highs" and pulp.HiGHS().available():
+        import highspy
+
         if not msg:
             _silence_highs_banner()
         options: dict[str, Any] = {"random_seed": int(seed) % (2 ** 31 - 1)}
-        if on_solution is not None:
-            import highspy
-
+        kinds = highspy.cb.HighsCallbackType
+        active = ([kinds.kCallbackMipImprovingSolution] if on_solution is not None else []) + \
+                 ([kinds.kCallbackMipInterrupt] if stop is not None else [])
+        if active:
             def callback(kind, message, data_out, data_in, user_data):
-                on_solution(np.array(data_out.mip_solution, dtype=np.float64))
+                if kind == kinds.kCallbackMipImprovingSolution:
+                    on_solution(np.array(data_out.mip_solution, dtype=np.float64))
+                elif kind == kinds.kCallbackMipInterrupt and stop():
+                    data_in.user_interrupt = True
 
-            options.update(callbackTuple=(callback, None),
-                           callbacksToActivate=[highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution])
+            options.update(callbackTuple=(callback, None), callbacksToActivate=active)
         return pulp.HiGHS(msg=msg, timeLimit=time_limit, threads=threads, gapRel=0.0, gapAbs=0.0,
                           **options), "highs"
     seconds = None if time_limit is None else max(float(time_limit), 0.01)
@@ -139,6 +149,21 @@ def pulp_solver(name: str, msg: bool = False, time_limit: float | None = None, t
         warnings.simplefilter("ignore", DeprecationWarning)
         return pulp.PULP_CBC_CMD(msg=msg, timeLimit=seconds, threads=threads, gapRel=0.0, gapAbs=0.0,
                                  options=[f"randomCbcSeed {int(seed) + 1}"]), "cbc"
+
+
+@contextlib.contextmanager
+def _sigint_sets_flag(flag: list[bool], enabled: bool = True):
+    """While HiGHS runs, Ctrl-C appends to ``flag`` (HiGHS then stops at its next interrupt check) instead of
+    raising inside a callback, which would end the solve in an error state with no valid bound."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, lambda signum, frame: flag.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _new_variable(problem: pulp.LpProblem, name: str, low: float | None = None, high: float | None = None,
@@ -369,11 +394,13 @@ class PatternMILP:
               seed: int = 0) -> MilpOutcome:
         """Solve the current relaxation; see :class:`MilpOutcome`."""
         improving: list[np.ndarray] = []
+        interrupted: list[bool] = []
         backend, used = pulp_solver(solver, msg=msg, time_limit=time_limit, threads=threads, seed=seed,
-                                    on_solution=improving.append)
+                                    on_solution=improving.append, stop=lambda: bool(interrupted))
         self.solver_used = used
         start = time.perf_counter()
-        self.problem.solve(backend)
+        with _sigint_sets_flag(interrupted, enabled=used == "highs"):
+            self.problem.solve(backend)
         seconds = time.perf_counter() - start
         optimal = self.problem.sol_status == pulp.LpSolutionOptimal
         has_solution = self.problem.sol_status in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible)
@@ -388,7 +415,7 @@ class PatternMILP:
             bound = objective if bound is None else bound
         return MilpOutcome(optimal=optimal, pattern=pattern, objective=objective, bound=bound,
                            status=pulp.LpSolution[self.problem.sol_status], seconds=seconds,
-                           reason=self._reason(used, optimal, time_limit),
+                           reason=self._reason(used, optimal, time_limit, bool(interrupted)),
                            found=self._patterns_of_columns(improving, pattern))
 
     def _patterns_of_columns(self, solutions: list[np.ndarray], final: np.ndarray | None) -> tuple[np.ndarray, ...]:
@@ -406,8 +433,9 @@ class PatternMILP:
                 patterns.append(pattern)
         return tuple(patterns)
 
-    def _reason(self, used: str, optimal: bool, time_limit: float | None) -> str:
-        if optimal:
+    def _reason(self, used: str, optimal: bool, time_limit: float | None, interrupted: bool = False) -> str:
+        self._interrupted = interrupted
+        if optimal and not interrupted:
             return "optimal"
         if self.problem.status == pulp.LpStatusInfeasible:
             return "infeasible"
@@ -417,7 +445,7 @@ class PatternMILP:
             status = self.problem.solverModel.getModelStatus()
             if status == highspy.HighsModelStatus.kTimeLimit:
                 return "time_limit"
-            if status == highspy.HighsModelStatus.kInterrupt:
+            if status == highspy.HighsModelStatus.kInterrupt or self._interrupted:
                 return "interrupted"
             return "error"
         # CBC reports a stopped search only through its solution status.
@@ -427,8 +455,16 @@ class PatternMILP:
         highs = getattr(self.problem, "solverModel", None)
         if highs is None:
             return None
+        import highspy
+
+        ended = highs.getModelStatus()
+        trusted = (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit,
+                   highspy.HighsModelStatus.kInterrupt)
         try:
-            dual = float(highs.getInfo().mip_dual_bound)
+            info = highs.getInfo()
+            if not info.valid or ended not in trusted:
+                return None
+            dual = float(info.mip_dual_bound)
         except (AttributeError, TypeError, ValueError):  # pragma: no cover - depends on the highspy version
             return None
         # PuLP hands HiGHS the negated objective of a maximization, without its constant term:
