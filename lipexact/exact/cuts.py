@@ -94,6 +94,13 @@ def elastic_point(net: TwoLayerReLU, pattern: np.ndarray, units: Sequence[int],
 
     ``x`` is the LP's point mapped back to input space (``x / t``; None when the LP failed) and
     ``multipliers[k]`` the absolute dual value of the sign row of ``units[k]`` (zeros when the LP failed).
+
+    Examples
+    --------
+    >>> net = TwoLayerReLU([[1.0], [1.0], [1.0]], [[1.0, 1.0, 1.0]], b1=[0.0, -1.0, 5.0])
+    >>> x, y = elastic_point(net, np.array([False, True, False]), [0, 1, 2])  # x < 0, x > 1, x < -5
+    >>> (y > 0).tolist()          # the dual support {1, 2} (x > 1 and x < -5) is already an empty system
+    [False, True, True]
     """
     units = np.asarray(list(units), dtype=int)
     n = net.n_inputs

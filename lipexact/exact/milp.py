@@ -64,6 +64,9 @@ __all__ = ["solve_milp", "CUT_KINDS"]
 
 CUT_KINDS = ("minimal", "nogood")
 
+#: Largest relative gap allowed between the solver's objective and the exact value of its pattern.
+_FORMULATION_TOLERANCE = 1e-6
+
 #: How many seeded random inputs are tried for the first (trivial) witness.
 _START_POINTS = 8
 
@@ -239,6 +242,11 @@ class _LazyMilp:
         if not outcome.optimal:
             return self._stopped(outcome)
         value = model.value_of(outcome.pattern)
+        claimed = model.value_of_objective(outcome.objective)
+        stats["solver_value"] = claimed
+        if abs(claimed - value) > _FORMULATION_TOLERANCE * max(1.0, value):
+            return Status.ERROR, (f"the MILP objective {claimed!r} of its optimal pattern differs from the pattern's "
+                                  f"value {value!r}: formulation or solver failure")
         if value < self.upper:
             self.upper = value
             self.proof = ("optimal MILP relaxation over all patterns not removed by LP-proven cuts "
