@@ -212,7 +212,8 @@ INSTANCES = Path(__file__).resolve().parents[2] / "shared" / "instances"
 
 
 @pytest.mark.skipif(not (INSTANCES / "optima.json").is_file(),
-                    reason=f"shared instances not found at {INSTANCES} (expected ../shared/instances beside the checkout)")
+                    reason=f"shared instances not found at {INSTANCES} (expected ../shared/instances beside "
+                           "the checkout)")
 @pytest.mark.parametrize("name", ["qubo/beasley/bqp50-1.sparse", "qubo/gka/gka6a.sparse"])
 def test_published_qubo_optimum_through_the_reduction_in_one_round(name):
     from reductions.chain import reduce_to_lipcst

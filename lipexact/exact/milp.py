@@ -164,6 +164,9 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
     (1.0, 2, 1)
     """
     _validate_options(solver, threads, max_rounds, cuts, cuts_per_round, subsets_per_pattern)
+    require(problem.norm != "2" or problem.net.n_outputs == 1, "norm",
+            "1 or inf for a vector-output network with method='milp' (the spectral norm is not linear in the "
+            "pattern; use method='brute' or 'bnb')", f"2 with {problem.net.n_outputs} outputs")
     search = _LazyMilp(problem, clock, solver, threads, cuts, cuts_per_round, subsets_per_pattern)
     try:
         search.setup()
@@ -266,7 +269,8 @@ class _LazyMilp:
         if outcome.reason == "interrupted":
             raise KeyboardInterrupt
         if self.best.value is not None and self.best.value >= self.upper:
-            return Status.OPTIMAL, f"optimal after {stats['rounds']} MILP rounds: a witness meets the relaxation's optimum"
+            return Status.OPTIMAL, (f"optimal after {stats['rounds']} MILP rounds: a witness meets the "
+                                    "relaxation's optimum")
         return None
 
     def _stopped(self, outcome) -> tuple[Status, str]:

@@ -4,7 +4,10 @@ The model knows nothing about realizability: every pattern ``s`` in ``{0,1}^h`` 
 (:meth:`PatternMILP.add_cut`) removes a partial pattern. Its optimum is therefore an upper bound on the
 Lipschitz constant whenever every cut removes only empty regions (see :mod:`lipexact.exact.cuts`).
 
-Objectives (``a_i = W2_i W1_i``, units with ``a_i = 0`` never enter the model):
+Units whose contribution ``W2[:, i] W1[i]`` is zero never enter the model. Units proven to share (or to
+oppose) their sign are tied to one binary ``z_r``: ``s_i = z_r`` or ``s_i = 1 - z_r``, so the Jacobian is
+``J = c + sum_r z_r B_r`` with a constant ``c`` from the opposed units. Objectives (written for ``c = 0``,
+``a_i = W2_i W1_i``; the constant only adds linear and constant terms):
 
 - norm ``"2"``, scalar output: ``L^2 = max s^T G s``, ``G = A A^T``. Each product ``y_ij = s_i s_j`` gets
   only the side its sign needs: ``y <= s_i, y <= s_j`` when ``G_ij > 0`` (the objective pushes ``y`` up)
