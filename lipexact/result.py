@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from reductions.validation import require
+from reductions.validation import read_only_or_none, require
 
 __all__ = ["Status", "LipschitzResult"]
 
@@ -44,14 +44,6 @@ class Status(str, Enum):
 
 
 _FINISHED = {Status.OPTIMAL, Status.UPPER_BOUND, Status.LOWER_BOUND, Status.HEURISTIC}
-
-
-def _array_or_none(value: Any) -> np.ndarray | None:
-    if value is None:
-        return None
-    array = np.array(value)
-    array.setflags(write=False)
-    return array
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,8 +100,8 @@ class LipschitzResult:
         if self.lower is not None and self.upper is not None:
             slack = 1e-9 * max(1.0, abs(self.upper))
             require(self.lower <= self.upper + slack, "lower", f"<= upper ({self.upper!r})", repr(self.lower))
-        object.__setattr__(self, "witness", _array_or_none(self.witness))
-        object.__setattr__(self, "pattern", _array_or_none(self.pattern))
+        object.__setattr__(self, "witness", read_only_or_none(self.witness))
+        object.__setattr__(self, "pattern", read_only_or_none(self.pattern))
         object.__setattr__(self, "certificate", dict(self.certificate))
         object.__setattr__(self, "timings", dict(self.timings))
         object.__setattr__(self, "stats", dict(self.stats))

@@ -24,7 +24,7 @@ from reductions.instances import (
     source_value,
     target_value,
 )
-from reductions.validation import InvalidInputError, as_array, require
+from reductions.validation import InvalidInputError, as_array, read_only_or_none, require
 
 __all__ = ["Solution", "InverseData", "Reduction", "compose_value_maps", "problem_from_dict"]
 
@@ -43,14 +43,6 @@ def problem_from_dict(data: Any, field_name: str = "problem") -> Any:
     kind = data.get("type")
     require(kind in PROBLEM_TYPES, f"{field_name}.type", f"one of {sorted(PROBLEM_TYPES)}", repr(kind))
     return PROBLEM_TYPES[kind].from_dict(data)
-
-
-def _frozen(array: Any) -> np.ndarray | None:
-    if array is None:
-        return None
-    array = np.array(array)
-    array.setflags(write=False)
-    return array
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,9 +75,9 @@ class Solution:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "value", exact_number(self.value))
-        object.__setattr__(self, "certificate", _frozen(self.certificate))
-        object.__setattr__(self, "witness", _frozen(self.witness))
-        object.__setattr__(self, "pattern", _frozen(self.pattern))
+        object.__setattr__(self, "certificate", read_only_or_none(self.certificate))
+        object.__setattr__(self, "witness", read_only_or_none(self.witness))
+        object.__setattr__(self, "pattern", read_only_or_none(self.pattern))
 
     @classmethod
     def of(cls, problem: Any, certificate: Any) -> "Solution":
@@ -163,7 +155,7 @@ class InverseData:
         scale = decode_number(self.scale, "scale")
         require(scale != 0, "scale", "a non-zero number", repr(scale))
         object.__setattr__(self, "scale", scale)
-        object.__setattr__(self, "arrays", {k: _frozen(v) for k, v in dict(self.arrays).items()})
+        object.__setattr__(self, "arrays", {k: read_only_or_none(v) for k, v in dict(self.arrays).items()})
 
     def to_dict(self) -> dict:
         return {"type": "reduction_inverse", "version": SCHEMA_VERSION, "reduction": self.reduction,

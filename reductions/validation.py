@@ -21,6 +21,7 @@ __all__ = [
     "check_symmetric",
     "check_psd",
     "PSD_TOLERANCE",
+    "read_only_or_none",
 ]
 
 #: Relative tolerance for positive semi-definiteness: ``lambda_min >= -PSD_TOLERANCE * max(1, |lambda|_max)``.
@@ -155,3 +156,18 @@ def check_psd(matrix: np.ndarray, field: str, tolerance: float = PSD_TOLERANCE) 
             f"a positive semi-definite matrix (smallest eigenvalue >= -{tolerance:g} x scale)",
             f"smallest eigenvalue {smallest:.6g}")
     return smallest
+
+
+def read_only_or_none(value: Any) -> np.ndarray | None:
+    """A read-only copy of ``value`` as an array (no validation), or None.
+
+    Examples
+    --------
+    >>> read_only_or_none([1, 2]).flags.writeable, read_only_or_none(None)
+    (False, None)
+    """
+    if value is None:
+        return None
+    array = np.array(value)
+    array.setflags(write=False)
+    return array
