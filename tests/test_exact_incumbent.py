@@ -15,7 +15,7 @@ from lipexact.exact.incumbent import (
     stretch_direction,
 )
 from lipexact.exact.problem import validate_problem
-from lipexact.exact.tree import build_arrangement
+from lipexact.exact.arrangement import build_arrangement
 from lipexact.network import TwoLayerReLU
 from lipexact.norms import jacobian_norm
 from tests.strategies import boxes_for, two_layer_nets

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from lipexact.exact.arrangement import build_arrangement, small_blas
 from lipexact.exact.bounds import NodeBound
 from lipexact.exact.incumbent import Cell, cell_at, find_incumbent, local_search
 from lipexact.exact.problem import Clock, Problem, certified_result
 from lipexact.exact.progress import SearchProgress
-from lipexact.exact.tree import small_blas, Node, TreeSearch, build_arrangement
+from lipexact.exact.tree import Node, TreeSearch
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import require
 

@@ -10,10 +10,11 @@ norm over the cells is the constant, and the point of that cell is the witness.
 
 from __future__ import annotations
 
+from lipexact.exact.arrangement import build_arrangement, small_blas
 from lipexact.exact.bounds import NodeBound
 from lipexact.exact.problem import Clock, Problem, certified_result
 from lipexact.exact.progress import SearchProgress
-from lipexact.exact.tree import small_blas, TreeSearch, build_arrangement
+from lipexact.exact.tree import TreeSearch
 from lipexact.result import LipschitzResult, Status
 
 __all__ = ["solve_enumerate", "max_cells"]

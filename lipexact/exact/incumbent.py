@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lipexact.exact.tree import Arrangement
+from lipexact.exact.arrangement import Arrangement
 from lipexact.norms import jacobian_norms
 
 __all__ = ["Cell", "best_cell_on_line", "local_search", "sample_cells", "find_incumbent"]
@@ -65,7 +65,7 @@ def best_cell_on_line(arrangement: Arrangement, cell: Cell, d: np.ndarray) -> Ce
     --------
     >>> from lipexact.network import TwoLayerReLU
     >>> from lipexact.exact.problem import validate_problem
-    >>> from lipexact.exact.tree import build_arrangement
+    >>> from lipexact.exact.arrangement import build_arrangement
     >>> net = TwoLayerReLU([[1.0], [1.0]], [[1.0, 2.0]], b1=[0.0, -1.0])
     >>> arrangement = build_arrangement(validate_problem(net))
     >>> start = cell_at(arrangement, np.array([-1.0]))
@@ -191,7 +191,7 @@ def find_incumbent(arrangement: Arrangement, seed: int = 0, samples: int = 512, 
     --------
     >>> from lipexact.network import TwoLayerReLU
     >>> from lipexact.exact.problem import validate_problem
-    >>> from lipexact.exact.tree import build_arrangement
+    >>> from lipexact.exact.arrangement import build_arrangement
     >>> net = TwoLayerReLU([[1, 0], [0, 1], [1, 1]], [[1, 1, 1]], b1=[0, 0, -1])
     >>> round(find_incumbent(build_arrangement(validate_problem(net))).value, 12)   # all on: (2, 2)
     2.828427124746

@@ -1,431 +1,41 @@
-"""The search space of the exact solvers, its region LP, and the depth-first tree search they share.
+"""The tree search over partial activation patterns shared by cell enumeration and branch and bound.
 
-:class:`Arrangement` turns a problem into hyperplane groups: units whose ``(w_i, b_i)`` are exactly
-proportional share one hyperplane (a positive multiple has the same sign, a negative one the opposite sign),
-dead units and groups whose Jacobian contribution vanishes leave the search, and on a box domain the units
-whose hyperplane misses the box are fixed. The Jacobian of a group pattern ``t in {0,1}^G`` is
-``base + sum_g t_g A_g``.
+A node is a partial pattern of the hyperplane groups (:mod:`lipexact.exact.arrangement`) with the Jacobian
+of its fixed part and a point strictly inside its region. The child on the side of the point inherits it;
+the other child gets a point from a ray step across the branched hyperplane or from the region LP
+(:mod:`lipexact.exact.region_lp`), or turns out empty. For ``n = 2`` regions are also kept as polygons
+(:mod:`lipexact.exact.planar`), which decide emptiness and fix every unit whose line misses the region
+without any LP.
 
-:class:`RegionLP` decides whether a partial pattern's open region meets the search box: one HiGHS model
-kept alive across the search, rows switched on and off by their bounds (so every solve is warm-started),
-maximizing the radius ``r`` of a ball inside the region (a Chebyshev centre). Its point is central, which
-lets children inherit it and lets the cheap ray test (:meth:`TreeSearch.ray_point`) decide most feasible
-children without an LP. Unclear LP answers (``|r| <=`` tolerance, or a point that fails the re-check)
-are sent to the reference LP :func:`~lipexact.exact.realizability.realizing_point`.
-
-:class:`TreeSearch` is the depth-first search over partial patterns: a node is a partial group pattern with
-a point of its region. ``cell enumeration`` is this search without bound pruning; branch and bound adds a
-node bound. Memory is the open stack (at most two nodes per level).
+Cell enumeration is this search without bounds: its leaves are the cells. Branch and bound adds a node
+bound and an incumbent; its node selection is depth first, or best first with plunging (after each dive,
+the open node with the largest bound), and memory is the open frontier.
 """
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import math
 import time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Callable
 
 import numpy as np
 
-from lipexact.domain import Box
-from lipexact.exact.problem import RELATIVE_TOLERANCE, Clock, Problem
+from lipexact.exact.arrangement import Arrangement, build_arrangement, small_blas
 from lipexact.exact.planar import Lines, Polygon, covering_box
+from lipexact.exact.problem import RELATIVE_TOLERANCE, Clock
 from lipexact.exact.progress import SearchProgress
-from lipexact.exact.realizability import realizing_point
-from lipexact.network import TwoLayerReLU
-from lipexact.norms import jacobian_norms
+from lipexact.exact.region_lp import RegionLP, strictly_inside
 from lipexact.result import Status
 
-__all__ = ["Arrangement", "build_arrangement", "RegionLP", "Node", "TreeSearch", "SearchOutcome", "small_blas"]
+__all__ = ["Node", "TreeSearch", "SearchOutcome", "build_arrangement", "small_blas", "Arrangement",
+           "BEST_FIRST_MEMORY"]
 
 #: Memory (bytes, estimated) of the open nodes beyond which best-first selection falls back to depth-first.
 BEST_FIRST_MEMORY = 2e8
 
-#: ``|r*|`` below this fraction of the search scale is too close to call for the fast LP.
-RADIUS_TOLERANCE = 1e-7
 
-
-_BLAS_CONTROLLER: Any = None
-
-
-def small_blas():
-    """A context in which BLAS uses one thread (``threadpoolctl``, when installed).
-
-    The searches do many small dense operations; with several BLAS threads on a busy machine a 60 x 885
-    SVD took 1.3 s instead of 6 ms. Without ``threadpoolctl`` this does nothing.
-    """
-    global _BLAS_CONTROLLER
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - optional
-        return contextlib.nullcontext()
-    if _BLAS_CONTROLLER is None:
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
-
-
-# --------------------------------------------------------------------------------------- arrangement
-@dataclass(frozen=True, eq=False)
-class Arrangement:
-    """Hyperplane groups of a problem with their Jacobian contributions (see the module docstring)."""
-
-    problem: Problem
-    W: np.ndarray
-    """``(G, n)`` unit-norm normal of each group's hyperplane (oriented as its representative unit)."""
-    b: np.ndarray
-    """``(G,)`` offsets, scaled with ``W``: the group is on where ``W x + b > 0``."""
-    base: np.ndarray
-    """``(m, n)`` Jacobian part that no search decision changes."""
-    A: np.ndarray
-    """``(G, m, n)`` Jacobian contribution of switching each group on."""
-    box: Box | None
-    """Box the regions must meet (the domain), None for the global constant."""
-    scale: float
-    """Length scale of the search (box width, the hyperplanes' distance from the origin, or 1 for cones)."""
-    units: tuple
-    """Original units of each group with their orientation, for reporting."""
-    live: np.ndarray
-    """Original units with a non-zero input row (their hyperplane must not carry the witness)."""
-
-    @property
-    def cone(self) -> bool:
-        """Bias-free and global: every region is an open cone (and ``-x`` realizes the opposite pattern)."""
-        return self.box is None and not self.problem.net.has_bias
-
-    @property
-    def complement_symmetric(self) -> bool:
-        """Cones with ``2 base + sum_g A_g = 0``: the opposite pattern has the negated Jacobian, same norm."""
-        if not self.cone or self.n_groups == 0:
-            return False
-        total = 2 * self.base + self.A.sum(axis=0)
-        size = float(np.abs(self.base).sum() + np.abs(self.A).sum())
-        return bool(np.max(np.abs(total)) <= 1e-14 * size)
-
-    @property
-    def n_groups(self) -> int:
-        return self.W.shape[0]
-
-    @property
-    def n_inputs(self) -> int:
-        return self.problem.net.n_inputs
-
-    @property
-    def norm(self) -> str:
-        return self.problem.norm
-
-    @property
-    def scalar_output(self) -> bool:
-        return self.A.shape[1] == 1
-
-    def jacobians(self, patterns: np.ndarray) -> np.ndarray:
-        """``base + sum_g t_g A_g`` for each row ``t`` of ``patterns`` (shape ``(k, G)``)."""
-        T = np.asarray(patterns, dtype=np.float64)
-        m, n = self.base.shape
-        return self.base + (T @ self.A.reshape(self.n_groups, m * n)).reshape(-1, m, n)
-
-    def values(self, patterns: np.ndarray) -> np.ndarray:
-        """The norm of the Jacobian of each group pattern."""
-        return jacobian_norms(self.jacobians(np.atleast_2d(patterns)), self.norm)
-
-    def value_of_partial(self, jacobian: np.ndarray) -> float:
-        return float(jacobian_norms(jacobian, self.norm))
-
-    def preactivations(self, x: np.ndarray) -> np.ndarray:
-        return self.W @ x + self.b
-
-    def inside_box(self, x: np.ndarray) -> bool:
-        return self.box is None or self.box.contains_interior(x)
-
-    def witness(self, x: np.ndarray, seed: int = 0) -> np.ndarray | None:
-        """A point of the same group cell as ``x`` that no live unit's hyperplane contains, or None.
-
-        ``x`` must lie strictly inside its group cell; units left out of the search (zero contribution,
-        fixed by the box) may still pass through it, so ``x`` is nudged by less than its distance to
-        every group hyperplane and to the box. The reference LP is the fallback.
-        """
-        net = self.problem.net
-        domain = self.problem.domain
-        x = np.asarray(x, dtype=np.float64)
-        z = self.preactivations(x)
-        if np.any(z == 0) or not self.inside_box(x):
-            return None
-        if self._acceptable(net, x, domain):
-            return x
-        room = np.min(np.abs(z)) if z.size else self.scale
-        if self.box is not None:
-            room = min(room, float(np.min(np.minimum(x - self.box.lower, self.box.upper - x))))
-        rng = np.random.default_rng(seed)
-        signs = z > 0
-        for shrink in (0.5, 0.1, 1e-3):
-            direction = rng.standard_normal(x.size)
-            candidate = x + shrink * room * direction / max(np.linalg.norm(direction), 1e-300)
-            if np.array_equal(self.preactivations(candidate) > 0, signs) and np.all(self.preactivations(candidate) != 0) \
-                    and self.inside_box(candidate) and self._acceptable(net, candidate, domain):
-                return candidate
-        pattern = net.preactivation(x) > 0
-        point = realizing_point(net, pattern, domain=domain)
-        return point
-
-    def _acceptable(self, net: TwoLayerReLU, x: np.ndarray, domain: Box | None) -> bool:
-        pre = net.preactivation(x)
-        return bool(np.all(pre[self.live] != 0)) and (domain is None or domain.contains_interior(x))
-
-
-def _proportionality(row: np.ndarray, reference: np.ndarray) -> int:
-    """``+1``/``-1`` when ``row`` is exactly a positive/negative multiple of ``reference``, else 0."""
-    pivot = int(np.flatnonzero(reference)[0])
-    if row[pivot] == 0:
-        return 0
-    ratio = Fraction(float(row[pivot])) / Fraction(float(reference[pivot]))
-    for a, r in zip(row.tolist(), reference.tolist()):
-        if Fraction(a) != ratio * Fraction(r):
-            return 0
-    return 1 if ratio > 0 else -1
-
-
-def _hyperplane_groups(rows: np.ndarray, units: np.ndarray) -> list[list[tuple[int, int]]]:
-    """Group the units whose rows ``(w, b)`` are exactly proportional; each member with its orientation."""
-    buckets: dict[tuple, list[list[tuple[int, int]]]] = {}
-    groups: list[list[tuple[int, int]]] = []
-    for unit in units.tolist():
-        row = rows[unit]
-        pivot = row[np.flatnonzero(row)[0]]
-        key = tuple(np.round(row / abs(pivot), 9) * np.sign(pivot))
-        placed = False
-        for group in buckets.get(key, []):
-            orientation = _proportionality(row, rows[group[0][0]])
-            if orientation:
-                group.append((unit, orientation))
-                placed = True
-                break
-        if not placed:
-            group = [(unit, 1)]
-            groups.append(group)
-            buckets.setdefault(key, []).append(group)
-    return groups
-
-
-def build_arrangement(problem: Problem) -> Arrangement:
-    """The group arrangement of ``problem`` (see :class:`Arrangement`).
-
-    Examples
-    --------
-    >>> from lipexact.exact.problem import validate_problem
-    >>> net = TwoLayerReLU([[1, 0], [2, 0], [-1, 0], [0, 1], [0, 0]], [[1, 1, 1, 1, 5]])
-    >>> arrangement = build_arrangement(validate_problem(net))
-    >>> arrangement.n_groups, arrangement.units[0]
-    (2, ((0, 1), (1, 1), (2, -1)))
-    >>> arrangement.values([[1, 1]]).tolist()   # x_1 > 0, x_2 > 0: gradient (1 + 2 - 0, 1)
-    [3.1622776601683795]
-    """
-    net = problem.net
-    W1 = np.asarray(net.W1, dtype=np.float64)
-    b1 = np.asarray(net.hidden_bias, dtype=np.float64)
-    W2 = np.asarray(net.W2, dtype=np.float64)
-    h, n = W1.shape
-    m = W2.shape[0]
-    live = np.any(W1 != 0, axis=1)
-    box = problem.domain
-    rows = np.hstack([W1, b1[:, None]])
-    contribution = W2.T[:, :, None] * W1[:, None, :]  # (h, m, n): a_i = W2[:, i] W1[i]
-    base = np.zeros((m, n))
-    kept_rows, kept_A, kept_units = [], [], []
-    for group in _hyperplane_groups(rows, np.flatnonzero(live)):
-        A = np.zeros((m, n))
-        for unit, orientation in group:
-            if orientation > 0:
-                A += contribution[unit]
-            else:
-                base += contribution[unit]
-                A -= contribution[unit]
-        representative = rows[group[0][0]]
-        fixed = _fixed_by_box(representative, box) if problem.domain is not None else None
-        if fixed is not None:
-            if fixed:
-                base += A
-            continue
-        if not np.any(A != 0):
-            continue
-        kept_rows.append(representative)
-        kept_A.append(A)
-        kept_units.append(tuple(group))
-    G = len(kept_rows)
-    R = np.array(kept_rows).reshape(G, n + 1)
-    lengths = np.linalg.norm(R[:, :n], axis=1) if G else np.zeros(0)
-    W = R[:, :n] / lengths[:, None] if G else np.zeros((0, n))
-    b = R[:, n] / lengths if G else np.zeros(0)
-    if box is not None:
-        scale = float(np.min(box.upper - box.lower))
-    else:
-        scale = 1.0 + (float(np.max(np.abs(b))) if G else 0.0)  # 1 for cones
-    A = np.array(kept_A).reshape(G, m, n)
-    return Arrangement(problem=problem, W=W, b=b, base=base, A=A, box=box, scale=scale, units=tuple(kept_units),
-                       live=live)
-
-
-def _fixed_by_box(row: np.ndarray, box: Box) -> bool | None:
-    """True/False when the unit is on/off on the whole box interior (with a rounding margin), else None."""
-    w, bias = row[:-1], row[-1]
-    low = bias + float(np.sum(np.minimum(w * box.lower, w * box.upper)))
-    high = bias + float(np.sum(np.maximum(w * box.lower, w * box.upper)))
-    slack = 1e-9 * (abs(bias) + float(np.sum(np.abs(w) * np.maximum(np.abs(box.lower), np.abs(box.upper)))))
-    if low > slack:
-        return True
-    if high < -slack:
-        return False
-    return None
-
-
-# --------------------------------------------------------------------------------------- region LP
-def _highs():
-    try:
-        from highspy._core import _Highs as Highs  # no banner on construction
-    except ImportError:  # pragma: no cover - other highspy layouts
-        from highspy import Highs
-    return Highs()
-
-
-class _ToggledRows:
-    """A HiGHS model with an "on" row (``2g``) and an "off" row (``2g + 1``) per group, enabled by their bounds.
-
-    Only row bounds change between solves, so HiGHS restarts from the previous basis.
-    """
-
-    def __init__(self, n_columns: int, column_lower: np.ndarray, column_upper: np.ndarray, cost: np.ndarray,
-                 group_rows: list[tuple[np.ndarray, np.ndarray]], box_rows: list[tuple[float, float, np.ndarray]],
-                 enabled_lower: np.ndarray):
-        import highspy
-
-        self.infinity = highspy.kHighsInf
-        self.optimal = highspy.HighsModelStatus.kOptimal
-        self.infeasible = highspy.HighsModelStatus.kInfeasible
-        self.model = _highs()
-        model = self.model
-        model.setOptionValue("output_flag", False)
-        model.setOptionValue("presolve", "off")
-        model.addVars(n_columns, column_lower, column_upper)
-        for j in np.flatnonzero(cost):
-            model.changeColCost(int(j), float(cost[j]))
-        columns = np.arange(n_columns, dtype=np.int32)
-        for on_row, off_row in group_rows:
-            model.addRow(-self.infinity, self.infinity, n_columns, columns, on_row)
-            model.addRow(-self.infinity, self.infinity, n_columns, columns, off_row)
-        for lower, upper, row in box_rows:
-            model.addRow(lower, upper, n_columns, columns, row)
-        self.enabled_lower = enabled_lower  # (G, 2): lower bound of the on / off row when enabled
-        self.state = np.full(len(group_rows), -1, dtype=np.int8)
-
-    def solve(self, signs: np.ndarray):
-        """Enable exactly the rows of ``signs`` (-1 free, 0 off, 1 on), solve; return (status, column values)."""
-        changed = np.flatnonzero(signs != self.state)
-        if changed.size:
-            rows, lower = [], []
-            for g in changed.tolist():
-                old, new = int(self.state[g]), int(signs[g])
-                if old >= 0:
-                    rows.append(2 * g + 1 - old)
-                    lower.append(-self.infinity)
-                if new >= 0:
-                    rows.append(2 * g + 1 - new)
-                    lower.append(self.enabled_lower[g, 1 - new])
-            self.model.changeRowsBounds(len(rows), np.array(rows, dtype=np.int32), np.array(lower, dtype=np.float64),
-                                        np.full(len(rows), self.infinity))
-            self.state = signs.copy()
-        self.model.run()
-        status = self.model.getModelStatus()
-        values = np.asarray(self.model.getSolution().col_value, dtype=np.float64) if status == self.optimal else None
-        return status, values
-
-
-class RegionLP:
-    """Is a partial group pattern's open region non-empty (inside the search box)? Two warm-started LPs.
-
-    The first maximizes the radius ``r`` of a ball inside the region: variables ``(x, r)``,
-    ``sigma_g (W_g x + b_g) >= r`` per fixed group (``W_g`` has unit norm), ``lower + r <= x <= upper - r``
-    on a box, ``r <= scale``. It is always feasible and its point is central; the region is non-empty iff
-    ``r* > 0``. When ``|r*|`` is too small to call, the exact formulation of
-    :mod:`lipexact.exact.realizability` decides: ``sigma_g (W_g x + b_g t) >= 1``, ``t >= 1`` (box:
-    ``lower t + 1 <= x <= upper t - 1``), feasible iff the region is non-empty, with no tolerance but the
-    solver's. A point that fails the strict re-check goes to :func:`realizing_point` itself.
-    """
-
-    def __init__(self, arrangement: Arrangement):
-        self.arrangement = arrangement
-        G, n = arrangement.n_groups, arrangement.n_inputs
-        self.n = n
-        W, b, box = arrangement.W, arrangement.b, arrangement.box
-        inf = np.inf
-        # Chebyshev-centre model: columns (x, r)
-        group_rows = [(np.append(W[g], -1.0), np.append(-W[g], -1.0)) for g in range(G)]
-        box_rows = []
-        if box is not None:
-            for j in range(n):
-                unit = np.zeros(n)
-                unit[j] = 1.0
-                box_rows.append((float(box.lower[j]), inf, np.append(unit, -1.0)))
-                box_rows.append((-inf, float(box.upper[j]), np.append(unit, 1.0)))
-        cost = np.zeros(n + 1)
-        cost[n] = -1.0
-        self.centre = _ToggledRows(n + 1, np.full(n + 1, -inf), np.append(np.full(n, inf), arrangement.scale), cost,
-                                   group_rows, box_rows, np.stack([-b, b], axis=1) if G else np.zeros((0, 2)))
-        # exact model: columns (x, t), t >= 1
-        group_rows = [(np.append(W[g], b[g]), np.append(-W[g], -b[g])) for g in range(G)]
-        box_rows = []
-        if box is not None:
-            for j in range(n):
-                unit = np.zeros(n)
-                unit[j] = 1.0
-                box_rows.append((1.0, inf, np.append(unit, -box.lower[j])))
-                box_rows.append((-inf, -1.0, np.append(unit, -box.upper[j])))
-        self.exact = _ToggledRows(n + 1, np.append(np.full(n, -inf), 1.0), np.full(n + 1, inf), np.zeros(n + 1),
-                                  group_rows, box_rows, np.ones((G, 2)))
-        self.solves = 0
-        self.exact_solves = 0
-        self.fallbacks = 0
-
-    def point(self, signs: np.ndarray) -> np.ndarray | None:
-        """A point of the open region of ``signs`` (-1 free, 0 off, 1 on) inside the box, or None if empty."""
-        self.solves += 1
-        status, values = self.centre.solve(signs)
-        tolerance = RADIUS_TOLERANCE * self.arrangement.scale
-        if values is not None:
-            radius = values[self.n]
-            if radius < -tolerance:
-                return None
-            if radius > tolerance and _strictly_inside(self.arrangement, signs, values[: self.n]):
-                return values[: self.n]
-        self.exact_solves += 1
-        status, values = self.exact.solve(signs)
-        if status == self.exact.infeasible:
-            return None
-        if values is not None and values[self.n] > 0:
-            x = values[: self.n] / values[self.n]
-            if _strictly_inside(self.arrangement, signs, x):
-                return x
-        return self._reference(signs)
-
-    def _reference(self, signs: np.ndarray) -> np.ndarray | None:
-        """Decide with :func:`realizing_point` on the group rows."""
-        self.fallbacks += 1
-        arrangement = self.arrangement
-        fixed = signs >= 0
-        net = TwoLayerReLU(arrangement.W[fixed], np.ones((1, int(fixed.sum()))), b1=arrangement.b[fixed])
-        x = realizing_point(net, signs[fixed] == 1, domain=arrangement.box)
-        if x is None or not _strictly_inside(arrangement, signs, x):
-            return None
-        return x
-
-
-def _strictly_inside(arrangement: Arrangement, signs: np.ndarray, x: np.ndarray) -> bool:
-    fixed = np.flatnonzero(signs >= 0)
-    z = arrangement.W[fixed] @ x + arrangement.b[fixed]
-    return bool(np.all((z > 0) == (signs[fixed] == 1)) and np.all(z != 0) and arrangement.inside_box(x))
-
-
-# --------------------------------------------------------------------------------------- tree search
 @dataclass
 class Node:
     """A partial group pattern with the Jacobian of its fixed part and a point of its region."""
@@ -592,7 +202,7 @@ class TreeSearch:
             return None
         reach = arrangement.scale / abs(rate_g)
         candidate = x + (cross + 0.5 * (min(limit, cross + reach) - cross)) * direction
-        if _strictly_inside(arrangement, node.signs, candidate):
+        if strictly_inside(arrangement, node.signs, candidate):
             return candidate
         return None
 
@@ -800,7 +410,7 @@ class TreeSearch:
                     child.polygon = node.polygon.cut(self.lines, g, 1.0 if side == 1 else -1.0)
                     if child.point is None:
                         point = child.polygon.interior_point()
-                        if point is not None and _strictly_inside(arrangement, signs, point):
+                        if point is not None and strictly_inside(arrangement, signs, point):
                             child.point, child.parent_point = point, None
             if self.bound is not None:
                 child.bound = min(node.bound, self.bound(jacobian, free[free != g], self.threshold()))

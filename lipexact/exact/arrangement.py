@@ -1,0 +1,256 @@
+"""The search space of the exact solvers: the hyperplane groups of a problem and their Jacobians.
+
+Units whose ``(w_i, b_i)`` are exactly proportional share one hyperplane (checked in exact rational
+arithmetic): a positive multiple is on where the representative is, a negative one where it is off. Dead
+units, and groups whose Jacobian contribution vanishes, leave the search (a hyperplane cannot cover an open
+region, so either side of it will do); on a box domain the units whose hyperplane misses the box are fixed.
+The Jacobian of a group pattern ``t in {0,1}^G`` is ``base + sum_g t_g A_g``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from lipexact.domain import Box
+from lipexact.exact.problem import Problem
+from lipexact.exact.realizability import realizing_point
+from lipexact.network import TwoLayerReLU
+from lipexact.norms import jacobian_norms
+
+__all__ = ["Arrangement", "build_arrangement", "small_blas"]
+
+_BLAS_CONTROLLER: Any = None
+
+
+def small_blas():
+    """A context in which BLAS uses one thread (``threadpoolctl``, when installed).
+
+    The searches do many small dense operations; with several BLAS threads on a busy machine a 60 x 885
+    SVD took 1.3 s instead of 6 ms. Without ``threadpoolctl`` this does nothing.
+    """
+    global _BLAS_CONTROLLER
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - optional
+        return contextlib.nullcontext()
+    if _BLAS_CONTROLLER is None:
+        _BLAS_CONTROLLER = ThreadpoolController()
+    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+
+
+@dataclass(frozen=True, eq=False)
+class Arrangement:
+    """Hyperplane groups of a problem with their Jacobian contributions (see the module docstring)."""
+
+    problem: Problem
+    W: np.ndarray
+    """``(G, n)`` unit-norm normal of each group's hyperplane (oriented as its representative unit)."""
+    b: np.ndarray
+    """``(G,)`` offsets, scaled with ``W``: the group is on where ``W x + b > 0``."""
+    base: np.ndarray
+    """``(m, n)`` Jacobian part that no search decision changes."""
+    A: np.ndarray
+    """``(G, m, n)`` Jacobian contribution of switching each group on."""
+    box: Box | None
+    """Box the regions must meet (the domain), None for the global constant."""
+    scale: float
+    """Length scale of the search (box width, the hyperplanes' distance from the origin, or 1 for cones)."""
+    units: tuple
+    """Original units of each group with their orientation, for reporting."""
+    live: np.ndarray
+    """Original units with a non-zero input row (their hyperplane must not carry the witness)."""
+
+    @property
+    def cone(self) -> bool:
+        """Bias-free and global: every region is an open cone (and ``-x`` realizes the opposite pattern)."""
+        return self.box is None and not self.problem.net.has_bias
+
+    @property
+    def complement_symmetric(self) -> bool:
+        """Cones with ``2 base + sum_g A_g = 0``: the opposite pattern has the negated Jacobian, same norm."""
+        if not self.cone or self.n_groups == 0:
+            return False
+        total = 2 * self.base + self.A.sum(axis=0)
+        size = float(np.abs(self.base).sum() + np.abs(self.A).sum())
+        return bool(np.max(np.abs(total)) <= 1e-14 * size)
+
+    @property
+    def n_groups(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.problem.net.n_inputs
+
+    @property
+    def norm(self) -> str:
+        return self.problem.norm
+
+    @property
+    def scalar_output(self) -> bool:
+        return self.A.shape[1] == 1
+
+    def jacobians(self, patterns: np.ndarray) -> np.ndarray:
+        """``base + sum_g t_g A_g`` for each row ``t`` of ``patterns`` (shape ``(k, G)``)."""
+        T = np.asarray(patterns, dtype=np.float64)
+        m, n = self.base.shape
+        return self.base + (T @ self.A.reshape(self.n_groups, m * n)).reshape(-1, m, n)
+
+    def values(self, patterns: np.ndarray) -> np.ndarray:
+        """The norm of the Jacobian of each group pattern."""
+        return jacobian_norms(self.jacobians(np.atleast_2d(patterns)), self.norm)
+
+    def value_of_partial(self, jacobian: np.ndarray) -> float:
+        return float(jacobian_norms(jacobian, self.norm))
+
+    def preactivations(self, x: np.ndarray) -> np.ndarray:
+        return self.W @ x + self.b
+
+    def inside_box(self, x: np.ndarray) -> bool:
+        return self.box is None or self.box.contains_interior(x)
+
+    def witness(self, x: np.ndarray, seed: int = 0) -> np.ndarray | None:
+        """A point of the same group cell as ``x`` that no live unit's hyperplane contains, or None.
+
+        ``x`` must lie strictly inside its group cell; units left out of the search (zero contribution,
+        fixed by the box) may still pass through it, so ``x`` is nudged by less than its distance to
+        every group hyperplane and to the box. The reference LP is the fallback.
+        """
+        net = self.problem.net
+        domain = self.problem.domain
+        x = np.asarray(x, dtype=np.float64)
+        z = self.preactivations(x)
+        if np.any(z == 0) or not self.inside_box(x):
+            return None
+        if self._acceptable(net, x, domain):
+            return x
+        room = np.min(np.abs(z)) if z.size else self.scale
+        if self.box is not None:
+            room = min(room, float(np.min(np.minimum(x - self.box.lower, self.box.upper - x))))
+        rng = np.random.default_rng(seed)
+        signs = z > 0
+        for shrink in (0.5, 0.1, 1e-3):
+            direction = rng.standard_normal(x.size)
+            candidate = x + shrink * room * direction / max(np.linalg.norm(direction), 1e-300)
+            if np.array_equal(self.preactivations(candidate) > 0, signs) and np.all(self.preactivations(candidate) != 0) \
+                    and self.inside_box(candidate) and self._acceptable(net, candidate, domain):
+                return candidate
+        pattern = net.preactivation(x) > 0
+        point = realizing_point(net, pattern, domain=domain)
+        return point
+
+    def _acceptable(self, net: TwoLayerReLU, x: np.ndarray, domain: Box | None) -> bool:
+        pre = net.preactivation(x)
+        return bool(np.all(pre[self.live] != 0)) and (domain is None or domain.contains_interior(x))
+
+
+def _proportionality(row: np.ndarray, reference: np.ndarray) -> int:
+    """``+1``/``-1`` when ``row`` is exactly a positive/negative multiple of ``reference``, else 0."""
+    pivot = int(np.flatnonzero(reference)[0])
+    if row[pivot] == 0:
+        return 0
+    ratio = Fraction(float(row[pivot])) / Fraction(float(reference[pivot]))
+    for a, r in zip(row.tolist(), reference.tolist()):
+        if Fraction(a) != ratio * Fraction(r):
+            return 0
+    return 1 if ratio > 0 else -1
+
+
+def _hyperplane_groups(rows: np.ndarray, units: np.ndarray) -> list[list[tuple[int, int]]]:
+    """Group the units whose rows ``(w, b)`` are exactly proportional; each member with its orientation."""
+    buckets: dict[tuple, list[list[tuple[int, int]]]] = {}
+    groups: list[list[tuple[int, int]]] = []
+    for unit in units.tolist():
+        row = rows[unit]
+        pivot = row[np.flatnonzero(row)[0]]
+        key = tuple(np.round(row / abs(pivot), 9) * np.sign(pivot))
+        placed = False
+        for group in buckets.get(key, []):
+            orientation = _proportionality(row, rows[group[0][0]])
+            if orientation:
+                group.append((unit, orientation))
+                placed = True
+                break
+        if not placed:
+            group = [(unit, 1)]
+            groups.append(group)
+            buckets.setdefault(key, []).append(group)
+    return groups
+
+
+def build_arrangement(problem: Problem) -> Arrangement:
+    """The group arrangement of ``problem`` (see :class:`Arrangement`).
+
+    Examples
+    --------
+    >>> from lipexact.exact.problem import validate_problem
+    >>> net = TwoLayerReLU([[1, 0], [2, 0], [-1, 0], [0, 1], [0, 0]], [[1, 1, 1, 1, 5]])
+    >>> arrangement = build_arrangement(validate_problem(net))
+    >>> arrangement.n_groups, arrangement.units[0]
+    (2, ((0, 1), (1, 1), (2, -1)))
+    >>> arrangement.values([[1, 1]]).tolist()   # x_1 > 0, x_2 > 0: gradient (1 + 2 - 0, 1)
+    [3.1622776601683795]
+    """
+    net = problem.net
+    W1 = np.asarray(net.W1, dtype=np.float64)
+    b1 = np.asarray(net.hidden_bias, dtype=np.float64)
+    W2 = np.asarray(net.W2, dtype=np.float64)
+    h, n = W1.shape
+    m = W2.shape[0]
+    live = np.any(W1 != 0, axis=1)
+    box = problem.domain
+    rows = np.hstack([W1, b1[:, None]])
+    contribution = W2.T[:, :, None] * W1[:, None, :]  # (h, m, n): a_i = W2[:, i] W1[i]
+    base = np.zeros((m, n))
+    kept_rows, kept_A, kept_units = [], [], []
+    for group in _hyperplane_groups(rows, np.flatnonzero(live)):
+        A = np.zeros((m, n))
+        for unit, orientation in group:
+            if orientation > 0:
+                A += contribution[unit]
+            else:
+                base += contribution[unit]
+                A -= contribution[unit]
+        representative = rows[group[0][0]]
+        fixed = _fixed_by_box(representative, box) if problem.domain is not None else None
+        if fixed is not None:
+            if fixed:
+                base += A
+            continue
+        if not np.any(A != 0):
+            continue
+        kept_rows.append(representative)
+        kept_A.append(A)
+        kept_units.append(tuple(group))
+    G = len(kept_rows)
+    R = np.array(kept_rows).reshape(G, n + 1)
+    lengths = np.linalg.norm(R[:, :n], axis=1) if G else np.zeros(0)
+    W = R[:, :n] / lengths[:, None] if G else np.zeros((0, n))
+    b = R[:, n] / lengths if G else np.zeros(0)
+    if box is not None:
+        scale = float(np.min(box.upper - box.lower))
+    else:
+        scale = 1.0 + (float(np.max(np.abs(b))) if G else 0.0)  # 1 for cones
+    A = np.array(kept_A).reshape(G, m, n)
+    return Arrangement(problem=problem, W=W, b=b, base=base, A=A, box=box, scale=scale, units=tuple(kept_units),
+                       live=live)
+
+
+def _fixed_by_box(row: np.ndarray, box: Box) -> bool | None:
+    """True/False when the unit is on/off on the whole box interior (with a rounding margin), else None."""
+    w, bias = row[:-1], row[-1]
+    low = bias + float(np.sum(np.minimum(w * box.lower, w * box.upper)))
+    high = bias + float(np.sum(np.maximum(w * box.lower, w * box.upper)))
+    slack = 1e-9 * (abs(bias) + float(np.sum(np.abs(w) * np.maximum(np.abs(box.lower), np.abs(box.upper)))))
+    if low > slack:
+        return True
+    if high < -slack:
+        return False
+    return None
+
+

@@ -1,0 +1,169 @@
+"""Is a partial pattern's open region non-empty? Warm-started LPs on the hyperplane groups.
+
+One HiGHS model is kept alive for a whole search; each group has an "on" and an "off" row, switched on and
+off through their bounds, so that consecutive solves restart from the previous basis. The main LP maximizes
+the radius of a ball inside the region (a Chebyshev centre): its point is central, which lets the children
+of a node inherit it and lets cheap ray steps decide most other children without an LP. Answers too close
+to call go to the exact formulation of :mod:`lipexact.exact.realizability`, and a point that fails the
+strict re-check to :func:`~lipexact.exact.realizability.realizing_point` itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lipexact.exact.arrangement import Arrangement
+from lipexact.exact.realizability import realizing_point
+from lipexact.network import TwoLayerReLU
+
+__all__ = ["RegionLP", "strictly_inside", "RADIUS_TOLERANCE"]
+
+#: ``|r*|`` below this fraction of the search scale is too close to call for the fast LP.
+RADIUS_TOLERANCE = 1e-7
+
+
+def _highs():
+    try:
+        from highspy._core import _Highs as Highs  # no banner on construction
+    except ImportError:  # pragma: no cover - other highspy layouts
+        from highspy import Highs
+    return Highs()
+
+
+class _ToggledRows:
+    """A HiGHS model with an "on" row (``2g``) and an "off" row (``2g + 1``) per group, enabled by their bounds.
+
+    Only row bounds change between solves, so HiGHS restarts from the previous basis.
+    """
+
+    def __init__(self, n_columns: int, column_lower: np.ndarray, column_upper: np.ndarray, cost: np.ndarray,
+                 group_rows: list[tuple[np.ndarray, np.ndarray]], box_rows: list[tuple[float, float, np.ndarray]],
+                 enabled_lower: np.ndarray):
+        import highspy
+
+        self.infinity = highspy.kHighsInf
+        self.optimal = highspy.HighsModelStatus.kOptimal
+        self.infeasible = highspy.HighsModelStatus.kInfeasible
+        self.model = _highs()
+        model = self.model
+        model.setOptionValue("output_flag", False)
+        model.setOptionValue("presolve", "off")
+        model.addVars(n_columns, column_lower, column_upper)
+        for j in np.flatnonzero(cost):
+            model.changeColCost(int(j), float(cost[j]))
+        columns = np.arange(n_columns, dtype=np.int32)
+        for on_row, off_row in group_rows:
+            model.addRow(-self.infinity, self.infinity, n_columns, columns, on_row)
+            model.addRow(-self.infinity, self.infinity, n_columns, columns, off_row)
+        for lower, upper, row in box_rows:
+            model.addRow(lower, upper, n_columns, columns, row)
+        self.enabled_lower = enabled_lower  # (G, 2): lower bound of the on / off row when enabled
+        self.state = np.full(len(group_rows), -1, dtype=np.int8)
+
+    def solve(self, signs: np.ndarray):
+        """Enable exactly the rows of ``signs`` (-1 free, 0 off, 1 on), solve; return (status, column values)."""
+        changed = np.flatnonzero(signs != self.state)
+        if changed.size:
+            rows, lower = [], []
+            for g in changed.tolist():
+                old, new = int(self.state[g]), int(signs[g])
+                if old >= 0:
+                    rows.append(2 * g + 1 - old)
+                    lower.append(-self.infinity)
+                if new >= 0:
+                    rows.append(2 * g + 1 - new)
+                    lower.append(self.enabled_lower[g, 1 - new])
+            self.model.changeRowsBounds(len(rows), np.array(rows, dtype=np.int32), np.array(lower, dtype=np.float64),
+                                        np.full(len(rows), self.infinity))
+            self.state = signs.copy()
+        self.model.run()
+        status = self.model.getModelStatus()
+        values = np.asarray(self.model.getSolution().col_value, dtype=np.float64) if status == self.optimal else None
+        return status, values
+
+
+class RegionLP:
+    """Is a partial group pattern's open region non-empty (inside the search box)? Two warm-started LPs.
+
+    The first maximizes the radius ``r`` of a ball inside the region: variables ``(x, r)``,
+    ``sigma_g (W_g x + b_g) >= r`` per fixed group (``W_g`` has unit norm), ``lower + r <= x <= upper - r``
+    on a box, ``r <= scale``. It is always feasible and its point is central; the region is non-empty iff
+    ``r* > 0``. When ``|r*|`` is too small to call, the exact formulation of
+    :mod:`lipexact.exact.realizability` decides: ``sigma_g (W_g x + b_g t) >= 1``, ``t >= 1`` (box:
+    ``lower t + 1 <= x <= upper t - 1``), feasible iff the region is non-empty, with no tolerance but the
+    solver's. A point that fails the strict re-check goes to :func:`realizing_point` itself.
+    """
+
+    def __init__(self, arrangement: Arrangement):
+        self.arrangement = arrangement
+        G, n = arrangement.n_groups, arrangement.n_inputs
+        self.n = n
+        W, b, box = arrangement.W, arrangement.b, arrangement.box
+        inf = np.inf
+        # Chebyshev-centre model: columns (x, r)
+        group_rows = [(np.append(W[g], -1.0), np.append(-W[g], -1.0)) for g in range(G)]
+        box_rows = []
+        if box is not None:
+            for j in range(n):
+                unit = np.zeros(n)
+                unit[j] = 1.0
+                box_rows.append((float(box.lower[j]), inf, np.append(unit, -1.0)))
+                box_rows.append((-inf, float(box.upper[j]), np.append(unit, 1.0)))
+        cost = np.zeros(n + 1)
+        cost[n] = -1.0
+        self.centre = _ToggledRows(n + 1, np.full(n + 1, -inf), np.append(np.full(n, inf), arrangement.scale), cost,
+                                   group_rows, box_rows, np.stack([-b, b], axis=1) if G else np.zeros((0, 2)))
+        # exact model: columns (x, t), t >= 1
+        group_rows = [(np.append(W[g], b[g]), np.append(-W[g], -b[g])) for g in range(G)]
+        box_rows = []
+        if box is not None:
+            for j in range(n):
+                unit = np.zeros(n)
+                unit[j] = 1.0
+                box_rows.append((1.0, inf, np.append(unit, -box.lower[j])))
+                box_rows.append((-inf, -1.0, np.append(unit, -box.upper[j])))
+        self.exact = _ToggledRows(n + 1, np.append(np.full(n, -inf), 1.0), np.full(n + 1, inf), np.zeros(n + 1),
+                                  group_rows, box_rows, np.ones((G, 2)))
+        self.solves = 0
+        self.exact_solves = 0
+        self.fallbacks = 0
+
+    def point(self, signs: np.ndarray) -> np.ndarray | None:
+        """A point of the open region of ``signs`` (-1 free, 0 off, 1 on) inside the box, or None if empty."""
+        self.solves += 1
+        status, values = self.centre.solve(signs)
+        tolerance = RADIUS_TOLERANCE * self.arrangement.scale
+        if values is not None:
+            radius = values[self.n]
+            if radius < -tolerance:
+                return None
+            if radius > tolerance and strictly_inside(self.arrangement, signs, values[: self.n]):
+                return values[: self.n]
+        self.exact_solves += 1
+        status, values = self.exact.solve(signs)
+        if status == self.exact.infeasible:
+            return None
+        if values is not None and values[self.n] > 0:
+            x = values[: self.n] / values[self.n]
+            if strictly_inside(self.arrangement, signs, x):
+                return x
+        return self._reference(signs)
+
+    def _reference(self, signs: np.ndarray) -> np.ndarray | None:
+        """Decide with :func:`realizing_point` on the group rows."""
+        self.fallbacks += 1
+        arrangement = self.arrangement
+        fixed = signs >= 0
+        net = TwoLayerReLU(arrangement.W[fixed], np.ones((1, int(fixed.sum()))), b1=arrangement.b[fixed])
+        x = realizing_point(net, signs[fixed] == 1, domain=arrangement.box)
+        if x is None or not strictly_inside(arrangement, signs, x):
+            return None
+        return x
+
+
+def strictly_inside(arrangement: Arrangement, signs: np.ndarray, x: np.ndarray) -> bool:
+    fixed = np.flatnonzero(signs >= 0)
+    z = arrangement.W[fixed] @ x + arrangement.b[fixed]
+    return bool(np.all((z > 0) == (signs[fixed] == 1)) and np.all(z != 0) and arrangement.inside_box(x))
+
+

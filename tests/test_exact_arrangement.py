@@ -1,0 +1,71 @@
+"""Hyperplane groups: every pattern keeps its Jacobian, merges are exact, fixed units are right."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lipexact.exact.arrangement import build_arrangement
+from lipexact.exact.patterns import pattern_chunks, pattern_values
+from lipexact.exact.problem import validate_problem
+from lipexact.network import TwoLayerReLU
+from tests.strategies import boxes_for, two_layer_nets
+
+
+@given(two_layer_nets(max_inputs=3, max_hidden=7, max_outputs=2), st.sampled_from(["2", "1", "inf"]),
+       st.integers(0, 2 ** 31 - 1))
+@settings(max_examples=60)
+def test_group_jacobians_equal_the_network_jacobians(net, norm, seed):
+    arrangement = build_arrangement(validate_problem(net, norm=norm))
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(50, net.n_inputs)) * 3
+    for x in X:
+        pre = net.preactivation(x)
+        if np.any(pre[np.any(net.W1 != 0, axis=1)] == 0):
+            continue
+        groups = arrangement.preactivations(x) > 0
+        expected = pattern_values(net, (pre > 0)[None], norm)[0]
+        assert abs(arrangement.values(groups[None])[0] - expected) <= 1e-9 * max(1.0, expected)
+
+
+def test_parallel_and_opposite_rows_merge_exactly():
+    W1 = np.array([[1.0, 2.0], [0.5, 1.0], [-3.0, -6.0], [1.0, 2.0 + 1e-12], [0.0, 0.0]])
+    arrangement = build_arrangement(validate_problem(TwoLayerReLU(W1, [[1.0, 1.0, 1.0, 1.0, 1.0]])))
+    members = sorted(sorted(group) for group in arrangement.units)
+    assert members == [[(0, 1), (1, 1), (2, -1)], [(3, 1)]]  # the nearly parallel row stays apart
+
+
+def test_zero_contributions_and_dead_units_leave_the_search():
+    net = TwoLayerReLU([[1, 0], [0, 1], [0, 0], [1, 1]], [[1, 0, 7, 2]], b1=[0, 0, 3, 1])
+    arrangement = build_arrangement(validate_problem(net))
+    assert arrangement.n_groups == 2  # unit 1 has output weight 0, unit 2 is dead
+
+
+@given(two_layer_nets(max_inputs=3, max_hidden=6), st.data())
+@settings(max_examples=40)
+def test_units_fixed_by_the_box_have_one_sign_on_it(net, data):
+    box = data.draw(boxes_for(net.n_inputs))
+    arrangement = build_arrangement(validate_problem(net, domain=box))
+    kept = {unit for group in arrangement.units for unit, _ in group}
+    rng = np.random.default_rng(0)
+    X = rng.uniform(box.lower, box.upper, size=(400, net.n_inputs))
+    pre = net.preactivation(X)
+    for unit in range(net.n_hidden):
+        if unit in kept or not np.any(net.W1[unit] != 0) or not np.any(net.W2[:, unit] != 0):
+            continue
+        assert np.all(pre[:, unit] > 0) or np.all(pre[:, unit] < 0)
+
+
+def test_complement_symmetry_is_detected_only_where_it_holds():
+    F = np.array([[1, -1, 0], [-1, 0, 1], [0, 1, -1]])  # rows sum to zero: f(-x) has the negated gradient
+    assert build_arrangement(validate_problem(TwoLayerReLU(F, [[1, 1, 1]]))).complement_symmetric
+    assert not build_arrangement(validate_problem(TwoLayerReLU(F, [[1, 2, 1]]))).complement_symmetric
+    assert not build_arrangement(validate_problem(TwoLayerReLU(F, [[1, 1, 1]], b1=[0, 0, 1]))).complement_symmetric
+
+
+def test_all_patterns_of_a_small_net_through_the_groups():
+    rng = np.random.default_rng(5)
+    net = TwoLayerReLU(rng.integers(-2, 3, size=(6, 3)), rng.integers(-2, 3, size=(2, 6)))
+    arrangement = build_arrangement(validate_problem(net, norm="inf"))
+    patterns = np.concatenate(list(pattern_chunks(arrangement.n_groups)))
+    values = arrangement.values(patterns)
+    assert values.shape == (2 ** arrangement.n_groups,) and np.all(values >= 0)
