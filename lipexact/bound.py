@@ -4,9 +4,10 @@ The model is a TorchScript file (``torch.jit.save``), a pickled module (``torch.
 it executes pickled code, so only load files you trust) or a ``two_layer_relu`` JSON document. Each
 method of ``--methods`` runs in turn (upper: autolip, frobenius, power, seqlip, seqlip_greedy, seqlip_cnn;
 lower: data, gradient, annealing, grid); a table of method, kind (upper / lower / heuristic), value and time
-is printed, and ``--json`` writes every result as JSON (atomically). Exit codes: 0 every method
-finished, 1 a method failed (its row says why), 2 bad input (one line on stderr, no output file),
-130 interrupted.
+is printed, and ``--json`` writes every result as JSON (atomically). Every method's inputs are
+validated before any method runs, so a bad request fails at once; once they have run, results are never
+thrown away. Exit codes: 0 every method finished, 1 a method failed (its row says why; the others are
+reported), 2 bad input (one line on stderr, no output file), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -244,21 +245,35 @@ def _bracket(results: Sequence[LipschitzResult]) -> tuple[float | None, float | 
     return (max(lowers) if lowers else None), (min(uppers) if uppers else None)
 
 
+def _validate(method: str, kind: str, model: Any, shape: Any, data: Any, options: dict) -> None:
+    """Every input error of ``method``, raised before any method runs (fields prefixed by the method)."""
+    from lipexact.bounds import validate_request
+
+    try:
+        validate_request(method, model, kind=kind, data=data, input_shape=shape, **options)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"{method}: {error.field}", error.expected, error.got) from None
+
+
 def _run(method: str, kind: str, model: Any, shape: Any, data: Any, options: dict) -> LipschitzResult:
+    """One method's result; a failure on the (validated) input becomes an error row, never an abort."""
+    import time
+
     from lipexact.bounds import lower_bound, upper_bound
 
+    started = time.perf_counter()
     try:
         if kind == "upper":
             return upper_bound(model, method, input_shape=shape, **options)
         return lower_bound(model, method, data=data, input_shape=shape, **options)
-    except InvalidInputError as error:
-        raise InvalidInputError(f"{method}: {error.field}", error.expected, error.got) from None
-    except (KeyboardInterrupt, MemoryError):
+    except KeyboardInterrupt:
         raise
-    except Exception as error:  # a method that fails on valid input: report it and carry on
+    except Exception as error:  # the inputs passed validation: report the failure and carry on
         reason = str(error).splitlines()[0] if str(error) else ""
+        if isinstance(error, InvalidInputError):
+            reason = f"{error.field}: expected {error.expected}, got {error.got}"
         return LipschitzResult(Status.ERROR, None, method, message=f"{type(error).__name__}: {reason}"[:300],
-                               timings={"total": 0.0})
+                               timings={"total": time.perf_counter() - started})
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -270,6 +285,7 @@ def _main(argv: Sequence[str] | None) -> int:
     device = pick_device(args.device)
     dtype = as_dtype(args.dtype)
     threads = parse_threads(args.threads)
+    require(args.seed >= 0, "--seed", "a non-negative integer", repr(args.seed))
     if args.json is not None:
         target = Path(args.json)
         require(target.parent.is_dir() if str(target.parent) else True, "--json", "a path in an existing directory",
@@ -286,6 +302,8 @@ def _main(argv: Sequence[str] | None) -> int:
 
     torch.set_num_threads(threads)  # this process only; the library never sets it
     options = {"device": device, "dtype": dtype, "seed": args.seed}
+    for name, kind in methods:  # a bad request fails here, before any work is done
+        _validate(name, kind, model, shape, data, options)
     results = [_run(name, kind, model, shape, data, options) for name, kind in methods]
     print(format_table(results))
     if args.json is not None:

@@ -102,6 +102,13 @@ def test_input_shape_is_read_from_data(files, capsys):
     (["{files}/mlp.pt", "--methods", "power"], "power: _1"),
     (["{files}/mlp.pt", "--device", "tpu"], "device"),
     (["{files}/mlp.pt", "--json", "{files}/no/such/dir/out.json"], "--json"),
+    (["{files}/mlp.pt", "--threads", "0"], "--threads"),
+    (["{files}/mlp.pt", "--seed", "-1"], "--seed"),
+    (["{files}/cnn.pt", "--input-shape", "1,6,6", "--methods", "autolip,grid"], "grid: input_shape"),
+    (["{files}/mlp.pt", "--methods", "autolip,seqlip,power,data", "--data", "{files}/data.npy"], "power: _1"),
+    (["{files}/mlp.pt", "--methods", "data", "--data", "{files}/cnn_data.pt"], "data: input_shape"),
+    (["{files}/mlp.pt", "--methods", "gradient", "--data", "{files}/data.npy", "--input-shape", "4"],
+     "gradient: input_shape"),
 ])
 def test_bad_input_exits_2_with_one_line_and_no_output_file(files, capsys, args, field):
     out = files / "never.json"
@@ -121,3 +128,56 @@ def test_help_warns_about_pickles():
     assert run.returncode == 0
     text = " ".join(run.stdout.split())
     assert "executes" in text and "trust" in text and "--input-shape" in text
+
+
+def _recording(monkeypatch):
+    import lipexact.bounds
+
+    calls = []
+    for name in ("upper_bound", "lower_bound"):
+        original = getattr(lipexact.bounds, name)
+
+        def wrapper(model, method, *args, _original=original, **kwargs):
+            calls.append(method)
+            return _original(model, method, *args, **kwargs)
+
+        monkeypatch.setattr(lipexact.bounds, name, wrapper)
+    return calls
+
+
+@pytest.mark.parametrize("methods", ["autolip,data,grid", "grid,autolip", "data,seqlip_greedy,power"])
+def test_a_bad_request_fails_before_any_method_runs(files, capsys, monkeypatch, methods):
+    calls = _recording(monkeypatch)
+    out = files / "never_written.json"
+    code = main([str(files / "cnn.pt"), "--input-shape", "1,6,6", "--methods", methods, "--data",
+                 str(files / "cnn_data.pt"), "--device", "cpu", "--json", str(out)])
+    captured = capsys.readouterr()
+    assert code == 2 and calls == [] and captured.out == "" and not out.exists()
+    bad = "grid" if "grid" in methods else "power"
+    assert captured.err.startswith(f"python -m lipexact.bound: error: {bad}: ")
+
+
+def test_a_method_failing_at_run_time_keeps_the_other_results(files, capsys, monkeypatch):
+    from lipexact.bounds import LOWER_METHODS, UPPER_METHODS
+    from reductions.validation import InvalidInputError
+
+    def late_input_error(model, **kwargs):  # registered callables have no validator: checked when they run
+        raise InvalidInputError("option", "something only found out while running", "oops")
+
+    def crash(model, **kwargs):
+        raise RuntimeError("out of luck")
+
+    monkeypatch.setitem(UPPER_METHODS, "late", late_input_error)
+    monkeypatch.setitem(LOWER_METHODS, "crash", crash)
+    out = files / "kept.json"
+    code = main([str(files / "mlp.pt"), "--methods", "autolip,late,data,crash", "--data", str(files / "data.npy"),
+                 "--device", "cpu", "--threads", "1", "--json", str(out)])
+    captured = capsys.readouterr()
+    assert code == 1 and "autolip" in captured.out and "late" in captured.out
+    report = json.loads(out.read_text())
+    by_method = {r["method"]: r for r in report["results"]}
+    assert list(by_method) == ["autolip", "late", "data", "crash"] and report["threads"] == 1
+    assert by_method["autolip"]["status"] == "upper_bound" and by_method["data"]["status"] == "lower_bound"
+    assert by_method["late"]["status"] == "error" and "something only found out" in by_method["late"]["message"]
+    assert by_method["crash"]["status"] == "error" and "RuntimeError: out of luck" in by_method["crash"]["message"]
+    assert report["lower"] == by_method["data"]["lower"] and report["upper"] == by_method["autolip"]["upper"]

@@ -17,7 +17,7 @@ def lower_bounds(model, n_inputs, seed=0):
     data = np.random.default_rng(seed).normal(size=(32, n_inputs))
     results = [
         lower_bound(model, "data", data=data, device="cpu"),
-        lower_bound(model, "gradient", device="cpu", restarts=4, steps=6, seed=seed),
+        lower_bound(model, "gradient", device="cpu", restarts=4, steps=6, local_search=5, seed=seed),
         lower_bound(model, "annealing", device="cpu", chains=8, steps=30, seed=seed),
     ]
     if n_inputs <= 4:

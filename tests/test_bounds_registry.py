@@ -7,7 +7,15 @@ import torch
 from torch import nn
 
 import lipexact
-from lipexact.bounds import LOWER_METHODS, UPPER_METHODS, lower_bound, resolve_method, upper_bound
+from lipexact.bounds import (
+    LOWER_METHODS,
+    UPPER_METHODS,
+    VALIDATORS,
+    lower_bound,
+    resolve_method,
+    upper_bound,
+    validate_request,
+)
 from lipexact.bounds.autolip import UnsupportedOperationError
 from lipexact.bounds.power import affine_lipschitz
 from lipexact.network import TwoLayerReLU
@@ -120,3 +128,68 @@ def test_power_method_rejects_non_affine_models_naming_the_node():
     with pytest.raises(InvalidInputError) as error:
         upper_bound(nn.Linear(2, 2), "power", device="cpu", restart=3)
     assert error.value.field == "restart"
+
+
+# ---------------------------------------------------------------- up-front validation
+GELU_NET = nn.Sequential(nn.Linear(2, 3), nn.GELU(), nn.Linear(3, 1))
+CONV = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2 * 4 * 4, 1))
+BAD_REQUESTS = [
+    ("upper", "autolip", NET, {"tol": 1e-3}, "tol"),
+    ("upper", "autolip", NET, {"restarts": 0}, "restarts"),
+    ("upper", "autolip", CONV, {}, "input_shape"),
+    ("upper", "frobenius", NET, {"exact_max_dim": -1}, "exact_max_dim"),
+    ("upper", "power", NET, {}, "_1"),
+    ("upper", "power", nn.Linear(2, 2), {"iterations": 0}, "iterations"),
+    ("upper", "seqlip", GELU_NET, {}, "model[1]"),
+    ("upper", "seqlip", NET, {"max_exact_width": -1}, "max_exact_width"),
+    ("upper", "seqlip_greedy", CONV, {"input_shape": (2, 6, 6)}, "input_shape"),
+    ("upper", "seqlip_cnn", NET, {"rtol": 0.0}, "rtol"),
+    ("lower", "data", NET, {}, "data"),
+    ("lower", "data", NET, {"data": np.zeros((4, 3))}, "data"),
+    ("lower", "gradient", NET, {"estimator": "magic"}, "estimator"),
+    ("lower", "gradient", NET, {"data": np.zeros((4, 5))}, "data"),
+    ("lower", "annealing", NET, {"T0": 0.0}, "T0"),
+    ("lower", "grid", CONV, {"input_shape": (1, 6, 6)}, "input_shape"),
+    ("lower", "grid", CONV, {"input_shape": (1, 6, 6), "max_dim": 36, "points": 1}, "points"),
+] + [(kind, method, NET, {option: value, **({"data": np.zeros((4, 2))} if kind == "lower" else {})}, option)
+      for kind, registry in (("upper", UPPER_METHODS), ("lower", LOWER_METHODS))
+      for method in registry if method != "power"
+      for option, value in (("seed", -1), ("dtype", "float16"), ("device", "abacus"))]
+
+
+@pytest.mark.parametrize("kind, method, model, kwargs, field", BAD_REQUESTS)
+def test_validation_raises_what_the_method_raises(kind, method, model, kwargs, field):
+    kwargs = {"device": "cpu", **kwargs}
+    with pytest.raises(InvalidInputError) as checked:
+        validate_request(method, model, kind=kind, **kwargs)
+    entry = upper_bound if kind == "upper" else lower_bound
+    with pytest.raises(InvalidInputError) as ran:
+        entry(model, method, **kwargs)
+    assert checked.value.field == ran.value.field == field
+    assert str(checked.value) == str(ran.value)
+
+
+def test_every_registered_method_has_a_validator_that_accepts_a_good_request():
+    assert {target for target in VALIDATORS} == {*UPPER_METHODS.values(), *LOWER_METHODS.values()}
+    data = np.random.default_rng(0).normal(size=(4, 2))
+    affine = nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1))
+    for method in UPPER_METHODS:
+        assert validate_request(method, affine if method == "power" else NET, device="cpu") is None
+    for method in LOWER_METHODS:
+        assert validate_request(method, NET, kind="lower", data=data, device="cpu") is None
+    with pytest.raises(InvalidInputError) as error:
+        validate_request("grid", NET, kind="sideways")
+    assert error.value.field == "kind"
+    with pytest.raises(InvalidInputError) as error:
+        validate_request("autolip", NET, kind="lower")
+    assert error.value.field == "method"
+
+
+def test_callables_registered_by_users_are_checked_when_they_run(monkeypatch):
+    def fussy(model, **kwargs):
+        raise InvalidInputError("colour", "red", "blue")
+
+    monkeypatch.setitem(UPPER_METHODS, "fussy", fussy)
+    assert validate_request("fussy", NET, device="cpu") is None
+    with pytest.raises(InvalidInputError):
+        upper_bound(NET, "fussy")

@@ -22,9 +22,10 @@ import time
 from importlib import import_module
 from typing import Any, Callable
 
-from reductions.validation import InvalidInputError
+from reductions.validation import InvalidInputError, require
 
-__all__ = ["UPPER_METHODS", "LOWER_METHODS", "upper_bound", "lower_bound", "resolve_method"]
+__all__ = ["UPPER_METHODS", "LOWER_METHODS", "VALIDATORS", "upper_bound", "lower_bound", "resolve_method",
+           "validate_request"]
 
 UPPER_METHODS: dict[str, str | Callable] = {
     "autolip": "lipexact.bounds.autolip:autolip",
@@ -41,6 +42,29 @@ LOWER_METHODS: dict[str, str | Callable] = {
     "annealing": "lipexact.bounds.lower:simulated_annealing",
     "grid": "lipexact.bounds.lower:grid_search",
 }
+
+
+#: Registered target -> its validator: a function with the method's signature that raises
+#: :class:`~reductions.validation.InvalidInputError` for every input the method would reject (options, model,
+#: input shape, data), without running it, and returns None. A method without one (a callable registered
+#: by a user, for instance) is only checked when it runs.
+VALIDATORS: dict[str, str] = {
+    "lipexact.bounds.autolip:autolip": "lipexact.bounds.autolip:validate_autolip",
+    "lipexact.bounds.frobenius:frobenius": "lipexact.bounds.frobenius:validate_frobenius",
+    "lipexact.bounds.power:affine_lipschitz": "lipexact.bounds.power:validate_power",
+    "lipexact.bounds.seqlip:seqlip": "lipexact.bounds.seqlip:validate_seqlip",
+    "lipexact.bounds.seqlip:seqlip_greedy": "lipexact.bounds.seqlip:validate_seqlip_greedy",
+    "lipexact.bounds.seqlip:seqlip_cnn": "lipexact.bounds.seqlip:validate_seqlip_cnn",
+    "lipexact.bounds.lower:data_lower_bound": "lipexact.bounds.lower:validate_data_lower_bound",
+    "lipexact.bounds.lower:gradient_ascent": "lipexact.bounds.lower:validate_gradient_ascent",
+    "lipexact.bounds.lower:simulated_annealing": "lipexact.bounds.lower:validate_simulated_annealing",
+    "lipexact.bounds.lower:grid_search": "lipexact.bounds.lower:validate_grid_search",
+}
+
+
+def _load(target: str) -> Callable:
+    module_name, _, function_name = target.partition(":")
+    return getattr(import_module(module_name), function_name)
 
 
 def resolve_method(method: Any, registry: dict[str, str | Callable], kind: str = "method") -> Callable:
@@ -122,3 +146,38 @@ def lower_bound(model: Any, method: str = "data", data: Any = None, input_shape:
     """
     fn = resolve_method(method, LOWER_METHODS)
     return _timed(fn, model, data=data, input_shape=input_shape, **kw)
+
+
+def validate_request(method: Any, model: Any, *, kind: str = "upper", data: Any = None, input_shape: Any = None,
+                     **kw: Any) -> None:
+    """Raise :class:`~reductions.validation.InvalidInputError` for any input that ``method`` would reject,
+    without running it (so that a batch of methods can be checked before any of them runs).
+
+    Parameters
+    ----------
+    method : str
+        A key of :data:`UPPER_METHODS` (``kind="upper"``) or of :data:`LOWER_METHODS` (``kind="lower"``).
+    model, data, input_shape, **kw
+        As for :func:`upper_bound` / :func:`lower_bound`.
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    >>> validate_request("seqlip", model, device="cpu")
+    >>> validate_request("grid", model, kind="lower", device="cpu", max_dim=2)
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: input_shape: expected at most 2 input dimensions ..., got (3,) (3 dimensions)
+    """
+    require(kind in ("upper", "lower"), "kind", '"upper" or "lower"', repr(kind))
+    registry = UPPER_METHODS if kind == "upper" else LOWER_METHODS
+    resolve_method(method, registry)
+    target = registry[method]
+    validator = VALIDATORS.get(target) if isinstance(target, str) else None
+    if validator is None:
+        return
+    if kind == "upper":
+        _load(validator)(model, input_shape=input_shape, **kw)
+    else:
+        _load(validator)(model, data=data, input_shape=input_shape, **kw)

@@ -43,7 +43,7 @@ import operator
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 import torch.fx
@@ -53,7 +53,7 @@ from torch import nn
 from lipexact.bounds.affine import AFFINE_MODULES, unscript
 from lipexact.bounds.device import as_dtype, as_module, pick_device
 from lipexact.bounds.layers import infer_input_shape
-from lipexact.bounds.power import OperatorNorm, spectral_norm
+from lipexact.bounds.power import OperatorNorm, check_power_options, spectral_norm
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
 
@@ -61,6 +61,8 @@ __all__ = [
     "UnsupportedOperationError",
     "autolip",
     "check_affine",
+    "validate_autolip",
+    "skipped_layer_norm",
     "trace",
     "activation_constant",
     "maxpool_constant",
@@ -575,14 +577,6 @@ def _power_layer_norm(dtype: torch.dtype, device: torch.device, options: dict):
     return layer_norm
 
 
-_POWER_OPTIONS = ("iterations", "rtol", "restarts", "exact_max_dim")
-
-
-def _check_options(options: dict, allowed: Iterable[str]) -> None:
-    unknown = sorted(set(options) - set(allowed))
-    require(not unknown, unknown[0] if unknown else "", f"an option among {', '.join(allowed)}", "unknown option")
-
-
 def run_graph_bound(model: Any, input_shape: Any, device: Any, dtype: Any,
                     make_norm: Callable[[torch.dtype, torch.device], Callable]) -> tuple:
     """Shared front end of :func:`autolip` and Frobenius: prepare, trace, propagate."""
@@ -637,7 +631,7 @@ def autolip(model: Any, input_shape: Sequence[int] | None = None, *, device: Any
     Scaman & Virmaux 2018, arXiv:1805.10965, Section 4 (AutoLip).
     """
     start = time.perf_counter()
-    _check_options(power_options, _POWER_OPTIONS)
+    check_power_options(power_options, seed)
     options = {"seed": seed, **power_options}
     value, records, shape = run_graph_bound(
         model, input_shape, device, dtype, lambda dt, dev: _power_layer_norm(dt, dev, options))
@@ -658,14 +652,35 @@ def autolip(model: Any, input_shape: Sequence[int] | None = None, *, device: Any
                            certificate={"nodes": records, "input_shape": list(shape)}, timings=timings, stats=stats)
 
 
+def skipped_layer_norm(dtype: torch.dtype, device: torch.device) -> Callable:
+    """A layer-norm callback that computes nothing (for checking a graph's operations up front)."""
+    def layer_norm(module: nn.Module, shape: tuple, name: str) -> OperatorNorm:
+        return OperatorNorm(1.0, None, True, "skipped")
+
+    return layer_norm
+
+
+def validate_autolip(model: Any, input_shape: Sequence[int] | None = None, *, device: Any = None,
+                     dtype: Any = torch.float64, seed: int = 0, **power_options: Any) -> None:
+    """Raise what :func:`autolip` raises for bad input (options, model, input shape, an operation
+    without a known constant), without computing any layer norm.
+
+    Examples
+    --------
+    >>> validate_autolip(nn.Sequential(nn.Linear(2, 3), nn.GELU()), device="cpu", restarts=1)
+    >>> validate_autolip(nn.Sequential(nn.Linear(2, 3)), device="cpu", tol=1e-3)
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: tol: expected an option among iterations, ..., got unknown option
+    """
+    check_power_options(power_options, seed)
+    run_graph_bound(model, input_shape, device, dtype, skipped_layer_norm)
+
+
 def check_affine(module: nn.Module, input_shape: Sequence[int]) -> None:
     """Raise :class:`UnsupportedOperationError` unless every input-dependent node of the graph is affine."""
     traced = trace(module, tuple(input_shape))
-
-    def layer_norm(layer: nn.Module, shape: tuple, name: str) -> OperatorNorm:
-        return OperatorNorm(1.0, None, True, "skipped")
-
-    rules = _Rules(traced, layer_norm)
+    rules = _Rules(traced, skipped_layer_norm(torch.float64, torch.device("cpu")))
     for node in traced.module.graph.nodes:
         if node in traced.dependent or node.op == "output":
             step = rules.step(node)

@@ -16,6 +16,7 @@ Every norm is inflated by :func:`lipexact.bounds.power.rounding_margin`, as for 
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, Sequence
 
@@ -28,7 +29,7 @@ from lipexact.bounds.power import EXACT_MAX_DIM, OperatorNorm, operator_matrix, 
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import require
 
-__all__ = ["frobenius", "frobenius_norm"]
+__all__ = ["frobenius", "frobenius_norm", "validate_frobenius"]
 
 
 def frobenius_norm(module: nn.Module, input_shape: Sequence[int], *, exact_max_dim: int = EXACT_MAX_DIM,
@@ -56,6 +57,43 @@ def frobenius_norm(module: nn.Module, input_shape: Sequence[int], *, exact_max_d
             f"a layer with a closed-form Frobenius norm or at most {exact_max_dim} rows and columns",
             f"{type(module).__name__} with a {matrix.shape[0]} x {matrix.shape[1]} operator")
     return float(torch.linalg.matrix_norm(matrix, ord="fro")), "exact"
+
+
+def _check_request(seed: Any, exact_max_dim: Any) -> None:
+    require(isinstance(exact_max_dim, int) and not isinstance(exact_max_dim, bool) and exact_max_dim >= 0,
+            "exact_max_dim", "a non-negative integer", repr(exact_max_dim))
+    require(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0, "seed", "a non-negative integer",
+            repr(seed))
+
+
+def validate_frobenius(model: Any, input_shape: Sequence[int] | None = None, *, device: Any = None,
+                       dtype: Any = torch.float64, seed: int = 0, exact_max_dim: int = EXACT_MAX_DIM) -> None:
+    """Raise what :func:`frobenius` raises for bad input (model, input shape, unsupported operations, a
+    layer with neither a closed form nor a small enough operator), without computing any norm.
+
+    Examples
+    --------
+    >>> validate_frobenius(nn.Sequential(nn.Conv1d(1, 1, 2), nn.AvgPool1d(2)), (1, 9), exact_max_dim=3)
+    Traceback (most recent call last):
+    ...
+    lipexact.bounds.autolip.UnsupportedOperationError: _1: expected a layer ... at most 3 rows and columns, got AvgPool1d ...
+    """
+    _check_request(seed, exact_max_dim)
+
+    def make_norm(dt: torch.dtype, dev: torch.device):
+        def layer_norm(module: nn.Module, shape: tuple, name: str) -> OperatorNorm:
+            if frobenius_closed_form(module, tuple(shape)) is None:
+                with torch.no_grad():
+                    out = module(torch.zeros((1, *shape), dtype=dt, device=dev))
+                rows, cols = out[0].numel(), math.prod(shape)
+                require(max(rows, cols) <= exact_max_dim, "module",
+                        f"a layer with a closed-form Frobenius norm or at most {exact_max_dim} rows and columns",
+                        f"{type(module).__name__} with a {rows} x {cols} operator")
+            return OperatorNorm(1.0, None, True, "skipped")
+
+        return layer_norm
+
+    run_graph_bound(model, input_shape, device, dtype, make_norm)
 
 
 def frobenius(model: Any, input_shape: Sequence[int] | None = None, *, device: Any = None,
@@ -87,6 +125,7 @@ def frobenius(model: Any, input_shape: Sequence[int] | None = None, *, device: A
     ('upper_bound', 5.0)
     """
     start = time.perf_counter()
+    _check_request(seed, exact_max_dim)
 
     def make_norm(dt: torch.dtype, dev: torch.device):
         def layer_norm(module: nn.Module, shape: tuple, name: str) -> OperatorNorm:

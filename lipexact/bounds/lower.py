@@ -40,7 +40,8 @@ from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, as_array, as_real, require
 
 __all__ = ["data_lower_bound", "gradient_ascent", "simulated_annealing", "grid_search", "jacobian_norm_at",
-           "DEFAULT_KINK_RTOL"]
+           "validate_data_lower_bound", "validate_gradient_ascent", "validate_simulated_annealing",
+           "validate_grid_search", "DEFAULT_KINK_RTOL"]
 
 #: Relative distance to a kink below which a candidate witness is rejected.
 DEFAULT_KINK_RTOL = 1e-8
@@ -97,8 +98,13 @@ class _Evaluator:
     def __init__(self, module, shape, dtype, device):
         self.module, self.shape, self.dtype, self.device = module, shape, dtype, device
         self.f = _flat_fn(module, shape)
-        with torch.no_grad():
-            out = module(torch.zeros((1, *shape), dtype=dtype, device=device))
+        try:
+            with torch.no_grad():
+                out = module(torch.zeros((1, *shape), dtype=dtype, device=device))
+        except (RuntimeError, ValueError, TypeError, IndexError) as error:
+            message = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise InvalidInputError("input_shape", "a shape the model accepts (one input, no batch dimension)",
+                                    f"{tuple(shape)}: {message[:160]}") from None
         require(isinstance(out, torch.Tensor) and out.shape[0] == 1, "model",
                 "a module mapping a batch (b, *input_shape) to a tensor (b, ...)", f"output {type(out).__name__}")
         self.n_out = int(out[0].numel())
@@ -727,13 +733,19 @@ def data_lower_bound(model: Any, *, data: Any = None, input_shape: Any = None, d
     K. Scaman and A. Virmaux, NeurIPS 2018, arXiv:1805.10965, section 7.
     """
     started = time.perf_counter()
-    _no_options(options, "data_lower_bound")
-    require(data is not None, "data", "a batch of inputs (the data lower bound needs data)", "None")
-    shape, evaluator, check, generator = _setup(model, input_shape, device, dtype, seed, kink_rtol)
-    points = _data_tensor(data, shape).to(evaluator.device)
+    (shape, evaluator, check, generator), points = _data_request(model, data, input_shape, device, dtype, seed,
+                                                                 kink_rtol, options)
+    points = points.to(evaluator.device)
     values = evaluator.norms(points)
     return _finish("data", model, shape, evaluator, check, points, values, generator, started,
                    {"points": int(points.shape[0])}, f"max Jacobian norm over {points.shape[0]} data points")
+
+
+def _data_request(model, data, input_shape, device, dtype, seed, kink_rtol, options):
+    _no_options(options, "data_lower_bound")
+    require(data is not None, "data", "a batch of inputs (the data lower bound needs data)", "None")
+    setup = _setup(model, input_shape, device, dtype, seed, kink_rtol)
+    return setup, _data_tensor(data, setup[0])
 
 
 def _smoothed_gradient(evaluator, X, U, sigma, samples, generator):
@@ -788,6 +800,19 @@ def _piecewise_linear(module, check: "_KinkCheck") -> bool:
         elif not (_is_affine(leaf) or _is_maxpool(leaf)):
             return False
     return True
+
+
+def _gradient_request(model, data, input_shape, device, dtype, seed, kink_rtol, options, **params):
+    _no_options(options, "gradient_ascent")
+    cfg = {name: _count(params[name], name, minimum) for name, minimum in (
+        ("restarts", 1), ("steps", 0), ("samples", 1), ("local_search", 0), ("flips", 0), ("line_points", 1))}
+    cfg.update({name: _positive(params[name], name) for name in ("lr", "scale", "smoothing")})
+    require(params["estimator"] in ("auto", "autograd", "smoothed"), "estimator", '"auto", "autograd" or "smoothed"',
+            repr(params["estimator"]))
+    setup = _setup(model, input_shape, device, dtype, seed, kink_rtol)
+    if data is not None:
+        _data_tensor(data, setup[0])
+    return setup, cfg
 
 
 def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, device: Any = None,
@@ -849,14 +874,13 @@ def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, de
     K. Scaman and A. Virmaux, NeurIPS 2018, arXiv:1805.10965, section 7 (gradient ascent lower bound).
     """
     started = time.perf_counter()
-    _no_options(options, "gradient_ascent")
-    restarts, steps, samples = _count(restarts, "restarts"), _count(steps, "steps", 0), _count(samples, "samples")
-    local_search, flips = _count(local_search, "local_search", 0), _count(flips, "flips", 0)
-    line_points = _count(line_points, "line_points")
-    lr, scale, smoothing = _positive(lr, "lr"), _positive(scale, "scale"), _positive(smoothing, "smoothing")
-    require(estimator in ("auto", "autograd", "smoothed"), "estimator", '"auto", "autograd" or "smoothed"',
-            repr(estimator))
-    shape, evaluator, check, generator = _setup(model, input_shape, device, dtype, seed, kink_rtol)
+    (shape, evaluator, check, generator), cfg = _gradient_request(
+        model, data, input_shape, device, dtype, seed, kink_rtol, options, restarts=restarts, steps=steps,
+        samples=samples, local_search=local_search, flips=flips, line_points=line_points, lr=lr, scale=scale,
+        smoothing=smoothing, estimator=estimator)
+    restarts, steps, samples, lr, scale, smoothing = (cfg[k] for k in ("restarts", "steps", "samples", "lr", "scale",
+                                                                       "smoothing"))
+    local_search, flips, line_points = cfg["local_search"], cfg["flips"], cfg["line_points"]
     used = estimator
     if estimator == "auto" and _piecewise_linear(evaluator.module, check):
         used = "smoothed"  # the autograd gradient of ||J|| vanishes almost everywhere
@@ -910,6 +934,19 @@ def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, de
                    f"then {rounds} rounds of local search across activation regions ({optima} local maxima)")
 
 
+def _annealing_request(model, data, input_shape, device, dtype, seed, kink_rtol, options, chains, steps, step_size,
+                       scale, T0):
+    _no_options(options, "simulated_annealing")
+    chains, steps = _count(chains, "chains"), _count(steps, "steps", 0)
+    step_size, scale = _positive(step_size, "step_size"), _positive(scale, "scale")
+    if T0 is not None:
+        _positive(T0, "T0")
+    setup = _setup(model, input_shape, device, dtype, seed, kink_rtol)
+    if data is not None:
+        _data_tensor(data, setup[0])
+    return setup, (chains, steps, step_size, scale)
+
+
 def simulated_annealing(model: Any, *, data: Any = None, input_shape: Any = None, device: Any = None,
                         dtype: Any = torch.float64, seed: int = 0, chains: int = 16, steps: int = 300,
                         step_size: float = 0.1, scale: float = 1.0, T0: float | None = None,
@@ -929,10 +966,8 @@ def simulated_annealing(model: Any, *, data: Any = None, input_shape: Any = None
     ('lower_bound', 5.0)
     """
     started = time.perf_counter()
-    _no_options(options, "simulated_annealing")
-    chains, steps = _count(chains, "chains"), _count(steps, "steps", 0)
-    step_size, scale = _positive(step_size, "step_size"), _positive(scale, "scale")
-    shape, evaluator, check, generator = _setup(model, input_shape, device, dtype, seed, kink_rtol)
+    (shape, evaluator, check, generator), (chains, steps, step_size, scale) = _annealing_request(
+        model, data, input_shape, device, dtype, seed, kink_rtol, options, chains, steps, step_size, scale, T0)
     X = _starts(data, shape, chains, scale, generator).to(evaluator.device, evaluator.dtype)
     V = evaluator.norms(X)
     if T0 is None:
@@ -957,6 +992,22 @@ def simulated_annealing(model: Any, *, data: Any = None, input_shape: Any = None
                    f"simulated annealing ({chains} chains x {steps} steps, T = T0 / log(2 + k/2), T0 = {T0:.3g})")
 
 
+def _grid_request(model, input_shape, device, dtype, seed, kink_rtol, options, center, radius, points, budget,
+                  max_dim):
+    _no_options(options, "grid_search")
+    max_dim = _count(max_dim, "max_dim")
+    budget = _count(budget, "budget")
+    radius = _positive(radius, "radius")
+    shape = infer_input_shape(model, input_shape)
+    n = math.prod(shape)
+    require(n <= max_dim, "input_shape", f"at most {max_dim} input dimensions for a grid search (max_dim)",
+            f"{shape} ({n} dimensions)")
+    per_axis = max(2, int(math.floor(budget ** (1.0 / n) + 1e-9))) if points is None else _count(points, "points", 2)
+    setup = _setup(model, shape, device, dtype, seed, kink_rtol)
+    centre = np.zeros(n) if center is None else as_array(center, "center", ndim=1, shape=(n,), integer_ok=False)
+    return setup, (radius, per_axis, centre)
+
+
 def grid_search(model: Any, *, data: Any = None, input_shape: Any = None, device: Any = None,
                 dtype: Any = torch.float64, seed: int = 0, center: Any = None, radius: float = 1.0,
                 points: int | None = None, budget: int = 20000, max_dim: int = 4,
@@ -976,17 +1027,9 @@ def grid_search(model: Any, *, data: Any = None, input_shape: Any = None, device
     ('lower_bound', 5.0, 100)
     """
     started = time.perf_counter()
-    _no_options(options, "grid_search")
-    max_dim = _count(max_dim, "max_dim")
-    budget = _count(budget, "budget")
-    radius = _positive(radius, "radius")
-    shape = infer_input_shape(model, input_shape)
+    (shape, evaluator, check, generator), (radius, per_axis, centre) = _grid_request(
+        model, input_shape, device, dtype, seed, kink_rtol, options, center, radius, points, budget, max_dim)
     n = math.prod(shape)
-    require(n <= max_dim, "input_shape", f"at most {max_dim} input dimensions for a grid search (max_dim)",
-            f"{shape} ({n} dimensions)")
-    per_axis = max(2, int(math.floor(budget ** (1.0 / n) + 1e-9))) if points is None else _count(points, "points", 2)
-    shape, evaluator, check, generator = _setup(model, shape, device, dtype, seed, kink_rtol)
-    centre = np.zeros(n) if center is None else as_array(center, "center", ndim=1, shape=(n,), integer_ok=False)
     offset = torch.rand(n, generator=generator, dtype=torch.float64)
     cell = 2 * radius / per_axis
     axes = [float(centre[i]) - radius + (torch.arange(per_axis, dtype=torch.float64) + offset[i]) * cell
@@ -997,3 +1040,60 @@ def grid_search(model: Any, *, data: Any = None, input_shape: Any = None, device
     return _finish("grid", model, shape, evaluator, check, grid, values, generator, started,
                    {"grid_points": int(grid.shape[0]), "points_per_axis": per_axis, "radius": radius},
                    f"grid search over {grid.shape[0]} points of the box center +- {radius:g}")
+
+
+# ---------------------------------------------------------------- up-front validation
+
+def validate_data_lower_bound(model: Any, *, data: Any = None, input_shape: Any = None, device: Any = None,
+                              dtype: Any = torch.float64, seed: int = 0, kink_rtol: float = DEFAULT_KINK_RTOL,
+                              **options: Any) -> None:
+    """Raise what :func:`data_lower_bound` raises for bad input (no data, data of the wrong shape, ...),
+    without evaluating any Jacobian.
+
+    Examples
+    --------
+    >>> from lipexact import TwoLayerReLU
+    >>> validate_data_lower_bound(TwoLayerReLU([[1.0, 2.0]], [[1.0]]), device="cpu")
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: data: expected a batch of inputs (...), got None
+    """
+    _data_request(model, data, input_shape, device, dtype, seed, kink_rtol, options)
+
+
+def validate_gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, device: Any = None,
+                             dtype: Any = torch.float64, seed: int = 0, restarts: int = 8, steps: int = 100,
+                             lr: float = 0.1, scale: float = 1.0, smoothing: float = 0.2, samples: int = 8,
+                             estimator: str = "auto", local_search: int = 30, flips: int = 8, line_points: int = 8,
+                             kink_rtol: float = DEFAULT_KINK_RTOL, **options: Any) -> None:
+    """Raise what :func:`gradient_ascent` raises for bad input, without evaluating any Jacobian."""
+    _gradient_request(model, data, input_shape, device, dtype, seed, kink_rtol, options, restarts=restarts,
+                      steps=steps, samples=samples, local_search=local_search, flips=flips, line_points=line_points,
+                      lr=lr, scale=scale, smoothing=smoothing, estimator=estimator)
+
+
+def validate_simulated_annealing(model: Any, *, data: Any = None, input_shape: Any = None, device: Any = None,
+                                 dtype: Any = torch.float64, seed: int = 0, chains: int = 16, steps: int = 300,
+                                 step_size: float = 0.1, scale: float = 1.0, T0: float | None = None,
+                                 kink_rtol: float = DEFAULT_KINK_RTOL, **options: Any) -> None:
+    """Raise what :func:`simulated_annealing` raises for bad input, without evaluating any Jacobian."""
+    _annealing_request(model, data, input_shape, device, dtype, seed, kink_rtol, options, chains, steps, step_size,
+                       scale, T0)
+
+
+def validate_grid_search(model: Any, *, data: Any = None, input_shape: Any = None, device: Any = None,
+                         dtype: Any = torch.float64, seed: int = 0, center: Any = None, radius: float = 1.0,
+                         points: int | None = None, budget: int = 20000, max_dim: int = 4,
+                         kink_rtol: float = DEFAULT_KINK_RTOL, **options: Any) -> None:
+    """Raise what :func:`grid_search` raises for bad input (e.g. too many input dimensions), computing nothing.
+
+    Examples
+    --------
+    >>> import torch
+    >>> validate_grid_search(torch.nn.Conv2d(1, 1, 3), input_shape=(1, 28, 28), device="cpu")
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: input_shape: expected at most 4 input ..., got (1, 28, 28) (784 ...)
+    """
+    _grid_request(model, input_shape, device, dtype, seed, kink_rtol, options, center, radius, points, budget,
+                  max_dim)

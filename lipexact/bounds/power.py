@@ -69,6 +69,9 @@ __all__ = [
     "spectral_norm",
     "rounding_margin",
     "affine_lipschitz",
+    "validate_power",
+    "check_power_options",
+    "POWER_OPTIONS",
     "EXACT_MAX_DIM",
 ]
 
@@ -207,6 +210,34 @@ def _options(iterations: Any, rtol: Any) -> tuple[int, float]:
             "a positive integer", repr(iterations))
     rtol = float(as_real(rtol, "rtol", minimum=0))
     return iterations, rtol
+
+
+#: Options of the power method and of the layer-norm dispatch that the bounds pass through.
+POWER_OPTIONS = ("iterations", "rtol", "restarts", "exact_max_dim")
+
+
+def check_power_options(options: dict, seed: Any = 0, allowed: Sequence[str] = POWER_OPTIONS) -> None:
+    """Raise :class:`~reductions.validation.InvalidInputError` for an unknown name or a bad value among
+    ``options`` (``iterations``, ``rtol``, ``restarts``, ``exact_max_dim``) or a bad ``seed``, before any
+    computation (the methods otherwise meet a bad value only where they use it).
+
+    Examples
+    --------
+    >>> check_power_options({"rtol": 1e-6, "restarts": 2})
+    >>> check_power_options({"restarts": 0})
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: restarts: expected a positive integer, got 0
+    """
+    unknown = sorted(set(options) - set(allowed))
+    require(not unknown, unknown[0] if unknown else "", f"an option among {', '.join(allowed)}", "unknown option")
+    _options(options.get("iterations", 1000), options.get("rtol", 1e-8))
+    for name, minimum in (("restarts", 1), ("exact_max_dim", 0)):
+        value = options.get(name, minimum)
+        require(isinstance(value, int) and not isinstance(value, bool) and value >= minimum, name,
+                "a positive integer" if minimum else "a non-negative integer", repr(value))
+    require(isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0, "seed",
+            "a non-negative integer", repr(seed))
 
 
 # ------------------------------------------------------------------------------------------ power method
@@ -512,6 +543,32 @@ def spectral_norm(layer: Any, input_shape: Sequence[int], *, exact_max_dim: int 
 
 
 # ------------------------------------------------------------------------------------------ registry
+def _affine_request(model, input_shape, device, dtype, seed, options):
+    from lipexact.bounds.autolip import check_affine
+
+    check_power_options(options, seed)
+    dtype, device = as_dtype(dtype), pick_device(device)
+    module = as_module(model, dtype=dtype, device=device)
+    shape = infer_input_shape(model, input_shape)
+    check_affine(module, shape)
+    return module, shape, dtype, device
+
+
+def validate_power(model: Any, *, input_shape: Sequence[int] | None = None, device: Any = None,
+                   dtype: Any = torch.float64, seed: int = 0, **options: Any) -> None:
+    """Raise what :func:`affine_lipschitz` raises for bad input (options, shape, a non-affine model),
+    without computing anything.
+
+    Examples
+    --------
+    >>> validate_power(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU()), device="cpu")
+    Traceback (most recent call last):
+    ...
+    lipexact.bounds.autolip.UnsupportedOperationError: _1: expected an affine operation (...), got ReLU
+    """
+    _affine_request(model, input_shape, device, dtype, seed, options)
+
+
 def affine_lipschitz(model: Any, *, input_shape: Sequence[int] | None = None, device: Any = None,
                      dtype: Any = torch.float64, seed: int = 0, **options: Any) -> LipschitzResult:
     """The Lipschitz constant of an affine model (registry method ``"power"``): its spectral norm.
@@ -532,16 +589,8 @@ def affine_lipschitz(model: Any, *, input_shape: Sequence[int] | None = None, de
     >>> result.status.value, result.lower <= result.value
     ('upper_bound', True)
     """
-    from lipexact.bounds.autolip import check_affine
-
     start = time.perf_counter()
-    unknown = set(options) - {"iterations", "rtol", "restarts", "exact_max_dim"}
-    require(not unknown, sorted(unknown)[0] if unknown else "", "an option of the power method "
-            "(iterations, rtol, restarts, exact_max_dim)")
-    dtype, device = as_dtype(dtype), pick_device(device)
-    module = as_module(model, dtype=dtype, device=device)
-    shape = infer_input_shape(model, input_shape)
-    check_affine(module, shape)
+    module, shape, dtype, device = _affine_request(model, input_shape, device, dtype, seed, options)
     power_options = {k: options[k] for k in ("iterations", "rtol", "restarts") if k in options}
     exact_max_dim = options.get("exact_max_dim", EXACT_MAX_DIM)
 

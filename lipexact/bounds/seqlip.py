@@ -49,6 +49,9 @@ __all__ = [
     "seqlip",
     "seqlip_greedy",
     "seqlip_cnn",
+    "validate_seqlip",
+    "validate_seqlip_greedy",
+    "validate_seqlip_cnn",
     "gray_flips",
     "pair_matrices",
     "pair_norm",
@@ -701,6 +704,13 @@ def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
     K. Scaman and A. Virmaux, NeurIPS 2018, arXiv:1805.10965, section 5 (SeqLip).
     """
     started = time.perf_counter()
+    device, seed, cfg = _exact_config(device, dtype, seed, max_exact_width, max_exact_work, split_width, max_unroll,
+                                      restarts, options)
+    return _seqlip_run(model, input_shape, device, seed, "exact", cfg, "seqlip", started)
+
+
+def _exact_config(device, dtype, seed, max_exact_width, max_exact_work, split_width, max_unroll, restarts,
+                  options) -> tuple[Any, int, dict]:
     _check_options(options, set(), "seqlip")
     as_dtype(dtype)  # validated only: every variant computes in float64 (see seqlip)
     max_exact_width = _positive_int(max_exact_width, "max_exact_width")
@@ -712,12 +722,12 @@ def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
         "restarts": _positive_int(restarts, "restarts"),
         "k": DEFAULT_TOP_K, "iterations": DEFAULT_TOP_K_ITERATIONS, "rtol": DEFAULT_TOP_K_RTOL,
     }
-    return _seqlip_run(model, input_shape, pick_device(device), _positive_int(seed, "seed"), "exact", cfg,
-                       "seqlip", started)
+    return pick_device(device), _positive_int(seed, "seed"), cfg
 
 
 def seqlip_greedy(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = torch.float64,
-                  seed: int = 0, max_unroll: int = DEFAULT_MAX_UNROLL, restarts: int = 3, **options: Any) -> LipschitzResult:
+                  seed: int = 0, max_unroll: int = DEFAULT_MAX_UNROLL, restarts: int = 3,
+                  **options: Any) -> LipschitzResult:
     """Greedy SeqLip: each pair factor by local search. An estimate, NOT a guaranteed upper bound.
 
     Same parameters as :func:`seqlip`. The value never exceeds the exact SeqLip (each factor is attained
@@ -737,12 +747,16 @@ def seqlip_greedy(model: Any, *, input_shape: Any = None, device: Any = None, dt
     K. Scaman and A. Virmaux, NeurIPS 2018, arXiv:1805.10965, section 5 (greedy SeqLip).
     """
     started = time.perf_counter()
+    device, seed, cfg = _greedy_config(device, dtype, seed, max_unroll, restarts, options)
+    return _seqlip_run(model, input_shape, device, seed, "greedy", cfg, "seqlip_greedy", started)
+
+
+def _greedy_config(device, dtype, seed, max_unroll, restarts, options) -> tuple[Any, int, dict]:
     _check_options(options, set(), "seqlip_greedy")
     as_dtype(dtype)  # validated only: every variant computes in float64 (see seqlip)
     cfg = {"max_unroll": _positive_int(max_unroll, "max_unroll", 1), "restarts": _positive_int(restarts, "restarts"),
            "k": DEFAULT_TOP_K, "iterations": DEFAULT_TOP_K_ITERATIONS, "rtol": DEFAULT_TOP_K_RTOL}
-    return _seqlip_run(model, input_shape, pick_device(device), _positive_int(seed, "seed"), "greedy", cfg,
-                       "seqlip_greedy", started)
+    return pick_device(device), _positive_int(seed, "seed"), cfg
 
 
 def seqlip_cnn(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = torch.float64,
@@ -773,6 +787,11 @@ def seqlip_cnn(model: Any, *, input_shape: Any = None, device: Any = None, dtype
     K. Scaman and A. Virmaux, NeurIPS 2018, arXiv:1805.10965, section 6.
     """
     started = time.perf_counter()
+    device, seed, cfg = _top_k_config(device, dtype, seed, k, max_unroll, restarts, iterations, rtol, options)
+    return _seqlip_run(model, input_shape, device, seed, "top_k", cfg, "seqlip_cnn", started)
+
+
+def _top_k_config(device, dtype, seed, k, max_unroll, restarts, iterations, rtol, options) -> tuple[Any, int, dict]:
     _check_options(options, set(), "seqlip_cnn")
     as_dtype(dtype)  # validated only: every variant computes in float64 (see seqlip)
     rtol = float(as_real(rtol, "rtol"))
@@ -780,5 +799,41 @@ def seqlip_cnn(model: Any, *, input_shape: Any = None, device: Any = None, dtype
     cfg = {"k": _positive_int(k, "k", 1), "max_unroll": _positive_int(max_unroll, "max_unroll", 1),
            "restarts": _positive_int(restarts, "restarts"), "iterations": _positive_int(iterations, "iterations", 1),
            "rtol": rtol}
-    return _seqlip_run(model, input_shape, pick_device(device), _positive_int(seed, "seed"), "top_k", cfg,
-                       "seqlip_cnn", started)
+    return pick_device(device), _positive_int(seed, "seed"), cfg
+
+
+# ---------------------------------------------------------------- up-front validation
+
+def validate_seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = torch.float64,
+                    seed: int = 0, max_exact_width: int = DEFAULT_MAX_EXACT_WIDTH,
+                    max_exact_work: int = DEFAULT_MAX_EXACT_WORK, split_width: int | None = None,
+                    max_unroll: int = DEFAULT_MAX_UNROLL, restarts: int = 3, **options: Any) -> None:
+    """Raise what :func:`seqlip` raises for bad input (options, model, input shape), computing nothing.
+
+    Examples
+    --------
+    >>> validate_seqlip(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.GELU(), torch.nn.Linear(3, 1)))
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: model[1]: expected an affine layer ..., got GELU
+    """
+    device, _, _ = _exact_config(device, dtype, seed, max_exact_width, max_exact_work, split_width, max_unroll,
+                                 restarts, options)
+    extract_segments(model, input_shape, device=device)
+
+
+def validate_seqlip_greedy(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = torch.float64,
+                           seed: int = 0, max_unroll: int = DEFAULT_MAX_UNROLL, restarts: int = 3,
+                           **options: Any) -> None:
+    """Raise what :func:`seqlip_greedy` raises for bad input, computing nothing (see :func:`validate_seqlip`)."""
+    device, _, _ = _greedy_config(device, dtype, seed, max_unroll, restarts, options)
+    extract_segments(model, input_shape, device=device)
+
+
+def validate_seqlip_cnn(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = torch.float64,
+                        seed: int = 0, k: int = DEFAULT_TOP_K, max_unroll: int = DEFAULT_MAX_UNROLL,
+                        restarts: int = 1, iterations: int = DEFAULT_TOP_K_ITERATIONS, rtol: float = DEFAULT_TOP_K_RTOL,
+                        **options: Any) -> None:
+    """Raise what :func:`seqlip_cnn` raises for bad input, computing nothing (see :func:`validate_seqlip`)."""
+    device, _, _ = _top_k_config(device, dtype, seed, k, max_unroll, restarts, iterations, rtol, options)
+    extract_segments(model, input_shape, device=device)
