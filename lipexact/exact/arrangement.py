@@ -32,6 +32,12 @@ def small_blas():
 
     The searches do many small dense operations; with several BLAS threads on a busy machine a 60 x 885
     SVD took 1.3 s instead of 6 ms. Without ``threadpoolctl`` this does nothing.
+
+    Examples
+    --------
+    >>> with small_blas():
+    ...     float(np.linalg.norm(np.eye(3)))
+    1.7320508075688772
     """
     global _BLAS_CONTROLLER
     try:

@@ -33,22 +33,22 @@ from reductions.validation import require
 __all__ = ["solve_bnb", "BRANCHING_RULES"]
 
 
-def branch_largest(search: TreeSearch, node: Node, free: np.ndarray, z: np.ndarray) -> int:
+def _branch_largest(search: TreeSearch, node: Node, free: np.ndarray, z: np.ndarray) -> int:
     """The free group with the largest contribution ``||A_g||``."""
     return int(np.argmax(search.sizes[free]))
 
 
-def branch_nearest(search: TreeSearch, node: Node, free: np.ndarray, z: np.ndarray) -> int:
+def _branch_nearest(search: TreeSearch, node: Node, free: np.ndarray, z: np.ndarray) -> int:
     """The free group whose hyperplane is nearest the node's point (the most ambiguous one there)."""
     return int(np.argmin(np.abs(z)))
 
 
-def branch_weighted(search: TreeSearch, node: Node, free: np.ndarray, z: np.ndarray) -> int:
+def _branch_weighted(search: TreeSearch, node: Node, free: np.ndarray, z: np.ndarray) -> int:
     """Largest contribution per distance of the hyperplane from the node's point."""
     return int(np.argmax(search.sizes[free] / (np.abs(z) + 1e-3 * search.arrangement.scale)))
 
 
-BRANCHING_RULES = {"largest": branch_largest, "nearest": branch_nearest, "weighted": branch_weighted}
+BRANCHING_RULES = {"largest": _branch_largest, "nearest": _branch_nearest, "weighted": _branch_weighted}
 
 
 def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookahead: int = 6, exhaustive: int = 6,

@@ -85,7 +85,13 @@ def _split(rows: np.ndarray, lookahead: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def principal_basis(rows: np.ndarray) -> np.ndarray:
-    """Orthonormal basis (as rows) of the principal directions of ``rows`` (all of ``R^r``)."""
+    """Orthonormal basis (as rows) of the principal directions of ``rows`` (all of ``R^r``).
+
+    Examples
+    --------
+    >>> np.abs(principal_basis(np.array([[3.0, 0.0], [1.0, 0.0]]))).tolist()   # largest spread first
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
     r = rows.shape[1]
     if rows.shape[0] == 0:
         return np.eye(r)
@@ -94,7 +100,13 @@ def principal_basis(rows: np.ndarray) -> np.ndarray:
 
 
 def aligned_basis(direction: np.ndarray) -> np.ndarray | None:
-    """Orthonormal basis (as rows) whose first vector is ``direction / |direction|`` (a Householder reflection)."""
+    """Orthonormal basis (as rows) whose first vector is ``direction / |direction|`` (a Householder reflection).
+
+    Examples
+    --------
+    >>> aligned_basis(np.array([0.0, 2.0]))[0].tolist()
+    [0.0, 1.0]
+    """
     length = np.linalg.norm(direction)
     if not length > 0:
         return None
@@ -313,7 +325,13 @@ def entrywise_bound(jacobian: np.ndarray, A: np.ndarray, norm: str, block: int =
 
 
 def triangle_bound(jacobian: np.ndarray, A: np.ndarray, norm: str) -> float:
-    """``||J|| + sum_g ||A_g||`` (a bound over all completions)."""
+    """``||J|| + sum_g ||A_g||`` (a bound over all completions).
+
+    Examples
+    --------
+    >>> triangle_bound(np.array([[3.0, 4.0]]), np.array([[[1.0, 0.0]]]), "2")   # 5 + 1
+    6.0000000006
+    """
     J = np.asarray(jacobian, dtype=np.float64)
     A = np.asarray(A, dtype=np.float64).reshape(-1, *J.shape)
     total = float(jacobian_norms(J, norm)) + (float(jacobian_norms(A, norm).sum()) if A.shape[0] else 0.0)
@@ -321,7 +339,13 @@ def triangle_bound(jacobian: np.ndarray, A: np.ndarray, norm: str) -> float:
 
 
 def exhaustive_value(jacobian: np.ndarray, A: np.ndarray, norm: str) -> float:
-    """``max_{t in {0,1}^k} ||J + sum t_g A_g||`` by enumeration (small ``k``), inflated like a bound."""
+    """``max_{t in {0,1}^k} ||J + sum t_g A_g||`` by enumeration (small ``k``), inflated like a bound.
+
+    Examples
+    --------
+    >>> exhaustive_value(np.array([[1.0, 0.0]]), np.array([[[-3.0, 0.0]], [[0.0, 1.0]]]), "1")   # |1 - 3| = 2
+    2.0000000002
+    """
     J = np.asarray(jacobian, dtype=np.float64)
     A = np.asarray(A, dtype=np.float64).reshape(-1, *J.shape)
     if A.shape[0] == 0:
@@ -354,6 +378,14 @@ class NodeBound:
     Calling it with ``(jacobian, free, threshold)`` returns the cheap bound (the smallest of the basis,
     entrywise and triangle bounds that apply). :meth:`refine` returns the strong bound, warm-started from
     the state its parent's refinement left (:meth:`child_state`).
+
+    Examples
+    --------
+    >>> A = np.array([[[1.0, 0.0]], [[0.0, 1.0]], [[1.0, 1.0]]])
+    >>> bound = NodeBound(A, "2", exhaustive=1)
+    >>> strong, state = bound.refine(np.zeros((1, 2)), np.arange(3), -np.inf, None)
+    >>> round(strong, 3), bound.preferred_side(state, 2)   # the best completion switches everything on
+    (2.828, True)
     """
 
     def __init__(self, A: np.ndarray, norm: str, lookahead: int = 6, exhaustive: int = 6, eigen_iterations: int = 30,

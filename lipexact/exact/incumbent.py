@@ -37,7 +37,17 @@ class Cell:
 
 
 def cell_at(arrangement: Arrangement, x: np.ndarray) -> Cell | None:
-    """The cell of ``x``, or None when ``x`` lies on a group hyperplane or outside the search box."""
+    """The cell of ``x``, or None when ``x`` lies on a group hyperplane or outside the search box.
+
+    Examples
+    --------
+    >>> from lipexact.network import TwoLayerReLU
+    >>> from lipexact.exact.problem import validate_problem
+    >>> from lipexact.exact.arrangement import build_arrangement
+    >>> arrangement = build_arrangement(validate_problem(TwoLayerReLU([[1.0], [-1.0]], [[2.0, 1.0]])))
+    >>> cell_at(arrangement, np.array([0.5])).value, cell_at(arrangement, np.array([0.0])) is None
+    (2.0, True)
+    """
     z = arrangement.preactivations(x)
     if np.any(z == 0) or not arrangement.inside_box(x):
         return None
@@ -105,7 +115,14 @@ def best_cell_on_line(arrangement: Arrangement, cell: Cell, d: np.ndarray) -> Ce
 
 
 def stretch_direction(jacobian: np.ndarray, norm: str) -> np.ndarray:
-    """An input direction ``d`` maximizing ``||J d|| / ||d||`` for the norm pair (up to sign)."""
+    """An input direction ``d`` maximizing ``||J d|| / ||d||`` for the norm pair (up to sign).
+
+    Examples
+    --------
+    >>> J = np.array([[3.0, -4.0]])
+    >>> stretch_direction(J, "2").tolist(), stretch_direction(J, "inf").tolist(), stretch_direction(J, "1").tolist()
+    ([3.0, -4.0], [1.0, -1.0], [0.0, 1.0])
+    """
     m, n = jacobian.shape
     if norm == "2":
         if m == 1:
@@ -122,7 +139,19 @@ def stretch_direction(jacobian: np.ndarray, norm: str) -> np.ndarray:
 
 def local_search(arrangement: Arrangement, cell: Cell, rng: np.random.Generator, max_moves: int = 50,
                  flip_directions: int = 4, random_directions: int = 2) -> Cell:
-    """Move to the best cell on a few lines through the current one until no line improves (a heuristic)."""
+    """Move to the best cell on a few lines through the current one until no line improves (a heuristic).
+
+    Examples
+    --------
+    >>> from lipexact.network import TwoLayerReLU
+    >>> from lipexact.exact.problem import validate_problem
+    >>> from lipexact.exact.arrangement import build_arrangement
+    >>> net = TwoLayerReLU([[1.0, 0.0], [0.0, 1.0]], [[1.0, 1.0]], b1=[-1.0, -1.0])
+    >>> arrangement = build_arrangement(validate_problem(net))
+    >>> start = cell_at(arrangement, np.array([0.0, 0.0]))   # both units off: value 0
+    >>> round(local_search(arrangement, start, np.random.default_rng(0)).value, 6)   # both on: sqrt(2)
+    1.414214
+    """
     W = arrangement.W
     A = arrangement.A
     n = arrangement.n_inputs
@@ -156,7 +185,18 @@ def local_search(arrangement: Arrangement, cell: Cell, rng: np.random.Generator,
 
 
 def sample_cells(arrangement: Arrangement, rng: np.random.Generator, count: int) -> list[Cell]:
-    """Cells of ``count`` random points: uniform in the search box, or Gaussian at several scales."""
+    """Cells of ``count`` random points (distinct patterns, best first): uniform in the search box, or
+    Gaussian at several scales.
+
+    Examples
+    --------
+    >>> from lipexact.network import TwoLayerReLU
+    >>> from lipexact.exact.problem import validate_problem
+    >>> from lipexact.exact.arrangement import build_arrangement
+    >>> arrangement = build_arrangement(validate_problem(TwoLayerReLU([[1.0], [-1.0]], [[2.0, 1.0]])))
+    >>> [cell.value for cell in sample_cells(arrangement, np.random.default_rng(0), 50)]
+    [2.0, 1.0]
+    """
     n = arrangement.n_inputs
     if arrangement.box is not None:
         low, high = arrangement.box.lower, arrangement.box.upper

@@ -54,7 +54,14 @@ def covering_box(W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class Lines:
-    """The unit-normal lines ``W_i x + b_i = 0`` of the groups, followed by the four sides of the box."""
+    """The unit-normal lines ``W_i x + b_i = 0`` of the groups, followed by the four sides of the box.
+
+    Examples
+    --------
+    >>> lines = Lines(np.array([[1.0, 0.0]]), np.array([-1.0]), np.array([-2.0, -2.0]), np.array([2.0, 2.0]))
+    >>> lines.crossing(0, 2)[0].tolist()   # the line x = 1 meets the bottom side y = -2
+    [1.0, -2.0]
+    """
 
     def __init__(self, W: np.ndarray, b: np.ndarray, lower: np.ndarray, upper: np.ndarray):
         sides_W = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
@@ -83,7 +90,17 @@ class Lines:
 
 @dataclass
 class Polygon:
-    """A convex polygon: vertices in order, the line of each edge (vertex k to k + 1), vertex conditioning."""
+    """A convex polygon: vertices in order, the line of each edge (vertex k to k + 1), vertex conditioning.
+
+    Examples
+    --------
+    >>> lines = Lines(np.array([[1.0, 0.0]]), np.array([-1.0]), np.array([-2.0, -2.0]), np.array([2.0, 2.0]))
+    >>> right = lines.box().cut(lines, 0, 1.0)   # keep x >= 1
+    >>> right.vertices.tolist()
+    [[1.0, -2.0], [2.0, -2.0], [2.0, 2.0], [1.0, 2.0]]
+    >>> right.side(lines, 0, 1.0), right.side(lines, 0, -1.0)   # x > 1 holds interior points; x < 1 only touches
+    (1, 0)
+    """
 
     vertices: np.ndarray
     edges: np.ndarray

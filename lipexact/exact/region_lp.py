@@ -92,6 +92,18 @@ class RegionLP:
     :mod:`lipexact.exact.realizability` decides: ``sigma_g (W_g x + b_g t) >= 1``, ``t >= 1`` (box:
     ``lower t + 1 <= x <= upper t - 1``), feasible iff the region is non-empty, with no tolerance but the
     solver's. A point that fails the strict re-check goes to :func:`realizing_point` itself.
+
+    Examples
+    --------
+    >>> from lipexact.exact.arrangement import build_arrangement
+    >>> from lipexact.exact.problem import validate_problem
+    >>> net = TwoLayerReLU([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[1.0, 2.0, 3.0]], b1=[0.0, 0.0, -3.0])
+    >>> lp = RegionLP(build_arrangement(validate_problem(net)))
+    >>> lp.point(np.array([0, 0, 1], dtype=np.int8)) is None   # x < 0, y < 0 and x + y > 3: empty
+    True
+    >>> x = lp.point(np.array([1, -1, 0], dtype=np.int8))      # x > 0 and x + y < 3 (y free)
+    >>> bool(x[0] > 0 and x[0] + x[1] < 3)
+    True
     """
 
     def __init__(self, arrangement: Arrangement):
@@ -162,6 +174,18 @@ class RegionLP:
 
 
 def strictly_inside(arrangement: Arrangement, signs: np.ndarray, x: np.ndarray) -> bool:
+    """True when ``x`` is inside the search box and strictly on the side ``signs`` fixes of every fixed group.
+
+    Examples
+    --------
+    >>> from lipexact.exact.arrangement import build_arrangement
+    >>> from lipexact.exact.problem import validate_problem
+    >>> arrangement = build_arrangement(validate_problem(TwoLayerReLU([[1.0, 0.0]], [[1.0]])))
+    >>> strictly_inside(arrangement, np.array([1], dtype=np.int8), np.array([0.5, 7.0]))
+    True
+    >>> strictly_inside(arrangement, np.array([1], dtype=np.int8), np.array([0.0, 7.0]))
+    False
+    """
     fixed = np.flatnonzero(signs >= 0)
     z = arrangement.W[fixed] @ x + arrangement.b[fixed]
     return bool(np.all((z > 0) == (signs[fixed] == 1)) and np.all(z != 0) and arrangement.inside_box(x))

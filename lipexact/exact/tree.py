@@ -74,7 +74,7 @@ BoundFunction = Callable[[np.ndarray, np.ndarray, float], float]
 BranchRule = Callable[["TreeSearch", Node, np.ndarray, np.ndarray], int]
 
 
-def first_free(search: "TreeSearch", node: Node, free: np.ndarray, z: np.ndarray) -> int:
+def _first_free(search: "TreeSearch", node: Node, free: np.ndarray, z: np.ndarray) -> int:
     return 0
 
 
@@ -103,10 +103,19 @@ class TreeSearch:
     use_symmetry : bool
         On complement-symmetric cones (:attr:`Arrangement.complement_symmetric`) fix the first branched
         group to "on": the opposite patterns have the same value.
+
+    Examples
+    --------
+    >>> from lipexact.exact.problem import validate_problem
+    >>> from lipexact.network import TwoLayerReLU
+    >>> net = TwoLayerReLU([[1.0, 0.0], [0.0, 1.0]], [[3.0, -4.0]], b1=[0.0, 1.0])
+    >>> outcome = TreeSearch(build_arrangement(validate_problem(net)), Clock(), "cells").run()
+    >>> outcome.status.value, outcome.value, outcome.stats["cells"]
+    ('optimal', 5.0, 4)
     """
 
     def __init__(self, arrangement: Arrangement, clock: Clock, method: str, bound: BoundFunction | None = None,
-                 final_bound: BoundFunction | None = None, branch: BranchRule = first_free,
+                 final_bound: BoundFunction | None = None, branch: BranchRule = _first_free,
                  progress: SearchProgress | None = None, incumbent: tuple[float, np.ndarray] | None = None,
                  seed: int = 0, use_symmetry: bool = True, best_first: bool = False):
         self.arrangement = arrangement
