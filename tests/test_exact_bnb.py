@@ -170,3 +170,18 @@ def test_stopping_mid_search_brackets_the_truth(monkeypatch, checks, method):
             assert result.lower is None or result.lower <= truth * (1 + 1e-12)
             if result.status is Status.TIME_LIMIT:
                 assert result.stats["nodes"] <= checks
+
+
+def test_interrupt_during_the_incumbent_search(monkeypatch):
+    import lipexact.exact.bnb as bnb
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bnb, "find_incumbent", interrupted)
+    rng = np.random.default_rng(4)
+    net = TwoLayerReLU(rng.normal(size=(10, 3)), rng.normal(size=(1, 10)), rng.normal(size=10))
+    result = lipschitz(net, "bnb")
+    monkeypatch.undo()
+    assert result.status is Status.INTERRUPTED
+    assert result.upper >= lipschitz(net, "brute").value * (1 - 1e-12)

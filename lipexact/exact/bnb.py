@@ -88,8 +88,12 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
         arrangement = build_arrangement(problem)
         rng = np.random.default_rng(problem.seed)
         effort = 1 + arrangement.n_groups // 10  # small problems: the tree finds the optimum quickly anyway
-        start = find_incumbent(arrangement, problem.seed, samples=incumbent_samples,
-                               starts=min(incumbent_starts, effort))
+        interrupted = False
+        try:
+            start = find_incumbent(arrangement, problem.seed, samples=incumbent_samples,
+                                   starts=min(incumbent_starts, effort), clock=clock)
+        except KeyboardInterrupt:
+            start, interrupted = None, True
         bound = NodeBound(arrangement.A, problem.norm, lookahead=lookahead, exhaustive=exhaustive,
                           eigen_iterations=eigen_iterations, basis=basis_bound, abandon=abandon)
         search = TreeSearch(arrangement, clock, "bnb", bound=bound, branch=BRANCHING_RULES[branching],
@@ -101,10 +105,10 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
                 cell = cell_at(arrangement, point)
                 if cell is None:
                     return value, point
-                better: Cell = local_search(arrangement, cell, rng, max_moves=20)
+                better: Cell = local_search(arrangement, cell, rng, max_moves=20, clock=clock)
                 return better.value, better.point
             search.improve = improve
-        outcome = search.run()
+        outcome = search.run(interrupted=interrupted)
         stats = dict(outcome.stats)
         stats.update(groups=arrangement.n_groups, hidden=problem.net.n_hidden, bound_calls=bound.calls,
                      refinements=bound.refinements, initial_incumbent=None if start is None else start.value)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lipexact.exact.arrangement import Arrangement
+from lipexact.exact.problem import Clock
 from lipexact.norms import jacobian_norms
 
 __all__ = ["Cell", "best_cell_on_line", "local_search", "sample_cells", "find_incumbent"]
@@ -138,7 +139,7 @@ def stretch_direction(jacobian: np.ndarray, norm: str) -> np.ndarray:
 
 
 def local_search(arrangement: Arrangement, cell: Cell, rng: np.random.Generator, max_moves: int = 50,
-                 flip_directions: int = 4, random_directions: int = 2) -> Cell:
+                 flip_directions: int = 4, random_directions: int = 2, clock: Clock | None = None) -> Cell:
     """Move to the best cell on a few lines through the current one until no line improves (a heuristic).
 
     Examples
@@ -156,6 +157,8 @@ def local_search(arrangement: Arrangement, cell: Cell, rng: np.random.Generator,
     A = arrangement.A
     n = arrangement.n_inputs
     for _ in range(max_moves):
+        if clock is not None and clock.expired():
+            return cell
         directions = []
         z = arrangement.preactivations(cell.point)
         if W.shape[0]:
@@ -222,10 +225,10 @@ def sample_cells(arrangement: Arrangement, rng: np.random.Generator, count: int)
 
 
 def find_incumbent(arrangement: Arrangement, seed: int = 0, samples: int = 512, starts: int = 8,
-                   max_moves: int = 50) -> Cell | None:
+                   max_moves: int = 50, clock: Clock | None = None) -> Cell | None:
     """The best cell found by sampling ``samples`` points and local search from the ``starts`` best (heuristic).
 
-    Deterministic for a given ``seed``.
+    Deterministic for a given ``seed`` (unless ``clock`` runs out: the search then stops early).
 
     Examples
     --------
@@ -242,7 +245,7 @@ def find_incumbent(arrangement: Arrangement, seed: int = 0, samples: int = 512, 
         return None
     best = cells[0]
     for cell in cells[:starts]:
-        found = local_search(arrangement, cell, rng, max_moves=max_moves)
+        found = local_search(arrangement, cell, rng, max_moves=max_moves, clock=clock)
         if found.value > best.value:
             best = found
     return best

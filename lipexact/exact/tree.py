@@ -245,14 +245,15 @@ class TreeSearch:
             node.bound = self.bound(jacobian, np.arange(arrangement.n_groups), -math.inf)
         return node
 
-    def run(self) -> SearchOutcome:
+    def run(self, interrupted: bool = False) -> SearchOutcome:
+        """Search until the tree closes, the clock runs out or Ctrl-C (``interrupted``: stop at once)."""
         dive: list[Node] = [self.root()]  # the current dive, depth first
         pool: list[tuple[float, int, Node]] = []  # best-first: the other open nodes, largest bound first
         pushed = 0
         current: Node | None = None
-        status = Status.OPTIMAL
+        status = Status.INTERRUPTED if interrupted else Status.OPTIMAL
         try:
-            while dive or pool:
+            while (dive or pool) and not interrupted:
                 if self.clock.expired():
                     status = Status.TIME_LIMIT
                     break
