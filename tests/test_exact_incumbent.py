@@ -75,8 +75,10 @@ def test_line_search_finds_the_best_cell_on_the_line():
     d = np.array([1.0, 0.2])
     found = best_cell_on_line(arrangement, start, d)
     taus = np.linspace(1e-6, 200, 200001)
-    dense = [cell_at(arrangement, start.point + t * d) for t in taus]
-    best = max(c.value for c in dense if c is not None and not np.array_equal(c.pattern, start.pattern))
+    Z = (start.point + taus[:, None] * d) @ arrangement.W.T + arrangement.b
+    patterns = Z[np.all(Z != 0, axis=1)] > 0
+    patterns = patterns[np.any(patterns != start.pattern, axis=1)]
+    best = float(np.max(arrangement.values(np.unique(patterns, axis=0))))
     assert abs(found.value - best) <= 1e-12 * best
     assert_real_cell(arrangement, found)
 
