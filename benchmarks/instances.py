@@ -155,9 +155,7 @@ def _solve_all(ctx, result: Section, root: Path, chosen: list[tuple[str, dict]])
     bar.close()
     stopped = [row[0] for row in rows if row[-1] == "not proven (time limit)"]
     weak = ([f"Not solved within the time limit: {', '.join(stopped)}. The solver's bounds are too weak for these "
-             "instances (for the n = 60 Max-Cut instances g05_60.* the node bounds, eigenvalue and LP based, "
-             "leave a gap of several percent after minutes of search; an SDP bound as in BiqMac would be "
-             "needed)."] if stopped else [])
+             "instances at this time limit; see the proven bracket of each."] if stopped else [])
     result.tables.append(Table(
         "instances_table", "Published optima versus the reduction + exact solver",
         ["instance", "problem", "n", "chain", "network (inputs-hidden-1)", "published optimum",
