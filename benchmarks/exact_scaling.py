@@ -170,7 +170,7 @@ def largest_h(label: str, n_of: Callable[[int], int], levels: list[int], seeds: 
 
 
 def section_largest(seeds: list[int], time_limit: float, quick: bool) -> str:
-    plans = [("n = 2", lambda h: 2, [100, 200, 400, 800, 1600, 3200, 6400] if not quick else [100, 400, 1600]),
+    plans = [("n = 2", lambda h: 2, [200, 800, 3200, 6400, 12800, 25600] if not quick else [100, 400, 1600]),
              ("n = 10", lambda h: 10, [30, 40, 50, 60, 70, 80] if not quick else [30, 40, 50]),
              ("n = h", lambda h: h, [20, 40, 60, 80, 100, 120, 160] if not quick else [20, 40, 60])]
     summary, rows = [], []
