@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from numbers import Integral
 from typing import Any, Mapping
 
-import numpy as np
 
 from lipexact.domain import Box, as_box
 from lipexact.exact.certificate import CertificateError, verify_witness
@@ -130,6 +128,3 @@ def certified_result(problem: Problem, method: str, clock: Clock, *, status: Sta
                            witness=witness, pattern=pattern, certificate=certificate,
                            timings={"total": clock.elapsed()}, stats=dict(stats or {}))
 
-
-def finite_or_none(value: float | None) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
