@@ -6,12 +6,7 @@ import torch
 from hypothesis import given, settings
 
 from lipexact import TwoLayerReLU, lipschitz
-from lipexact.bounds.device import as_module
 from lipexact.bounds.lower import (
-    _Evaluator,
-    _exact_flip_moves,
-    _probe,
-    _Units,
     data_lower_bound,
     gradient_ascent,
     grid_search,
@@ -151,53 +146,11 @@ def test_errors_name_the_field():
         assert error.value.field == field
 
 
-# ---------------------------------------------------------------- batched Jacobians and the region walk
+# ---------------------------------------------------------------- gradient ascent on ReLU networks
 
 def _random_net(seed, n, h, m, bias=True):
     rng = np.random.default_rng(seed)
     return TwoLayerReLU(rng.normal(size=(h, n)), rng.normal(size=(m, h)), rng.normal(size=h) if bias else None)
-
-
-@pytest.mark.parametrize("outputs", [1, 3, 12])
-def test_batched_jacobians_match_per_point_autograd(outputs):
-    torch.manual_seed(outputs)
-    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2), torch.nn.Flatten(),
-                              torch.nn.Linear(2 * 3 * 3, outputs), torch.nn.Tanh()).double()
-    evaluator = _Evaluator(net, (1, 8, 8), torch.float64, torch.device("cpu"))
-    X = torch.randn(5, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    J = evaluator.jacobians(X)
-    for x, jac in zip(X, J):
-        expected = torch.autograd.functional.jacobian(lambda v: net(v[None]).reshape(-1), x).reshape(outputs, -1)
-        assert torch.allclose(jac, expected, rtol=1e-12, atol=1e-14)
-    sigma, U, V = evaluator.top(X)
-    svd = torch.linalg.svdvals(J)[:, 0]
-    assert torch.allclose(sigma, svd, rtol=1e-10) and torch.allclose(evaluator.norms(X), svd, rtol=1e-10)
-    assert torch.allclose((J @ V[:, :, None])[:, :, 0].norm(dim=1), sigma, rtol=1e-9)  # v is a top right vector
-    assert torch.allclose(evaluator.projected(X, U), sigma, rtol=1e-9)  # ||J^T u|| = ||J|| for the top u
-    other = torch.nn.functional.normalize(torch.randn(5, outputs, dtype=torch.float64), dim=1)
-    assert bool(torch.all(evaluator.projected(X, other) <= sigma * (1 + 1e-12)))
-
-
-def test_exact_flip_moves_cross_exactly_the_chosen_unit():
-    # first-layer units: the linearization is exact, so a valid move flips the chosen unit and no other
-    net = _random_net(5, n=3, h=9, m=2)
-    module = as_module(net, device="cpu")
-    evaluator = _Evaluator(module, (3,), torch.float64, torch.device("cpu"))
-    units = _Units(module)
-    X = torch.randn(6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
-    _, U, V = evaluator.top(X)
-    state = _probe(units, X, U, V)
-    assert "G" in state and torch.allclose(state["G"][0], torch.tensor(net.W1))
-    index = torch.arange(9).expand(6, 9)
-    moved, valid = _exact_flip_moves(state, X, index)
-    assert int(valid.sum()) >= 30  # most flips are possible from most points
-    for p in range(6):
-        before = net.pattern(X[p].numpy())
-        for i in range(9):
-            if valid[p, i]:
-                after = net.pattern(moved[p, i].numpy())
-                assert np.flatnonzero(after != before).tolist() == [i]
-                assert np.all(np.abs(net.preactivation(moved[p, i].numpy())) > 1e-9)  # off every kink
 
 
 def test_gradient_ascent_on_relu_networks_is_close_to_exact():

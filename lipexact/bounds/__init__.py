@@ -168,7 +168,7 @@ def validate_request(method: Any, model: Any, *, kind: str = "upper", data: Any 
     >>> validate_request("grid", model, kind="lower", device="cpu", max_dim=2)
     Traceback (most recent call last):
     ...
-    reductions.validation.InvalidInputError: input_shape: expected at most 2 input dimensions ..., got (3,) (3 dimensions)
+    reductions.validation.InvalidInputError: input_shape: expected at most 2 input ..., got (3,) (3 dimensions)
     """
     require(kind in ("upper", "lower"), "kind", '"upper" or "lower"', repr(kind))
     registry = UPPER_METHODS if kind == "upper" else LOWER_METHODS

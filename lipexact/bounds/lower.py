@@ -16,7 +16,9 @@ pre-activation is at distance more than ``kink_rtol * (1 + max |z|)`` from a kin
 models the searches use random (continuous) points, and the certificate says the check was not done.
 
 Vector outputs use the spectral norm of the Jacobian; scalar outputs the Euclidean norm of the gradient
-(the same number).
+(the same number). The searches evaluate Jacobians in batches (:mod:`lipexact.bounds.jacobians`: one
+forward and one backward pass per output for a whole batch of points), and the gradient ascent ends with
+a walk across activation regions (:mod:`lipexact.bounds.regions`).
 
 References
 ----------
@@ -35,6 +37,7 @@ import numpy as np
 import torch
 
 from lipexact.bounds.device import as_dtype, as_module, pick_device
+from lipexact.bounds.jacobians import JacobianEvaluator, flat_function
 from lipexact.bounds.layers import extract_chain, infer_input_shape
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, as_array, as_real, require
@@ -45,137 +48,9 @@ __all__ = ["data_lower_bound", "gradient_ascent", "simulated_annealing", "grid_s
 
 #: Relative distance to a kink below which a candidate witness is rejected.
 DEFAULT_KINK_RTOL = 1e-8
-_JACOBIAN_ENTRIES = 1 << 22  # entries of the batch of Jacobians held at once
-_GRADIENT_UNITS = 256  # models with at most this many units get every unit's gradient in the region walk
-_UNIT_ENTRIES = 1 << 21  # ... as long as the gradients of a batch of points hold at most this many entries
 
 
 # ---------------------------------------------------------------- Jacobians
-
-def _flat_fn(module, shape):
-    def f(x):
-        return module(x.reshape(1, *shape)).reshape(-1)
-
-    return f
-
-
-def _top_singular(J):
-    """``(sigma, u, v)`` per Jacobian of a batch ``(B, m, n)``: top singular value and unit vectors.
-
-    From the eigendecomposition of the smaller Gram matrix (``m x m`` or ``n x n``): the largest singular
-    value is accurate to rounding, which is all the searches need (the witness is re-checked by SVD).
-    """
-    B, m, n = J.shape
-    if m == 1:
-        sigma = torch.linalg.vector_norm(J[:, 0, :], dim=-1)
-        v = J[:, 0, :] / sigma.clamp_min(torch.finfo(J.dtype).tiny)[:, None]
-        return sigma, torch.ones((B, 1), dtype=J.dtype, device=J.device), v
-    if m <= n:
-        eigenvalues, vectors = torch.linalg.eigh(J @ J.mT)
-        sigma = eigenvalues[:, -1].clamp_min(0.0).sqrt()
-        u = vectors[:, :, -1]
-        v = (J.mT @ u[:, :, None])[:, :, 0] / sigma.clamp_min(torch.finfo(J.dtype).tiny)[:, None]
-        return sigma, u, v
-    eigenvalues, vectors = torch.linalg.eigh(J.mT @ J)
-    sigma = eigenvalues[:, -1].clamp_min(0.0).sqrt()
-    v = vectors[:, :, -1]
-    u = (J @ v[:, :, None])[:, :, 0] / sigma.clamp_min(torch.finfo(J.dtype).tiny)[:, None]
-    return sigma, u, v
-
-
-def _spectral_norms(J):
-    if J.shape[-2] == 1:
-        return torch.linalg.vector_norm(J[:, 0, :], dim=-1)
-    gram = J @ J.mT if J.shape[-2] <= J.shape[-1] else J.mT @ J
-    return torch.linalg.eigvalsh(gram)[:, -1].clamp_min(0.0).sqrt()
-
-
-class _Evaluator:
-    """Batched Jacobians of one module: one forward pass per batch of points and ``m`` backward passes
-    (one per output), each giving that row of every point's Jacobian (the points of a batch do not
-    interact in an eval-mode module)."""
-
-    def __init__(self, module, shape, dtype, device):
-        self.module, self.shape, self.dtype, self.device = module, shape, dtype, device
-        self.f = _flat_fn(module, shape)
-        try:
-            with torch.no_grad():
-                out = module(torch.zeros((1, *shape), dtype=dtype, device=device))
-        except (RuntimeError, ValueError, TypeError, IndexError) as error:
-            message = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise InvalidInputError("input_shape", "a shape the model accepts (one input, no batch dimension)",
-                                    f"{tuple(shape)}: {message[:160]}") from None
-        require(isinstance(out, torch.Tensor) and out.shape[0] == 1, "model",
-                "a module mapping a batch (b, *input_shape) to a tensor (b, ...)", f"output {type(out).__name__}")
-        self.n_out = int(out[0].numel())
-        self.n_in = math.prod(shape)
-        self.chunk = max(1, _JACOBIAN_ENTRIES // max(1, self.n_out * self.n_in))
-        self.evaluations = 0
-
-    def jacobians(self, X):
-        """``(B, m, n)`` Jacobians at a batch ``X`` of shape ``(B, *shape)``."""
-        X = X.detach().to(self.device, self.dtype).reshape(-1, *self.shape)
-        parts = [self._jacobian_block(X[start:start + self.chunk]) for start in range(0, X.shape[0], self.chunk)]
-        self.evaluations += int(X.shape[0])
-        return torch.cat(parts) if parts else X.new_zeros((0, self.n_out, self.n_in))
-
-    def _jacobian_block(self, X):
-        B = X.shape[0]
-        X = X.clone().requires_grad_(True)
-        with torch.enable_grad():
-            Y = self.module(X).reshape(B, -1)
-            rows = []
-            for k in range(self.n_out):
-                if not Y.requires_grad:  # a constant model
-                    rows.append(torch.zeros((B, self.n_in), dtype=X.dtype, device=X.device))
-                    continue
-                (grad,) = torch.autograd.grad(Y[:, k].sum(), X, retain_graph=k + 1 < self.n_out, allow_unused=True)
-                rows.append(torch.zeros_like(X).reshape(B, -1) if grad is None else grad.reshape(B, -1))
-        return torch.stack(rows, dim=1).detach()
-
-    def norms(self, X):
-        return _spectral_norms(self.jacobians(X))
-
-    def top(self, X):
-        """``(sigma, u, v)``: the Jacobian norm at every point and its top singular vectors."""
-        return _top_singular(self.jacobians(X))
-
-    def projected(self, X, U):
-        """``||J(x)^T u||`` at every point for one unit output direction per point (one backward pass):
-        a lower estimate of ``||J(x)||_2``, equal to it when ``u`` is the top left singular vector."""
-        X = X.detach().to(self.device, self.dtype)
-        parts = []
-        chunk = max(1, _JACOBIAN_ENTRIES // max(1, self.n_in))
-        for start in range(0, X.shape[0], chunk):
-            block = X[start:start + chunk].clone().requires_grad_(True)
-            with torch.enable_grad():
-                Y = self.module(block).reshape(block.shape[0], -1)
-                grad = None
-                if Y.requires_grad:
-                    (grad,) = torch.autograd.grad((Y * U[start:start + chunk]).sum(), block, allow_unused=True)
-            parts.append(torch.zeros(block.shape[0], dtype=X.dtype, device=X.device) if grad is None
-                         else torch.linalg.vector_norm(grad.reshape(block.shape[0], -1), dim=1))
-        self.evaluations += int(X.shape[0])
-        return torch.cat(parts) if parts else X.new_zeros((0,))
-
-    def ascent_gradient(self, X, U):
-        """``d ||J(x)^T u|| / dx`` at every point for fixed output directions ``U`` (double backpropagation).
-
-        With ``u`` the top left singular vector, this is the gradient of ``||J(x)||_2`` where the top
-        singular value is simple. Zero almost everywhere for piecewise-linear networks.
-        """
-        X = X.detach().to(self.device, self.dtype).clone().requires_grad_(True)
-        with torch.enable_grad():
-            Y = self.module(X).reshape(X.shape[0], -1)
-            if not Y.requires_grad:
-                return torch.zeros_like(X)
-            (g,) = torch.autograd.grad((Y * U).sum(), X, create_graph=True, allow_unused=True)
-            if g is None or not g.requires_grad:
-                return torch.zeros_like(X)
-            value = torch.linalg.vector_norm(g.reshape(X.shape[0], -1), dim=1).sum()
-            (grad,) = torch.autograd.grad(value, X, allow_unused=True)
-        return torch.zeros_like(X) if grad is None else grad.detach()
-
 
 def jacobian_norm_at(model: Any, x: Any, input_shape: Any = None) -> float:
     """``||J_f(x)||_2`` by a fresh autograd Jacobian in float64 (the independent re-check of a witness).
@@ -190,7 +65,7 @@ def jacobian_norm_at(model: Any, x: Any, input_shape: Any = None) -> float:
     shape = infer_input_shape(model, input_shape)
     module = as_module(model, dtype=torch.float64, device="cpu")
     x = torch.tensor(np.asarray(x, dtype=np.float64)).reshape(shape)
-    J = torch.autograd.functional.jacobian(_flat_fn(module, shape), x)
+    J = torch.autograd.functional.jacobian(flat_function(module, shape), x)
     J = J.detach().numpy().reshape(-1, x.numel())
     return float(np.linalg.norm(J[0])) if J.shape[0] == 1 else float(np.linalg.norm(J, 2))
 
@@ -266,7 +141,7 @@ class _KinkCheck:
         return torch.cat([z[0] > 0 for _, z in found]).cpu().numpy()
 
 
-def _finish(method: str, model, shape, evaluator: _Evaluator, check: _KinkCheck, candidates, values,
+def _finish(method: str, model, shape, evaluator: JacobianEvaluator, check: _KinkCheck, candidates, values,
             generator, started: float, extra_stats: dict, message: str) -> LipschitzResult:
     """Pick the best regular candidate, re-evaluate it independently and build the result."""
     order = torch.argsort(values, descending=True)
@@ -327,311 +202,6 @@ class _Pool:
         self.points, self.values = points.clone(), values.clone()
 
 
-# ---------------------------------------------------------------- activation regions
-
-class _Units:
-    """The units of the piecewise-linear activation modules of a model with kinks (ReLU, LeakyReLU,
-    Hardtanh, ...), read by forward hooks on those modules during a forward pass.
-
-    A unit is one coordinate of the input ``z`` of such a module; crossing one of its kinks moves the
-    input into a neighbouring activation region. Works for any module that calls its activations as
-    modules (functional calls are invisible, and then there are no units).
-    """
-
-    def __init__(self, module):
-        from lipexact.bounds.layers import _describe_activation
-
-        self.module = module
-        self.leaves = {}
-        for leaf in module.modules():
-            activation = _describe_activation(leaf)
-            if activation is not None and activation.piecewise_linear and activation.kinks:
-                self.leaves[leaf] = activation
-
-    def __bool__(self) -> bool:
-        return bool(self.leaves)
-
-    def forward(self, X):
-        """The model's output at ``X`` and ``[(leaf, kinks, z, h)]``: input and output of every hooked call."""
-        records = []
-
-        def hook(leaf, inputs, output):
-            records.append((leaf, self.leaves[leaf].kinks, inputs[0], output))
-
-        handles = [leaf.register_forward_hook(hook) for leaf in self.leaves]
-        try:
-            out = self.module(X)
-        finally:
-            for handle in handles:
-                handle.remove()
-        return out, records
-
-    @staticmethod
-    def flat(tensors, B):
-        return torch.cat([t.reshape(B, -1) for t in tensors], dim=1)
-
-    def directional(self, X, records, D):
-        """Directional derivatives along ``D`` of every unit's ``z`` (double backpropagation, no forward AD)."""
-        B = X.shape[0]
-        zs = [z for _, _, z, _ in records]
-        dummies = [torch.zeros_like(z, requires_grad=True) for z in zs]
-        (g,) = torch.autograd.grad(zs, X, grad_outputs=dummies, create_graph=True, retain_graph=True,
-                                   allow_unused=True)
-        if g is None or not g.requires_grad:
-            return torch.zeros((B, sum(z[0].numel() for z in zs)), dtype=X.dtype, device=X.device)
-        tangents = torch.autograd.grad((g * D).sum(), dummies, allow_unused=True)
-        return self.flat([torch.zeros_like(z) if t is None else t.detach() for z, t in zip(zs, tangents)], B)
-
-    @staticmethod
-    def kink_table(records, B):
-        """Per unit: its kinks as a padded ``(B, U, k)`` tensor (``nan`` pads) for crossing computations."""
-        width = max(len(kinks) for _, kinks, _, _ in records)
-        parts = []
-        for _, kinks, z, _ in records:
-            row = torch.full((width,), math.nan, dtype=z.dtype, device=z.device)
-            row[:len(kinks)] = torch.tensor(kinks, dtype=z.dtype, device=z.device)
-            parts.append(row.expand(B, z[0].numel(), width))
-        return torch.cat(parts, dim=1)
-
-    @staticmethod
-    def slopes(records, B, points):
-        """The activation's derivative at ``points`` (a flat ``(B, U)`` tensor of pre-activation values)."""
-        out, start = [], 0
-        for leaf, _, z, _ in records:
-            width = z[0].numel()
-            values = points[:, start:start + width].reshape(z.shape).detach().clone().requires_grad_(True)
-            start += width
-            with torch.enable_grad():
-                (slope,) = torch.autograd.grad(leaf(values).sum(), values)
-            out.append(slope.reshape(B, -1))
-        return torch.cat(out, dim=1)
-
-
-def _crossing_times(z, dz, kinks):
-    """``(B, U, k)`` times ``t > 0`` at which ``z + t dz`` reaches each kink (``inf`` when never)."""
-    with torch.no_grad():
-        t = (kinks - z[..., None]) / dz[..., None]
-    return torch.where(torch.isfinite(t) & (t > 0), t, torch.full_like(t, math.inf))
-
-
-def _probe(units, X, U, V):
-    """At every point: ``z``, the kink tables, the first-order gain of crossing each unit's nearest kink
-    and the directional derivatives ``dz`` along ``V`` (the top right singular vectors)."""
-    B = X.shape[0]
-    X = X.detach().clone().requires_grad_(True)
-    with torch.enable_grad():
-        out, records = units.forward(X)
-        if not records or not out.requires_grad:
-            return None
-        outputs = [h for _, _, _, h in records]
-        grads = torch.autograd.grad((out.reshape(B, -1) * U).sum(), outputs, retain_graph=True, allow_unused=True)
-        dz = units.directional(X, records, V.reshape(X.shape))
-    z = units.flat([r[2].detach() for r in records], B)
-    ua = units.flat([torch.zeros_like(h) if g is None else g for h, g in zip(outputs, grads)], B)
-    kinks = units.kink_table(records, B)
-    distance = (z[..., None] - kinks).abs().nan_to_num(math.inf)
-    nearest = kinks.gather(2, distance.argmin(dim=2, keepdim=True))[..., 0]
-    side = torch.where(z >= nearest, 1.0, -1.0).to(z.dtype)
-    across = nearest - side * 1e-6 * (1 + nearest.abs())
-    gain = (units.slopes(records, B, across) - units.slopes(records, B, z)) * ua * dz
-    state = {"z": z, "dz": dz, "kinks": kinks, "nearest": nearest, "side": side, "gain": gain}
-    if z.shape[1] <= _GRADIENT_UNITS and B * z.shape[1] * X[0].numel() <= _UNIT_ENTRIES:
-        state["G"] = _unit_gradients(units, X.detach(), z.shape[1])
-    return state
-
-
-def _unit_gradients(units, X, count):
-    """``(B, U, n)``: the gradient of every unit's pre-activation at every point (one backward pass over
-    ``U`` copies of each point)."""
-    B = X.shape[0]
-    Xr = X.repeat_interleave(count, dim=0).clone().requires_grad_(True)
-    with torch.enable_grad():
-        _, records = units.forward(Xr)
-        z = units.flat([r[2] for r in records], B * count)
-        picked = z.reshape(B, count, count).diagonal(dim1=1, dim2=2).sum()
-        (grad,) = torch.autograd.grad(picked, Xr, allow_unused=True)
-    if grad is None:
-        return torch.zeros((B, count, X[0].numel()), dtype=X.dtype, device=X.device)
-    return grad.reshape(B, count, -1).detach()
-
-
-def _interval(z, kinks):
-    """The kinks just below and just above every unit's value (``-inf`` / ``inf`` when none)."""
-    below = torch.where(kinks < z[..., None], kinks, torch.full_like(kinks, -math.inf)).amax(dim=2)
-    above = torch.where(kinks > z[..., None], kinks, torch.full_like(kinks, math.inf)).amin(dim=2)
-    return below, above
-
-
-def _exact_flip_moves(state, X, index, blockers: int = 16):
-    """Like :func:`_flip_moves` with every unit's gradient known (``state["G"]``): the direction crosses the
-    chosen unit's nearest kink while keeping, to first order, every other unit in its current interval.
-
-    From the unit's gradient, an active set grows: the first other unit that the move would push out
-    of its interval is added, and the direction is projected orthogonally to the gradients of the set
-    (Gram-Schmidt), until nothing blocks; a move still blocked after ``blockers`` additions is marked
-    invalid. Exact for a first hidden layer (a valid move then flips exactly the chosen unit); a
-    linearization around the current point deeper in the network.
-    """
-    B, k = index.shape
-    shape = X.shape[1:]
-    rows = torch.arange(B * k, device=X.device)
-    chosen = index.reshape(-1)
-    G = state["G"].repeat_interleave(k, dim=0)
-    z = state["z"].repeat_interleave(k, dim=0)
-    kinks = state["kinks"].repeat_interleave(k, dim=0)
-    below, above = _interval(z, kinks)
-    z_i = z[rows, chosen]
-    target = state["nearest"].repeat_interleave(k, dim=0)[rows, chosen]
-    direction = -torch.where(z_i >= target, 1.0, -1.0).to(z.dtype)[:, None] * G[rows, chosen]
-    basis = []
-
-    def timing(d):
-        rate = (G @ d[..., None])[..., 0]
-        with torch.no_grad():
-            leave = torch.where(rate > 0, (above - z) / rate, (below - z) / rate)
-        leave = torch.where(torch.isfinite(leave) & (leave > 0), leave, torch.full_like(leave, math.inf))
-        t_unit = (target - z_i) / rate[rows, chosen]
-        leave[rows, chosen] = math.inf
-        return rate, leave, t_unit
-
-    for _ in range(blockers + 1):
-        rate, leave, t_unit = timing(direction)
-        blocked = leave < (t_unit * (1 - 1e-9))[:, None]
-        if not bool(blocked.any()) or len(basis) == blockers:
-            break
-        first = torch.where(blocked, leave, torch.full_like(leave, math.inf)).argmin(dim=1)
-        w = G[rows, first].clone()
-        for q in basis:
-            w -= (w * q).sum(dim=1, keepdim=True) * q
-        norm = w.norm(dim=1, keepdim=True)
-        usable = blocked.any(dim=1, keepdim=True) & (norm > 1e-12 * G[rows, chosen].norm(dim=1, keepdim=True))
-        q = torch.where(usable, w / norm.clamp_min(1e-300), torch.zeros_like(w))
-        basis.append(q)
-        direction = direction - (direction * q).sum(dim=1, keepdim=True) * q
-    rate, leave, t_unit = timing(direction)
-    clear = ~(leave < (t_unit * (1 - 1e-9))[:, None]).any(dim=1)
-    own = _crossing_times(z_i[:, None], rate[rows, chosen][:, None], kinks[rows, chosen][:, None])[:, 0]
-    own = torch.where(own > (t_unit * (1 + 1e-9))[:, None], own, torch.full_like(own, math.inf)).amin(dim=1)
-    t_after = torch.minimum(leave.amin(dim=1), own)
-    step = t_unit + 0.5 * (torch.minimum(t_after, 3 * t_unit) - t_unit)
-    valid = clear & torch.isfinite(step) & (step > 0)
-    step = torch.where(valid, step, torch.zeros_like(step))
-    moved = X.repeat_interleave(k, dim=0) + (step[:, None] * direction).reshape(B * k, *shape)
-    return moved.reshape(B, k, *shape), valid.reshape(B, k)
-
-
-def _flip_moves(units, X, state, index):
-    """For every point and each chosen unit: the point just across that unit's nearest kink, moving along
-    the gradient of its pre-activation, halfway to the next unit crossed on that line."""
-    B, k = index.shape
-    shape = X.shape[1:]
-    Xr = X.detach().repeat_interleave(k, dim=0).clone().requires_grad_(True)
-    units_r = index.reshape(-1, 1)
-    with torch.enable_grad():
-        out, records = units.forward(Xr)
-        z = units.flat([r[2] for r in records], B * k)
-        (g,) = torch.autograd.grad(z.gather(1, units_r).sum(), Xr, retain_graph=True)
-        z_i = z.detach().gather(1, units_r)[:, 0]
-        nearest = state["nearest"].repeat_interleave(k, dim=0).gather(1, units_r)[:, 0]
-        side = torch.where(z_i >= nearest, 1.0, -1.0).to(z_i.dtype)
-        direction = -side.reshape(-1, *([1] * len(shape))) * g.detach()
-        dz = units.directional(Xr, records, direction)
-    squared = (g.detach() ** 2).reshape(B * k, -1).sum(dim=1)
-    t_unit = (z_i - nearest).abs() / squared
-    times = _crossing_times(z.detach(), dz, units.kink_table(records, B * k))
-    times.scatter_(1, units_r[..., None].expand(-1, -1, times.shape[2]), math.inf)
-    later = torch.where(times > t_unit[:, None, None] * (1 + 1e-9), times, torch.full_like(times, math.inf))
-    t_next = later.reshape(B * k, -1).amin(dim=1)
-    step = t_unit + 0.5 * (torch.minimum(t_next, 3 * t_unit) - t_unit)
-    valid = (squared > 0) & torch.isfinite(step) & (step > 0)
-    step = torch.where(valid, step, torch.zeros_like(step))
-    moved = Xr.detach() + step.reshape(-1, *([1] * len(shape))) * direction
-    return moved.reshape(B, k, *shape), valid.reshape(B, k)
-
-
-def _line_moves(state, X, V, count, scale):
-    """Points along ``+-v`` in the middle of the first ``count`` activation regions crossed by each ray
-    (the crossings predicted from the directional derivatives); geometric steps without units."""
-    B, shape = X.shape[0], X.shape[1:]
-    V = V.reshape(B, *shape)
-    moves, valid = [], []
-    for sign in (1.0, -1.0):
-        if state is None:
-            steps = scale * torch.logspace(-4, 1, count, base=10.0, dtype=X.dtype, device=X.device).expand(B, count)
-            ok = torch.ones((B, count), dtype=torch.bool, device=X.device)
-        else:
-            times = _crossing_times(state["z"], sign * state["dz"], state["kinks"]).reshape(B, -1)
-            first = torch.topk(times, min(count + 1, times.shape[1]), dim=1, largest=False).values
-            if first.shape[1] < count + 1:
-                pad = torch.full((B, count + 1 - first.shape[1]), math.inf, dtype=X.dtype, device=X.device)
-                first = torch.cat([first, pad], dim=1)
-            lo, hi = first[:, :-1], first[:, 1:]
-            steps = torch.where(torch.isfinite(hi), (lo + hi) / 2, 2 * lo)
-            ok = torch.isfinite(steps)
-            steps = torch.where(ok, steps, torch.zeros_like(steps))
-        moves.append(X[:, None] + sign * steps.reshape(B, count, *([1] * len(shape))) * V[:, None])
-        valid.append(ok)
-    return torch.cat(moves, dim=1), torch.cat(valid, dim=1)
-
-
-def _region_walk(evaluator, units, X, rounds: int, flips: int, line_points: int, scale: float, pool: _Pool,
-                 fresh=None) -> tuple[int, int]:
-    """Local search across neighbouring activation regions from every row of ``X``.
-
-    Each round, at every point: cross the kink of the ``flips`` units whose crossing most increases
-    ``||J||`` to first order (gain ``(slope across - slope now) (u . df/dh_i) (dz_i/dx . v)`` with
-    ``(u, v)`` the top singular pair), and try the middles of the first regions along ``+-v``; every
-    candidate is evaluated exactly and the best one is taken if it improves. A point where nothing
-    improves is a local maximum; it is replaced by ``fresh(count)`` new starting points when given
-    (iterated local search), else it stops. Returns ``(rounds run, local maxima reached)``.
-    """
-    X = X.detach().clone()
-    sigma, U, V = evaluator.top(X)
-    pool.add(X, sigma)
-    active = torch.ones(X.shape[0], dtype=torch.bool, device=X.device)
-    done, optima = 0, 0
-    for done in range(1, rounds + 1):
-        rows = torch.nonzero(active).flatten()
-        if rows.numel() == 0:
-            done -= 1
-            break
-        Xa, Ua, Va = X[rows], U[rows], V[rows]
-        state = _probe(units, Xa, Ua, Va) if units else None
-        candidates, valid = _line_moves(state, Xa, Va, line_points, scale)
-        if state is not None and flips > 0:
-            gain = state["gain"]
-            best = torch.topk(gain, min(flips, gain.shape[1]), dim=1)
-            if "G" in state:
-                moved, ok = _exact_flip_moves(state, Xa, best.indices)
-            else:
-                moved, ok = _flip_moves(units, Xa, state, best.indices)
-            candidates = torch.cat([moved, candidates], dim=1)
-            valid = torch.cat([ok & torch.isfinite(best.values), valid], dim=1)
-        R, C = valid.shape
-        flat = candidates.reshape(R * C, *X.shape[1:])
-        keep = valid.reshape(-1)
-        values = torch.full((R * C,), -math.inf, dtype=X.dtype, device=X.device)
-        if bool(keep.any()):  # ||J^T u|| <= ||J||: a candidate above the current norm surely improves
-            found = evaluator.projected(flat[keep], Ua.repeat_interleave(C, dim=0)[keep])
-            values[keep] = found
-            pool.add(flat[keep], found)
-        best_value, best_index = values.reshape(R, C).max(dim=1)
-        improved = best_value > sigma[rows] * (1 + 1e-12)
-        if bool(improved.any()):
-            X[rows[improved]] = candidates[improved.nonzero().flatten(), best_index[improved]]
-        stuck = rows[~improved]
-        optima += int(stuck.numel())
-        if stuck.numel() and fresh is not None and done < rounds:
-            X[stuck] = fresh(int(stuck.numel())).to(X.device, X.dtype)
-        elif stuck.numel():
-            active[stuck] = False
-        moved_rows = rows if fresh is not None else rows[improved]
-        if moved_rows.numel():
-            sigma[moved_rows], U[moved_rows], V[moved_rows] = evaluator.top(X[moved_rows])
-            pool.add(X[moved_rows], sigma[moved_rows])
-    return done, optima
-
-
 # ---------------------------------------------------------------- shared validation
 
 def _setup(model, input_shape, device, dtype, seed, kink_rtol):
@@ -640,7 +210,7 @@ def _setup(model, input_shape, device, dtype, seed, kink_rtol):
     seed = _count(seed, "seed", 0)
     shape = infer_input_shape(model, input_shape)
     module = _search_module(model, dtype, device)
-    evaluator = _Evaluator(module, shape, dtype, device)
+    evaluator = JacobianEvaluator(module, shape, dtype, device)
     check = _KinkCheck(model, shape, device, float(as_real(kink_rtol, "kink_rtol", minimum=0)))
     generator = torch.Generator().manual_seed(seed)
     return shape, evaluator, check, generator
@@ -924,8 +494,10 @@ def gradient_ascent(model: Any, *, data: Any = None, input_shape: Any = None, de
             noise = torch.randn((count, *shape), generator=generator, dtype=torch.float64)
             return scale * factors.reshape(-1, *([1] * len(shape))) * noise
 
-        rounds, optima = _region_walk(evaluator, _Units(evaluator.module), best_X, local_search, flips, line_points,
-                                      scale, pool, fresh)
+        from lipexact.bounds.regions import ActivationUnits, region_walk
+
+        rounds, optima = region_walk(evaluator, ActivationUnits(evaluator.module), best_X, local_search, flips,
+                                     line_points, scale, pool.add, fresh)
     exact = evaluator.norms(pool.points)  # the pool was ranked by lower estimates ||J^T u||
     return _finish("gradient", model, shape, evaluator, check, pool.points, exact, generator, started,
                    {"restarts": restarts, "steps": steps, "estimator": used, "local_search_rounds": rounds,
