@@ -102,26 +102,3 @@ def test_dead_box_units_are_fixed_and_the_witness_stays_inside():
     net = TwoLayerReLU([[1, 0], [0, 1], [1, 1]], [[1, -1, 2]], b1=[-5, 0, 0])  # unit 0 is off on the box
     result = assert_exact(net, "2", domain=([-1.0, -1.0], [1.0, 1.0]))
     assert np.all(np.abs(result.witness) < 1)
-
-
-def test_interrupt_returns_partial_result(monkeypatch):
-    from lipexact.exact import tree
-
-    calls = {"n": 0}
-    original = tree.TreeSearch.process
-
-    def interrupted(self, node, stack):
-        calls["n"] += 1
-        if calls["n"] == 5:
-            raise KeyboardInterrupt
-        return original(self, node, stack)
-
-    monkeypatch.setattr(tree.TreeSearch, "process", interrupted)
-    rng = np.random.default_rng(0)
-    net = TwoLayerReLU(rng.normal(size=(8, 2)), rng.normal(size=(1, 8)), rng.normal(size=8))
-    result = lipschitz(net, "enumerate")
-    monkeypatch.undo()
-    truth = lipschitz(net, "brute").value
-    assert result.status is Status.INTERRUPTED
-    assert result.upper >= truth * (1 - 1e-12)
-    assert result.lower is None or result.lower <= truth * (1 + 1e-12)
