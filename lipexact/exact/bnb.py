@@ -24,10 +24,10 @@ import numpy as np
 from lipexact.exact.arrangement import build_arrangement, small_blas
 from lipexact.exact.bounds import NodeBound
 from lipexact.exact.incumbent import Cell, cell_at, find_incumbent, local_search
-from lipexact.exact.problem import Clock, Problem, certified_result
+from lipexact.exact.problem import Clock, Problem
 from lipexact.exact.progress import SearchProgress
 from lipexact.exact.tree import Node, TreeSearch
-from lipexact.result import LipschitzResult, Status
+from lipexact.result import LipschitzResult
 from reductions.validation import require
 
 __all__ = ["solve_bnb", "BRANCHING_RULES"]
@@ -112,11 +112,6 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
         stats = dict(outcome.stats)
         stats.update(groups=arrangement.n_groups, hidden=problem.net.n_hidden, bound_calls=bound.calls,
                      refinements=bound.refinements, initial_incumbent=None if start is None else start.value)
-        proof = "every node was pruned by an empty region (LP) or a proven bound not above the incumbent"
-        if outcome.status is Status.OPTIMAL:
-            message = f"optimal: {stats['nodes']} nodes, {stats['lps']} LPs"
-        else:
-            proof = "incumbent, bounds of pruned nodes and the largest bound of the open nodes"
-            message = f"{outcome.status.value}: stopped after {stats['nodes']} nodes"
-        return certified_result(problem, "bnb", clock, status=outcome.status, witness=outcome.point,
-                                upper=outcome.upper, upper_proof=proof, message=message, stats=stats)
+        return outcome.certified(problem, "bnb", clock, stats, counted="nodes", proofs=(
+            "every node was pruned by an empty region (LP) or a proven bound not above the incumbent",
+            "incumbent, bounds of pruned nodes and the largest bound of the open nodes"))

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from lipexact.exact.arrangement import build_arrangement, small_blas
 from lipexact.exact.bounds import NodeBound
-from lipexact.exact.problem import Clock, Problem, certified_result
+from lipexact.exact.problem import Clock, Problem
 from lipexact.exact.progress import SearchProgress
 from lipexact.exact.tree import TreeSearch
-from lipexact.result import LipschitzResult, Status
+from lipexact.result import LipschitzResult
 
 __all__ = ["solve_enumerate", "max_cells"]
 
@@ -60,11 +60,6 @@ def solve_enumerate(problem: Problem, clock: Clock) -> LipschitzResult:
             stats.pop(key, None)
         stats.update(groups=arrangement.n_groups, hidden=problem.net.n_hidden,
                      max_cells=max_cells(arrangement.n_groups, problem.net.n_inputs))
-        proof = "every cell of the arrangement was visited (LP-checked emptiness of the others)"
-        if outcome.status is Status.OPTIMAL:
-            message = f"optimal: {stats['cells']} cells, {stats['lps']} LPs"
-        else:
-            proof = "visited cells, and an interval bound on the cells not yet visited"
-            message = f"{outcome.status.value}: stopped after {stats['cells']} cells"
-        return certified_result(problem, "enumerate", clock, status=outcome.status, witness=outcome.point,
-                                upper=outcome.upper, upper_proof=proof, message=message, stats=stats)
+        return outcome.certified(problem, "enumerate", clock, stats, counted="cells", proofs=(
+            "every cell of the arrangement was visited (LP-checked emptiness of the others)",
+            "visited cells, and an interval bound on the cells not yet visited"))

@@ -24,7 +24,7 @@ import numpy as np
 
 from lipexact.exact.arrangement import Arrangement, build_arrangement, small_blas
 from lipexact.exact.planar import Lines, Polygon, covering_box
-from lipexact.exact.problem import RELATIVE_TOLERANCE, Clock
+from lipexact.exact.problem import RELATIVE_TOLERANCE, Clock, certified_result
 from lipexact.exact.progress import SearchProgress
 from lipexact.exact.region_lp import RegionLP, strictly_inside
 from lipexact.result import Status
@@ -65,6 +65,17 @@ class SearchOutcome:
     point: np.ndarray | None
     upper: float
     stats: dict = field(default_factory=dict)
+
+    def certified(self, problem, method: str, clock: Clock, stats: dict, *, proofs: tuple[str, str],
+                  counted: str):
+        """The re-checked result of this search. ``proofs`` is the upper bound's proof when the search
+        finished and when it stopped; ``counted`` the stats entry the message reports (nodes or cells)."""
+        if self.status is Status.OPTIMAL:
+            proof, message = proofs[0], f"optimal: {stats[counted]} {counted}, {stats['lps']} LPs"
+        else:
+            proof, message = proofs[1], f"{self.status.value}: stopped after {stats[counted]} {counted}"
+        return certified_result(problem, method, clock, status=self.status, witness=self.point, upper=self.upper,
+                                upper_proof=proof, message=message, stats=stats)
 
 
 #: bound(node_jacobian, free_groups, threshold) -> upper bound on the best completion (may stop trying to
