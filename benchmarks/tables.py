@@ -13,10 +13,8 @@
 
 from __future__ import annotations
 
-import math
 import statistics
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable

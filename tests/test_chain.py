@@ -14,7 +14,7 @@ from reductions.maxcut import MaxCutTo01, MaxCutToPM1
 from reductions.validation import InvalidInputError
 
 from .strategies import maxcut_instances, qubo_instances
-from .test_reductions_lipcst import autograd_norm_squared, pattern_brute_force
+from .oracles import autograd_norm_squared, pattern_brute_force
 
 
 def check_chain_end_to_end(instance, via):

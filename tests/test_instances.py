@@ -4,7 +4,6 @@ from fractions import Fraction
 import networkx as nx
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +22,7 @@ from reductions.instances import (
 )
 from reductions.validation import InvalidInputError
 
+from .oracles import autograd_gradient
 from .strategies import integer_matrices, maxcut_instances, psd_integer_matrices, qubo_instances
 
 
@@ -169,17 +169,6 @@ def test_convex_quadratic_value_map_and_round_trip():
 
 
 # ------------------------------------------------------------------------------------------ LIP-CST
-def autograd_gradient(M1, M2, x):
-    """Gradient of M2 relu(M1 x) with torch autograd on Sequential(Linear, ReLU, Linear)."""
-    l, n = M1.shape
-    model = torch.nn.Sequential(torch.nn.Linear(n, l, bias=False, dtype=torch.float64), torch.nn.ReLU(),
-                                torch.nn.Linear(l, 1, bias=False, dtype=torch.float64))
-    with torch.no_grad():
-        model[0].weight.copy_(torch.as_tensor(np.array(M1, dtype=np.float64)))
-        model[2].weight.copy_(torch.as_tensor(np.array(M2, dtype=np.float64)))
-    point = torch.as_tensor(np.array(x, dtype=np.float64)).requires_grad_(True)
-    model(point).sum().backward()
-    return point.grad.numpy()
 
 
 @settings(max_examples=30)
