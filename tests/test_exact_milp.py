@@ -319,3 +319,21 @@ def test_progress_lines_go_to_stderr(capsys):
     net = TwoLayerReLU([[1.0], [1.0]], [[1.0, -2.0]], b1=[0.0, -1.0])
     lipschitz(net, method="milp", solver="cbc", progress=True)
     assert "[milp]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_milp_runs_after_other_highs_solves_in_the_process(threads):
+    import highspy
+
+    other = highspy.Highs()  # another HiGHS user in this process, with its own thread count
+    other.setOptionValue("output_flag", False)
+    other.setOptionValue("threads", 3 - threads)
+    other.addVar(0.0, 1.0)
+    other.run()
+    rng = np.random.default_rng(5)
+    net = TwoLayerReLU(rng.normal(size=(10, 3)), rng.normal(size=(1, 10)), rng.normal(size=10))
+    milp = lipschitz(net, "milp", threads=threads)
+    assert milp.status is Status.OPTIMAL, milp.message
+    tree = lipschitz(net, "bnb")  # its region LPs run after a MILP of another thread count
+    assert tree.status is Status.OPTIMAL and tree.stats["lps"] > 0
+    assert milp.value == pytest.approx(tree.value, rel=RELATIVE)

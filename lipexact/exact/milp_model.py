@@ -42,6 +42,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pulp
 
+from lipexact.exact.highs import reset_scheduler
 from lipexact.network import TwoLayerReLU
 from reductions.validation import InvalidInputError, require
 
@@ -132,6 +133,7 @@ def pulp_solver(name: str, msg: bool = False, time_limit: float | None = None, t
 
         if not msg:
             _silence_highs_banner()
+        reset_scheduler()  # PuLP's model then starts HiGHS's scheduler with this solve's ``threads``
         options: dict[str, Any] = {"random_seed": int(seed) % (2 ** 31 - 1)}
         kinds = highspy.cb.HighsCallbackType
         active = ([kinds.kCallbackMipImprovingSolution] if on_solution is not None else []) + \

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from lipexact.exact.arrangement import Arrangement
+from lipexact.exact.highs import new_highs
 from lipexact.exact.realizability import realizing_point
 from lipexact.network import TwoLayerReLU
 
@@ -20,14 +21,6 @@ __all__ = ["RegionLP", "strictly_inside", "RADIUS_TOLERANCE"]
 
 #: ``|r*|`` below this fraction of the search scale is too close to call for the fast LP.
 RADIUS_TOLERANCE = 1e-7
-
-
-def _highs():
-    try:
-        from highspy._core import _Highs as Highs  # no banner on construction
-    except ImportError:  # pragma: no cover - other highspy layouts
-        from highspy import Highs
-    return Highs()
 
 
 class _ToggledRows:
@@ -44,9 +37,8 @@ class _ToggledRows:
         self.infinity = highspy.kHighsInf
         self.optimal = highspy.HighsModelStatus.kOptimal
         self.infeasible = highspy.HighsModelStatus.kInfeasible
-        self.model = _highs()
+        self.model = new_highs(threads=1)  # small LPs: one thread
         model = self.model
-        model.setOptionValue("output_flag", False)
         model.setOptionValue("presolve", "off")
         model.addVars(n_columns, column_lower, column_upper)
         for j in np.flatnonzero(cost):
