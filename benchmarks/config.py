@@ -43,6 +43,7 @@ class Config:
     instance_max_n: int | None = 30
     instance_extra: tuple[str, ...] = ("maxcut/rudy/g05_60.0",)  # run whatever the filters say
     instance_time_limit: float = 20.0
+    instance_methods: tuple[str, ...] = ("auto", "milp")  # each instance is solved by each of these
     # Performance figures asked for by other issues.
     perf_repeats: int = 3
     perf_greedy_widths: tuple[int, ...] = (10, 200, 200, 200, 10)
@@ -89,6 +90,7 @@ SMOKE = replace(
     open_widths=(3, 5), open_epochs=5,
     scaling_widths=(2, 4, 6), scaling_inputs=2, scaling_time_limit=3.0,
     instance_families=("classic",), instance_max_n=8, instance_extra=(), instance_time_limit=5.0,
+    instance_methods=("auto",),
     perf_run=False,
     lower_options={"gradient": {"restarts": 2, "steps": 10}, "annealing": {"chains": 4, "steps": 20},
                    "grid": {"points": 10}},
