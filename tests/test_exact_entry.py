@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lipexact import TwoLayerReLU, lipschitz
-from lipexact.exact import METHODS, choose_method
+from lipexact.exact import METHODS, choose_method, opposite_pairs
 from lipexact.exact.problem import validate_problem
 from reductions.validation import InvalidInputError
 
@@ -19,6 +19,32 @@ def test_accepts_a_torch_sequential_and_reports_the_auto_choice():
 def test_auto_picks_branch_and_bound_for_wide_networks():
     wide = TwoLayerReLU(np.ones((30, 2)), np.ones((1, 30)))
     assert choose_method(validate_problem(wide))[0] == "bnb"
+
+
+def test_auto_picks_the_milp_for_absolute_value_networks_and_agrees_with_bnb():
+    from reductions import QUBO, reduce_to_lipcst
+
+    rng = np.random.default_rng(3)
+    B = rng.integers(-9, 10, size=(9, 9))
+    Q = B + B.T
+    lipcst = reduce_to_lipcst(QUBO(Q)).lipcst
+    net = TwoLayerReLU(lipcst.M1, lipcst.M2)
+    assert net.n_hidden > 12 and opposite_pairs(net)
+    assert choose_method(validate_problem(net))[0] == "milp"
+    assert choose_method(validate_problem(net, norm="inf"))[0] == "bnb"
+    assert choose_method(validate_problem(net, domain=(-np.ones(net.n_inputs), np.ones(net.n_inputs))))[0] == "bnb"
+    auto = lipschitz(net)
+    assert auto.stats["auto"] == "milp" and auto.status.value == "optimal"
+    assert auto.value == pytest.approx(lipschitz(net, method="bnb").value, rel=1e-9)
+
+
+def test_opposite_pairs_needs_every_unit_paired_without_bias():
+    a = np.array([[1.0, -2.0], [0.5, 3.0]])
+    paired = TwoLayerReLU(np.vstack([a, -a]), np.array([[1.0, 2.0, 1.0, 2.0]]))
+    assert opposite_pairs(paired)
+    assert not opposite_pairs(TwoLayerReLU(paired.W1, paired.W2, np.array([1.0, 0.0, 0.0, 0.0])))
+    assert not opposite_pairs(TwoLayerReLU(np.vstack([a, a]), paired.W2))
+    assert not opposite_pairs(TwoLayerReLU(paired.W1, np.array([[1.0, 2.0, 2.0, 1.0]])))
 
 
 @pytest.mark.parametrize(

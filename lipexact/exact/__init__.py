@@ -8,6 +8,7 @@ lower bound comes from a witness re-evaluated independently of the method.
 
 from __future__ import annotations
 
+from collections import Counter
 from importlib import import_module
 from typing import Any, Callable
 
@@ -15,7 +16,7 @@ from lipexact.exact.problem import Clock, Problem, validate_problem
 from lipexact.result import LipschitzResult
 from reductions.validation import require
 
-__all__ = ["METHODS", "lipschitz", "choose_method"]
+__all__ = ["METHODS", "lipschitz", "choose_method", "opposite_pairs"]
 
 #: Method name -> ``"module:function"`` implementing it (resolved on first use).
 METHODS: dict[str, str] = {
@@ -33,11 +34,39 @@ def _implementation(name: str) -> Callable[..., LipschitzResult]:
     return getattr(import_module(module), function)
 
 
+def opposite_pairs(net: Any) -> bool:
+    """Whether the hidden units pair up as ``relu(a.x)`` and ``relu(-a.x)`` with equal output weights, so that
+    ``f(x) = sum_k c_k |a_k . x|``: the form of the reduction from {-1,1} quadratic maximization (QUBO).
+
+    Examples
+    --------
+    >>> from lipexact import TwoLayerReLU
+    >>> opposite_pairs(TwoLayerReLU([[1, 2], [-1, -2]], [[3, 3]]))
+    True
+    >>> opposite_pairs(TwoLayerReLU([[1, 2], [-1, -2]], [[3, 1]]))
+    False
+    """
+    if net.has_bias or net.n_hidden % 2:
+        return False
+    W1, W2 = net.W1 + 0.0, net.W2 + 0.0  # + 0.0 turns -0.0 into 0.0
+    units = Counter((W1[j].tobytes(), W2[:, j].tobytes()) for j in range(net.n_hidden))
+    flipped = Counter(((-W1[j] + 0.0).tobytes(), W2[:, j].tobytes()) for j in range(net.n_hidden))
+    return units == flipped
+
+
 def choose_method(problem: Problem) -> tuple[str, str]:
-    """The method ``"auto"`` runs for ``problem``, and why."""
+    """The method ``"auto"`` runs for ``problem``, and why.
+
+    Brute force up to :data:`BRUTE_MAX_HIDDEN_FOR_AUTO` hidden units; above, the MILP for the global l2
+    constant of networks in :func:`opposite_pairs` form (on the shared QUBO instances it proves in under a
+    second what branch and bound does not within a minute), and branch and bound otherwise (it closes the
+    dense Max-Cut networks the MILP does not); see the instance table of ``python -m benchmarks.run``.
+    """
     h = problem.net.n_hidden
     if h <= BRUTE_MAX_HIDDEN_FOR_AUTO:
         return "brute", f"h = {h} <= {BRUTE_MAX_HIDDEN_FOR_AUTO}: brute force is fastest"
+    if problem.domain is None and problem.norm == "2" and opposite_pairs(problem.net):
+        return "milp", f"h = {h} units in opposite pairs, f(x) = sum c|a.x|: a binary quadratic program, MILP"
     return "bnb", f"h = {h} > {BRUTE_MAX_HIDDEN_FOR_AUTO}: branch-and-bound"
 
 
