@@ -2,8 +2,9 @@
 
 Each instance of ``../shared/instances`` (beside the repository) is read with the Biq Mac readers of
 :mod:`reductions.formats`, reduced to a two-layer ReLU network by ``reductions.chain.to_lipcst``, solved
-by :func:`lipexact.lipschitz` with each configured method under a time limit, mapped back to a cut / QUBO value and
-compared with the published optimum of ``optima.json``. A stopped search reports the bracket it proved.
+by :func:`lipexact.lipschitz` with each configured method under a time limit, mapped back to a cut / QUBO
+value and compared with the published optimum of ``optima.json``. A stopped search reports the bracket it
+proved.
 """
 
 from __future__ import annotations
