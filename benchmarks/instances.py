@@ -128,7 +128,7 @@ def _solve_all(ctx, result: Section, root: Path, chosen: list[tuple[str, dict]])
     methods = cfg.instance_methods
     bar = ctx.bar(len(chosen) * len(methods), "instances")
     rows = []
-    proven: dict[str, list[str]] = {}
+    proven: set[str] = set()
     for path, entry in chosen:
         for method in methods:
             bar.set_postfix_str(f"{path} {method}")
@@ -136,7 +136,7 @@ def _solve_all(ctx, result: Section, root: Path, chosen: list[tuple[str, dict]])
             bar.update(1)
             rows.append(_verdict_row(result, row, method))
             if rows[-1][-1] == "yes":
-                proven.setdefault(path, []).append(method)
+                proven.add(path)
             result.records.append({"method": method,
                                    **{k: (v.to_dict() if isinstance(v, Measurement) else v) for k, v in row.items()}})
     bar.close()

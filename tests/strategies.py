@@ -86,6 +86,16 @@ def qubo_instances(max_size: int = 8, low: int = -5, high: int = 5):
     return symmetric_integer_matrices(max_size, low, high).map(QUBO)
 
 
+# ---------------------------------------------------------------------------------- exact solvers
+@st.composite
+def exact_problems(draw, max_inputs: int = 3, max_hidden: int = 7, max_outputs: int = 2):
+    """``(net, norm, domain)`` with real weights: any norm, the global constant or a box."""
+    net = draw(two_layer_nets(max_inputs=max_inputs, max_hidden=max_hidden, max_outputs=max_outputs))
+    norm = draw(st.sampled_from(["2", "1", "inf"]))
+    domain = draw(st.none() | boxes_for(net.n_inputs))
+    return net, norm, domain
+
+
 # ---------------------------------------------------------------------------------- exact solvers (milp)
 @st.composite
 def exact_cases(draw, min_hidden: int = 1, max_hidden: int = 8, max_inputs: int = 3, max_outputs: int = 3,

@@ -12,7 +12,7 @@ from lipexact.exact.certificate import verify_witness
 from lipexact.network import TwoLayerReLU
 from lipexact.result import Status
 from reductions.validation import InvalidInputError
-from tests.strategies import boxes_for, two_layer_nets
+from tests.strategies import exact_problems, two_layer_nets
 
 NORMS = ["2", "1", "inf"]
 
@@ -34,15 +34,7 @@ def assert_exact(net, norm="2", domain=None, **options):
     return result
 
 
-@st.composite
-def problems(draw, max_inputs=3, max_hidden=7, max_outputs=2):
-    net = draw(two_layer_nets(max_inputs=max_inputs, max_hidden=max_hidden, max_outputs=max_outputs))
-    norm = draw(st.sampled_from(NORMS))
-    domain = draw(st.none() | boxes_for(net.n_inputs))
-    return net, norm, domain
-
-
-@given(problems())
+@given(exact_problems(max_hidden=7))
 @settings(max_examples=60)
 def test_bnb_agrees_with_brute_force(case):
     net, norm, domain = case

@@ -3,14 +3,13 @@
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from lipexact.exact import lipschitz
 from lipexact.exact.certificate import verify_witness
 from lipexact.exact.enumerate import max_cells
 from lipexact.network import TwoLayerReLU
 from lipexact.result import Status
-from tests.strategies import boxes_for, two_layer_nets
+from tests.strategies import exact_problems
 
 NORMS = ["2", "1", "inf"]
 
@@ -37,15 +36,7 @@ def result_domain(net, domain):
     return as_box(domain, net.n_inputs)
 
 
-@st.composite
-def problems(draw, max_inputs=3, max_hidden=6, max_outputs=2):
-    net = draw(two_layer_nets(max_inputs=max_inputs, max_hidden=max_hidden, max_outputs=max_outputs))
-    norm = draw(st.sampled_from(NORMS))
-    domain = draw(st.none() | boxes_for(net.n_inputs))
-    return net, norm, domain
-
-
-@given(problems())
+@given(exact_problems(max_hidden=6))
 @settings(max_examples=60)
 def test_enumerate_agrees_with_brute_force(case):
     net, norm, domain = case
