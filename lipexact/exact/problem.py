@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from numbers import Integral
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 
 from lipexact.domain import Box, as_box
@@ -39,13 +39,43 @@ class Problem:
 
 @dataclass
 class Clock:
-    """Wall time since the solve started, and whether the time limit is spent."""
+    """Time since the solve started, and whether the time limit is spent.
+
+    Parameters
+    ----------
+    time_limit : float, optional
+        Seconds; None never expires.
+    start : float, optional
+        Reading of ``now`` when the solve started (the reading at construction by default).
+    now : callable, optional (keyword only)
+        The time source, a function returning seconds on a monotonic scale (``time.perf_counter`` by
+        default). Each :meth:`elapsed` calls it once, and so does each :meth:`expired` or :meth:`remaining`
+        under a time limit, so a test can inject a fake source and stop a search after a fixed number of
+        readings, whatever the load of the machine.
+
+    Examples
+    --------
+    A fake source that advances one second per reading: a 3-second limit is spent at the third check.
+
+    >>> from itertools import count
+    >>> ticks = count()
+    >>> clock = Clock(3.0, now=lambda: float(next(ticks)))
+    >>> [clock.expired() for _ in range(4)]
+    [False, False, True, True]
+    """
 
     time_limit: float | None = None
-    start: float = field(default_factory=time.perf_counter)
+    start: float | None = None
+    now: Callable[[], float] = field(default=time.perf_counter, kw_only=True, repr=False)
+
+    def __post_init__(self) -> None:
+        if not callable(self.now):
+            raise InvalidInputError("now", "a function returning seconds", type(self.now).__name__)
+        if self.start is None:
+            self.start = float(self.now())
 
     def elapsed(self) -> float:
-        return time.perf_counter() - self.start
+        return self.now() - self.start
 
     def expired(self) -> bool:
         return self.time_limit is not None and self.elapsed() >= self.time_limit
@@ -110,7 +140,8 @@ def certified_result(problem: Problem, method: str, clock: Clock, *, status: Sta
                                    message=f"the solver's witness failed re-evaluation: {error}",
                                    timings={"total": clock.elapsed()}, stats=dict(stats or {}))
         lower, pattern = checked.value, checked.pattern
-        certificate.update(verified_value=checked.value, witness_margin=checked.margin)
+        certificate.update(verified_value=checked.value, witness_margin=checked.margin,
+                           witness_evaluation=checked.evaluation)
     if upper is not None and lower is not None:
         tolerance = RELATIVE_TOLERANCE * max(1.0, abs(upper))
         if lower > upper + tolerance:

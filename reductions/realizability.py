@@ -1,0 +1,512 @@
+"""Is an open polyhedron empty? Proposed in floating point, decided in exact rational arithmetic.
+
+Every exact method of the project asks one question: is the open region
+
+    P = {x : A x + c > 0 (every row, strictly), lower < x < upper (when there is a box)}
+
+non-empty? (For an activation pattern, row ``i`` is ``s_i (w_i, b_i)`` with ``s_i = +1`` for an active
+unit and ``-1`` for an inactive one.) This module is the one place that answers it, for the reductions and
+for the solvers alike. The answer is a :class:`RegionDecision`:
+
+``nonempty``
+    with a floating-point point ``x`` whose strict signs and open-box membership were verified in exact
+    rational arithmetic (:func:`certify_point`);
+``empty``
+    with rational multipliers ``y >= 0`` (Motzkin / Farkas certificate) such that ``y^T (A x + c) <= 0`` for
+    every ``x`` of the closed box (of ``R^n`` without a box: ``y^T A = 0`` and ``y^T c <= 0``), verified
+    exactly (:func:`certify_empty`). If ``x`` were in ``P``, every row would be positive and so would
+    ``y^T (A x + c)`` (some ``y_i > 0``): a contradiction;
+``undecided``
+    neither certificate verified. Callers keep such a region (it stays in the upper bound) and do not call
+    their result optimal.
+
+The floating-point LP only proposes. It is scale-free: rows are normalized to unit length, the box is
+mapped onto ``[-1, 1]^n`` (far and thin boxes lose nothing), global regions with offsets are homogenized
+into ``[-1, 1]^n x [0, 1]`` after scaling ``x`` by the hyperplanes' typical distance from the origin, and
+the LP maximizes a Chebyshev margin ``r <= 1`` (a ball inside the region), so no absolute epsilon depends
+on the size of the weights. A float tolerance never decides anything here.
+
+References
+----------
+T. S. Motzkin. Beitraege zur Theorie der linearen Ungleichungen. 1936 (the transposition theorem for
+strict inequalities). DESIGN.md section 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["RegionDecision", "decide_region", "certify_point", "certify_empty", "exact_signs", "rows_of_pattern",
+           "NONEMPTY", "EMPTY", "UNDECIDED"]
+
+NONEMPTY, EMPTY, UNDECIDED = "nonempty", "empty", "undecided"
+
+#: Float duals below this fraction of the largest are left out of the support of a Farkas candidate.
+_SUPPORT_FRACTION = 1e-9
+#: Relative size of the box around an unresolved LP point in which the LP looks again.
+_ZOOM = 1e-5
+_UNIT_ROUNDOFF = 2.0 ** -53
+_TINY = 2.0 ** -1074
+
+
+@dataclass(frozen=True)
+class RegionDecision:
+    """The decided state of an open region (see the module docstring).
+
+    Attributes
+    ----------
+    status : {"nonempty", "empty", "undecided"}
+    point : ndarray or None
+        A point of the region, verified exactly (``nonempty`` only).
+    multipliers : dict of int to Fraction, or None
+        The verified emptiness certificate, row index -> multiplier (``empty`` only).
+    message : str
+        Why a region is undecided.
+    """
+
+    status: str
+    point: np.ndarray | None = None
+    multipliers: Mapping[int, Fraction] | None = field(default=None, repr=False)
+    message: str = ""
+
+    @property
+    def nonempty(self) -> bool:
+        return self.status == NONEMPTY
+
+    @property
+    def empty(self) -> bool:
+        return self.status == EMPTY
+
+    @property
+    def undecided(self) -> bool:
+        return self.status == UNDECIDED
+
+
+# ----------------------------------------------------------------------------------------- exact checks
+def _fraction(value: float) -> Fraction:
+    return Fraction(*float(value).as_integer_ratio())
+
+
+def exact_signs(A: np.ndarray, c: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The exact signs (-1, 0, 1) of ``A x + c`` for float data, as integers.
+
+    A floating-point filter decides every row whose computed value exceeds a rigorous bound on its
+    rounding error; the others are evaluated in rational arithmetic.
+
+    Examples
+    --------
+    >>> exact_signs(np.array([[1.0, 1e-30], [3.0, 0.0]]), np.array([-1.0, -0.9]), np.array([1.0, 0.3]))
+    array([1, 1])
+    >>> exact_signs(np.array([[0.1, 0.2]]), np.array([-0.30000000000000004]), np.array([1.0, 1.0]))
+    array([-1])
+    """
+    A = np.asarray(A, dtype=np.float64)
+    c = np.asarray(c, dtype=np.float64).reshape(A.shape[0])
+    x = np.asarray(x, dtype=np.float64).reshape(A.shape[1])
+    with np.errstate(all="ignore"):
+        value = A @ x + c
+        size = np.abs(A) @ np.abs(x) + np.abs(c)
+        # |fl(A x + c) - (A x + c)| <= gamma_{n+1} * (|A| |x| + |c|) plus underflow; doubled for the rounding
+        # of this bound itself.
+        error = 2.0 * ((A.shape[1] + 2) * _UNIT_ROUNDOFF * size * 2.0 + (A.shape[1] + 2) * 4 * _TINY)
+    signs = np.sign(value).astype(np.int64)
+    unsure = ~(np.isfinite(value) & np.isfinite(error) & (np.abs(value) > error))
+    if np.any(unsure):
+        xs = [_fraction(v) for v in x]
+        for i in np.flatnonzero(unsure).tolist():
+            total = _fraction(c[i]) + sum((_fraction(a) * xj for a, xj in zip(A[i].tolist(), xs) if a != 0),
+                                          Fraction(0))
+            signs[i] = (total > 0) - (total < 0)
+    return signs
+
+
+def certify_point(A: Any, c: Any, x: Any, lower: Any = None, upper: Any = None) -> bool:
+    """True when ``A x + c > 0`` holds exactly in every row and ``lower < x < upper`` (if a box is given).
+
+    Examples
+    --------
+    >>> A, c = np.array([[1.0, 0.0], [1.0, 1e-9]]), np.zeros(2)
+    >>> certify_point(A, c, [1.0, 1.0]), certify_point(A, c, [0.0, 1.0])   # a zero row value is refused
+    (True, False)
+    >>> certify_point(A, c, [1.0, 1.0], lower=[0.0, 0.0], upper=[1.0, 2.0])  # on the box boundary
+    False
+    """
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(x)):
+        return False
+    if lower is not None and not (np.all(x > np.asarray(lower, dtype=np.float64))
+                                  and np.all(x < np.asarray(upper, dtype=np.float64))):
+        return False
+    A = np.asarray(A, dtype=np.float64).reshape(-1, x.size)
+    if A.shape[0] == 0:
+        return True
+    return bool(np.all(exact_signs(A, c, x) > 0))
+
+
+def certify_empty(A: Any, c: Any, multipliers: Mapping[int, Any], lower: Any = None, upper: Any = None) -> bool:
+    """True when ``multipliers`` prove, in exact arithmetic, that the open region is empty.
+
+    ``multipliers`` maps row indices to non-negative numbers (at least one positive). With a box, the
+    proof needs ``max over the closed box of y^T (A x + c) <= 0``; without one, ``y^T A = 0`` and
+    ``y^T c <= 0``.
+
+    Examples
+    --------
+    >>> A, c = np.array([[1.0], [-1.0]]), np.array([-1.0, -5.0])       # x > 1 and x < -5
+    >>> certify_empty(A, c, {0: 1, 1: 1}), certify_empty(A, c, {0: 1, 1: 2})
+    (True, False)
+    >>> certify_empty(np.array([[1.0]]), np.array([-2.0]), {0: 1}, lower=[0.0], upper=[2.0])  # x > 2 in (0, 2)
+    True
+    """
+    A = np.asarray(A, dtype=np.float64)
+    c = np.asarray(c, dtype=np.float64).reshape(A.shape[0])
+    weights = {int(i): Fraction(y) for i, y in multipliers.items()}
+    if not weights or any(y < 0 for y in weights.values()) or not any(y > 0 for y in weights.values()):
+        return False
+    if any(not 0 <= i < A.shape[0] for i in weights):
+        return False
+    n = A.shape[1]
+    residual = [Fraction(0)] * n
+    total = Fraction(0)
+    for i, y in weights.items():
+        if y == 0:
+            continue
+        total += y * _fraction(c[i])
+        for j, a in enumerate(A[i].tolist()):
+            if a != 0:
+                residual[j] += y * _fraction(a)
+    if lower is None:
+        return all(r == 0 for r in residual) and total <= 0
+    low = [_fraction(v) for v in np.asarray(lower, dtype=np.float64).tolist()]
+    high = [_fraction(v) for v in np.asarray(upper, dtype=np.float64).tolist()]
+    worst = total + sum((r * (high[j] if r > 0 else low[j]) for j, r in enumerate(residual) if r != 0), Fraction(0))
+    return worst <= 0
+
+
+# ----------------------------------------------------------------------------------------- exact null space
+def _nullspace(columns: list[list[Fraction]]) -> list[list[Fraction]]:
+    """A basis of ``{y : sum_k y_k columns[k] = 0}`` (exact; ``columns`` are vectors of equal length)."""
+    k = len(columns)
+    if k == 0:
+        return []
+    n = len(columns[0])
+    rows = [[columns[col][row] for col in range(k)] for row in range(n)]  # n x k matrix M, solve M y = 0
+    pivots: list[int] = []
+    r = 0
+    for col in range(k):
+        pivot = next((i for i in range(r, n) if rows[i][col] != 0), None)
+        if pivot is None:
+            continue
+        rows[r], rows[pivot] = rows[pivot], rows[r]
+        head = rows[r][col]
+        rows[r] = [v / head for v in rows[r]]
+        for i in range(n):
+            if i != r and rows[i][col] != 0:
+                factor = rows[i][col]
+                rows[i] = [a - factor * b for a, b in zip(rows[i], rows[r])]
+        pivots.append(col)
+        r += 1
+        if r == n:
+            break
+    basis = []
+    for free in (col for col in range(k) if col not in pivots):
+        y = [Fraction(0)] * k
+        y[free] = Fraction(1)
+        for row, col in enumerate(pivots):
+            y[col] = -rows[row][free]
+        basis.append(y)
+    return basis
+
+
+def _exact_combination(A: np.ndarray, support: list[int], guess: np.ndarray) -> dict[int, Fraction] | None:
+    """Non-negative rational ``y`` on ``support`` with ``sum y_i A_i = 0`` exactly, near ``guess``; or None."""
+    columns = [[_fraction(a) for a in A[i].tolist()] for i in support]
+    basis = _nullspace(columns)
+    if not basis:
+        return None
+    if len(basis) == 1:
+        y = basis[0]
+        if sum(float(v) * g for v, g in zip(y, guess)) < 0:
+            y = [-v for v in y]
+    else:
+        N = np.array([[float(v) for v in vector] for vector in basis]).T  # k x d
+        coefficients, *_ = np.linalg.lstsq(N, guess, rcond=None)
+        weights = [_fraction(a) for a in coefficients.tolist()]
+        y = [sum((w * vector[k] for w, vector in zip(weights, basis)), Fraction(0)) for k in range(len(support))]
+    if any(v < 0 for v in y) or not any(v > 0 for v in y):
+        return None
+    return {i: v for i, v in zip(support, y) if v != 0}
+
+
+# ----------------------------------------------------------------------------------------- the float LP
+@dataclass
+class _Proposal:
+    margin: float
+    point: np.ndarray | None
+    duals: np.ndarray | None  # one non-negative dual per row of A (in the units of the original rows)
+    box_duals: np.ndarray | None  # (2n,) duals of x_j > lower_j, x_j < upper_j (box case only)
+
+
+def _chebyshev(A: np.ndarray, c: np.ndarray, lower: np.ndarray | None, upper: np.ndarray | None,
+               tight: bool = False) -> _Proposal | None:
+    """Maximize a Chebyshev margin over the scale-free form of the region (module docstring)."""
+    from scipy.optimize import linprog
+
+    k, n = A.shape
+    if lower is not None:
+        centre = lower + (upper - lower) / 2
+        half = (upper - lower) / 2
+        rows = A * half
+        offsets = A @ centre + c
+        homogeneous = False
+    else:
+        lengths = np.linalg.norm(A, axis=1)
+        distance = np.abs(c) / lengths
+        reach = float(np.max(distance)) if k else 0.0
+        homogeneous = reach > 0
+        scale = reach if homogeneous else 1.0
+        rows = A * scale
+        offsets = c
+    if homogeneous:
+        rows = np.hstack([rows, offsets[:, None]])
+    lengths = np.linalg.norm(rows, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unit = rows / lengths[:, None]
+        shift = offsets / lengths if lower is not None else np.zeros(k)
+    if not (np.all(np.isfinite(unit)) and np.all(np.isfinite(shift))):
+        return None
+    width = unit.shape[1]  # y (and t)
+    # variables (y, [t], r); minimize -r subject to -unit y - r >= ... written as A_ub z <= b_ub
+    A_ub = [np.hstack([-unit, np.ones((k, 1))])]
+    b_ub = [shift]
+    m = n  # box rows on y: |y_j| <= 1 - r
+    eye = np.eye(width)[:m]
+    A_ub.append(np.hstack([eye, np.ones((m, 1))]))
+    A_ub.append(np.hstack([-eye, np.ones((m, 1))]))
+    b_ub.extend([np.ones(m), np.ones(m)])
+    if homogeneous:  # t >= r, t <= 1
+        t_row = np.zeros(width + 1)
+        t_row[n], t_row[-1] = -1.0, 1.0
+        A_ub.append(t_row[None, :])
+        b_ub.append(np.zeros(1))
+    bounds = [(None, None)] * n + ([(0.0, 1.0)] if homogeneous else []) + [(None, 1.0)]
+    cost = np.zeros(width + 1)
+    cost[-1] = -1.0
+    options = {"primal_feasibility_tolerance": 1e-10, "dual_feasibility_tolerance": 1e-10} if tight else {}
+    outcome = linprog(cost, A_ub=np.vstack(A_ub), b_ub=np.concatenate(b_ub), bounds=bounds, method="highs",
+                      options=options)
+    if outcome.status != 0:
+        return None
+    z = np.asarray(outcome.x, dtype=np.float64)
+    margin = float(z[-1])
+    y = z[:n]
+    if lower is not None:
+        point = centre + half * y
+    elif homogeneous:
+        point = scale * y / z[n] if z[n] > 0 else None
+    else:
+        point = y
+    marginals = -np.asarray(outcome.ineqlin.marginals, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        duals = np.maximum(marginals[:k], 0.0) / lengths
+    box_duals = None
+    if lower is not None:
+        upper_faces = np.maximum(marginals[k:k + n], 0.0) / half  # y_j <= 1  <=>  x_j < upper_j
+        lower_faces = np.maximum(marginals[k + n:k + 2 * n], 0.0) / half
+        box_duals = np.concatenate([lower_faces, upper_faces])
+    if not np.all(np.isfinite(duals)):
+        duals = None
+    return _Proposal(margin, point, duals, box_duals)
+
+
+def _farkas(A: np.ndarray, c: np.ndarray, proposal: _Proposal, lower, upper) -> dict[int, Fraction] | None:
+    """Turn the LP's duals into a verified emptiness certificate, or None."""
+    if proposal.duals is None or not np.any(proposal.duals > 0):
+        return None
+    duals = proposal.duals
+    support = [int(i) for i in np.flatnonzero(duals > _SUPPORT_FRACTION * duals.max())]
+    direct = {i: _fraction(duals[i]) for i in support}
+    if certify_empty(A, c, direct, lower, upper):
+        return direct
+    # exact projection: y^T A = 0 (plus box faces as rows of their own), y >= 0
+    if lower is None:
+        combination = _exact_combination(A, support, duals[support])
+    else:
+        n = A.shape[1]
+        faces = np.vstack([np.eye(n), -np.eye(n)])
+        rows = np.vstack([A, faces])
+        box = proposal.box_duals if proposal.box_duals is not None else np.zeros(2 * n)
+        everything = np.concatenate([duals, box])
+        top = everything.max()
+        chosen = [int(i) for i in np.flatnonzero(everything > _SUPPORT_FRACTION * top)]
+        combination = _exact_combination(rows, chosen, everything[chosen])
+        if combination is not None:
+            combination = {i: y for i, y in combination.items() if i < A.shape[0]}
+    if combination and certify_empty(A, c, combination, lower, upper):
+        return combination
+    return None
+
+
+def _farkas_lp(A: np.ndarray, c: np.ndarray, lower: np.ndarray | None, upper: np.ndarray | None) -> _Proposal | None:
+    """The alternative system as an LP: ``y >= 0``, ``sum y = 1``, ``y^T A = 0`` (box faces as rows of their
+    own), minimizing ``y^T c``. A basic optimum has a small support, which the exact step then completes."""
+    from scipy.optimize import linprog
+
+    k, n = A.shape
+    if lower is not None:
+        centre, half = lower + (upper - lower) / 2, (upper - lower) / 2
+        rows, offsets = A * half, A @ centre + c
+        faces = np.vstack([np.eye(n), -np.eye(n)])  # z_j + 1 > 0, 1 - z_j > 0 on z in (-1, 1)^n
+        rows, offsets = np.vstack([rows, faces]), np.concatenate([offsets, np.ones(2 * n)])
+    else:
+        rows, offsets = A, c
+    lengths = np.linalg.norm(rows, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        unit, shift = rows / lengths[:, None], offsets / lengths
+    if not (np.all(np.isfinite(unit)) and np.all(np.isfinite(shift))):
+        return None
+    m = rows.shape[0]
+    A_eq = np.vstack([unit.T, np.ones((1, m))])
+    b_eq = np.concatenate([np.zeros(n), [1.0]])
+    outcome = linprog(shift, A_eq=A_eq, b_eq=b_eq, bounds=[(0.0, None)] * m, method="highs")
+    if outcome.status != 0 or not outcome.fun <= 0:
+        return None
+    y = np.maximum(np.asarray(outcome.x, dtype=np.float64), 0.0) / lengths
+    box_duals = None
+    if lower is not None:
+        box_duals = np.concatenate([y[k:k + n] / half, y[k + n:] / half])  # per unit of x: x_j - lower_j, upper_j - x_j
+    return _Proposal(margin=float(outcome.fun), point=None, duals=y[:k], box_duals=box_duals)
+
+
+def decide_region(A: Any, c: Any, lower: Any = None, upper: Any = None) -> RegionDecision:
+    """Decide whether ``{x : A x + c > 0, lower < x < upper}`` is empty, with an exact certificate.
+
+    Parameters
+    ----------
+    A : array_like, shape (k, n)
+    c : array_like, shape (k,)
+    lower, upper : array_like, shape (n,), optional
+        An open box the region must meet (both or neither).
+
+    Returns
+    -------
+    RegionDecision
+
+    Examples
+    --------
+    A thin cone (angular width 1e-9) is non-empty, and its point is verified exactly:
+
+    >>> decision = decide_region(np.array([[-1.0, 0.0], [1.0, 1e-9]]), np.zeros(2))
+    >>> decision.status, bool(decision.point[0] < 0 < decision.point[0] + 1e-9 * decision.point[1])
+    ('nonempty', True)
+
+    ``x > 1`` and ``x < -5`` cannot both hold; the certificate adds the two rows (``(x - 1) + (-x - 5) = -6``):
+
+    >>> decision = decide_region(np.array([[1.0], [-1.0]]), np.array([-1.0, -5.0]))
+    >>> decision.status, sorted(decision.multipliers.items())
+    ('empty', [(0, Fraction(1, 2)), (1, Fraction(1, 2))])
+
+    A far, thin box:
+
+    >>> decide_region(np.array([[1.0]]), np.array([-1e10]), lower=[1e10], upper=[1e10 + 1]).status
+    'nonempty'
+    """
+    A = np.asarray(A, dtype=np.float64)
+    if A.ndim != 2:
+        raise ValueError(f"A must be a (k, n) matrix, got shape {A.shape}")
+    k, n = A.shape
+    c = np.asarray(c, dtype=np.float64).reshape(k)
+    if lower is not None:
+        lower = np.asarray(lower, dtype=np.float64).reshape(n)
+        upper = np.asarray(upper, dtype=np.float64).reshape(n)
+        if not np.all(lower < upper):
+            return RegionDecision(UNDECIDED, message="the box has an empty interior")
+    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(c))):
+        return RegionDecision(UNDECIDED, message="non-finite data")
+    zero = ~np.any(A != 0, axis=1)
+    for i in np.flatnonzero(zero).tolist():
+        if not c[i] > 0:  # 0 . x + c_i > 0 fails everywhere
+            return RegionDecision(EMPTY, multipliers={i: Fraction(1)})
+    live = np.flatnonzero(~zero)
+    A_live, c_live = A[live], c[live]
+    start = _start_point(n, lower, upper)
+    if certify_point(A_live, c_live, start, lower, upper):
+        return RegionDecision(NONEMPTY, point=start)
+    centre = _chebyshev(A_live, c_live, lower, upper)
+    if centre is not None and centre.margin > 0:
+        point = _certified_point(A_live, c_live, centre.point, lower, upper)
+        if point is not None:
+            return RegionDecision(NONEMPTY, point=point)
+    for proposal in (_farkas_lp(A_live, c_live, lower, upper), centre):
+        certificate = None if proposal is None else _farkas(A_live, c_live, proposal, lower, upper)
+        if certificate is not None:
+            return RegionDecision(EMPTY, multipliers={int(live[i]): y for i, y in certificate.items()})
+    tight = _chebyshev(A_live, c_live, lower, upper, tight=True)
+    for proposal in (tight, centre):
+        if proposal is None:
+            continue
+        point = _certified_point(A_live, c_live, proposal.point, lower, upper)
+        if point is None:
+            point = _zoomed_point(A_live, c_live, proposal.point, lower, upper)
+        if point is not None:
+            return RegionDecision(NONEMPTY, point=point)
+    return RegionDecision(UNDECIDED, message="neither an interior point nor an emptiness certificate verified "
+                                             "in exact arithmetic")
+
+
+def _zoomed_point(A, c, point, lower, upper, depth: int = 3) -> np.ndarray | None:
+    """Look for a point in ever smaller boxes around an LP point whose margin was too small to resolve.
+
+    The LP's point lies within its feasibility tolerance of the region (when the region is not empty); in
+    the box ``point +- ZOOM * size`` a thin region is ``1 / ZOOM`` times wider relative to the box.
+    """
+    for _ in range(depth):
+        if point is None or not np.all(np.isfinite(point)):
+            return None
+        size = np.full(point.size, max(float(np.max(np.abs(point))), 1e-300))
+        if lower is not None:
+            size = np.minimum(size, upper - lower)
+        low, high = point - _ZOOM * size, point + _ZOOM * size
+        if lower is not None:
+            low, high = np.maximum(low, lower), np.minimum(high, upper)
+        if not np.all(low < high):
+            return None
+        proposal = _chebyshev(A, c, low, high)
+        if proposal is None:
+            return None
+        found = _certified_point(A, c, proposal.point, low, high)
+        if found is not None:
+            return found
+        point = proposal.point
+    return None
+
+
+def _start_point(n: int, lower: np.ndarray | None, upper: np.ndarray | None) -> np.ndarray:
+    return np.zeros(n) if lower is None else lower + (upper - lower) / 2
+
+
+def _certified_point(A, c, point, lower, upper) -> np.ndarray | None:
+    """``point`` when it verifies exactly, else None."""
+    if point is None or not np.all(np.isfinite(point)):
+        return None
+    if certify_point(A, c, point, lower, upper):
+        return np.asarray(point, dtype=np.float64)
+    return None
+
+
+def rows_of_pattern(W: np.ndarray, b: np.ndarray, active: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
+    """The rows ``s_i (w_i, b_i)`` of a sign pattern (``s_i = +1`` active, ``-1`` inactive).
+
+    Examples
+    --------
+    >>> A, c = rows_of_pattern(np.array([[1.0, 2.0]]), np.array([3.0]), [False])
+    >>> A.tolist(), c.tolist()
+    ([[-1.0, -2.0]], [-3.0])
+    """
+    sign = np.where(np.asarray(active, dtype=bool), 1.0, -1.0)
+    return np.asarray(W, dtype=np.float64) * sign[:, None], np.asarray(b, dtype=np.float64) * sign
+
