@@ -1,5 +1,8 @@
 """JSON for every type of the project: one reader that validates, one writer that writes atomically.
 
+:func:`write_atomic` and :func:`check_output` come from :mod:`reductions.files` (regular files are
+replaced atomically, devices and FIFOs written in place).
+
 Every object is a JSON object with a ``"type"`` field and a ``"version"``; :func:`from_dict` dispatches on
 the type. NaN and infinity tokens are rejected on reading (``"inf"`` strings appear only in results).
 """
@@ -8,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,10 +18,12 @@ from lipexact.network import TwoLayerReLU
 from lipexact.result import LipschitzResult
 from reductions.base import InverseData, Solution
 from reductions.chain import ChainInverse, ReducedInstance
+from reductions.files import check_output, write_atomic
 from reductions.instances import QUBO, ConvexQuadratic01, ConvexQuadraticPM1, LipCst, MaxCut
 from reductions.validation import InvalidInputError, require
 
-__all__ = ["TYPES", "from_dict", "to_dict", "load", "save", "read_json", "write_atomic"]
+__all__ = ["TYPES", "from_dict", "to_dict", "load", "save", "read_json", "write_atomic",
+           "check_output"]
 
 #: ``"type"`` field -> constructor from a dict. Extend here when a new type is added.
 TYPES: dict[str, Callable[[dict], Any]] = {
@@ -72,24 +76,6 @@ def read_json(path: str | os.PathLike) -> Any:
 def load(path: str | os.PathLike, expected: str | tuple[str, ...] | None = None) -> Any:
     """Read and validate any project object from a JSON file."""
     return from_dict(read_json(path), expected)
-
-
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename: never a partial file."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions of a new file
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def save(obj: Any, path: str | os.PathLike) -> None:
