@@ -7,16 +7,18 @@ from hypothesis import strategies as st
 from lipexact.exact.arrangement import build_arrangement
 from lipexact.exact.problem import validate_problem
 from lipexact.exact.realizability import realizing_point
-from lipexact.exact.region_lp import RegionLP, strictly_inside
+from lipexact.exact.region_lp import RegionLP, representative_rows, strictly_inside
 from lipexact.network import TwoLayerReLU
 from tests.strategies import boxes_for, two_layer_nets
 
 
 def reference(arrangement, signs):
+    """The realizability of the network's own rows (each group's first unit), decided by the reference."""
     fixed = signs >= 0
     if not np.any(fixed):
         return True
-    net = TwoLayerReLU(arrangement.W[fixed], np.ones((1, int(fixed.sum()))), b1=arrangement.b[fixed])
+    rows, offsets = representative_rows(arrangement)
+    net = TwoLayerReLU(rows[fixed], np.ones((1, int(fixed.sum()))), b1=offsets[fixed])
     return realizing_point(net, signs[fixed] == 1, domain=arrangement.box) is not None
 
 

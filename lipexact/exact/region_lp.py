@@ -1,11 +1,13 @@
 """Is a partial pattern's open region non-empty? Warm-started LPs on the hyperplane groups.
 
 One HiGHS model is kept alive for a whole search; each group has an "on" and an "off" row, switched on and
-off through their bounds, so that consecutive solves restart from the previous basis. The main LP maximizes
+off through their bounds, so that consecutive solves restart from the previous basis. The LP maximizes
 the radius of a ball inside the region (a Chebyshev centre): its point is central, which lets the children
-of a node inherit it and lets cheap ray steps decide most other children without an LP. Answers too close
-to call go to the exact formulation of :mod:`lipexact.exact.realizability`, and a point that fails the
-strict re-check to :func:`~lipexact.exact.realizability.realizing_point` itself.
+of a node inherit it and lets cheap ray steps decide most other children without an LP. This LP only
+proposes: a region counts as non-empty when its point passes the exact check of :func:`strictly_inside`,
+and every other answer (an empty region, a radius too small to call, a point that fails the check) is
+decided by :func:`reductions.realizability.decide_region` with an exactly verified certificate, on the
+network's own rows.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import numpy as np
 
 from lipexact.exact.arrangement import Arrangement
 from lipexact.exact.highs import new_highs
-from lipexact.exact.realizability import realizing_point
-from lipexact.network import TwoLayerReLU
+from lipexact.exact.realizability import UndecidedRegionError
+from reductions.realizability import certify_point, decide_region, rows_of_pattern
 
-__all__ = ["RegionLP", "strictly_inside", "RADIUS_TOLERANCE"]
+__all__ = ["RegionLP", "strictly_inside", "representative_rows", "RADIUS_TOLERANCE"]
 
-#: ``|r*|`` below this fraction of the search scale is too close to call for the fast LP.
+#: A radius below this fraction of the search scale is too small for the fast LP's point to be trusted.
 RADIUS_TOLERANCE = 1e-7
 
 
@@ -75,20 +77,19 @@ class _ToggledRows:
 
 
 class RegionLP:
-    """Is a partial group pattern's open region non-empty (inside the search box)? Two warm-started LPs.
+    """Is a partial group pattern's open region non-empty (inside the search box)? A warm-started LP proposes.
 
-    The first maximizes the radius ``r`` of a ball inside the region: variables ``(x, r)``,
+    It maximizes the radius ``r`` of a ball inside the region: variables ``(x, r)``,
     ``sigma_g (W_g x + b_g) >= r`` per fixed group (``W_g`` has unit norm), ``lower + r <= x <= upper - r``
-    on a box, ``r <= scale``. It is always feasible and its point is central; the region is non-empty iff
-    ``r* > 0``. When ``|r*|`` is too small to call, the exact formulation of
-    :mod:`lipexact.exact.realizability` decides: ``sigma_g (W_g x + b_g t) >= 1``, ``t >= 1`` (box:
-    ``lower t + 1 <= x <= upper t - 1``), feasible iff the region is non-empty, with no tolerance but the
-    solver's. A point that fails the strict re-check goes to :func:`realizing_point` itself.
+    on a box, ``r <= scale``. It is always feasible and its point is central. A radius clearly above zero
+    whose point passes the exact check of :func:`strictly_inside` decides "non-empty"; everything else goes
+    to :meth:`decide` (exact certificates, :mod:`reductions.realizability`).
 
     Examples
     --------
     >>> from lipexact.exact.arrangement import build_arrangement
     >>> from lipexact.exact.problem import validate_problem
+    >>> from lipexact.network import TwoLayerReLU
     >>> net = TwoLayerReLU([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [[1.0, 2.0, 3.0]], b1=[0.0, 0.0, -3.0])
     >>> lp = RegionLP(build_arrangement(validate_problem(net)))
     >>> lp.point(np.array([0, 0, 1], dtype=np.int8)) is None   # x < 0, y < 0 and x + y > 3: empty
@@ -117,69 +118,68 @@ class RegionLP:
         cost[n] = -1.0
         self.centre = _ToggledRows(n + 1, np.full(n + 1, -inf), np.append(np.full(n, inf), arrangement.scale), cost,
                                    group_rows, box_rows, np.stack([-b, b], axis=1) if G else np.zeros((0, 2)))
-        # exact model: columns (x, t), t >= 1
-        group_rows = [(np.append(W[g], b[g]), np.append(-W[g], -b[g])) for g in range(G)]
-        box_rows = []
-        if box is not None:
-            for j in range(n):
-                unit = np.zeros(n)
-                unit[j] = 1.0
-                box_rows.append((1.0, inf, np.append(unit, -box.lower[j])))
-                box_rows.append((-inf, -1.0, np.append(unit, -box.upper[j])))
-        self.exact = _ToggledRows(n + 1, np.append(np.full(n, -inf), 1.0), np.full(n + 1, inf), np.zeros(n + 1),
-                                  group_rows, box_rows, np.ones((G, 2)))
+        self.rows, self.offsets = representative_rows(arrangement)
         self.solves = 0
         self.exact_solves = 0
         self.fallbacks = 0
 
     def point(self, signs: np.ndarray) -> np.ndarray | None:
-        """A point of the open region of ``signs`` (-1 free, 0 off, 1 on) inside the box, or None if empty."""
+        """A point of the open region of ``signs`` (-1 free, 0 off, 1 on) inside the box, None if proven empty.
+
+        Raises :class:`~lipexact.exact.realizability.UndecidedRegionError` when no certificate verifies.
+        """
         self.solves += 1
         status, values = self.centre.solve(signs)
         tolerance = RADIUS_TOLERANCE * self.arrangement.scale
-        if values is not None:
-            radius = values[self.n]
-            if radius < -tolerance:
-                return None
-            if radius > tolerance and strictly_inside(self.arrangement, signs, values[: self.n]):
-                return values[: self.n]
-        self.exact_solves += 1
-        status, values = self.exact.solve(signs)
-        if status == self.exact.infeasible:
-            return None
-        if values is not None and values[self.n] > 0:
-            x = values[: self.n] / values[self.n]
-            if strictly_inside(self.arrangement, signs, x):
-                return x
-        return self._reference(signs)
+        if values is not None and values[self.n] > tolerance and strictly_inside(self.arrangement, signs, values[: self.n]):
+            return values[: self.n]
+        return self.decide(signs)
 
-    def _reference(self, signs: np.ndarray) -> np.ndarray | None:
-        """Decide with :func:`realizing_point` on the group rows."""
-        self.fallbacks += 1
-        arrangement = self.arrangement
-        fixed = signs >= 0
-        net = TwoLayerReLU(arrangement.W[fixed], np.ones((1, int(fixed.sum()))), b1=arrangement.b[fixed])
-        x = realizing_point(net, signs[fixed] == 1, domain=arrangement.box)
-        if x is None or not strictly_inside(arrangement, signs, x):
-            return None
-        return x
+    def decide(self, signs: np.ndarray) -> np.ndarray | None:
+        """Decide the region of ``signs`` with exact certificates (see the module docstring)."""
+        self.exact_solves += 1
+        fixed = np.flatnonzero(signs >= 0)
+        A, c = rows_of_pattern(self.rows[fixed], self.offsets[fixed], signs[fixed] == 1)
+        box = self.arrangement.box
+        decision = decide_region(A, c) if box is None else decide_region(A, c, box.lower, box.upper)
+        if decision.undecided:
+            self.fallbacks += 1
+            raise UndecidedRegionError(decision.message)
+        return decision.point
+
+
+def representative_rows(arrangement: Arrangement) -> tuple[np.ndarray, np.ndarray]:
+    """The network's own ``(w, b)`` of each group's first unit (the unit whose orientation the group takes).
+
+    Members of a group are exact multiples of it (:mod:`lipexact.exact.arrangement`), so its exact signs are
+    the group's.
+    """
+    net = arrangement.problem.net
+    first = np.array([group[0][0] for group in arrangement.units], dtype=int)
+    return (np.asarray(net.W1, dtype=np.float64)[first].reshape(len(first), net.n_inputs),
+            np.asarray(net.hidden_bias, dtype=np.float64)[first])
 
 
 def strictly_inside(arrangement: Arrangement, signs: np.ndarray, x: np.ndarray) -> bool:
-    """True when ``x`` is inside the search box and strictly on the side ``signs`` fixes of every fixed group.
+    """True when ``x`` is inside the search box and strictly on the side ``signs`` fixes of every fixed group,
+    checked in exact arithmetic on the network's own rows.
 
     Examples
     --------
     >>> from lipexact.exact.arrangement import build_arrangement
     >>> from lipexact.exact.problem import validate_problem
+    >>> from lipexact.network import TwoLayerReLU
     >>> arrangement = build_arrangement(validate_problem(TwoLayerReLU([[1.0, 0.0]], [[1.0]])))
     >>> strictly_inside(arrangement, np.array([1], dtype=np.int8), np.array([0.5, 7.0]))
     True
     >>> strictly_inside(arrangement, np.array([1], dtype=np.int8), np.array([0.0, 7.0]))
     False
     """
+    if not arrangement.inside_box(x):
+        return False
     fixed = np.flatnonzero(signs >= 0)
-    z = arrangement.W[fixed] @ x + arrangement.b[fixed]
-    return bool(np.all((z > 0) == (signs[fixed] == 1)) and np.all(z != 0) and arrangement.inside_box(x))
-
-
+    if fixed.size == 0:
+        return bool(np.all(np.isfinite(x)))
+    rows, offsets = representative_rows(arrangement)
+    A, c = rows_of_pattern(rows[fixed], offsets[fixed], signs[fixed] == 1)
+    return certify_point(A, c, x)
