@@ -1,13 +1,16 @@
 """Hyperplane groups: every pattern keeps its Jacobian, merges are exact, fixed units are right."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from lipexact.exact import lipschitz
 from lipexact.exact.arrangement import build_arrangement
 from lipexact.exact.patterns import pattern_chunks, pattern_values
 from lipexact.exact.problem import validate_problem
 from lipexact.network import TwoLayerReLU
+from lipexact.result import Status
 from tests.strategies import boxes_for, two_layer_nets
 
 
@@ -69,3 +72,33 @@ def test_all_patterns_of_a_small_net_through_the_groups():
     patterns = np.concatenate(list(pattern_chunks(arrangement.n_groups)))
     values = arrangement.values(patterns)
     assert values.shape == (2 ** arrangement.n_groups,) and np.all(values >= 0)
+
+
+def exact_preactivations(net, x):
+    from fractions import Fraction
+
+    point = [Fraction(v) for v in np.asarray(x, dtype=np.float64).tolist()]
+    return [Fraction(b) + sum(Fraction(w) * v for w, v in zip(row, point))
+            for row, b in zip(net.W1.tolist(), net.hidden_bias.tolist())]
+
+
+def test_a_witness_exactly_on_a_left_out_hyperplane_is_nudged_off_it():
+    # Unit 0 (output weight 0) leaves the search. At x = (-0.2, 0.2) its pre-activation 3 x1 + 3 x2 is
+    # exactly 0, but floating point (a fused multiply-add) computes -5.6e-17: a float test accepts x.
+    net = TwoLayerReLU([[3, 3], [-1, 1]], [[0, 1]])
+    arrangement = build_arrangement(validate_problem(net))
+    x = np.array([-0.2, 0.2])
+    assert exact_preactivations(net, x)[0] == 0
+    witness = arrangement.witness(x)
+    assert witness is not None
+    assert all(value != 0 for value in exact_preactivations(net, witness))
+    assert np.array_equal(arrangement.preactivations(witness) > 0, arrangement.preactivations(x) > 0)
+
+
+@pytest.mark.parametrize("method", ["bnb", "enumerate", "brute", "milp"])
+def test_exact_kinks_of_left_out_units_do_not_break_the_certificate(method):
+    net = TwoLayerReLU([[3, 3], [-1, 1]], [[0, 1]])
+    result = lipschitz(net, method)
+    assert result.status is Status.OPTIMAL, result.message
+    assert result.value == pytest.approx(np.sqrt(2), rel=1e-12)
+    assert all(value != 0 for value in exact_preactivations(net, result.witness))

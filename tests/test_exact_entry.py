@@ -72,3 +72,29 @@ def test_bad_network_is_rejected():
 
 def test_registry_names_every_method():
     assert set(METHODS) == {"brute", "enumerate", "bnb", "milp"}
+
+
+@pytest.mark.parametrize("method", ["brute", "milp"])
+def test_node_limit_is_refused_for_methods_without_a_tree(method):
+    with pytest.raises(InvalidInputError) as error:
+        lipschitz(NET, method=method, node_limit=5)
+    assert error.value.field == "node_limit"
+    assert "bnb" in str(error.value)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "3"])
+def test_bad_node_limits_are_refused_before_any_work(bad):
+    with pytest.raises(InvalidInputError) as error:
+        lipschitz(NET, node_limit=bad)
+    assert error.value.field == "node_limit"
+
+
+def test_node_limit_reaches_branch_and_bound_through_auto():
+    rng = np.random.default_rng(0)
+    wide = TwoLayerReLU(rng.normal(size=(14, 3)), rng.normal(size=(1, 14)), rng.normal(size=14))
+    assert choose_method(validate_problem(wide))[0] == "bnb"
+    result = lipschitz(wide, node_limit=2)
+    assert result.stats["auto"] == "bnb"
+    assert result.status.value == "node_limit" and result.stats["nodes"] == 2
+    small = lipschitz(NET, node_limit=2)  # auto picks brute force, which has no tree: the limit does not apply
+    assert small.stats["auto"] == "brute" and small.status.value == "optimal"

@@ -16,7 +16,7 @@ from lipexact.exact.problem import Clock, Problem, validate_problem
 from lipexact.result import LipschitzResult
 from reductions.validation import require
 
-__all__ = ["METHODS", "lipschitz", "choose_method", "opposite_pairs"]
+__all__ = ["METHODS", "TREE_METHODS", "lipschitz", "choose_method", "opposite_pairs"]
 
 #: Method name -> ``"module:function"`` implementing it (resolved on first use).
 METHODS: dict[str, str] = {
@@ -27,6 +27,9 @@ METHODS: dict[str, str] = {
 }
 
 BRUTE_MAX_HIDDEN_FOR_AUTO = 12
+
+#: The methods that search a tree of partial patterns and accept a ``node_limit``.
+TREE_METHODS = ("bnb", "enumerate")
 
 
 def _implementation(name: str) -> Callable[..., LipschitzResult]:
@@ -71,7 +74,7 @@ def choose_method(problem: Problem) -> tuple[str, str]:
 
 
 def lipschitz(net: Any, method: str = "auto", norm: Any = 2, domain: Any = None, time_limit: Any = None,
-              seed: int = 0, progress: bool = False, **options: Any) -> LipschitzResult:
+              seed: int = 0, progress: bool = False, node_limit: Any = None, **options: Any) -> LipschitzResult:
     """The exact Lipschitz constant of a two-layer ReLU network, with its certificate.
 
     Parameters
@@ -85,6 +88,11 @@ def lipschitz(net: Any, method: str = "auto", norm: Any = 2, domain: Any = None,
         Local constant on a box; the global constant when None.
     time_limit : float, optional
         Seconds; a stopped search returns its proven bounds with status ``time_limit``.
+    node_limit : int, optional
+        For the tree searches (``"bnb"``, ``"enumerate"``): stop after this many nodes and return the
+        proven bounds with status ``node_limit``, a stop that does not depend on the machine's speed.
+        Refused for ``"brute"`` and ``"milp"`` (whose round limit is the option ``max_rounds``); with
+        ``"auto"`` it applies when branch and bound is picked, and brute force and the MILP run without it.
     seed : int
         Seed of every random choice (incumbent search).
     progress : bool
@@ -114,10 +122,18 @@ def lipschitz(net: Any, method: str = "auto", norm: Any = 2, domain: Any = None,
     problem = validate_problem(net, norm, domain, time_limit, seed, progress)
     choices = ["auto", *METHODS]
     require(method in choices, "method", f"one of {choices}", repr(method))
+    if node_limit is not None:
+        from lipexact.exact.tree import check_node_limit
+
+        node_limit = check_node_limit(node_limit)
+    require(node_limit is None or method in ("auto", *TREE_METHODS), "node_limit",
+            f"None for method {method!r} (node limits apply to {list(TREE_METHODS)})", repr(node_limit))
     clock = Clock(problem.time_limit)
     reason = None
     if method == "auto":
         method, reason = choose_method(problem)
+    if node_limit is not None and method in TREE_METHODS:
+        options = {**options, "node_limit": node_limit}
     result = _implementation(method)(problem, clock, **options)
     if reason is not None:
         result = result.replace(stats={**result.stats, "auto": method},

@@ -25,6 +25,41 @@ from lipexact.norms import jacobian_norms
 __all__ = ["Arrangement", "build_arrangement", "small_blas"]
 
 _BLAS_CONTROLLER: Any = None
+_UNIT_ROUNDOFF = 2.0 ** -53
+_SMALLEST_SUBNORMAL = 2.0 ** -1074
+
+
+def _exactly_nonzero(W: np.ndarray, b: np.ndarray, x: np.ndarray) -> bool:
+    """Whether every ``W[i] . x + b[i]`` is non-zero in exact arithmetic on the given numbers.
+
+    Floating point decides a row when the computed value exceeds a bound on its rounding error (any
+    summation order, with or without fused multiply-adds, underflow included); the other rows are summed
+    exactly as fractions. A float test alone is not enough: ``3 * 0.2 + 3 * (-0.2)`` is exactly 0 but a
+    fused multiply-add computes ``5.6e-17``.
+
+    Examples
+    --------
+    >>> W, b = np.array([[3.0, 3.0], [1.0, 0.0]]), np.zeros(2)
+    >>> x = np.array([-0.2, 0.2])
+    >>> _exactly_nonzero(W, b, x), _exactly_nonzero(W[1:], b[1:], x)
+    (False, True)
+    """
+    if W.shape[0] == 0:
+        return True
+    Wf, bf = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    k = W.shape[1] + 3  # n products, the bias, and the conversion of integer weights to float
+    gamma = k * _UNIT_ROUNDOFF / (1 - k * _UNIT_ROUNDOFF)
+    with np.errstate(over="ignore", invalid="ignore"):
+        pre = Wf @ x + bf
+        error = 2 * gamma * (np.abs(Wf) @ np.abs(x) + np.abs(bf)) + 2 * k * _SMALLEST_SUBNORMAL
+        certain = np.abs(pre) > error  # False for NaN or infinity: those rows are summed exactly
+    point = [Fraction(v) for v in np.asarray(x, dtype=np.float64).tolist()]
+    rows, offsets = np.asarray(W).tolist(), np.asarray(b).tolist()
+    for i in np.flatnonzero(~certain).tolist():
+        total = Fraction(offsets[i]) + sum(Fraction(w) * v for w, v in zip(rows[i], point) if w != 0)
+        if total == 0:
+            return False
+    return True
 
 
 def small_blas():
@@ -125,7 +160,8 @@ class Arrangement:
 
         ``x`` must lie strictly inside its group cell; units left out of the search (zero contribution,
         fixed by the box) may still pass through it, so ``x`` is nudged by less than its distance to
-        every group hyperplane and to the box. The reference LP is the fallback.
+        every group hyperplane and to the box. The reference LP is the fallback. "No hyperplane contains
+        it" is decided in exact arithmetic, as :func:`~lipexact.exact.certificate.verify_witness` does.
         """
         net = self.problem.net
         domain = self.problem.domain
@@ -148,11 +184,13 @@ class Arrangement:
                 return candidate
         pattern = net.preactivation(x) > 0
         point = realizing_point(net, pattern, domain=domain)
-        return point
+        return point if point is not None and self._acceptable(net, point, domain) else None
 
     def _acceptable(self, net: TwoLayerReLU, x: np.ndarray, domain: Box | None) -> bool:
-        pre = net.preactivation(x)
-        return bool(np.all(pre[self.live] != 0)) and (domain is None or domain.contains_interior(x))
+        """Inside the open box, and on no live unit's hyperplane (decided exactly, as the certificate does)."""
+        if domain is not None and not domain.contains_interior(x):
+            return False
+        return _exactly_nonzero(net.W1[self.live], net.hidden_bias[self.live], x)
 
 
 def _proportionality(row: np.ndarray, reference: np.ndarray) -> int:

@@ -8,8 +8,9 @@ of every node's point). A node's children are explored in the order its relaxati
 the side of the parent's point inherits that point, and the other child looks for one (ray step, then LP)
 only when it is reached and still not pruned. When a dive ends, the search continues from the open node
 with the largest bound (best-first with plunging; ``best_first=False`` keeps it depth-first, with at most
-two open nodes per level). The tree closes with status ``optimal``; a time limit or Ctrl-C returns the
-incumbent and the largest bound of the open nodes.
+two open nodes per level). The tree closes with status ``optimal``; a time limit, a node limit or Ctrl-C
+returns the incumbent and the largest bound of the open nodes (status ``time_limit``, ``node_limit`` or
+``interrupted``).
 
 References
 ----------
@@ -26,7 +27,7 @@ from lipexact.exact.bounds import NodeBound
 from lipexact.exact.incumbent import Cell, cell_at, find_incumbent, local_search
 from lipexact.exact.problem import Clock, Problem
 from lipexact.exact.progress import SearchProgress
-from lipexact.exact.tree import Node, TreeSearch
+from lipexact.exact.tree import Node, TreeSearch, check_node_limit
 from lipexact.result import LipschitzResult
 from reductions.validation import require
 
@@ -54,7 +55,7 @@ BRANCHING_RULES = {"largest": _branch_largest, "nearest": _branch_nearest, "weig
 def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookahead: int = 6, exhaustive: int = 6,
               eigen_iterations: int = 30, incumbent_samples: int = 256, incumbent_starts: int = 4,
               polish: bool = True, best_first: bool = True, basis_bound: bool = False,
-              abandon: float = 0.05) -> LipschitzResult:
+              abandon: float = 0.05, node_limit: int | None = None) -> LipschitzResult:
     """Exact constant by branch and bound (see the module docstring).
 
     Parameters
@@ -73,6 +74,10 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
     best_first : bool
         Best-first node selection with plunging instead of depth-first (see
         :class:`~lipexact.exact.tree.TreeSearch`).
+    node_limit : int, optional
+        Stop after this many tree nodes (the initial local search is not counted) with status
+        ``node_limit``, the incumbent and the proven upper bound: a stop that does not depend on the
+        machine's speed. None: no limit.
 
     Examples
     --------
@@ -83,6 +88,7 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
     >>> result.status.value, round(result.value, 12)
     ('optimal', 1.414213562373)
     """
+    node_limit = check_node_limit(node_limit)
     with small_blas():  # many small dense operations: one BLAS thread is much faster
         require(branching in BRANCHING_RULES, "branching", f"one of {sorted(BRANCHING_RULES)}", repr(branching))
         arrangement = build_arrangement(problem)
@@ -99,7 +105,7 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
         search = TreeSearch(arrangement, clock, "bnb", bound=bound, branch=BRANCHING_RULES[branching],
                             progress=SearchProgress("bnb", problem.progress),
                             incumbent=None if start is None else (start.value, start.point), seed=problem.seed,
-                            best_first=best_first)
+                            best_first=best_first, node_limit=node_limit)
         if polish:
             def improve(value: float, point: np.ndarray) -> tuple[float, np.ndarray]:
                 cell = cell_at(arrangement, point)

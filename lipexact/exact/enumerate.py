@@ -14,7 +14,7 @@ from lipexact.exact.arrangement import build_arrangement, small_blas
 from lipexact.exact.bounds import NodeBound
 from lipexact.exact.problem import Clock, Problem
 from lipexact.exact.progress import SearchProgress
-from lipexact.exact.tree import TreeSearch
+from lipexact.exact.tree import TreeSearch, check_node_limit
 from lipexact.result import LipschitzResult
 
 __all__ = ["solve_enumerate", "max_cells"]
@@ -33,11 +33,19 @@ def max_cells(h: int, n: int) -> int:
     return sum(comb(h, k) for k in range(min(h, n) + 1))
 
 
-def solve_enumerate(problem: Problem, clock: Clock) -> LipschitzResult:
+def solve_enumerate(problem: Problem, clock: Clock, node_limit: int | None = None) -> LipschitzResult:
     """Exact constant by cell enumeration (see the module docstring).
 
-    A stopped enumeration (time limit, Ctrl-C) returns the best cell found and, as upper bound, the
-    largest interval bound over the cells not yet visited.
+    A stopped enumeration (time limit, node limit, Ctrl-C) returns the best cell found and, as upper
+    bound, the largest interval bound over the cells not yet visited.
+
+    Parameters
+    ----------
+    problem, clock
+        As for every method of :data:`lipexact.exact.METHODS`.
+    node_limit : int, optional
+        Stop after this many nodes of the search tree (every cell is a leaf; the inner nodes count too)
+        with status ``node_limit``: a stop that does not depend on the machine's speed. None: no limit.
 
     Examples
     --------
@@ -47,13 +55,17 @@ def solve_enumerate(problem: Problem, clock: Clock) -> LipschitzResult:
     >>> result = solve_enumerate(validate_problem(net), Clock())
     >>> result.status.value, round(result.value, 12), result.stats["cells"]
     ('optimal', 1.414213562373, 7)
+    >>> stopped = solve_enumerate(validate_problem(net), Clock(), node_limit=3)
+    >>> stopped.status.value, stopped.stats["nodes"], stopped.upper >= 1.414213562373
+    ('node_limit', 3, True)
     """
+    node_limit = check_node_limit(node_limit)
     with small_blas():  # many small dense operations: one BLAS thread is much faster
         arrangement = build_arrangement(problem)
         final_bound = NodeBound(arrangement.A, problem.norm, lookahead=0, exhaustive=0)
         search = TreeSearch(arrangement, clock, "enumerate", bound=None, final_bound=final_bound,
                             progress=SearchProgress("enumerate", problem.progress), seed=problem.seed,
-                            use_symmetry=False)
+                            use_symmetry=False, node_limit=node_limit)
         outcome = search.run()
         stats = dict(outcome.stats)
         for key in ("pruned_by_bound", "incumbent_updates", "symmetry"):

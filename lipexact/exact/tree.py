@@ -10,6 +10,11 @@ without any LP.
 Cell enumeration is this search without bounds: its leaves are the cells. Branch and bound adds a node
 bound and an incumbent; its node selection is depth first, or best first with plunging (after each dive,
 the open node with the largest bound), and memory is the open frontier.
+
+A search stops early on the clock's time limit (status ``time_limit``), on a node limit (status
+``node_limit``: at most that many nodes processed, a deterministic stop independent of the machine's
+speed) or on Ctrl-C (``interrupted``); it then returns the incumbent and, as upper bound, the largest of
+the closed parts' values and bounds and the open nodes' bounds.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import heapq
 import math
 import time
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any, Callable
 
 import numpy as np
@@ -28,12 +34,32 @@ from lipexact.exact.problem import RELATIVE_TOLERANCE, Clock, certified_result
 from lipexact.exact.progress import SearchProgress
 from lipexact.exact.region_lp import RegionLP, strictly_inside
 from lipexact.result import Status
+from reductions.validation import require
 
 __all__ = ["Node", "TreeSearch", "SearchOutcome", "build_arrangement", "small_blas", "Arrangement",
-           "BEST_FIRST_MEMORY"]
+           "BEST_FIRST_MEMORY", "check_node_limit"]
 
 #: Memory (bytes, estimated) of the open nodes beyond which best-first selection falls back to depth-first.
 BEST_FIRST_MEMORY = 2e8
+
+
+def check_node_limit(node_limit: Any) -> int | None:
+    """``node_limit`` as an int, or None; anything but a positive integer or None is an ``InvalidInputError``.
+
+    Examples
+    --------
+    >>> check_node_limit(10), check_node_limit(None)
+    (10, None)
+    >>> check_node_limit(0)
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: node_limit: expected a positive integer or None, got 0
+    """
+    if node_limit is None:
+        return None
+    require(isinstance(node_limit, Integral) and not isinstance(node_limit, bool) and node_limit >= 1,
+            "node_limit", "a positive integer or None", repr(node_limit))
+    return int(node_limit)
 
 
 @dataclass
@@ -74,6 +100,8 @@ class SearchOutcome:
             proof, message = proofs[0], f"optimal: {stats[counted]} {counted}, {stats['lps']} LPs"
         else:
             proof, message = proofs[1], f"{self.status.value}: stopped after {stats[counted]} {counted}"
+            if self.status is Status.NODE_LIMIT and counted != "nodes":
+                message += f" ({stats['nodes']} nodes)"
         return certified_result(problem, method, clock, status=self.status, witness=self.point, upper=self.upper,
                                 upper_proof=proof, message=message, stats=stats)
 
@@ -114,6 +142,9 @@ class TreeSearch:
     use_symmetry : bool
         On complement-symmetric cones (:attr:`Arrangement.complement_symmetric`) fix the first branched
         group to "on": the opposite patterns have the same value.
+    node_limit : int, optional
+        Process at most this many nodes (``stats["nodes"]``); a search stopped by it returns status
+        ``node_limit`` with the proven bracket, like a time limit. Positive integer or None (no limit).
 
     Examples
     --------
@@ -128,9 +159,10 @@ class TreeSearch:
     def __init__(self, arrangement: Arrangement, clock: Clock, method: str, bound: BoundFunction | None = None,
                  final_bound: BoundFunction | None = None, branch: BranchRule = _first_free,
                  progress: SearchProgress | None = None, incumbent: tuple[float, np.ndarray] | None = None,
-                 seed: int = 0, use_symmetry: bool = True, best_first: bool = False):
+                 seed: int = 0, use_symmetry: bool = True, best_first: bool = False, node_limit: int | None = None):
         self.arrangement = arrangement
         self.clock = clock
+        self.node_limit = check_node_limit(node_limit)
         self.method = method
         self.bound = bound
         self.final_bound = final_bound if final_bound is not None else bound
@@ -257,7 +289,8 @@ class TreeSearch:
         return node
 
     def run(self, interrupted: bool = False) -> SearchOutcome:
-        """Search until the tree closes, the clock runs out or Ctrl-C (``interrupted``: stop at once)."""
+        """Search until the tree closes, the node limit or the clock runs out, or Ctrl-C (``interrupted``:
+        stop at once)."""
         dive: list[Node] = [self.root()]  # the current dive, depth first
         pool: list[tuple[float, int, Node]] = []  # best-first: the other open nodes, largest bound first
         pushed = 0
@@ -265,6 +298,9 @@ class TreeSearch:
         status = Status.INTERRUPTED if interrupted else Status.OPTIMAL
         try:
             while (dive or pool) and not interrupted:
+                if self.node_limit is not None and self.stats["nodes"] >= self.node_limit:
+                    status = Status.NODE_LIMIT
+                    break
                 if self.clock.expired():
                     status = Status.TIME_LIMIT
                     break
