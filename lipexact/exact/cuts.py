@@ -1,19 +1,18 @@
 """Realizability cuts for the pattern MILP: small partial patterns whose open region is empty.
 
 A cut is a pair ``(units, values)``: no point of the domain's interior has ``(W1 x + b1)_i > 0`` exactly
-for the units of ``units`` with ``values`` true (and ``< 0`` for the others). Every cut returned here has
-been checked by the exact realizability LP (:func:`lipexact.exact.realizability.realizing_point` returns
-None for it), so adding ``sum_{values} (1 - s_i) + sum_{not values} s_i >= 1`` to the MILP removes empty
-regions only: the MILP optimum stays an upper bound on the Lipschitz constant.
+for the units of ``units`` with ``values`` true (and ``< 0`` for the others). Every cut returned here is
+proven by an emptiness certificate verified in exact rational arithmetic
+(:func:`lipexact.exact.realizability.decide_pattern`), so adding ``sum_{values} (1 - s_i) + sum_{not values}
+s_i >= 1`` to the MILP removes empty regions only: the MILP optimum stays an upper bound on the Lipschitz
+constant. A region that no certificate decides is never cut.
 
 The subset is found in two steps:
 
-1. Farkas support. The elastic LP ``min sum e`` s.t. ``sign_i (w_i x + b_i t) + e_i >= 1`` (the
-   realizability LP with a slack per unit) has a positive optimum; the units with a non-zero dual
-   multiplier already form an infeasible system (the restricted dual solution stays feasible with the
-   same positive value), typically of at most ``n + 1`` units.
-2. Deletion filter. Drop one unit at a time while the LP stays infeasible; the result is irreducible:
-   every proper subset is realizable.
+1. Certificate support. The units with a non-zero multiplier in the verified certificate of the whole
+   partial pattern already form an empty system, typically of at most ``n + 1`` units.
+2. Deletion filter. Drop one unit at a time while the smaller pattern is still proven empty; the result
+   is irreducible among proven subsets.
 
 A stronger cut (fewer units) removes every pattern that extends the empty partial pattern, not just the
 one full pattern the MILP proposed (a no-good cut).
@@ -28,15 +27,11 @@ import numpy as np
 from scipy.optimize import linprog
 
 from lipexact.domain import Box
-from lipexact.exact.realizability import NumericalTroubleError, realizing_point
+from lipexact.exact.realizability import decide_pattern
 from lipexact.network import TwoLayerReLU
 
 __all__ = ["Cut", "SubsetSearch", "infeasible_subset", "other_infeasible_subsets", "elastic_point", "pair_cuts",
            "box_fixings", "is_empty_partial_pattern"]
-
-#: Dual multipliers below this (on row-scaled data) are treated as zero.
-_DUAL_TOLERANCE = 1e-9
-
 
 @dataclass(frozen=True)
 class Cut:
@@ -64,9 +59,9 @@ class SubsetSearch:
 
 def is_empty_partial_pattern(net: TwoLayerReLU, pattern: np.ndarray, units: Sequence[int],
                              domain: Box | None = None) -> bool:
-    """True when the exact LP proves that ``pattern`` restricted to ``units`` has an empty region.
+    """True when a verified certificate proves that ``pattern`` restricted to ``units`` has an empty region.
 
-    A numerically doubtful LP counts as "not proven empty" (the caller then keeps a larger subset).
+    An undecided region counts as "not proven empty" (the caller then keeps a larger subset).
 
     Examples
     --------
@@ -76,12 +71,18 @@ def is_empty_partial_pattern(net: TwoLayerReLU, pattern: np.ndarray, units: Sequ
     >>> is_empty_partial_pattern(net, np.array([True, False, True]), [0, 2])
     False
     """
+    return _certified_support(net, pattern, units, domain) is not None
+
+
+def _certified_support(net: TwoLayerReLU, pattern: np.ndarray, units: Sequence[int],
+                       domain: Box | None) -> list[int] | None:
+    """The units of a verified emptiness certificate of ``pattern`` on ``units``; None unless proven empty."""
     mask = np.zeros(net.n_hidden, dtype=bool)
     mask[list(units)] = True
-    try:
-        return realizing_point(net, pattern, fixed=mask, domain=domain) is None
-    except NumericalTroubleError:
-        return False
+    decision = decide_pattern(net, pattern, fixed=mask, domain=domain)
+    if not decision.empty:
+        return None
+    return sorted(i for i, y in decision.multipliers.items() if y != 0)
 
 
 def _homogeneous(net: TwoLayerReLU, domain: Box | None) -> bool:
@@ -136,8 +137,8 @@ def infeasible_subset(net: TwoLayerReLU, pattern: np.ndarray, units: Sequence[in
                       minimize: bool = True) -> SubsetSearch:
     """An irreducible subset of ``units`` on which ``pattern``'s region is already empty.
 
-    ``pattern`` restricted to ``units`` must be unrealizable (checked by the exact LP). With ``minimize``
-    False the cut is the whole of ``units`` (a no-good cut).
+    ``pattern`` restricted to ``units`` must be proven empty (a verified certificate); otherwise
+    ``ValueError``. With ``minimize`` False the cut is the whole of ``units`` (a no-good cut).
 
     Examples
     --------
@@ -150,28 +151,27 @@ def infeasible_subset(net: TwoLayerReLU, pattern: np.ndarray, units: Sequence[in
     units = sorted(int(i) for i in units)
     search = SubsetSearch(cut=Cut(tuple(units), tuple(bool(pattern[i]) for i in units)))
     search.lps += 1
-    if not is_empty_partial_pattern(net, pattern, units, domain):
-        raise ValueError("the partial pattern is realizable (or the LP is in numerical trouble): no cut")
+    support = _certified_support(net, pattern, units, domain)
+    if support is None:
+        raise ValueError("the partial pattern is not proven empty (realizable or undecided): no cut")
     if not minimize:
         return search
-    current = list(units)
-    point, multipliers = elastic_point(net, pattern, units, domain)
+    point, multipliers = elastic_point(net, pattern, units, domain)  # a witness candidate for the caller
     search.lps += 1
     search.point = point
-    support = [i for i, y in zip(units, multipliers) if y > _DUAL_TOLERANCE]
-    if support and len(support) < len(current):
-        search.lps += 1
-        if is_empty_partial_pattern(net, pattern, support, domain):
-            current = support
+    current = support
     # Deletion filter: units with small multipliers first, they are the likeliest to be unnecessary.
     weight = dict(zip(units, multipliers))
     for unit in sorted(current, key=lambda i: weight.get(i, 0.0)):
         if len(current) == 1:
             break
+        if unit not in current:
+            continue
         trial = [i for i in current if i != unit]
         search.lps += 1
-        if is_empty_partial_pattern(net, pattern, trial, domain):
-            current = trial
+        smaller = _certified_support(net, pattern, trial, domain)
+        if smaller is not None:
+            current = smaller
     search.cut = Cut(tuple(current), tuple(bool(pattern[i]) for i in current))
     return search
 

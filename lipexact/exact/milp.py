@@ -56,8 +56,9 @@ from lipexact.exact.milp_model import SOLVERS, PatternMILP, relevant_units
 from lipexact.exact.patterns import pattern_values
 from lipexact.exact.problem import Clock, Problem, certified_result
 from lipexact.exact.progress import SearchProgress
-from lipexact.exact.realizability import NumericalTroubleError, realizing_point
+from lipexact.exact.realizability import UndecidedRegionError, realizes, realizing_point
 from lipexact.result import LipschitzResult, Status
+from reductions.realizability import exact_signs
 from reductions.validation import require
 
 __all__ = ["solve_milp", "CUT_KINDS"]
@@ -86,10 +87,10 @@ class _Best:
         if domain is not None and not domain.contains_interior(x):
             return
         live = np.any(net.W1 != 0, axis=1)
-        pre = net.preactivation(x)
-        if np.any(pre[live] == 0):
+        pattern = net.preactivation(x) > 0
+        if not realizes(net, x, pattern, fixed=live, domain=domain):  # on a hyperplane, or float signs wrong
             return
-        value = float(pattern_values(net, (pre > 0)[None, :], self.problem.norm)[0])
+        value = float(pattern_values(net, pattern[None, :], self.problem.norm)[0])
         if self.value is None or value > self.value:
             self.value, self.x = value, np.asarray(x, dtype=np.float64)
 
@@ -173,8 +174,8 @@ def solve_milp(problem: Problem, clock: Clock, solver: str = "highs", threads: i
         status, message = search.run(max_rounds)
     except KeyboardInterrupt:
         status, message = Status.INTERRUPTED, f"interrupted in MILP round {search.stats['rounds']}"
-    except NumericalTroubleError as error:
-        status, message = Status.ERROR, f"realizability LP in numerical trouble: {error}"
+    except UndecidedRegionError as error:
+        status, message = Status.ERROR, f"no proof: a region the MILP proposes is undecided ({error})"
     return search.result(status, message, keep_cuts)
 
 
@@ -312,7 +313,7 @@ class _LazyMilp:
         self.stats["lps"] += 1
         try:
             point = _realize(self.net, pattern, self.units, self.domain)
-        except NumericalTroubleError:
+        except UndecidedRegionError:
             return
         if point is not None:
             self.best.offer(point)
@@ -362,7 +363,7 @@ def _realize(net, pattern: np.ndarray, units: np.ndarray, domain, strict: bool =
     mask[units] = True
     try:
         x = realizing_point(net, pattern, fixed=mask, domain=domain)
-    except NumericalTroubleError:
+    except UndecidedRegionError:
         if strict:
             raise
         return None
@@ -370,13 +371,14 @@ def _realize(net, pattern: np.ndarray, units: np.ndarray, domain, strict: bool =
         return None
     live = np.any(net.W1 != 0, axis=1)
     pre = net.preactivation(x)
-    if not np.any(live & (pre == 0)):
+    if realizes(net, x, pre > 0, fixed=live, domain=domain):
         return x
     # Moving x a little along a generic direction d gives each zero unit the sign of w_j . d and keeps the rest.
     direction = np.random.default_rng(0).normal(size=net.n_inputs)
-    full = np.where(mask, pattern, np.where(pre != 0, pre > 0, net.W1 @ direction > 0))
+    signs = exact_signs(np.asarray(net.W1, dtype=np.float64), np.asarray(net.hidden_bias, dtype=np.float64), x)
+    full = np.where(mask, pattern, np.where(signs != 0, signs > 0, net.W1 @ direction > 0))
     try:
         point = realizing_point(net, full, fixed=live, domain=domain)
-    except NumericalTroubleError:
+    except UndecidedRegionError:
         point = None
     return x if point is None else point
