@@ -1,9 +1,12 @@
 """``python -m lipexact.solve net.json``: the exact Lipschitz constant of a two-layer ReLU network.
 
 The input is a JSON document of type ``two_layer_relu`` (or ``lipcst``, as written by
-``python -m lipexact.reduce``). The result (status, value, proven bracket, witness input and pattern) is
-printed; ``-o`` also writes it as JSON. Exit codes: 0 finished (optimal or stopped at a limit), 1 the
-solver failed, 2 bad input, 130 interrupted (the partial result is still printed and written).
+``python -m lipexact.reduce``). The result (status, value, proven bracket, a summary of the witness input
+and pattern) is printed; ``-o`` also writes it as JSON, with the full witness and pattern. With
+``--progress`` the search's progress and the solver's own log go to stderr, so stdout holds only the
+result. Exit codes: 0 finished (optimal or stopped at a limit), 1 the solver failed, 2 bad input
+(checked before solving, the ``-o`` folder included), 74 an output could not be written, 130
+interrupted (the partial result is still printed and written), 141 stdout closed early.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from lipexact.cli import EXIT_INTERRUPTED, EXIT_OK, run_cli
+from lipexact.cli import EXIT_INTERRUPTED, EXIT_OK, run_cli, stdout_to_stderr
 from lipexact.domain import Box
 from lipexact.exact import METHODS, lipschitz
-from lipexact.io import from_dict, read_json, save
+from lipexact.io import check_output, from_dict, read_json, save
 from lipexact.network import TwoLayerReLU
 from lipexact.norms import NORMS
 from lipexact.result import LipschitzResult, Status
@@ -46,8 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--box", nargs=2, type=float, default=None, metavar=("LOW", "HIGH"),
                         help="local constant on the box [LOW, HIGH]^n instead of the global constant")
     parser.add_argument("--seed", type=int, default=0, help="seed for randomized incumbent search (default: 0)")
-    parser.add_argument("--progress", action="store_true", help="print bound, incumbent, gap and nodes to stderr")
-    parser.add_argument("-o", "--output", default=None, metavar="OUT.json", help="also write the result as JSON")
+    parser.add_argument("--progress", action="store_true",
+                        help="print bound, incumbent, gap and nodes, and the MILP solver's log, to stderr")
+    parser.add_argument("-o", "--output", default=None, metavar="OUT.json",
+                        help="also write the result as JSON, with the full witness and pattern (the console "
+                             "shows a summary)")
     return parser
 
 
@@ -62,12 +68,47 @@ def network_from_document(document: Any) -> TwoLayerReLU:
     return obj if isinstance(obj, TwoLayerReLU) else TwoLayerReLU(obj.M1, obj.M2)
 
 
-def describe(result: LipschitzResult) -> str:
-    """A few readable lines: status, value, bracket, witness and statistics."""
+#: Coordinates of the witness (and units of the pattern) printed in full; longer vectors are summarized.
+SHOWN = 8
+
+
+def _vector_line(x: np.ndarray, output: str | None) -> str:
+    where = f"the full vector is in {output}" if output is not None else "-o writes the full vector"
+    head = np.array2string(x[:SHOWN], precision=6, max_line_width=200, separator=", ")
+    if x.size <= SHOWN:
+        return f"witness x = {head}"
+    return (f"witness x = {head[:-1]}, ...] ({x.size} coordinates, ||x||_2 = {np.linalg.norm(x):.6g}; "
+            f"{where})")
+
+
+def _pattern_line(pattern: np.ndarray, output: str | None) -> str:
+    bits = "".join("1" if on else "0" for on in pattern)
+    if pattern.size <= 8 * SHOWN:
+        return f"pattern   = {bits}"
+    where = f"the full pattern is in {output}" if output is not None else "-o writes the full pattern"
+    return f"pattern   = {bits[:8 * SHOWN]}... ({int(pattern.sum())} of {pattern.size} units on; {where})"
+
+
+def describe(result: LipschitzResult, output: str | None = None) -> str:
+    """A few readable lines: status, value, bracket, a summary of the witness and pattern, statistics.
+
+    Vectors longer than :data:`SHOWN` coordinates (patterns longer than ``8 * SHOWN`` units) are cut
+    short with their length and norm; ``output`` names the file that holds them in full.
+
+    Examples
+    --------
+    >>> result = LipschitzResult("optimal", 5.0, "brute", lower=5.0, upper=5.0, witness=np.arange(10.0),
+    ...                          pattern=np.ones(3, dtype=bool))
+    >>> print(describe(result, "out.json"))  # doctest: +ELLIPSIS
+    brute: optimal value=5 in [5, 5]
+    witness x = [0., 1., 2., 3., 4., 5., 6., 7., ...] (10 coordinates, ||x||_2 = 16.8819; the full vector is in out.json)
+    pattern   = 111
+    """
     lines = [str(result)]
     if result.witness is not None:
-        lines.append(f"witness x = {np.array2string(result.witness, precision=6, max_line_width=100)}")
-        lines.append(f"pattern   = {''.join('1' if on else '0' for on in result.pattern)}")
+        lines.append(_vector_line(np.asarray(result.witness, dtype=np.float64).reshape(-1), output))
+    if result.pattern is not None:
+        lines.append(_pattern_line(np.asarray(result.pattern, dtype=bool).reshape(-1), output))
     if result.stats:
         lines.append("stats: " + ", ".join(f"{key}={value}" for key, value in sorted(result.stats.items())))
     return "\n".join(lines)
@@ -82,9 +123,12 @@ def _main(argv: Sequence[str] | None) -> int:
         domain = Box(np.full(net.n_inputs, low), np.full(net.n_inputs, high))
     if args.time_limit is not None and not args.time_limit > 0:
         raise InvalidInputError("--time-limit", "a number of seconds > 0", repr(args.time_limit))
-    result = lipschitz(net, method=args.method, norm=args.norm, domain=domain, time_limit=args.time_limit,
-                       seed=args.seed, progress=args.progress)
-    print(describe(result))
+    if args.output is not None:
+        check_output(args.output, "-o/--output")
+    with stdout_to_stderr(args.progress):  # solver logs (HiGHS prints from C++ to fd 1) go to stderr
+        result = lipschitz(net, method=args.method, norm=args.norm, domain=domain, time_limit=args.time_limit,
+                           seed=args.seed, progress=args.progress)
+    print(describe(result, args.output))
     if args.output is not None:
         save(result, args.output)
     if result.status is Status.ERROR:

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from lipexact import TwoLayerReLU, lipschitz
@@ -91,3 +92,83 @@ def test_ctrl_c_returns_the_partial_result_with_its_bounds(tmp_path):
     document = json.loads(out.read_text())
     assert document["status"] == "interrupted" and document["success"] is False
     assert document["lower"] <= document["upper"] and "interrupted" in stdout
+
+
+def _error_result(*args, **kwargs):
+    from lipexact.result import LipschitzResult, Status
+
+    return LipschitzResult(Status.ERROR, None, "brute", message="the solver broke down")
+
+
+def test_solver_error_exits_1_and_still_writes_the_result(net_file, tmp_path, monkeypatch, capsys):
+    import lipexact.solve
+
+    monkeypatch.setattr(lipexact.solve, "lipschitz", _error_result)
+    out = tmp_path / "result.json"
+    assert main([str(net_file), "-o", str(out)]) == 1
+    assert "error" in capsys.readouterr().out
+    assert json.loads(out.read_text())["status"] == "error"
+
+
+@pytest.mark.parametrize("writable", [True, False])
+def test_output_folder_is_checked_before_solving(net_file, tmp_path, monkeypatch, capsys, writable):
+    import lipexact.solve
+    from reductions import files
+
+    calls = []
+    monkeypatch.setattr(lipexact.solve, "lipschitz", lambda *a, **k: calls.append(a))
+    if writable:
+        out = tmp_path / "no" / "such" / "result.json"
+    else:
+        monkeypatch.setattr(files, "_writable", lambda path: False)
+        out = tmp_path / "result.json"
+    assert main([str(net_file), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert calls == [] and len(err) == 1 and "-o/--output" in err[0] and not out.exists()
+
+
+def _qubo_network(tmp_path, n=50):
+    from reductions import QUBO, reduce_to_lipcst
+
+    rng = np.random.default_rng(1)
+    Q = rng.integers(-20, 20, size=(n, n))
+    Q = np.triu(Q) + np.triu(Q, 1).T
+    Q[rng.random((n, n)) < 0.8] = 0
+    Q = np.triu(Q) + np.triu(Q, 1).T
+    reduced = reduce_to_lipcst(QUBO(Q), via="pm1")
+    source = tmp_path / "qubo.lipcst.json"
+    source.write_text(json.dumps(reduced.lipcst.to_dict()))
+    return source, reduced.lipcst
+
+
+def test_progress_sends_the_solver_log_to_stderr_and_stdout_holds_the_result(tmp_path):
+    source, lipcst = _qubo_network(tmp_path)
+    out = tmp_path / "result.json"
+    run = subprocess.run([sys.executable, "-m", "lipexact.solve", str(source), "--method", "milp", "--progress",
+                          "-o", str(out)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("milp: optimal")
+    assert [line.split()[0] for line in lines[1:]] == ["witness", "pattern", "stats:"]
+    assert "HiGHS" not in run.stdout and "HiGHS" in run.stderr      # the solver's log went to stderr
+    assert "[milp]" in run.stderr
+    document = json.loads(out.read_text())
+    assert len(document["witness"]) == lipcst.n_inputs and len(document["pattern"]) == lipcst.n_hidden
+
+
+def test_console_shows_a_summary_of_long_vectors_and_the_file_holds_them(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    wide = TwoLayerReLU(rng.normal(size=(6, 50)), rng.normal(size=(1, 6)))
+    source, out = tmp_path / "wide.json", tmp_path / "result.json"
+    save(wide, source)
+    assert main([str(source), "--method", "brute", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) <= 4
+    witness_line = next(line for line in printed if line.startswith("witness x"))
+    assert "50 coordinates" in witness_line and "||x||_2 = " in witness_line and str(out) in witness_line
+    witness = np.array(json.loads(out.read_text())["witness"])
+    assert witness.shape == (50,)
+    norm = float(witness_line.split("||x||_2 = ")[1].split(";")[0])
+    assert norm == pytest.approx(np.linalg.norm(witness), rel=1e-5)
+    assert main([str(source), "--method", "brute"]) == 0
+    assert "-o writes the full vector" in capsys.readouterr().out
