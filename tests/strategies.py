@@ -114,3 +114,26 @@ def exact_cases(draw, min_hidden: int = 1, max_hidden: int = 8, max_inputs: int 
     box = draw(st.booleans()) if with_box is None else with_box
     domain = draw(boxes_for(n)) if box else None
     return TwoLayerReLU(W1, W2, b1), norm, domain
+
+
+# ---------------------------------------------------------------------------------- exact solvers (invariance)
+def log_uniform_scales(low: float = 1e-6, high: float = 1e6):
+    """Positive floats ``10**e`` with ``e`` uniform in ``[log10(low), log10(high)]`` (built, not filtered)."""
+    import math
+
+    return st.floats(math.log10(low), math.log10(high), allow_nan=False, allow_infinity=False).map(
+        lambda e: float(10.0 ** e))
+
+
+def unit_rescalings(size: int, low: float = 1e-6, high: float = 1e6):
+    """Arrays of ``size`` positive log-uniform factors ``a_i`` in ``[low, high]``: the rescaling
+    ``W1[i] *= a_i``, ``b1[i] *= a_i``, ``W2[:, i] /= a_i`` leaves the network's function unchanged."""
+    return st.lists(log_uniform_scales(low, high), min_size=size, max_size=size).map(
+        lambda values: np.array(values, dtype=np.float64))
+
+
+def exactly_scalable_cases(max_hidden: int = 6, max_inputs: int = 3, max_outputs: int = 2):
+    """:func:`exact_cases` with integer weights and biases in ``{-2, ..., 2}``: multiplying an entry by any
+    float ``s`` is then exact (``fl(2 s) = 2 fl(s)``), so a scaled or unit-rescaled copy of the network has
+    exactly the same hyperplane arrangement (no rounding can open or close a region)."""
+    return exact_cases(max_hidden=max_hidden, max_inputs=max_inputs, max_outputs=max_outputs, low=-2, high=2)
