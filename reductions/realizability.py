@@ -103,6 +103,8 @@ def exact_signs(A: np.ndarray, c: np.ndarray, x: np.ndarray) -> np.ndarray:
     array([1, 1])
     >>> exact_signs(np.array([[0.1, 0.2]]), np.array([-0.30000000000000004]), np.array([1.0, 1.0]))
     array([-1])
+    >>> exact_signs(np.array([[3.0, 3.0]]), np.zeros(1), np.array([-0.2, 0.2]))  # a fused multiply-add gives 5.6e-17
+    array([0])
     """
     A = np.asarray(A, dtype=np.float64)
     c = np.asarray(c, dtype=np.float64).reshape(A.shape[0])

@@ -18,48 +18,14 @@ import numpy as np
 
 from lipexact.domain import Box
 from lipexact.exact.problem import Problem
-from lipexact.exact.realizability import realizing_point
+from lipexact.exact.realizability import UndecidedRegionError, realizing_point
 from lipexact.network import TwoLayerReLU
 from lipexact.norms import jacobian_norms
+from reductions.realizability import exact_signs
 
 __all__ = ["Arrangement", "build_arrangement", "small_blas"]
 
 _BLAS_CONTROLLER: Any = None
-_UNIT_ROUNDOFF = 2.0 ** -53
-_SMALLEST_SUBNORMAL = 2.0 ** -1074
-
-
-def _exactly_nonzero(W: np.ndarray, b: np.ndarray, x: np.ndarray) -> bool:
-    """Whether every ``W[i] . x + b[i]`` is non-zero in exact arithmetic on the given numbers.
-
-    Floating point decides a row when the computed value exceeds a bound on its rounding error (any
-    summation order, with or without fused multiply-adds, underflow included); the other rows are summed
-    exactly as fractions. A float test alone is not enough: ``3 * 0.2 + 3 * (-0.2)`` is exactly 0 but a
-    fused multiply-add computes ``5.6e-17``.
-
-    Examples
-    --------
-    >>> W, b = np.array([[3.0, 3.0], [1.0, 0.0]]), np.zeros(2)
-    >>> x = np.array([-0.2, 0.2])
-    >>> _exactly_nonzero(W, b, x), _exactly_nonzero(W[1:], b[1:], x)
-    (False, True)
-    """
-    if W.shape[0] == 0:
-        return True
-    Wf, bf = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    k = W.shape[1] + 3  # n products, the bias, and the conversion of integer weights to float
-    gamma = k * _UNIT_ROUNDOFF / (1 - k * _UNIT_ROUNDOFF)
-    with np.errstate(over="ignore", invalid="ignore"):
-        pre = Wf @ x + bf
-        error = 2 * gamma * (np.abs(Wf) @ np.abs(x) + np.abs(bf)) + 2 * k * _SMALLEST_SUBNORMAL
-        certain = np.abs(pre) > error  # False for NaN or infinity: those rows are summed exactly
-    point = [Fraction(v) for v in np.asarray(x, dtype=np.float64).tolist()]
-    rows, offsets = np.asarray(W).tolist(), np.asarray(b).tolist()
-    for i in np.flatnonzero(~certain).tolist():
-        total = Fraction(offsets[i]) + sum(Fraction(w) * v for w, v in zip(rows[i], point) if w != 0)
-        if total == 0:
-            return False
-    return True
 
 
 def small_blas():
@@ -166,31 +132,48 @@ class Arrangement:
         net = self.problem.net
         domain = self.problem.domain
         x = np.asarray(x, dtype=np.float64)
-        z = self.preactivations(x)
-        if np.any(z == 0) or not self.inside_box(x):
+        rows, offsets = self.own_rows()
+        cell = exact_signs(rows, offsets, x)
+        if np.any(cell == 0) or not self.inside_box(x):
             return None
         if self._acceptable(net, x, domain):
             return x
+        z = self.preactivations(x)
         room = np.min(np.abs(z)) if z.size else self.scale
         if self.box is not None:
             room = min(room, float(np.min(np.minimum(x - self.box.lower, self.box.upper - x))))
         rng = np.random.default_rng(seed)
-        signs = z > 0
         for shrink in (0.5, 0.1, 1e-3):
             direction = rng.standard_normal(x.size)
             candidate = x + shrink * room * direction / max(np.linalg.norm(direction), 1e-300)
-            if np.array_equal(self.preactivations(candidate) > 0, signs) and np.all(self.preactivations(candidate) != 0) \
-                    and self.inside_box(candidate) and self._acceptable(net, candidate, domain):
+            if self.inside_box(candidate) and np.array_equal(exact_signs(rows, offsets, candidate), cell) \
+                    and self._acceptable(net, candidate, domain):
                 return candidate
-        pattern = net.preactivation(x) > 0
-        point = realizing_point(net, pattern, domain=domain)
+        pattern = exact_signs(np.asarray(net.W1, dtype=np.float64), np.asarray(net.hidden_bias, dtype=np.float64), x)
+        try:
+            point = realizing_point(net, pattern > 0, fixed=pattern != 0, domain=domain)
+        except UndecidedRegionError:
+            return None
         return point if point is not None and self._acceptable(net, point, domain) else None
 
     def _acceptable(self, net: TwoLayerReLU, x: np.ndarray, domain: Box | None) -> bool:
         """Inside the open box, and on no live unit's hyperplane (decided exactly, as the certificate does)."""
         if domain is not None and not domain.contains_interior(x):
             return False
-        return _exactly_nonzero(net.W1[self.live], net.hidden_bias[self.live], x)
+        live = np.flatnonzero(self.live)
+        return bool(np.all(exact_signs(np.asarray(net.W1, dtype=np.float64)[live],
+                                       np.asarray(net.hidden_bias, dtype=np.float64)[live], x) != 0))
+
+    def own_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """The network's own ``(w, b)`` of each group's first unit (the unit whose orientation the group takes).
+
+        Members of a group are exact multiples of it, so its exact signs are the group's; the normalized
+        ``W``, ``b`` are for floating-point proposals only.
+        """
+        net = self.problem.net
+        first = np.array([group[0][0] for group in self.units], dtype=int)
+        return (np.asarray(net.W1, dtype=np.float64)[first].reshape(len(first), net.n_inputs),
+                np.asarray(net.hidden_bias, dtype=np.float64)[first])
 
 
 def _proportionality(row: np.ndarray, reference: np.ndarray) -> int:
@@ -286,15 +269,27 @@ def build_arrangement(problem: Problem) -> Arrangement:
 
 
 def _fixed_by_box(row: np.ndarray, box: Box) -> bool | None:
-    """True/False when the unit is on/off on the whole box interior (with a rounding margin), else None."""
-    w, bias = row[:-1], row[-1]
-    low = bias + float(np.sum(np.minimum(w * box.lower, w * box.upper)))
-    high = bias + float(np.sum(np.maximum(w * box.lower, w * box.upper)))
-    slack = 1e-9 * (abs(bias) + float(np.sum(np.abs(w) * np.maximum(np.abs(box.lower), np.abs(box.upper)))))
-    if low > slack:
+    """True/False when the unit is on/off on the whole open box, else None; decided in exact arithmetic.
+
+    On the open box a live unit's pre-activation lies strictly between its minimum and maximum over the
+    closed box, so ``min >= 0`` means on and ``max <= 0`` off.
+
+    Examples
+    --------
+    >>> box = Box([0.1], [0.1 + 1e-9])
+    >>> _fixed_by_box(np.array([1.0, -0.1]), box), _fixed_by_box(np.array([1.0, -0.1 - 1e-12]), box)
+    (True, None)
+    """
+    w, bias = row[:-1].tolist(), Fraction(float(row[-1]))
+    lower, upper = box.lower.tolist(), box.upper.tolist()
+    low = high = bias
+    for a, l, u in zip(w, lower, upper):
+        if a == 0:
+            continue
+        ends = (Fraction(a) * Fraction(l), Fraction(a) * Fraction(u))
+        low, high = low + min(ends), high + max(ends)
+    if low >= 0:
         return True
-    if high < -slack:
+    if high <= 0:
         return False
     return None
-
-

@@ -149,15 +149,8 @@ class RegionLP:
 
 
 def representative_rows(arrangement: Arrangement) -> tuple[np.ndarray, np.ndarray]:
-    """The network's own ``(w, b)`` of each group's first unit (the unit whose orientation the group takes).
-
-    Members of a group are exact multiples of it (:mod:`lipexact.exact.arrangement`), so its exact signs are
-    the group's.
-    """
-    net = arrangement.problem.net
-    first = np.array([group[0][0] for group in arrangement.units], dtype=int)
-    return (np.asarray(net.W1, dtype=np.float64)[first].reshape(len(first), net.n_inputs),
-            np.asarray(net.hidden_bias, dtype=np.float64)[first])
+    """The network's own rows of the groups (:meth:`Arrangement.own_rows`)."""
+    return arrangement.own_rows()
 
 
 def strictly_inside(arrangement: Arrangement, signs: np.ndarray, x: np.ndarray) -> bool:

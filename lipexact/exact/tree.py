@@ -3,9 +3,11 @@
 A node is a partial pattern of the hyperplane groups (:mod:`lipexact.exact.arrangement`) with the Jacobian
 of its fixed part and a point strictly inside its region. The child on the side of the point inherits it;
 the other child gets a point from a ray step across the branched hyperplane or from the region LP
-(:mod:`lipexact.exact.region_lp`), or turns out empty. For ``n = 2`` regions are also kept as polygons
-(:mod:`lipexact.exact.planar`), which decide emptiness and fix every unit whose line misses the region
-without any LP.
+(:mod:`lipexact.exact.region_lp`), or turns out empty (an exactly verified certificate). For ``n = 2``
+regions are also kept as polygons (:mod:`lipexact.exact.planar`), which give interior points without any LP
+and point at the children and units that are empty or forced; those exclusions are certified like every
+other before they are used. A region that no certificate decides is kept out of the search with its bound
+in the upper bound, and the search then ends ``error`` (no proof) unless the incumbent reaches that bound.
 
 Cell enumeration is this search without bounds: its leaves are the cells. Branch and bound adds a node
 bound and an incumbent; its node selection is depth first, or best first with plunging (after each dive,
@@ -32,8 +34,10 @@ from lipexact.exact.arrangement import Arrangement, build_arrangement, small_bla
 from lipexact.exact.planar import Lines, Polygon, covering_box
 from lipexact.exact.problem import RELATIVE_TOLERANCE, Clock, certified_result
 from lipexact.exact.progress import SearchProgress
+from lipexact.exact.realizability import UndecidedRegionError
 from lipexact.exact.region_lp import RegionLP, strictly_inside
 from lipexact.result import Status
+from reductions.realizability import exact_signs
 from reductions.validation import require
 
 __all__ = ["Node", "TreeSearch", "SearchOutcome", "build_arrangement", "small_blas", "Arrangement",
@@ -98,6 +102,8 @@ class SearchOutcome:
         finished and when it stopped; ``counted`` the stats entry the message reports (nodes or cells)."""
         if self.status is Status.OPTIMAL:
             proof, message = proofs[0], f"optimal: {stats[counted]} {counted}, {stats['lps']} LPs"
+        elif self.status is Status.ERROR:
+            proof, message = proofs[1] + ", and the bounds of undecided regions", f"no proof: {stats['no_proof']}"
         else:
             proof, message = proofs[1], f"{self.status.value}: stopped after {stats[counted]} {counted}"
             if self.status is Status.NODE_LIMIT and counted != "nodes":
@@ -189,9 +195,11 @@ class TreeSearch:
         self.best_value = -math.inf
         self.best_point: np.ndarray | None = None
         self.closed = -math.inf  # largest value or bound of a finished part of the tree
+        self.undecided = -math.inf  # largest bound over the regions no certificate decides
+        self.rows, self.offsets = arrangement.own_rows()
         self.stats = {"nodes": 0, "lps": 0, "ray_points": 0, "pruned_by_bound": 0, "pruned_infeasible": 0,
                       "cells": 0, "max_frontier": 0, "incumbent_updates": 0,
-                      "symmetry": bool(self.symmetric), "planar_decisions": 0, "planar_forced": 0}
+                      "symmetry": bool(self.symmetric), "planar_decisions": 0, "planar_forced": 0, "undecided": 0}
         if incumbent is not None:
             self.offer(*incumbent)
 
@@ -326,9 +334,13 @@ class TreeSearch:
         if current is not None:
             stack.append(current)
         if status is Status.OPTIMAL:
-            upper = max(self.closed, self.best_value)
+            upper = max(self.closed, self.best_value, self.undecided)
+            if self.undecided > self.threshold():
+                status = Status.ERROR
+                self.stats["no_proof"] = (f"{self.stats['undecided']} region(s) that no exact certificate decides "
+                                          "may hold a larger value")
         else:
-            upper = max(self.closed, self.best_value, self.frontier_bound(stack))
+            upper = max(self.closed, self.best_value, self.undecided, self.frontier_bound(stack))
         if self._lp is not None:
             self.stats["lp_exact"] = self._lp.exact_solves
             self.stats["lp_fallbacks"] = self._lp.fallbacks
@@ -368,6 +380,23 @@ class TreeSearch:
             best = max(best, bound)
         return best
 
+    def keep_undecided(self, node: Node, free: np.ndarray | None = None) -> None:
+        """A region no certificate decides: it is neither searched nor excluded; its bound stays in the upper
+        bound, and the search can no longer end ``optimal`` unless the incumbent reaches that bound."""
+        self.stats["undecided"] += 1
+        if free is None:
+            free = np.flatnonzero(node.signs < 0)
+        bound = node.bound
+        if math.isinf(bound) and self.final_bound is not None:
+            bound = self.final_bound(node.jacobian, free, -math.inf)
+        if math.isinf(bound) and free.size == 0:
+            bound = self.arrangement.value_of_partial(node.jacobian)
+        self.undecided = max(self.undecided, bound)
+
+    def exact_side(self, g: int, x: np.ndarray) -> int:
+        """The exact sign (-1, 0, 1) of group ``g``'s own row at ``x``."""
+        return int(exact_signs(self.rows[g:g + 1], self.offsets[g:g + 1], x)[0])
+
     def prune(self, bound: float) -> None:
         self.stats["pruned_by_bound"] += 1
         self.closed = max(self.closed, bound)
@@ -385,6 +414,14 @@ class TreeSearch:
         if free.size == 0:
             return
         sides = node.polygon.sides(self.lines, free)
+        for k in np.flatnonzero(sides != 0).tolist():  # forcing excludes the other side: certify that
+            other = node.signs.copy()
+            other[free[k]] = 0 if sides[k] == 1 else 1
+            try:
+                if self.lp.decide(other) is not None:
+                    sides[k] = 0
+            except UndecidedRegionError:
+                sides[k] = 0
         forced = sides != 0
         if not np.any(forced):
             return
@@ -419,7 +456,11 @@ class TreeSearch:
                 self.prune(node.bound)
                 return
         if node.point is None:
-            node.point = self.find_point(node)
+            try:
+                node.point = self.find_point(node)
+            except UndecidedRegionError:
+                self.keep_undecided(node)
+                return
             if node.point is None:
                 stats["pruned_infeasible"] += 1
                 return
@@ -452,16 +493,24 @@ class TreeSearch:
             signs = node.signs.copy()
             signs[g] = side
             jacobian = node.jacobian + arrangement.A[g] if side == 1 else node.jacobian
-            inherits = (z[position] > 0) == (side == 1) and z[position] != 0
+            inherits = (z[position] > 0) == (side == 1) and z[position] != 0 and self.exact_side(g, x) == (1 if side == 1 else -1)
             child = Node(signs, jacobian, math.inf, x if inherits else None,
                          parent_point=None if inherits else x, branched=g, depth=node.depth + 1,
                          state=None if self.child_state is None else self.child_state(node.state, position))
             if node.polygon is not None:
                 where = node.polygon.side(self.lines, g, 1.0 if side == 1 else -1.0)
-                if where < 0:
-                    stats["pruned_infeasible"] += 1
+                if where < 0:  # the polygon says empty: only a verified certificate excludes the child
                     stats["planar_decisions"] += 1
-                    continue
+                    try:
+                        point = self.lp.decide(signs)
+                    except UndecidedRegionError:
+                        self.keep_undecided(child, free[free != g])
+                        continue
+                    if point is None:
+                        stats["pruned_infeasible"] += 1
+                        continue
+                    child.point, child.parent_point = point, None
+                    where = 0
                 if where > 0:
                     stats["planar_decisions"] += 1
                     child.polygon = node.polygon.cut(self.lines, g, 1.0 if side == 1 else -1.0)
