@@ -10,22 +10,27 @@ that maps solutions back) to ``-o`` (atomically) or stdout. The chain of reducti
 -> activation pattern -> source certificate, re-evaluated exactly on the source instance) and prints
 the source optimum and its certificate (to stdout with ``-o``, else to stderr so stdout stays JSON).
 
+The ``-o`` path is checked before any work, and an instance whose reduction surely cannot fit in the
+memory available is refused before it is built. ``source_bound`` (the solver's upper bound on
+``L(f)`` mapped back) is rounded outward, exactly: see :func:`source_bound`.
+
 Exit codes: 0 done, 1 the solver failed, 2 bad input (one line naming the field; no output file),
-130 interrupted.
+74 an output could not be written, 130 interrupted, 141 stdout closed early.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-from pathlib import Path
+from fractions import Fraction
 from typing import Any, Sequence, TextIO
 
 import numpy as np
 
 from lipexact.cli import EXIT_INTERRUPTED, EXIT_OK, run_cli
-from lipexact.io import from_dict, read_json, write_atomic
+from lipexact.io import check_output, from_dict, read_json, write_atomic
 from reductions.base import Solution
 from reductions.chain import ReducedInstance, reduce_to_lipcst
 from reductions.formats import guess_format, read_text_instance
@@ -37,8 +42,10 @@ from reductions.instances import (
     MaxCut,
     decode_number,
     encode_number,
+    exact_number,
     source_value,
 )
+from reductions.sizes import require_reduction_fits
 from reductions.validation import InvalidInputError, require
 
 __all__ = ["main", "build_parser", "read_instance", "describe_chain", "solve_reduced", "describe_solution",
@@ -64,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "a two-layer ReLU network f(x) = M2 relu(M1 x)), write the network with the data that maps "
                     "solutions back, and optionally solve it exactly and map the answer back.",
         epilog="Value map: source value = (L(f)^2 - offset) / scale, exact (written as 'value_map'). "
-               "Exit codes: 0 done, 1 solver failure, 2 bad input, 130 interrupted.",
+               "Exit codes: 0 done, 1 solver failure, 2 bad input, 74 output not written, 130 interrupted, "
+               "141 stdout closed early.",
     )
     parser.add_argument("instance",
                         help="instance file: JSON (type maxcut, qubo, convex_quadratic_01, convex_quadratic_pm1 "
@@ -198,22 +206,72 @@ def witness_values(reduced: ReducedInstance, result: Any) -> tuple[Any, Any] | N
     return lipcst_value, source_value(lipcst_value, *reduced.value_map)
 
 
-def source_bound(reduced: ReducedInstance, result: Any) -> float | None:
-    """The solver's proven upper bound on ``L(f)`` as a bound on the source optimum (float).
+#: Relative widening of the solver's float upper bound on ``L(f)`` before it is squared. The bound is a
+#: float that went through a square root (correctly rounded: within 2**-53 relative, on either side of
+#: the true value) and a few float operations; 2**-46 covers 64 such roundings.
+UPPER_MARGIN = Fraction(1, 2**46)
 
-    An upper bound on the maximum for Max-Cut and the convex quadratics, a lower bound on the minimum
-    for QUBO (negative scale); None when the solver proved no finite upper bound.
+
+def _outward_float(value: Fraction, up: bool) -> float:
+    """The float next to ``value`` on its outer side: ``>= value`` when ``up``, else ``<= value``.
 
     Examples
     --------
+    >>> _outward_float(Fraction(1, 3), up=True) > 1 / 3, _outward_float(Fraction(1, 3), up=False) == 1 / 3
+    (True, True)
+    """
+    result = float(value)
+    if up and Fraction(result) < value:
+        result = math.nextafter(result, math.inf)
+    elif not up and Fraction(result) > value:
+        result = math.nextafter(result, -math.inf)
+    return result
+
+
+def source_bound(reduced: ReducedInstance, result: Any) -> int | Fraction | float | None:
+    """The solver's proven upper bound on ``L(f)`` as a bound on the source optimum, rounded outward.
+
+    An upper bound on the maximum for Max-Cut and the convex quadratics, a lower bound on the minimum
+    for QUBO (negative scale); None when the solver proved no finite upper bound. The float bound is
+    widened by :data:`UPPER_MARGIN` and squared exactly (``Fraction``); for an integer network with one
+    output ``L(f)^2`` is an integer, so the square is rounded down to one; the value map is applied
+    exactly; a Max-Cut or QUBO with integer data has integer values, so the result is rounded outward
+    to an integer (floor for a maximum, ceil for a minimum). Float data give a float rounded outward.
+
+    Examples
+    --------
+    >>> import math
     >>> from lipexact.result import LipschitzResult
     >>> reduced = reduce_to_lipcst(QUBO([[-3, 2], [2, -1]]))
     >>> source_bound(reduced, LipschitzResult("time_limit", 4.0, "bnb", lower=4.0, upper=5.0))
-    -4.75
+    -4
+    >>> one_edge = reduce_to_lipcst(MaxCut.from_edges(2, [(0, 1, 3)]))   # maximum cut 3 = L(f)^2
+    >>> math.sqrt(3) ** 2 < 3                                           # the float sqrt of 3 is below it
+    True
+    >>> source_bound(one_edge, LipschitzResult("optimal", math.sqrt(3), "milp", lower=math.sqrt(3),
+    ...                                        upper=math.sqrt(3)))
+    3
     """
-    if result.upper is None or not np.isfinite(result.upper):
+    if result.upper is None or not math.isfinite(result.upper):
         return None
-    return float(source_value(float(result.upper) ** 2, *reduced.value_map))
+    squared = (Fraction(result.upper) * (1 + UPPER_MARGIN)) ** 2  # exact from here on
+    lipcst = reduced.lipcst
+    if lipcst.is_integer and lipcst.n_outputs == 1:
+        squared = Fraction(math.floor(squared))  # L(f)^2 is an integer
+    offset, scale = reduced.value_map
+    bound = (squared - Fraction(offset)) / Fraction(scale)  # a float offset or scale is converted exactly
+    maximum = scale > 0
+    source = reduced.source
+    if isinstance(source, (MaxCut, QUBO)) and source.is_integer:
+        return math.floor(bound) if maximum else math.ceil(bound)
+    if not lipcst.is_integer or isinstance(offset, float) or isinstance(scale, float):
+        return _outward_float(bound, up=maximum)
+    return exact_number(bound)
+
+
+def _number_text(value: Any) -> str:
+    """An exact number for the console: ints as they are, fractions as ``p/q``, floats to 12 digits."""
+    return f"{value:.12g}" if isinstance(value, float) else str(encode_number(value))
 
 
 def describe_solution(reduced: ReducedInstance, result: Any, solution: Solution | None) -> str:
@@ -224,7 +282,7 @@ def describe_solution(reduced: ReducedInstance, result: Any, solution: Solution 
     bound = source_bound(reduced, result)
     if bound is not None and result.status.value != "optimal":
         side = "<=" if reduced.value_map[1] > 0 else ">="
-        lines.append(f"proven bound from L(f) <= {result.upper:.12g}: optimum {side} {bound:.12g}")
+        lines.append(f"proven bound from L(f) <= {result.upper:.12g}: optimum {side} {_number_text(bound)}")
     if solution is None:
         lines.append("no witness found: nothing to map back")
         return "\n".join(lines)
@@ -294,16 +352,16 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.time_limit is not None and not args.time_limit > 0:
         raise InvalidInputError("--time-limit", "a number of seconds > 0", repr(args.time_limit))
     if args.output is not None:
-        parent = Path(args.output).parent
-        require(parent.is_dir(), "--output", "a file in an existing directory", str(parent))
+        check_output(args.output, "-o/--output")
     if args.solve:
         from lipexact.exact import METHODS
 
         require(args.method in ("auto", *METHODS), "--method", f"one of {['auto', *METHODS]}", repr(args.method))
     instance = read_instance(args.instance, args.format)
+    via = None if args.to == "auto" else args.to
     try:
-        reduced = reduce_to_lipcst(instance, via=None if args.to == "auto" else args.to,
-                                   threshold=_threshold(args.threshold))
+        require_reduction_fits(instance, via, args.instance)
+        reduced = reduce_to_lipcst(instance, via=via, threshold=_threshold(args.threshold))
     except InvalidInputError as error:
         if error.field == "via":
             raise InvalidInputError("--to", error.expected, error.got) from None
@@ -321,7 +379,7 @@ def _main(argv: Sequence[str] | None) -> int:
             "source_solution": None if solution is None else solution.to_dict(),
         }
         bound = source_bound(reduced, result)
-        document["solution"]["source_bound"] = bound
+        document["solution"]["source_bound"] = None if bound is None else encode_number(bound)
         values = witness_values(reduced, result)
         if values is not None:
             document["solution"]["witness_value"] = encode_number(values[0])
@@ -344,6 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Examples
     --------
     >>> import contextlib, io, tempfile
+    >>> from pathlib import Path
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     source, out = Path(folder) / "k3.rudy", Path(folder) / "out.json"
     ...     _ = source.write_text("3 3\\n1 2 1\\n2 3 1\\n1 3 1\\n")

@@ -8,20 +8,22 @@ Both formats are whitespace separated with 1-based indices::
 A QUBO file lists the upper triangle with the diagonal; the objective is
 ``sum_i Q_ii x_i + 2 sum_{i<j} Q_ij x_i x_j`` (minimized). Blank lines are ignored; every other
 problem (wrong number of fields, index out of range, a pair listed twice, a self-loop in a graph,
-a missing or extra entry line) raises :class:`InvalidInputError` naming the file and line.
+a missing or extra entry line, a header ``n`` whose dense ``n x n`` matrix would not fit in the memory
+available) raises :class:`InvalidInputError` naming the file and line.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from reductions.files import write_atomic
 from reductions.instances import QUBO, MaxCut, encode_number
+from reductions.sizes import READ_COPIES, dense_bytes, require_fits
 from reductions.validation import InvalidInputError, require
 
 __all__ = [
@@ -65,6 +67,7 @@ def _entries(text: str, source: str, what: str) -> tuple[int, list[tuple[int, in
         raise InvalidInputError(where, "a header 'n m' with two integers", " ".join(header)) from None
     require(n >= 1, where, "n >= 1 (a non-empty instance)", str(n))
     require(m >= 0, where, "m >= 0 entry lines", str(m))
+    require_fits(dense_bytes(n, n, copies=READ_COPIES), where, f"n = {n}")
     body = lines[1:]
     if len(body) < m:
         last = body[-1][0] if body else k
@@ -150,7 +153,7 @@ def read_rudy(path: str | os.PathLike) -> MaxCut:
 
 def write_rudy(graph: MaxCut, path: str | os.PathLike) -> None:
     """Write a rudy graph file atomically."""
-    _write_atomic(path, format_rudy(graph))
+    write_atomic(path, format_rudy(graph))
 
 
 # ------------------------------------------------------------------------------------------ QUBO
@@ -199,7 +202,7 @@ def read_qubo_sparse(path: str | os.PathLike) -> QUBO:
 
 def write_qubo_sparse(qubo: QUBO, path: str | os.PathLike) -> None:
     """Write a Biq Mac sparse QUBO file atomically."""
-    _write_atomic(path, format_qubo_sparse(qubo))
+    write_atomic(path, format_qubo_sparse(qubo))
 
 
 # ------------------------------------------------------------------------------------------ files
@@ -248,20 +251,3 @@ def _read(path: str | os.PathLike) -> str:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise InvalidInputError(str(path), "a UTF-8 text file", "binary data") from None
-
-
-def _write_atomic(path: str | os.PathLike, text: str) -> None:
-    path = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=path.parent if str(path.parent) else ".",
-                                         prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise

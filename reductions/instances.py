@@ -22,6 +22,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+from reductions.sizes import READ_COPIES, dense_bytes, require_fits
 from reductions.validation import (
     InvalidInputError,
     as_array,
@@ -291,6 +292,7 @@ class MaxCut:
         """Build from ``(i, j)`` or ``(i, j, w)`` tuples (0-based, weight 1 by default, each pair once)."""
         n = as_real(n, "n", minimum=1)
         require(isinstance(n, int), "n", "a positive integer", repr(n))
+        require_fits(dense_bytes(n, n, copies=READ_COPIES), "n", f"n = {n}")
         items = []
         for k, edge in enumerate(edges):
             field = f"edges[{k}]"
@@ -332,6 +334,7 @@ class MaxCut:
         require(graph.number_of_nodes() >= 1, "graph", "at least one node", "an empty graph")
         index = {node: k for k, node in enumerate(graph.nodes)}
         n = len(index)
+        require_fits(dense_bytes(n, n, copies=READ_COPIES), "graph", f"{n} nodes")
         entries = []
         for u, v, data in graph.edges(data=True):
             require(u != v, f"edge ({u!r}, {v!r})", "two different nodes (no self-loops)")

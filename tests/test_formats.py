@@ -104,3 +104,23 @@ def test_shared_files_have_the_right_sizes():
     assert qubo.n == 50 and upper == 111
     petersen = read_text_instance(INSTANCES / "classic" / "petersen", guess_format(INSTANCES / "classic" / "petersen"))
     assert petersen.n == 10 and len(petersen.edges) == 15
+
+
+@pytest.mark.parametrize("parse, text", [(parse_rudy, "100000 1\n1 2 1\n"), (parse_qubo_sparse, "1000000000 0\n"),
+                                         (parse_rudy, "123456789012 0\n")])
+def test_a_header_whose_matrix_cannot_fit_is_refused_naming_the_size(parse, text):
+    n = text.split()[0]
+    with pytest.raises(InvalidInputError) as error:
+        parse(text, "big.txt")
+    assert error.value.field == "big.txt line 1"
+    assert "fit in memory" in error.value.expected and error.value.got.startswith(f"n = {n} (needs about")
+
+
+def test_the_size_check_uses_the_memory_available(monkeypatch):
+    from reductions import sizes
+
+    text = "300 1\n1 2 -1\n"                              # 4 dense copies of 300 x 300 int64: about 2.7 MiB
+    assert parse_qubo_sparse(text).n == 300
+    monkeypatch.setattr(sizes, "available_memory", lambda: 2**20)
+    with pytest.raises(InvalidInputError, match=r"q line 1: .*\(1 MiB available\), got n = 300 \(needs about 2.75 MiB\)"):
+        parse_qubo_sparse(text, "q")
