@@ -9,12 +9,14 @@ lower bound comes from a witness re-evaluated independently of the method.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from importlib import import_module
 from typing import Any, Callable
 
 from lipexact.exact.problem import Clock, Problem, validate_problem
-from lipexact.result import LipschitzResult
-from reductions.validation import require
+from lipexact.exact.scaling import normalize, scale_back
+from lipexact.result import LipschitzResult, Status
+from reductions.validation import InvalidInputError, require
 
 __all__ = ["METHODS", "TREE_METHODS", "lipschitz", "choose_method", "opposite_pairs"]
 
@@ -71,6 +73,24 @@ def choose_method(problem: Problem) -> tuple[str, str]:
     if problem.domain is None and problem.norm == "2" and opposite_pairs(problem.net):
         return "milp", f"h = {h} units in opposite pairs, f(x) = sum c|a.x|: a binary quadratic program, MILP"
     return "bnb", f"h = {h} > {BRUTE_MAX_HIDDEN_FOR_AUTO}: branch-and-bound"
+
+
+def _solve_scale_free(implementation: Callable[..., LipschitzResult], method: str, problem: Problem, clock: Clock,
+                      options: dict) -> LipschitzResult:
+    """Run ``implementation`` on the normalized network (:mod:`lipexact.exact.scaling`) and scale back.
+
+    Bad input raises :class:`InvalidInputError`; any other failure becomes an ``error`` result.
+    """
+    try:
+        scaling = normalize(problem.net)
+        result = implementation(replace(problem, net=scaling.net), clock, **options)
+        return scale_back(result, scaling, problem)
+    except InvalidInputError:
+        raise
+    except Exception as error:  # numerical or solver failure: a result that says so, never an escape
+        return LipschitzResult(Status.ERROR, None, method, norm=problem.norm,
+                               message=f"the solver failed: {type(error).__name__}: {error}",
+                               timings={"total": clock.elapsed()})
 
 
 def lipschitz(net: Any, method: str = "auto", norm: Any = 2, domain: Any = None, time_limit: Any = None,
@@ -134,7 +154,7 @@ def lipschitz(net: Any, method: str = "auto", norm: Any = 2, domain: Any = None,
         method, reason = choose_method(problem)
     if node_limit is not None and method in TREE_METHODS:
         options = {**options, "node_limit": node_limit}
-    result = _implementation(method)(problem, clock, **options)
+    result = _solve_scale_free(_implementation(method), method, problem, clock, options)
     if reason is not None:
         result = result.replace(stats={**result.stats, "auto": method},
                                 message=f"{result.message} [auto: {reason}]".strip())
