@@ -102,3 +102,43 @@ def test_exact_kinks_of_left_out_units_do_not_break_the_certificate(method):
     assert result.status is Status.OPTIMAL, result.message
     assert result.value == pytest.approx(np.sqrt(2), rel=1e-12)
     assert all(value != 0 for value in exact_preactivations(net, result.witness))
+
+
+# f(x) = |20 x1 - 21 x2| - |x1 - x2| as pairs relu(a.x) + relu(-a.x): bias-free with contributions summing to
+# zero, so on R^n (a cone arrangement) x -> -x maps the cell of each pattern onto that of its complement,
+# with the same gradient norm. On the box [0.5, 2]^2 it does not: the best cell, 20 x1 / 21 < x2 < x1
+# (where the two kinks' signs differ), has a complement (x1 < x2 < 20 x1 / 21) that is empty there, so fixing
+# one unit "on" as the symmetry allows would lose it.
+ABS_PAIRS = TwoLayerReLU([[20, -21], [-20, 21], [1, -1], [-1, 1]], [[-1, -1, 1, 1]])
+ASYMMETRIC_BOX = ([0.5, 0.5], [2.0, 2.0])
+
+
+def test_complement_symmetry_is_not_claimed_on_a_box():
+    assert build_arrangement(validate_problem(ABS_PAIRS)).complement_symmetric
+    for box in (ASYMMETRIC_BOX, ([-2.0, -2.0], [2.0, 2.0])):
+        assert not build_arrangement(validate_problem(ABS_PAIRS, domain=box)).complement_symmetric
+
+
+def test_the_symmetry_is_used_globally_and_agrees_with_brute_force():
+    truth = lipschitz(ABS_PAIRS, "brute").value
+    result = lipschitz(ABS_PAIRS, "bnb")
+    assert result.stats["symmetry"] and result.status is Status.OPTIMAL
+    assert result.value == pytest.approx(truth, rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["bnb", "enumerate", "brute"])
+@pytest.mark.parametrize("incumbent", [True, False])
+def test_no_complement_symmetry_on_an_asymmetric_box(monkeypatch, method, incumbent):
+    # The exact value on the box, independently: the best of the three cells the box meets.
+    X = np.random.default_rng(0).uniform(0.5, 2.0, size=(4000, 2))
+    sampled = max(np.linalg.norm(ABS_PAIRS.jacobian(x)) for x in X)
+    truth = lipschitz(ABS_PAIRS, "brute", domain=ASYMMETRIC_BOX).value
+    assert truth == pytest.approx(sampled, rel=1e-12)
+    if not incumbent:  # without the local-search incumbent, only the tree itself can find the best cell
+        import lipexact.exact.bnb as bnb
+
+        monkeypatch.setattr(bnb, "find_incumbent", lambda *args, **kwargs: None)
+    result = lipschitz(ABS_PAIRS, method, domain=ASYMMETRIC_BOX)
+    assert result.status is Status.OPTIMAL, result.message
+    assert result.value == pytest.approx(truth, rel=1e-12)
+    assert not result.stats.get("symmetry", False)

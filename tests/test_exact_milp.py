@@ -337,3 +337,32 @@ def test_milp_runs_after_other_highs_solves_in_the_process(threads):
     tree = lipschitz(net, "bnb")  # its region LPs run after a MILP of another thread count
     assert tree.status is Status.OPTIMAL and tree.stats["lps"] > 0
     assert milp.value == pytest.approx(tree.value, rel=RELATIVE)
+
+
+# ---------------------------------------------------------------------------------- complement symmetry on boxes
+# f(x) = |20 x1 - 21 x2| - |x1 - x2|: bias-free, contributions summing to zero. On R^n, x -> -x maps each
+# pattern's region onto its complement's (same value), so one unit may be fixed on. On the box [0.5, 2]^2 the
+# best cell (20 x1 / 21 < x2 < x1) has an empty complement: fixing unit 0 on leaves only unrealizable patterns
+# of that value, the cuts remove them, and the MILP would prove a smaller optimum.
+SYMMETRIC_PAIRS = TwoLayerReLU([[20, -21], [-20, 21], [1, -1], [-1, 1]], [[-1, -1, 1, 1]])
+
+
+def test_complement_symmetry_is_not_used_on_an_asymmetric_box():
+    box = Box([0.5, 0.5], [2.0, 2.0])
+    X = np.random.default_rng(0).uniform(0.5, 2.0, size=(4000, 2))
+    sampled = max(np.linalg.norm(SYMMETRIC_PAIRS.jacobian(x)) for x in X)
+    truth = lipschitz(SYMMETRIC_PAIRS, method="brute", domain=box).value
+    assert truth == pytest.approx(sampled, rel=1e-12)
+    result = lipschitz(SYMMETRIC_PAIRS, method="milp", domain=box)
+    assert result.value == pytest.approx(truth, rel=RELATIVE)
+    assert_certified(result, SYMMETRIC_PAIRS, "2", box)
+    assert not result.stats["symmetry_fixed"]
+
+
+@pytest.mark.parametrize("domain", [None, Box([-2.0, -2.0], [2.0, 2.0])])
+def test_complement_symmetry_is_used_where_it_holds(domain):
+    result = lipschitz(SYMMETRIC_PAIRS, method="milp", domain=domain)
+    assert result.stats["symmetry_fixed"]
+    assert result.value == pytest.approx(lipschitz(SYMMETRIC_PAIRS, method="brute", domain=domain).value,
+                                         rel=RELATIVE)
+    assert_certified(result, SYMMETRIC_PAIRS, "2", domain)
