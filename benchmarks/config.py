@@ -54,6 +54,10 @@ class Config:
     perf_bnb_inputs: int = 10
     perf_memory_hidden: int = 12
     perf_run: bool = True
+    # 8. Certification fuzz of the exact solvers against an independent oracle (benchmarks/certify_fuzz.py).
+    fuzz_runs: int = 480
+    fuzz_time_limit: float = 10.0  # seconds per solver run
+    fuzz_families: tuple[str, ...] = ()  # empty: every family of benchmarks.certify_fuzz.FAMILIES
     # Options of the lower-bound methods (passed to lipexact.lower_bound by name).
     lower_options: dict = field(default_factory=lambda: {
         "gradient": {"restarts": 8, "steps": 100},
@@ -77,6 +81,7 @@ FULL = replace(
     instance_families=("classic", "biqmac/rudy/g05_60", "biqmac/beasley", "biqmac/gka"), instance_max_n=None,
     instance_time_limit=60.0,
     perf_repeats=5, perf_memory_hidden=16,
+    fuzz_runs=2000,
     lower_options={"gradient": {"restarts": 32, "steps": 200}, "annealing": {"chains": 64, "steps": 1000},
                    "grid": {"points": 200}},
 )
@@ -92,6 +97,7 @@ SMOKE = replace(
     instance_families=("classic",), instance_max_n=8, instance_extra=(), instance_time_limit=5.0,
     instance_methods=("auto",),
     perf_run=False,
+    fuzz_runs=48, fuzz_time_limit=5.0,
     lower_options={"gradient": {"restarts": 2, "steps": 10}, "annealing": {"chains": 4, "steps": 20},
                    "grid": {"points": 10}},
 )

@@ -8,7 +8,8 @@
 4. :func:`open_question_section` - two-layer nets of growing width: exact value next to every bound.
 5. :func:`scaling_section`, :func:`instances_section` - exact-solver scaling; Max-Cut / QUBO instances.
 6. :func:`performance_section` - the speed and memory figures other issues ask for.
-7. :func:`devices_section` - every bound timing per device (runs last: it sums the others).
+7. :func:`devices_section` - every bound timing per device (after every section that times bounds).
+8. :func:`certify_fuzz_section` - every exact method against an independent oracle (``benchmarks/certify_fuzz.py``).
 """
 
 from __future__ import annotations
@@ -705,6 +706,13 @@ def _target_row(name: str, m: Measurement, target: float, repeats: int) -> list[
     return [name, len(runs), m.seconds, target, "PASS" if m.seconds <= target else "FAIL"]
 
 
+# --------------------------------------------------------------------------- 8. certification fuzz
+def certify_fuzz_section(ctx: Context) -> Section:
+    from benchmarks import certify_fuzz
+
+    return certify_fuzz.section(ctx)
+
+
 #: Section key -> builder, in report order.
 SECTIONS: dict[str, Callable[[Context], Section]] = {
     "mlp": mlp_section,
@@ -715,4 +723,5 @@ SECTIONS: dict[str, Callable[[Context], Section]] = {
     "instances": instances_section,
     "performance": performance_section,
     "devices": devices_section,
+    "certify_fuzz": certify_fuzz_section,
 }

@@ -136,6 +136,16 @@ def test_exact_column_and_instances_where_the_exact_solver_is_available(smoke):
             assert record["found"] == record["published"], record["instance"]
 
 
+def test_certify_fuzz_section_judges_every_run_against_the_oracle(smoke):
+    _, results, _ = smoke
+    fuzz = next(s for s in results["sections"] if s["key"] == "certify_fuzz")
+    runs = [run for case in fuzz["records"] for run in case["runs"]]
+    assert len(runs) == results["meta"]["config"]["fuzz_runs"]
+    assert all(run["truth"] is not None for run in runs)
+    total = next(t for t in fuzz["tables"] if t["key"] == "certify_fuzz_statuses")["rows"][-1]
+    assert total[0] == "all" and total[3] == len(runs)
+
+
 def test_bracket_checks_catch_a_crossed_pair():
     upper = Measurement("upper", "autolip", "ok", kind="upper", value=1.0)
     lower = Measurement("lower", "data", "ok", kind="lower", value=2.0)
