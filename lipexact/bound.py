@@ -7,7 +7,9 @@ lower: data, gradient, annealing, grid); a table of method, kind (upper / lower 
 is printed, and ``--json`` writes every result as JSON (atomically). Every method's inputs are
 validated before any method runs, so a bad request fails at once; once they have run, results are never
 thrown away. Exit codes: 0 every method finished, 1 a method failed (its row says why; the others are
-reported), 2 bad input (one line on stderr, no output file), 130 interrupted.
+reported), 2 bad input (one line on stderr, no output file; a model with a NaN or infinite weight, or a
+``--json`` path in a missing or read-only folder, is bad input), 74 an output could not be written, 130
+interrupted, 141 stdout closed early.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from lipexact.cli import EXIT_OK, run_cli
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, as_array, require
 
-__all__ = ["main", "build_parser", "load_model", "load_data", "parse_shape", "parse_threads", "format_table"]
+__all__ = ["main", "build_parser", "load_model", "check_finite", "load_data", "parse_shape", "parse_threads",
+           "format_table"]
 
 PROG = "python -m lipexact.bound"
 EXIT_METHOD_FAILED = 1
@@ -97,7 +100,10 @@ def _existing_file(path: str, field: str) -> Path:
 
 
 def load_model(path: str) -> Any:
-    """A ``torch.nn.Module`` (TorchScript or pickled) or a TwoLayerReLU (JSON) from ``path``, on the CPU."""
+    """A ``torch.nn.Module`` (TorchScript or pickled) or a TwoLayerReLU (JSON) from ``path``, on the CPU.
+
+    A module with a NaN or infinite parameter or buffer is refused (:func:`check_finite`).
+    """
     import torch
 
     file = _existing_file(path, "model")
@@ -108,9 +114,12 @@ def load_model(path: str) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
-            return torch.jit.load(str(file), map_location="cpu")
+            scripted = torch.jit.load(str(file), map_location="cpu")
     except Exception:  # not a TorchScript archive: try a pickled module below
         pass
+    else:
+        check_finite(scripted)
+        return scripted
     try:
         model = torch.load(str(file), map_location="cpu", weights_only=False)
     except Exception as error:
@@ -120,7 +129,35 @@ def load_model(path: str) -> Any:
     if not isinstance(model, torch.nn.Module):
         hint = " (a state_dict? save the module itself with torch.save(model))" if isinstance(model, dict) else ""
         raise InvalidInputError("model", "a torch.nn.Module", f"{type(model).__name__}{hint}")
+    check_finite(model)
     return model
+
+
+def check_finite(model: Any) -> None:
+    """Refuse a module with a NaN or infinite parameter or floating buffer, naming the first one.
+
+    Examples
+    --------
+    >>> import torch
+    >>> layer = torch.nn.Sequential(torch.nn.Linear(2, 1))
+    >>> with torch.no_grad():
+    ...     layer[0].weight[0, 1] = float("nan")
+    >>> check_finite(layer)
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: 0.weight: expected finite values, got NaN
+    """
+    import torch
+
+    named = [*model.named_parameters(), *model.named_buffers()]
+    for name, tensor in named:
+        if not (torch.is_floating_point(tensor) or torch.is_complex(tensor)):
+            continue
+        values = tensor.detach()
+        if bool(torch.isnan(values).any()):
+            raise InvalidInputError(name, "finite values", "NaN")
+        if bool(torch.isinf(values).any()):
+            raise InvalidInputError(name, "finite values", "infinity")
 
 
 def load_data(path: str | None) -> Any:
@@ -287,10 +324,9 @@ def _main(argv: Sequence[str] | None) -> int:
     threads = parse_threads(args.threads)
     require(args.seed >= 0, "--seed", "a non-negative integer", repr(args.seed))
     if args.json is not None:
-        target = Path(args.json)
-        require(target.parent.is_dir() if str(target.parent) else True, "--json", "a path in an existing directory",
-                args.json)
-        require(not target.is_dir(), "--json", "a file path", f"{args.json} (a directory)")
+        from lipexact.io import check_output
+
+        check_output(args.json, "--json")
     data = load_data(args.data)
     if any(name == "data" for name, _ in methods):
         require(data is not None, "--data", "a .npy or .pt file of inputs (method data needs them)", "none given")

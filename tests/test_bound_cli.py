@@ -181,3 +181,37 @@ def test_a_method_failing_at_run_time_keeps_the_other_results(files, capsys, mon
     assert by_method["late"]["status"] == "error" and "something only found out" in by_method["late"]["message"]
     assert by_method["crash"]["status"] == "error" and "RuntimeError: out of luck" in by_method["crash"]["message"]
     assert report["lower"] == by_method["data"]["lower"] and report["upper"] == by_method["autolip"]["upper"]
+
+
+@pytest.mark.parametrize("parameter, value, got", [("0.weight", float("nan"), "NaN"), ("2.bias", float("inf"), "infinity"),
+                                                   ("2.weight", -float("inf"), "infinity")])
+@pytest.mark.parametrize("scripted", [False, True])
+def test_non_finite_weights_exit_2_naming_the_parameter_and_write_nothing(tmp_path, capsys, monkeypatch, parameter,
+                                                                        value, got, scripted):
+    calls = _recording(monkeypatch)
+    model = _mlp()
+    with torch.no_grad():
+        dict(model.named_parameters())[parameter].view(-1)[1] = value
+    path = tmp_path / "bad.pt"
+    if scripted:
+        torch.jit.script(model).save(str(path))
+    else:
+        torch.save(model, path)
+    out = tmp_path / "bounds.json"
+    code = main([str(path), "--methods", "autolip,frobenius,seqlip", "--device", "cpu", "--json", str(out)])
+    captured = capsys.readouterr()
+    assert code == 2 and calls == [] and captured.out == "" and not out.exists()
+    assert captured.err.strip().splitlines() == [
+        f"python -m lipexact.bound: error: {parameter}: expected finite values, got {got}"]
+
+
+def test_unwritable_json_folder_is_refused_before_any_method_runs(files, capsys, monkeypatch):
+    from reductions import files as output_files
+
+    calls = _recording(monkeypatch)
+    monkeypatch.setattr(output_files, "_writable", lambda path: False)
+    out = files / "never.json"
+    code = main([str(files / "mlp.pt"), "--methods", "autolip", "--device", "cpu", "--json", str(out)])
+    captured = capsys.readouterr()
+    assert code == 2 and calls == [] and captured.out == "" and not out.exists()
+    assert captured.err.startswith("python -m lipexact.bound: error: --json: expected a file in a writable folder")
