@@ -53,12 +53,31 @@ def parse_norm(norm: Any) -> str:
 
 
 def jacobian_norms(J: np.ndarray, norm: str) -> np.ndarray:
-    """``||J_k||_{p->p}`` for a stack of Jacobians of shape ``(..., m, n)``."""
+    """``||J_k||_{p->p}`` for a stack of Jacobians of shape ``(..., m, n)``, without overflow or underflow of
+    intermediate squares.
+
+    Examples
+    --------
+    >>> jacobian_norms(np.array([[[3e200, 4e200]], [[3e-200, 4e-200]]]), "2") / [1e200, 1e-200]
+    array([5., 5.])
+    """
     J = np.asarray(J, dtype=np.float64)
     if norm == "1":
         return np.abs(J).sum(axis=-2).max(axis=-1)
     if norm == "inf":
         return np.abs(J).sum(axis=-1).max(axis=-1)
+    values = _spectral(J)
+    size = np.abs(J).max(axis=(-2, -1)) if J.size else np.zeros(J.shape[:-2])
+    extreme = (size > 2.0 ** 500) | ((size > 0) & (size < 2.0 ** -500))
+    if np.any(extreme):  # squares would overflow or underflow: scale by a power of two (exact) and back
+        exponent = np.frexp(size[extreme])[1]
+        scaled = np.ldexp(J[extreme], -exponent[:, None, None])
+        values = np.array(values, dtype=np.float64, copy=True)
+        values[extreme] = np.ldexp(_spectral(scaled), exponent)
+    return values
+
+
+def _spectral(J: np.ndarray) -> np.ndarray:
     if J.shape[-2] == 1:
         return np.linalg.norm(J[..., 0, :], axis=-1)
     return np.linalg.norm(J, ord=2, axis=(-2, -1))

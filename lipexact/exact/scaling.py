@@ -34,9 +34,10 @@ class Scaling:
     exponent: int
 
 
-def _exact_scale(values: np.ndarray, exponent: int) -> np.ndarray | None:
+def _exact_scale(values: np.ndarray, exponent: Any) -> np.ndarray | None:
     """``values * 2^exponent`` when that loses nothing (round trip exact, finite), else None."""
-    scaled = np.ldexp(values, exponent)
+    with np.errstate(over="ignore"):
+        scaled = np.ldexp(values, exponent)
     if not np.all(np.isfinite(scaled)) or not np.array_equal(np.ldexp(scaled, -exponent), values):
         return None
     return scaled
@@ -45,7 +46,10 @@ def _exact_scale(values: np.ndarray, exponent: int) -> np.ndarray | None:
 def normalize(net: TwoLayerReLU) -> Scaling:
     """Rows of ``[W1 b1]`` to a largest entry in ``[1/2, 1)``, then ``W2`` likewise (powers of two, exact).
 
-    Integer networks are returned as they are (their arithmetic is exact already).
+    Each unit ``i`` gets ``row * 2^-e_i`` and ``column * 2^(e_i - q)``, where ``2^e_i`` bounds its row and
+    ``2^q`` the largest column once the rows are scaled (exponents are added as integers, so nothing
+    overflows on the way). If any entry would lose a bit, the network is solved as it is. Integer networks
+    are returned as they are (their arithmetic is exact already).
 
     Examples
     --------
@@ -56,29 +60,24 @@ def normalize(net: TwoLayerReLU) -> Scaling:
     """
     if net.W1.dtype.kind in "iu" and net.W2.dtype.kind in "iu":
         return Scaling(net, 0)
-    W1 = np.array(net.W1, dtype=np.float64)
-    b1 = np.array(net.hidden_bias, dtype=np.float64)
-    W2 = np.array(net.W2, dtype=np.float64)
-    for i in range(W1.shape[0]):
-        size = max(float(np.max(np.abs(W1[i]))), abs(float(b1[i])))
-        if size == 0:
-            continue
-        shift = -math.frexp(size)[1]
-        row = _exact_scale(np.append(W1[i], b1[i]), shift)
-        column = _exact_scale(W2[:, i], -shift)
-        if row is not None and column is not None:
-            W1[i], b1[i], W2[:, i] = row[:-1], row[-1], column
-    exponent = 0
-    largest = float(np.max(np.abs(W2))) if W2.size else 0.0
-    if largest > 0:
-        shift = -math.frexp(largest)[1]
-        scaled = _exact_scale(W2, shift)
-        if scaled is not None:
-            W2, exponent = scaled, -shift
-    b2 = None if net.b2 is None else np.ldexp(np.asarray(net.b2, dtype=np.float64), -exponent)
-    normalized = TwoLayerReLU(W1, W2, b1 if net.b1 is not None else None,
+    rows = np.hstack([np.asarray(net.W1, dtype=np.float64), np.asarray(net.hidden_bias, dtype=np.float64)[:, None]])
+    W2 = np.asarray(net.W2, dtype=np.float64)
+    row_size, column_size = np.abs(rows).max(axis=1), np.abs(W2).max(axis=0)
+    used = (row_size > 0) & (column_size > 0)
+    if not np.any(used):
+        return Scaling(net, 0)
+    row_exponent = np.where(used, np.frexp(row_size)[1], 0)
+    column_exponent = np.where(used, np.frexp(column_size)[1], 0)
+    q = int(np.max((row_exponent + column_exponent)[used]))
+    scaled_rows = _exact_scale(rows, -row_exponent[:, None])
+    scaled_W2 = _exact_scale(W2, (row_exponent - np.where(used, q, 0))[None, :])
+    if scaled_rows is None or scaled_W2 is None:
+        return Scaling(net, 0)
+    b2 = None if net.b2 is None else np.ldexp(np.asarray(net.b2, dtype=np.float64), -q)
+    b1 = scaled_rows[:, -1] if net.b1 is not None else None
+    normalized = TwoLayerReLU(scaled_rows[:, :-1], scaled_W2, b1,
                               b2 if b2 is not None and np.all(np.isfinite(b2)) else None)
-    return Scaling(normalized, exponent)
+    return Scaling(normalized, q)
 
 
 def _outward(value: float | None, exponent: int, direction: float) -> tuple[float | None, bool]:
@@ -86,7 +85,10 @@ def _outward(value: float | None, exponent: int, direction: float) -> tuple[floa
     whether it was exact."""
     if value is None or not math.isfinite(value):
         return value, True
-    scaled = math.ldexp(value, exponent)
+    try:
+        scaled = math.ldexp(value, exponent)
+    except OverflowError:
+        scaled = math.copysign(math.inf, value)
     if math.isfinite(scaled) and math.ldexp(scaled, -exponent) == value:
         return scaled, True
     if not math.isfinite(scaled):
@@ -114,6 +116,10 @@ def scale_back(result: LipschitzResult, scaling: Scaling, problem: Problem) -> L
     certificate = dict(result.certificate)
     certificate["normalization_exponent"] = q
     status, message = result.status, result.message
+    if not (lower_exact and upper_exact):
+        return result.replace(status=Status.ERROR, value=None, lower=lower, upper=upper, certificate=certificate,
+                              message=f"the constant does not fit in float64 (2^{q} times about {result.value!r}); "
+                                      "the bracket is rounded outward")
     if result.witness is not None and lower is not None:
         try:
             checked = verify_witness(problem.net, result.witness, problem.norm, problem.domain)
@@ -125,15 +131,11 @@ def scale_back(result: LipschitzResult, scaling: Scaling, problem: Problem) -> L
             status = Status.ERROR
             message = (f"the witness re-evaluates to {checked.value!r} on the original network but to {lower!r} "
                        "on the normalized one")
-        elif lower_exact:
+        else:
             lower = checked.value  # re-evaluated on the original weights
         if upper is not None and upper < lower <= upper * (1 + RELATIVE_TOLERANCE):
             upper = lower  # the same value, rounded differently on the two scales
-    if not (lower_exact and upper_exact):
-        status = Status.ERROR
-        message = (f"the constant does not fit in float64 (2^{q} times about {result.value!r}); the bracket is "
-                   "rounded outward")
-    elif upper is not None and math.isinf(upper) and status is not Status.ERROR:
+    if upper is not None and math.isinf(upper) and status is not Status.ERROR:
         status, message = Status.ERROR, "the upper bound is not finite (overflow)"
     if lower is not None and upper is not None and lower > upper:
         status, message, lower = Status.ERROR, message + "; the lower side exceeds the upper bound", None
