@@ -366,3 +366,65 @@ def test_complement_symmetry_is_used_where_it_holds(domain):
     assert result.value == pytest.approx(lipschitz(SYMMETRIC_PAIRS, method="brute", domain=domain).value,
                                          rel=RELATIVE)
     assert_certified(result, SYMMETRIC_PAIRS, "2", domain)
+
+
+# ---------------------------------------------------------------------------------- the PuLP status trap
+# relu(x) + 2 relu(x - 1): slopes 0 (x < 0), 1 (0 < x < 1) and 3 (x > 1); the pattern (0, 1) is empty.
+# The exact value is 3; the pattern (1, 0), of value 1, is a feasible but not optimal MILP solution.
+TRAP_NET = TwoLayerReLU([[1.0], [1.0]], [[1.0, 2.0]], b1=[0.0, -1.0])
+TRAP_INCUMBENT = {0: True, 1: False}
+
+
+def _stop_every_solve_with_an_incumbent(monkeypatch, forced):
+    """Make every MILP solve end as a time-limited one with an incumbent does: PuLP ``status`` Optimal,
+    ``sol_status`` IntegerFeasible, HiGHS model status time limit and no dual bound; the incumbent is the
+    best solution with the ``forced`` pattern variables (a real solve of the model with them fixed)."""
+    import highspy
+    import pulp
+    from types import SimpleNamespace
+
+    real_solve = pulp.LpProblem.solve
+
+    class StoppedHighs:
+        def getModelStatus(self):
+            return highspy.HighsModelStatus.kTimeLimit
+
+        def getInfo(self):
+            return SimpleNamespace(valid=False, mip_dual_bound=float("nan"))
+
+    def solve(self, solver=None, **kwargs):
+        restricted = self.deepcopy()  # shares the variables: solving it sets their values
+        variables = {v.name: v for v in self.variables()}
+        for unit, value in forced.items():
+            if f"s_{unit}" in variables:
+                restricted += variables[f"s_{unit}"] == int(value), f"forced_{unit}"
+        real_solve(restricted, solver, **kwargs)
+        assert restricted.sol_status == pulp.LpSolutionOptimal
+        self.status, self.sol_status = pulp.LpStatusOptimal, pulp.LpSolutionIntegerFeasible
+        self.solverModel = StoppedHighs()
+        return self.status
+
+    monkeypatch.setattr(pulp.LpProblem, "solve", solve)
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_status_optimal_with_an_integer_feasible_solution_is_not_optimal(monkeypatch, solver):
+    model = PatternMILP(TRAP_NET, "2")
+    _stop_every_solve_with_an_incumbent(monkeypatch, TRAP_INCUMBENT)
+    outcome = model.solve(solver, time_limit=30.0)
+    monkeypatch.undo()
+    assert outcome.optimal is False
+    assert outcome.pattern.tolist() == [True, False] and outcome.objective == pytest.approx(1.0)
+    assert outcome.reason == "time_limit"
+    assert outcome.bound is None
+
+
+@pytest.mark.parametrize("solver", ["highs", "cbc"])
+def test_the_lazy_milp_never_proves_a_stopped_solves_incumbent(monkeypatch, solver):
+    _stop_every_solve_with_an_incumbent(monkeypatch, TRAP_INCUMBENT)
+    result = solve_milp(validate_problem(TRAP_NET), Clock(30.0), solver=solver)
+    monkeypatch.undo()
+    assert result.status is Status.TIME_LIMIT, result.message
+    assert result.upper >= 3.0 * (1 - RELATIVE)
+    assert result.lower is None or result.lower <= 3.0 * (1 + RELATIVE)
+    assert lipschitz(TRAP_NET, method="milp", solver=solver).value == pytest.approx(3.0, rel=RELATIVE)
