@@ -1,4 +1,5 @@
 import json
+import math
 
 import numpy as np
 import pytest
@@ -36,3 +37,31 @@ def test_unknown_status_is_rejected():
     with pytest.raises(InvalidInputError) as error:
         LipschitzResult.from_dict({"type": "lipschitz_result", "version": 1, "status": "done"})
     assert error.value.field == "status"
+
+
+@pytest.mark.parametrize("lower, upper", [(2.0 + 1e-6, 2.0), (1.0, -math.inf), (1e12 * (1 + 1e-8), 1e12), (0.0, -1e-3)])
+def test_a_lower_bound_above_the_upper_bound_is_refused(lower, upper):
+    with pytest.raises(InvalidInputError) as error:
+        LipschitzResult(Status.TIME_LIMIT, lower, "bnb", lower=lower, upper=upper)
+    assert error.value.field == "lower"
+
+
+@pytest.mark.parametrize("lower, upper", [(2.0, 2.0), (2.0 * (1 + 5e-10), 2.0), (1.0, math.inf), (0.0, 0.0)])
+def test_a_bracket_within_the_relative_tolerance_is_accepted(lower, upper):
+    assert LipschitzResult(Status.OPTIMAL, lower, "bnb", lower=lower, upper=upper).upper == upper
+
+
+@pytest.mark.parametrize("field", ["value", "lower", "upper"])
+def test_nan_bounds_are_refused(field):
+    numbers = {"value": 1.0, "lower": 1.0, "upper": 2.0, field: math.nan}
+    with pytest.raises(InvalidInputError) as error:
+        LipschitzResult(Status.TIME_LIMIT, numbers.pop("value"), "bnb", **numbers)
+    assert error.value.field == field
+
+
+@pytest.mark.parametrize("status", [Status.NODE_LIMIT, Status.TIME_LIMIT, Status.INTERRUPTED, Status.ERROR])
+def test_stopped_and_failed_results_are_not_successes(status):
+    result = LipschitzResult(status, 1.0, "bnb", lower=1.0, upper=2.0)
+    assert not result.success
+    back = LipschitzResult.from_dict(json.loads(result.to_json()))
+    assert back.status is status and not back.success and (back.lower, back.upper) == (1.0, 2.0)
