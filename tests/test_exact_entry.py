@@ -98,3 +98,32 @@ def test_node_limit_reaches_branch_and_bound_through_auto():
     assert result.status.value == "node_limit" and result.stats["nodes"] == 2
     small = lipschitz(NET, node_limit=2)  # auto picks brute force, which has no tree: the limit does not apply
     assert small.stats["auto"] == "brute" and small.status.value == "optimal"
+
+
+# ---------------------------------------------------------------------------------- thin boxes
+THIN_BOXES = [([0.1, 0.1], [0.1 + 1e-9, 0.1 + 1e-9]), ([1e10, 1e10], [1e10 + 1, 1e10 + 1]),
+              ([-1e-200, -1e-200], [1e-200, 1e-200])]
+# relu(x1 - x2) crosses every one of them along its diagonal; relu(x1 + x2) is on in the first two.
+CROSSED = TwoLayerReLU([[1.0, -1.0], [1.0, 1.0]], [[3.0, 1.0]])
+
+
+@pytest.mark.parametrize("method", ["brute", "bnb", "enumerate", "milp"])
+@pytest.mark.parametrize("box", THIN_BOXES[:2])
+def test_thin_far_boxes_are_accepted_and_solved(method, box):
+    # No hyperplane of NET meets these boxes: the constant is the gradient norm of the one cell.
+    expected = float(np.linalg.norm(NET.jacobian(np.asarray(box[0]) + (np.asarray(box[1]) - box[0]) / 2)))
+    result = lipschitz(NET, method=method, domain=box)
+    assert result.status.value == "optimal", result.message
+    assert result.value == pytest.approx(expected, rel=1e-9)
+    assert validate_problem(NET, domain=box).domain.contains_interior(result.witness)
+
+
+@pytest.mark.parametrize("method", ["brute", "bnb", "enumerate", "milp"])
+@pytest.mark.parametrize("box", THIN_BOXES)
+def test_a_hyperplane_across_a_thin_box_is_resolved(method, box):
+    # Both sides of x1 = x2 meet the box; relu(x1 + x2) is on (first two boxes) or crosses too (the third).
+    expected = float(np.hypot(4.0, 2.0))     # x1 > x2, x1 + x2 > 0: gradient 3 (1, -1) + (1, 1)
+    result = lipschitz(CROSSED, method=method, domain=box)
+    assert result.status.value == "optimal", result.message
+    assert result.value == pytest.approx(expected, rel=1e-9)
+    assert validate_problem(CROSSED, domain=box).domain.contains_interior(result.witness)
