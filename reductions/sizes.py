@@ -120,8 +120,8 @@ def require_fits(needed: int, field: str, size: str) -> None:
     reductions.validation.InvalidInputError: q.sparse line 1: expected a size whose dense arrays fit in memory (... available), got n = 1000000 (needs about 29.1 TiB)
     """
     available = available_memory()
-    require(needed <= available, field, f"a size whose dense arrays fit in memory ({format_bytes(available)} available)",
-            f"{size} (needs about {format_bytes(needed)})")
+    expected = f"a size whose dense arrays fit in memory ({format_bytes(available)} available)"
+    require(needed <= available, field, expected, f"{size} (needs about {format_bytes(needed)})")
 
 
 #: Dense ``n x n`` temporaries alive at once while a Max-Cut or QUBO is reduced (about 16 measured on a

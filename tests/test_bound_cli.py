@@ -183,7 +183,8 @@ def test_a_method_failing_at_run_time_keeps_the_other_results(files, capsys, mon
     assert report["lower"] == by_method["data"]["lower"] and report["upper"] == by_method["autolip"]["upper"]
 
 
-@pytest.mark.parametrize("parameter, value, got", [("0.weight", float("nan"), "NaN"), ("2.bias", float("inf"), "infinity"),
+@pytest.mark.parametrize("parameter, value, got", [("0.weight", float("nan"), "NaN"),
+                                                   ("2.bias", float("inf"), "infinity"),
                                                    ("2.weight", -float("inf"), "infinity")])
 @pytest.mark.parametrize("scripted", [False, True])
 def test_non_finite_weights_exit_2_naming_the_parameter_and_write_nothing(tmp_path, capsys, monkeypatch, parameter,

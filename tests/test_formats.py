@@ -122,5 +122,6 @@ def test_the_size_check_uses_the_memory_available(monkeypatch):
     text = "300 1\n1 2 -1\n"                              # 4 dense copies of 300 x 300 int64: about 2.7 MiB
     assert parse_qubo_sparse(text).n == 300
     monkeypatch.setattr(sizes, "available_memory", lambda: 2**20)
-    with pytest.raises(InvalidInputError, match=r"q line 1: .*\(1 MiB available\), got n = 300 \(needs about 2.75 MiB\)"):
+    expected = r"q line 1: .*\(1 MiB available\), got n = 300 \(needs about 2.75 MiB\)"
+    with pytest.raises(InvalidInputError, match=expected):
         parse_qubo_sparse(text, "q")
