@@ -245,6 +245,14 @@ def _exact_combination(A: np.ndarray, support: list[int], guess: np.ndarray) -> 
 
 
 # ----------------------------------------------------------------------------------------- the float LP
+def _row_lengths(rows: np.ndarray) -> np.ndarray:
+    """Euclidean lengths of the rows without overflow or underflow of their squares (0 for a zero row)."""
+    size = np.abs(rows).max(axis=1) if rows.shape[1] else np.zeros(rows.shape[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scaled = rows / np.where(size > 0, size, 1.0)[:, None]
+    return size * np.linalg.norm(scaled, axis=1)
+
+
 @dataclass
 class _Proposal:
     margin: float
@@ -266,7 +274,7 @@ def _chebyshev(A: np.ndarray, c: np.ndarray, lower: np.ndarray | None, upper: np
         offsets = A @ centre + c
         homogeneous = False
     else:
-        lengths = np.linalg.norm(A, axis=1)
+        lengths = _row_lengths(A)
         distance = np.abs(c) / lengths
         reach = float(np.max(distance)) if k else 0.0
         homogeneous = reach > 0
@@ -275,7 +283,7 @@ def _chebyshev(A: np.ndarray, c: np.ndarray, lower: np.ndarray | None, upper: np
         offsets = c
     if homogeneous:
         rows = np.hstack([rows, offsets[:, None]])
-    lengths = np.linalg.norm(rows, axis=1)
+    lengths = _row_lengths(rows)
     with np.errstate(divide="ignore", invalid="ignore"):
         unit = rows / lengths[:, None]
         shift = offsets / lengths if lower is not None else np.zeros(k)
@@ -366,7 +374,7 @@ def _farkas_lp(A: np.ndarray, c: np.ndarray, lower: np.ndarray | None, upper: np
         rows, offsets = np.vstack([rows, faces]), np.concatenate([offsets, np.ones(2 * n)])
     else:
         rows, offsets = A, c
-    lengths = np.linalg.norm(rows, axis=1)
+    lengths = _row_lengths(rows)
     with np.errstate(divide="ignore", invalid="ignore"):
         unit, shift = rows / lengths[:, None], offsets / lengths
     if not (np.all(np.isfinite(unit)) and np.all(np.isfinite(shift))):
@@ -448,7 +456,12 @@ def decide_region(A: Any, c: Any, lower: Any = None, upper: Any = None) -> Regio
         if certificate is not None:
             return RegionDecision(EMPTY, multipliers={int(live[i]): y for i, y in certificate.items()})
     tight = _chebyshev(A_live, c_live, lower, upper, tight=True)
-    for proposal in (tight, centre):
+    proposals = [tight, centre]
+    if lower is None:  # the homogenized LP may sit at t = 0: look in boxes around the hyperplanes too
+        reach = float(np.max(np.abs(c_live) / _row_lengths(A_live))) if live.size else 0.0
+        for radius in (2.0 * reach + 1.0, 1e6 * (reach + 1.0)):
+            proposals.append(_chebyshev(A_live, c_live, np.full(n, -radius), np.full(n, radius)))
+    for proposal in proposals:
         if proposal is None:
             continue
         point = _certified_point(A_live, c_live, proposal.point, lower, upper)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from numbers import Integral
@@ -126,8 +127,9 @@ def certified_result(problem: Problem, method: str, clock: Clock, *, status: Sta
     """Build the result after re-checking the witness independently (see :mod:`lipexact.exact.certificate`).
 
     The lower bound is the re-evaluated gradient norm at ``witness``, never the solver's own number. An
-    ``OPTIMAL`` claim whose upper bound disagrees with the re-evaluated witness by more than
-    :data:`RELATIVE_TOLERANCE` becomes an ``ERROR``.
+    ``OPTIMAL`` claim becomes an ``ERROR`` when its upper bound disagrees with the re-evaluated witness by
+    more than :data:`RELATIVE_TOLERANCE` (relative), or when the witness or a finite upper bound is missing;
+    a witness above the upper bound, or a NaN upper bound, is an ``ERROR`` whatever the status.
     """
     lower = None
     pattern = None
@@ -142,20 +144,27 @@ def certified_result(problem: Problem, method: str, clock: Clock, *, status: Sta
         lower, pattern = checked.value, checked.pattern
         certificate.update(verified_value=checked.value, witness_margin=checked.margin,
                            witness_evaluation=checked.evaluation)
+    def error(text: str, upper_bound: float | None) -> LipschitzResult:
+        return LipschitzResult(Status.ERROR, lower, method, lower=lower, upper=upper_bound, norm=problem.norm,
+                               witness=witness, pattern=pattern, certificate=certificate, message=text,
+                               timings={"total": clock.elapsed()}, stats=dict(stats or {}))
+
+    if upper is not None and math.isnan(upper):
+        return error("the solver's upper bound is NaN", None)
     if upper is not None and lower is not None:
-        tolerance = RELATIVE_TOLERANCE * max(1.0, abs(upper))
+        tolerance = RELATIVE_TOLERANCE * max(abs(lower), abs(upper)) if math.isfinite(upper) else 0.0
         if lower > upper + tolerance:
-            return LipschitzResult(Status.ERROR, lower, method, lower=lower, norm=problem.norm, witness=witness,
-                                   pattern=pattern, certificate=certificate,
-                                   message=f"re-evaluated witness {lower!r} exceeds the proven upper bound {upper!r}",
-                                   timings={"total": clock.elapsed()}, stats=dict(stats or {}))
+            return error(f"re-evaluated witness {lower!r} exceeds the proven upper bound {upper!r}", None)
         if status is Status.OPTIMAL and upper - lower > tolerance:
             status = Status.ERROR
             message = f"optimality claimed but the witness re-evaluates to {lower!r} < upper bound {upper!r}"
         upper = max(upper, lower)
     if status is Status.OPTIMAL and lower is None:
         status, message = Status.ERROR, "optimality claimed without a witness"
+    if status is Status.OPTIMAL and upper is None:
+        status, message = Status.ERROR, "optimality claimed without an upper bound"
+    if status is Status.OPTIMAL and not math.isfinite(upper):
+        status, message = Status.ERROR, f"optimality claimed with a non-finite upper bound {upper!r}"
     return LipschitzResult(status, lower, method, lower=lower, upper=upper, norm=problem.norm, message=message,
                            witness=witness, pattern=pattern, certificate=certificate,
                            timings={"total": clock.elapsed()}, stats=dict(stats or {}))
-

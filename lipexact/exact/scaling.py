@@ -44,9 +44,10 @@ def _exact_scale(values: np.ndarray, exponent: Any) -> np.ndarray | None:
 
 
 def normalize(net: TwoLayerReLU) -> Scaling:
-    """Rows of ``[W1 b1]`` to a largest entry in ``[1/2, 1)``, then ``W2`` likewise (powers of two, exact).
+    """Rows of ``W1`` to a largest entry in ``[1/2, 1)`` (``b1`` along), then ``W2`` likewise (powers of two,
+    exact).
 
-    Each unit ``i`` gets ``row * 2^-e_i`` and ``column * 2^(e_i - q)``, where ``2^e_i`` bounds its row and
+    Each unit ``i`` gets ``[w_i b_i] * 2^-e_i`` and ``column * 2^(e_i - q)``, where ``2^e_i`` bounds ``w_i`` and
     ``2^q`` the largest column once the rows are scaled (exponents are added as integers, so nothing
     overflows on the way). If any entry would lose a bit, the network is solved as it is. Integer networks
     are returned as they are (their arithmetic is exact already).
@@ -62,7 +63,9 @@ def normalize(net: TwoLayerReLU) -> Scaling:
         return Scaling(net, 0)
     rows = np.hstack([np.asarray(net.W1, dtype=np.float64), np.asarray(net.hidden_bias, dtype=np.float64)[:, None]])
     W2 = np.asarray(net.W2, dtype=np.float64)
-    row_size, column_size = np.abs(rows).max(axis=1), np.abs(W2).max(axis=0)
+    # a row's size is that of its weights (they make the Jacobian); the bias only for a dead unit
+    weights = np.abs(rows[:, :-1]).max(axis=1) if rows.shape[1] > 1 else np.zeros(rows.shape[0])
+    row_size, column_size = np.where(weights > 0, weights, np.abs(rows[:, -1])), np.abs(W2).max(axis=0)
     used = (row_size > 0) & (column_size > 0)
     if not np.any(used):
         return Scaling(net, 0)
