@@ -78,19 +78,13 @@ def _read(root: Path, path: str, entry: dict):
     return getattr(formats, _READERS[entry["format"]])(root / path)
 
 
-def _source_bound(L: float | None, offset, scale) -> float | None:
-    """The source-problem bound implied by a proven bound on L(f): ``(L^2 - offset) / scale``."""
-    if L is None:
-        return None
-    return (L * L - float(offset)) / float(scale)
-
-
 def solve_instance(root: Path, path: str, entry: dict, time_limit: float, seed: int = 0,
                    method: str = "auto") -> dict[str, Any]:
     """Read, reduce, solve and map back one instance; every number of the returned row is computed here."""
     import lipexact
     from lipexact.network import TwoLayerReLU
     from reductions.base import Solution
+    from lipexact.reduce import source_bound
     from reductions.chain import reduce_to_lipcst
 
     source = _read(root, path, entry)
@@ -119,7 +113,8 @@ def solve_instance(root: Path, path: str, entry: dict, time_limit: float, seed: 
         mapped = reduced.map_back(Solution.at_witness(lipcst, np.asarray(result.witness)))
         row["found"] = mapped.value
         row["found_certificate"] = np.asarray(mapped.certificate).astype(int).tolist()
-    row["bound"] = _source_bound(result.upper, offset, scale)
+    bound = source_bound(reduced, result)  # rounded outward, exact for integer data
+    row["bound"] = bound if bound is None or isinstance(bound, (int, float)) else float(bound)
     return row
 
 
@@ -142,8 +137,9 @@ def _solve_all(ctx, result: Section, root: Path, chosen: list[tuple[str, dict]])
     bar.close()
     unsolved = [path for path, _ in chosen if path not in proven]
     notes = ["'ours' is the cut / QUBO value of the solver's witness mapped back through the reduction "
-             "(re-evaluated exactly); 'proven bound' is (L_upper^2 - offset) / scale, an upper bound on a maximum "
-             "cut and a lower bound on a QUBO minimum.",
+             "(re-evaluated exactly); 'proven bound' is (L_upper^2 - offset) / scale computed exactly and rounded "
+             "outward to an integer (lipexact.reduce.source_bound), an upper bound on a maximum cut and a lower "
+             "bound on a QUBO minimum.",
              f"Exact methods: {', '.join(methods)} (lipexact.lipschitz; 'auto' names the method it ran); time "
              f"limit {cfg.instance_time_limit:g} s per instance and method; cpu.",
              f"Proven optimal by at least one method: {len(proven)} of {len(chosen)} instances."]
