@@ -666,7 +666,7 @@ class RunRecord:
     truth: float | None = None
     magnitude: float | None = None
     seconds: float = 0.0
-    error: str = ""
+    error: str = ""  # the exception, or the solver's message when the status is not optimal
     wrong_optimal: bool = False
     bracket_violation: bool = False
     relative_error: float | None = None
@@ -742,6 +742,8 @@ def solve_run(case: Case, method: str, norm: str, truth: float, time_limit: floa
     else:
         record.status = getattr(result.status, "value", str(result.status))
         record.value, record.lower, record.upper = result.value, result.lower, result.upper
+        if record.status != "optimal":
+            record.error = str(result.message)[:300]
         judge(record)
     record.seconds = time.perf_counter() - start
     return record

@@ -11,7 +11,8 @@ The networks have integer weights in {-2, ..., 2} (``exactly_scalable_cases``), 
 float is exact: the scaled copies have exactly the same hyperplane arrangement, and the properties hold
 exactly for the float data (a rounding could otherwise open a sliver region and change the truth). Two
 ``optimal`` results must agree to a relative 1e-9; a result that is not optimal must bracket the other's
-optimal value (and two brackets must overlap).
+optimal value (and two brackets must overlap); any status other than ``optimal`` (a stopped search, an
+undecided region reported as ``error``) is judged by its bracket alone.
 
 The known-answer tests are the traps of ``../shared/DESIGN.md`` section 2: cones of angular width eps, slabs
 of relative width eps, boxes of relative width eps and boxes far from the origin, eps from 1e-3 to 1e-12.
@@ -33,17 +34,20 @@ from tests.strategies import exactly_scalable_cases, log_uniform_scales, unit_re
 METHODS = ["brute", "enumerate", "bnb", "milp"]
 NORMS = ["2", "1", "inf"]
 REL = 1e-9
+#: Absolute floor, in units of the magnitude || |W2| |W1| || (which bounds every ||J(s)||), as in
+#: benchmarks/certify_fuzz.py: evaluating J(s) in floating point errs by ~h * 1e-16 of it, so a constant that
+#: cancels to zero comes out as ~1e-16 M, not 0.
+FLOOR = 1e-13
 TIME_LIMIT = 10.0
 
 
 def _solve(net: TwoLayerReLU, method: str, norm: str, domain):
-    result = lipschitz(net, method, norm=norm, domain=domain, time_limit=TIME_LIMIT, seed=0)
-    assert result.status is not Status.ERROR, f"{method} ended in error: {result.message}"
-    return result
+    return lipschitz(net, method, norm=norm, domain=domain, time_limit=TIME_LIMIT, seed=0)
 
 
 def _describe(result) -> str:
-    return f"{result.status.value} value={result.value!r} bracket=[{result.lower!r}, {result.upper!r}]"
+    return (f"{result.status.value} value={result.value!r} bracket=[{result.lower!r}, {result.upper!r}] "
+            f"({result.message})")
 
 
 def _contains(result, value: float, slack: float) -> bool:
@@ -90,7 +94,8 @@ def test_scaling_the_weights_scales_the_constant(method, case, s, r):
     net, norm, domain = case
     b1 = None if net.b1 is None else net.b1 * s
     scaled = TwoLayerReLU(net.W1 * s, net.W2 * r, b1)
-    assert_consistent(_solve(net, method, norm, domain), _solve(scaled, method, norm, domain), s * r)
+    slack = FLOOR * _magnitude(scaled, norm)
+    assert_consistent(_solve(net, method, norm, domain), _solve(scaled, method, norm, domain), s * r, slack)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -101,8 +106,8 @@ def test_rescaling_hidden_units_keeps_the_constant(method, data):
     b1 = None if net.b1 is None else net.b1 * a
     rescaled = TwoLayerReLU(net.W1 * a[:, None], net.W2 / a[None, :], b1)
     # W2 / a_i rounds once per entry: each term of J(s) moves by one ulp, which only matters against a
-    # constant that cancels to (near) zero; the slack is 1e-12 of the largest possible ||J||.
-    slack = 1e-12 * _magnitude(net, norm)
+    # constant that cancels to (near) zero, like the float evaluation of J(s) itself: FLOOR covers both.
+    slack = FLOOR * _magnitude(net, norm)
     assert_consistent(_solve(net, method, norm, domain), _solve(rescaled, method, norm, domain), 1.0, slack)
 
 
