@@ -23,6 +23,7 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from reductions.sizes import READ_COPIES, dense_bytes, require_fits
+from reductions.realizability import UndecidedRegionError, decide_region, rows_of_pattern
 from reductions.validation import (
     InvalidInputError,
     as_array,
@@ -691,26 +692,20 @@ class LipCst:
     def realize(self, pattern: Any) -> np.ndarray | None:
         """An input ``x`` whose pattern equals ``pattern`` on the live units, or None when none exists.
 
-        Solves the LP ``(2 s_i - 1) M1_i x >= 1`` over the live units (DESIGN.md section 2), then
-        re-checks the pattern of the point it returns. Dead units are off everywhere, so a pattern
-        that switches one on is matched on the live units only.
+        Decided by :func:`reductions.realizability.decide_region` on the rows ``(2 s_i - 1) M1_i`` of the
+        live units: the point's signs, or the emptiness certificate, are verified in exact arithmetic
+        (:class:`~reductions.realizability.UndecidedRegionError` when neither verifies). Dead units are off
+        everywhere, so a pattern that switches one on is matched on the live units only.
         """
-        from scipy.optimize import linprog
-
         s = self.certificate(pattern)
         live = self.live
         if not np.any(live):
             return np.zeros(self.n_inputs)
-        signs = np.where(s[live], 1.0, -1.0)
-        A = -signs[:, None] * np.asarray(self.M1[live], dtype=np.float64)
-        result = linprog(np.zeros(self.n_inputs), A_ub=A, b_ub=-np.ones(A.shape[0]),
-                         bounds=[(None, None)] * self.n_inputs, method="highs")
-        if result.status != 0:
-            return None
-        x = np.asarray(result.x, dtype=np.float64)
-        pre = np.asarray(self.M1, dtype=np.float64) @ x
-        ok = np.all(np.where(s[live], pre[live] > 0, pre[live] < 0))
-        return x if ok else None
+        A, c = rows_of_pattern(np.asarray(self.M1[live], dtype=np.float64), np.zeros(int(live.sum())), s[live])
+        decision = decide_region(A, c)
+        if decision.undecided:
+            raise UndecidedRegionError(decision.message)
+        return decision.point
 
     def pattern_values(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All patterns of the live units (dead units off) with their values, in chunks."""

@@ -146,7 +146,31 @@ def eigen_factor(H: np.ndarray) -> np.ndarray:
         return np.zeros((H.shape[0], 1))
     F = vectors[:, keep] * np.sqrt(values[keep])
     F[np.all(np.asarray(H) == 0, axis=1)] = 0.0  # zero rows of H are exactly dead units
+    _tie_equal_rows(np.asarray(H), F)
     return F
+
+
+def _tie_equal_rows(H: np.ndarray, F: np.ndarray) -> None:
+    """Make ``F_j = F_i`` (``-F_i``) where ``H_ii = H_jj = H_ij`` (``= -H_ij``), as every exact factor has.
+
+    ``||F_i - F_j||^2 = H_ii - 2 H_ij + H_jj = 0`` there; a float factor misses it by rounding, and the two
+    units would then be two distinct hyperplanes 1e-16 apart instead of one.
+
+    Examples
+    --------
+    >>> H = np.array([[1.0, 1.0, -1.0], [1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]])
+    >>> F = np.array([[1.0], [1.0 + 2e-16], [-1.0 + 1e-16]])
+    >>> _tie_equal_rows(H, F); F.ravel().tolist()
+    [1.0, 1.0, -1.0]
+    """
+    diagonal = np.diag(H)
+    same_size = (diagonal[:, None] == diagonal[None, :]) & (diagonal[:, None] != 0)
+    for j in range(1, H.shape[0]):
+        for sign in (1, -1):
+            partners = np.flatnonzero(same_size[:j, j] & (H[:j, j] == sign * diagonal[j]))
+            if partners.size:
+                F[j] = sign * F[partners[0]]
+                break
 
 
 def psd_factor(H: np.ndarray) -> tuple[np.ndarray, str]:

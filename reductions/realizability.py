@@ -40,7 +40,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["RegionDecision", "decide_region", "certify_point", "certify_empty", "exact_signs", "rows_of_pattern",
+__all__ = ["RegionDecision", "UndecidedRegionError", "decide_region", "certify_point", "certify_empty", "exact_signs", "rows_of_pattern",
            "NONEMPTY", "EMPTY", "UNDECIDED"]
 
 NONEMPTY, EMPTY, UNDECIDED = "nonempty", "empty", "undecided"
@@ -51,6 +51,10 @@ _SUPPORT_FRACTION = 1e-9
 _ZOOM = 1e-5
 _UNIT_ROUNDOFF = 2.0 ** -53
 _TINY = 2.0 ** -1074
+
+
+class UndecidedRegionError(RuntimeError):
+    """Neither an interior point nor an emptiness certificate of a region verified in exact arithmetic."""
 
 
 @dataclass(frozen=True)

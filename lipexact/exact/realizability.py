@@ -21,13 +21,10 @@ import numpy as np
 
 from lipexact.domain import Box
 from lipexact.network import TwoLayerReLU
-from reductions.realizability import EMPTY, RegionDecision, decide_region, exact_signs, rows_of_pattern
+from reductions.realizability import (EMPTY, RegionDecision, UndecidedRegionError, decide_region, exact_signs,
+                                      rows_of_pattern)
 
 __all__ = ["decide_pattern", "realizing_point", "realizes", "UndecidedRegionError"]
-
-
-class UndecidedRegionError(RuntimeError):
-    """Neither an interior point nor an emptiness certificate of a region verified in exact arithmetic."""
 
 
 def decide_pattern(net: TwoLayerReLU, pattern: Any, fixed: Any = None, domain: Box | None = None) -> RegionDecision:
@@ -39,9 +36,9 @@ def decide_pattern(net: TwoLayerReLU, pattern: Any, fixed: Any = None, domain: B
     Examples
     --------
     >>> net = TwoLayerReLU([[1.0], [1.0], [1.0]], [[1.0, 1.0, 1.0]], b1=[0.0, -1.0, 5.0])
-    >>> decision = decide_pattern(net, [False, True, False])     # x < 0, x > 1, x < -5
+    >>> decision = decide_pattern(net, [False, True, False])     # x < 0, x > 1, x < -5: the last two clash
     >>> decision.status, sorted(decision.multipliers)
-    ('empty', [0, 1])
+    ('empty', [1, 2])
     """
     h = net.n_hidden
     s = np.asarray(pattern, dtype=bool).reshape(h)
