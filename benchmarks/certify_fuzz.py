@@ -16,10 +16,11 @@ answer with the truth computed here, independently of ``lipexact.exact``:
 The case families stress what floating-point realizability checks get wrong: weight scales from 1e-6 to
 1e6, thin cones and thin slabs of relative width 1e-12..1e-3, thin boxes and boxes far from the origin
 (up to 1e10), integer and degenerate arrangements (duplicate, opposite, zero, parallel and concurrent
-hyperplanes, exact under power-of-two scales, or broken by one rounding under arbitrary scales). The report counts, per method, norm, scope and family: statuses, wrong ``optimal`` values,
-proven brackets that miss the truth, exceptions (anything but ``InvalidInputError``) and runs stopped by
-the time limit. It is written like every other benchmark report (``report.md``, ``results.json`` with
-every case's data and every run, one CSV per table) and is also a section of ``python -m benchmarks.run``.
+hyperplanes, exact under power-of-two scales, or broken by one rounding under arbitrary scales). The
+report counts, per method, norm, scope and family: statuses, wrong ``optimal`` values, proven brackets that
+miss the truth, exceptions (anything but ``InvalidInputError``) and runs stopped by the time limit. It is
+written like every other benchmark report (``report.md``, ``results.json`` with every case's data and every
+run, one CSV per table) and is also a section of ``python -m benchmarks.run``.
 """
 
 from __future__ import annotations
@@ -881,7 +882,8 @@ def build_section(fuzz: FuzzResult, key: str = "certify_fuzz",
         "scaled by independent log-uniform factors in [1e-6, 1e6] (powers of two in [2^-20, 2^20] for the "
         "`integer` and `degenerate` families, so that their degeneracies stay exact; `near_degenerate` is the "
         "same construction with arbitrary factors, whose rounding leaves slivers of relative width ~1e-16); "
-        "thin cones, slabs and boxes have a relative thinness eps in [1e-12, 1e-3]. milp is not run for the l2 norm with several outputs (refused by design).")
+        "thin cones, slabs and boxes have a relative thinness eps in [1e-12, 1e-3]. milp is not run for the "
+        "l2 norm with several outputs (refused by design).")
     section.text.append(
         f"A run is a *wrong optimal* when its status is `optimal` and |value - truth| > {REL_TOL:g} |truth| + "
         f"{FLOOR:g} M, and a *bracket violation* when truth < lower (1 - {REL_TOL:g}) - {FLOOR:g} M or truth > "
@@ -976,7 +978,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     require(args.time_limit > 0, "time-limit", "a positive number of seconds", repr(args.time_limit))
     families = tuple(f.strip() for f in args.families.split(",") if f.strip())
     methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
-    out = args.out if args.out is not None else Path(__file__).resolve().parent / "results" / f"certify_fuzz-{timestamp()}"
+    out = args.out
+    if out is None:
+        out = Path(__file__).resolve().parent / "results" / f"certify_fuzz-{timestamp()}"
     require(not out.exists() or out.is_dir(), "out", "a folder", f"{out} is a file")
     started = _dt.datetime.now().isoformat(timespec="seconds")
     load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
