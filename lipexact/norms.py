@@ -66,7 +66,8 @@ def jacobian_norms(J: np.ndarray, norm: str) -> np.ndarray:
         return np.abs(J).sum(axis=-2).max(axis=-1)
     if norm == "inf":
         return np.abs(J).sum(axis=-1).max(axis=-1)
-    values = _spectral(J)
+    with np.errstate(over="ignore", under="ignore"):
+        values = _spectral(J)
     size = np.abs(J).max(axis=(-2, -1)) if J.size else np.zeros(J.shape[:-2])
     extreme = (size > 2.0 ** 500) | ((size > 0) & (size < 2.0 ** -500))
     if np.any(extreme):  # squares would overflow or underflow: scale by a power of two (exact) and back

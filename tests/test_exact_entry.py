@@ -21,21 +21,66 @@ def test_auto_picks_branch_and_bound_for_wide_networks():
     assert choose_method(validate_problem(wide))[0] == "bnb"
 
 
-def test_auto_picks_the_milp_for_absolute_value_networks_and_agrees_with_bnb():
+def _qubo_net(size: int, seed: int = 3) -> TwoLayerReLU:
     from reductions import QUBO, reduce_to_lipcst
 
-    rng = np.random.default_rng(3)
-    B = rng.integers(-9, 10, size=(9, 9))
-    Q = B + B.T
-    lipcst = reduce_to_lipcst(QUBO(Q)).lipcst
-    net = TwoLayerReLU(lipcst.M1, lipcst.M2)
-    assert net.n_hidden > 12 and opposite_pairs(net)
-    assert choose_method(validate_problem(net))[0] == "milp"
-    assert choose_method(validate_problem(net, norm="inf"))[0] == "bnb"
-    assert choose_method(validate_problem(net, domain=(-np.ones(net.n_inputs), np.ones(net.n_inputs))))[0] == "bnb"
-    auto = lipschitz(net)
-    assert auto.stats["auto"] == "milp" and auto.status.value == "optimal"
-    assert auto.value == pytest.approx(lipschitz(net, method="bnb").value, rel=1e-9)
+    rng = np.random.default_rng(seed)
+    B = rng.integers(-9, 10, size=(size, size))
+    lipcst = reduce_to_lipcst(QUBO(B + B.T)).lipcst
+    return TwoLayerReLU(lipcst.M1, lipcst.M2)
+
+
+def test_auto_picks_the_milp_only_for_large_absolute_value_networks():
+    small, large = _qubo_net(9), _qubo_net(40)
+    assert opposite_pairs(small) and opposite_pairs(large)
+    assert 12 < small.n_hidden <= 64 < large.n_hidden
+    assert choose_method(validate_problem(small))[0] == "bnb"
+    assert choose_method(validate_problem(large))[0] == "milp"
+    assert choose_method(validate_problem(large, norm="inf"))[0] == "bnb"
+    assert choose_method(validate_problem(large, domain=(-np.ones(large.n_inputs), np.ones(large.n_inputs))))[0] == "bnb"
+    auto = lipschitz(small)
+    assert auto.stats["auto"] == "bnb" and auto.status.value == "optimal"
+    assert auto.value == pytest.approx(lipschitz(small, method="milp").value, rel=1e-9)
+
+
+def test_auto_uses_brute_force_only_for_small_global_problems():
+    box = (-np.ones(2), np.ones(2))
+    assert choose_method(validate_problem(NET))[0] == "brute"
+    assert choose_method(validate_problem(NET, domain=box))[0] == "bnb"
+    seven = TwoLayerReLU(np.arange(14.0).reshape(7, 2) - 6, np.ones((1, 7)))
+    assert choose_method(validate_problem(seven))[0] == "bnb"
+
+
+def _stopped_with_the_lower_side(problem, clock):
+    from lipexact.exact.brute import solve_brute
+    from lipexact.result import Status
+
+    exact = solve_brute(problem, clock)
+    return exact.replace(status=Status.TIME_LIMIT, upper=2 * exact.upper, method="bnb")
+
+
+def _stopped_with_the_upper_side(problem, clock):
+    from lipexact.exact.brute import solve_brute
+    from lipexact.result import Status
+
+    exact = solve_brute(problem, clock)
+    return exact.replace(status=Status.TIME_LIMIT, value=None, lower=None, witness=None, pattern=None, method="milp")
+
+
+def test_auto_runs_the_other_search_when_the_first_stalls_and_keeps_the_tighter_sides(monkeypatch):
+    from lipexact import exact
+
+    net = TwoLayerReLU(np.arange(14.0).reshape(7, 2) - 6, np.linspace(-1, 1, 7)[None, :], b1=np.linspace(0, 1, 7))
+    truth = lipschitz(net, method="brute").value
+    monkeypatch.setitem(exact.METHODS, "bnb", "tests.test_exact_entry:_stopped_with_the_lower_side")
+    monkeypatch.setitem(exact.METHODS, "milp", "tests.test_exact_entry:_stopped_with_the_upper_side")
+    result = lipschitz(net, time_limit=60)
+    assert result.stats["auto"] == "milp" and "then milp" in result.message
+    assert result.status.value == "optimal"              # bnb's witness meets milp's upper bound
+    assert result.lower == pytest.approx(truth, rel=1e-12) and result.upper == pytest.approx(truth, rel=1e-12)
+    assert result.certificate["upper_method"] == "milp"
+    without_limit = lipschitz(net)                        # no time limit: the first choice alone, as it ended
+    assert without_limit.status.value == "time_limit" and without_limit.upper == pytest.approx(2 * truth)
 
 
 def test_opposite_pairs_needs_every_unit_paired_without_bias():

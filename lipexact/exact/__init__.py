@@ -13,7 +13,7 @@ from dataclasses import replace
 from importlib import import_module
 from typing import Any, Callable
 
-from lipexact.exact.problem import Clock, Problem, validate_problem
+from lipexact.exact.problem import RELATIVE_TOLERANCE, Clock, Problem, validate_problem
 from lipexact.exact.scaling import normalize, scale_back
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
@@ -28,7 +28,11 @@ METHODS: dict[str, str] = {
     "milp": "lipexact.exact.milp:solve_milp",
 }
 
-BRUTE_MAX_HIDDEN_FOR_AUTO = 12
+BRUTE_MAX_HIDDEN_FOR_AUTO = 6
+MILP_MIN_HIDDEN_FOR_AUTO = 64
+#: With a time limit, ``auto`` gives its first choice this share of it and the other search the rest when the
+#: first stops unproven.
+AUTO_FIRST_SHARE = 0.6
 
 #: The methods that search a tree of partial patterns and accept a ``node_limit``.
 TREE_METHODS = ("bnb", "enumerate")
@@ -62,17 +66,58 @@ def opposite_pairs(net: Any) -> bool:
 def choose_method(problem: Problem) -> tuple[str, str]:
     """The method ``"auto"`` runs for ``problem``, and why.
 
-    Brute force up to :data:`BRUTE_MAX_HIDDEN_FOR_AUTO` hidden units; above, the MILP for the global l2
-    constant of networks in :func:`opposite_pairs` form (on the shared QUBO instances it proves in under a
-    second what branch and bound does not within a minute), and branch and bound otherwise (it closes the
-    dense Max-Cut networks the MILP does not); see the instance table of ``python -m benchmarks.run``.
+    Measured on this project's 2-core machine (``benchmarks/`` and the notes in the README):
+
+    - brute force only for the global constant with at most :data:`BRUTE_MAX_HIDDEN_FOR_AUTO` hidden
+      units: above that, or on a box (where most patterns are empty and each needs its own certificate), it
+      lost up to 2000x to branch and bound (14 s against 0.007 s, h = 12, n = 2, box of side 0.2);
+    - the MILP for the global l2 constant of networks in :func:`opposite_pairs` form with more than
+      :data:`MILP_MIN_HIDDEN_FOR_AUTO` units: it proves the shared QUBO instances (h = 102 to 142) in 3 to
+      11 s where branch and bound stops at 20 s, while branch and bound is 5 to 10x faster on random QUBO
+      networks up to h = 62;
+    - branch and bound for everything else.
     """
     h = problem.net.n_hidden
-    if h <= BRUTE_MAX_HIDDEN_FOR_AUTO:
-        return "brute", f"h = {h} <= {BRUTE_MAX_HIDDEN_FOR_AUTO}: brute force is fastest"
-    if problem.domain is None and problem.norm == "2" and opposite_pairs(problem.net):
+    if h <= BRUTE_MAX_HIDDEN_FOR_AUTO and problem.domain is None:
+        return "brute", f"h = {h} <= {BRUTE_MAX_HIDDEN_FOR_AUTO}, global: brute force"
+    if (h > MILP_MIN_HIDDEN_FOR_AUTO and problem.domain is None and problem.norm == "2"
+            and opposite_pairs(problem.net)):
         return "milp", f"h = {h} units in opposite pairs, f(x) = sum c|a.x|: a binary quadratic program, MILP"
-    return "bnb", f"h = {h} > {BRUTE_MAX_HIDDEN_FOR_AUTO}: branch-and-bound"
+    return "bnb", "branch-and-bound"
+
+
+def _alternative(problem: Problem, method: str) -> str | None:
+    """The other search ``auto`` tries when its first choice stalls (bnb <-> milp), None when none applies."""
+    if method == "milp":
+        return "bnb"
+    if method == "bnb" and (problem.norm != "2" or problem.net.n_outputs == 1):
+        return "milp"
+    return None
+
+
+def _combine(first: LipschitzResult, second: LipschitzResult) -> LipschitzResult:
+    """The tighter of two proven brackets of the same constant: the larger re-checked lower side (with its
+    witness) and the smaller upper bound (with its proof)."""
+    if second.status is Status.OPTIMAL:
+        return second.replace(message=f"{second.message} (after {first.method}: {first.status.value})")
+    results = [r for r in (first, second) if r.lower is not None or r.upper is not None]
+    if not results:
+        return second
+    lower_side = max((r for r in results if r.lower is not None), key=lambda r: r.lower, default=second)
+    upper_side = min((r for r in results if r.upper is not None), key=lambda r: r.upper, default=second)
+    lower, upper = lower_side.lower, upper_side.upper
+    certificate = {**lower_side.certificate, "upper_proof": upper_side.certificate.get("upper_proof"),
+                   "upper_method": upper_side.method}
+    status = second.status if second.status is not Status.ERROR else first.status
+    message = (f"{first.method}: {first.status.value} [{first.lower}, {first.upper}], then {second.method}: "
+               f"{second.status.value} [{second.lower}, {second.upper}]")
+    if lower is not None and upper is not None and upper - lower <= RELATIVE_TOLERANCE * max(abs(lower), abs(upper)):
+        status, message = Status.OPTIMAL, "optimal: " + message
+    stats = {"first": {"method": first.method, **first.stats}, "second": {"method": second.method, **second.stats}}
+    return lower_side.replace(status=status, value=lower, lower=lower, upper=max(upper, lower) if upper is not None
+                              and lower is not None else upper, message=message, certificate=certificate,
+                              method=second.method, stats=stats,
+                              timings={"total": first.timings.get("total", 0.0) + second.timings.get("total", 0.0)})
 
 
 def _solve_scale_free(implementation: Callable[..., LipschitzResult], method: str, problem: Problem, clock: Clock,
@@ -154,7 +199,17 @@ def lipschitz(net: Any, method: str = "auto", norm: Any = 2, domain: Any = None,
         method, reason = choose_method(problem)
     if node_limit is not None and method in TREE_METHODS:
         options = {**options, "node_limit": node_limit}
-    result = _solve_scale_free(_implementation(method), method, problem, clock, options)
+    alternative = _alternative(problem, method) if reason is not None and problem.time_limit is not None \
+        and node_limit is None and not options else None
+    if alternative is None:
+        result = _solve_scale_free(_implementation(method), method, problem, clock, options)
+    else:
+        first_clock = Clock(AUTO_FIRST_SHARE * problem.time_limit, start=clock.start, now=clock.now)
+        result = _solve_scale_free(_implementation(method), method, problem, first_clock, options)
+        if result.status is Status.TIME_LIMIT and not clock.expired():
+            second = _solve_scale_free(_implementation(alternative), alternative, problem, clock, options)
+            reason += f"; {method} stopped at {AUTO_FIRST_SHARE:.0%} of the time limit, then {alternative}"
+            result, method = _combine(result, second), alternative
     if reason is not None:
         result = result.replace(stats={**result.stats, "auto": method},
                                 message=f"{result.message} [auto: {reason}]".strip())
