@@ -34,13 +34,14 @@ strict inequalities). DESIGN.md section 2.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["RegionDecision", "UndecidedRegionError", "decide_region", "certify_point", "certify_empty", "exact_signs", "rows_of_pattern",
+__all__ = ["RegionDecision", "UndecidedRegionError", "decide_region", "certify_point", "certify_empty", "exact_signs", "rows_of_pattern", "proportionality",
            "NONEMPTY", "EMPTY", "UNDECIDED"]
 
 NONEMPTY, EMPTY, UNDECIDED = "nonempty", "empty", "undecided"
@@ -175,22 +176,54 @@ def certify_empty(A: Any, c: Any, multipliers: Mapping[int, Any], lower: Any = N
         return False
     if any(not 0 <= i < A.shape[0] for i in weights):
         return False
-    n = A.shape[1]
-    residual = [Fraction(0)] * n
+    residual: dict[int, Fraction] = {}  # sparse: only the columns the rows touch
     total = Fraction(0)
     for i, y in weights.items():
         if y == 0:
             continue
         total += y * _fraction(c[i])
-        for j, a in enumerate(A[i].tolist()):
-            if a != 0:
-                residual[j] += y * _fraction(a)
+        for j in np.flatnonzero(A[i]).tolist():
+            residual[j] = residual.get(j, Fraction(0)) + y * _fraction(A[i, j])
     if lower is None:
-        return all(r == 0 for r in residual) and total <= 0
-    low = [_fraction(v) for v in np.asarray(lower, dtype=np.float64).tolist()]
-    high = [_fraction(v) for v in np.asarray(upper, dtype=np.float64).tolist()]
-    worst = total + sum((r * (high[j] if r > 0 else low[j]) for j, r in enumerate(residual) if r != 0), Fraction(0))
+        return all(r == 0 for r in residual.values()) and total <= 0
+    low, high = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+    worst = total + sum((r * _fraction(high[j] if r > 0 else low[j]) for j, r in residual.items() if r != 0),
+                        Fraction(0))
     return worst <= 0
+
+
+def proportionality(row: np.ndarray, reference: np.ndarray) -> int:
+    """``+1``/``-1`` when ``row`` is exactly a positive/negative multiple of ``reference``, else 0.
+
+    Two cheap exact answers come first: a ratio that is a power of two (``+-1`` included) multiplies
+    without rounding, so float equality decides; cross products that differ by more than their rounding
+    error cannot be equal. The rest is decided in rational arithmetic.
+
+    Examples
+    --------
+    >>> proportionality(np.array([-2.0, 0.6]), np.array([1.0, -0.3])), proportionality(np.array([0.75, 3.0]), np.array([0.25, 1.0]))
+    (-1, 1)
+    >>> proportionality(np.array([1.0, 0.3]), np.array([1.0, 0.30000000000000004]))
+    0
+    """
+    pivot = int(np.flatnonzero(reference)[0])
+    if row[pivot] == 0:
+        return 0
+    sign = 1 if (row[pivot] > 0) == (reference[pivot] > 0) else -1
+    with np.errstate(all="ignore"):
+        ratio = row[pivot] / reference[pivot]
+        if math.frexp(abs(ratio))[0] == 0.5 and np.array_equal(reference * ratio, row) \
+                and np.array_equal(row / ratio, reference):
+            return sign
+        left, right = row * reference[pivot], reference * row[pivot]
+        slack = 4 * 2.0 ** -53 * (np.abs(left) + np.abs(right)) + 2.0 ** -1000
+        if np.all(np.isfinite(left)) and np.all(np.isfinite(right)) and np.any(np.abs(left - right) > slack):
+            return 0
+    exact_ratio = Fraction(float(row[pivot])) / Fraction(float(reference[pivot]))
+    for a, r in zip(row.tolist(), reference.tolist()):
+        if Fraction(a) != exact_ratio * Fraction(r):
+            return 0
+    return sign
 
 
 # ----------------------------------------------------------------------------------------- exact null space
@@ -228,10 +261,34 @@ def _nullspace(columns: list[list[Fraction]]) -> list[list[Fraction]]:
     return basis
 
 
+def _integer_row(values: np.ndarray) -> tuple[list[int], int]:
+    """Integers ``k_j`` and ``e`` with ``values_j = k_j 2^-e`` exactly (floats are dyadic rationals)."""
+    ratios = [float(v).as_integer_ratio() for v in values.tolist()]
+    e = max((d.bit_length() - 1 for _, d in ratios), default=0)
+    return [num << (e - (d.bit_length() - 1)) for num, d in ratios], e
+
+
+def _nullspace_basis(A: np.ndarray, support: list[int]) -> list[list[Fraction]]:
+    """A basis of ``{y : sum_k y_k A[support[k]] = 0}``, exact: FLINT's integer null space when python-flint
+    is installed (fast), else rational elimination in Python."""
+    touched = np.flatnonzero(np.any(A[support] != 0, axis=0))
+    block = A[np.ix_(support, touched)]
+    try:
+        import flint
+    except ImportError:  # pragma: no cover - python-flint is a declared dependency
+        return _nullspace([[_fraction(a) for a in row.tolist()] for row in block])
+    rows, exponents = zip(*(_integer_row(row) for row in block)) if len(support) else ((), ())
+    if not touched.size:
+        return [[Fraction(int(k == j)) for k in range(len(support))] for j in range(len(support))]
+    matrix = flint.fmpz_mat([[rows[k][j] for k in range(len(support))] for j in range(touched.size)])
+    X, nullity = matrix.nullspace()
+    # column k of the integer matrix is 2^e_k A_k: y_k = y'_k 2^e_k solves the original system
+    return [[Fraction(int(X[k, col]) << exponents[k]) for k in range(len(support))] for col in range(nullity)]
+
+
 def _exact_combination(A: np.ndarray, support: list[int], guess: np.ndarray) -> dict[int, Fraction] | None:
     """Non-negative rational ``y`` on ``support`` with ``sum y_i A_i = 0`` exactly, near ``guess``; or None."""
-    columns = [[_fraction(a) for a in A[i].tolist()] for i in support]
-    basis = _nullspace(columns)
+    basis = _nullspace_basis(A, support)
     if not basis:
         return None
     if len(basis) == 1:

@@ -169,15 +169,23 @@ def test_box_domain_fixes_units_and_changes_the_answer():
 
 
 def test_opposite_units_are_tied_by_structural_cuts():
-    # sum_i |F_i x| as relu(F_i x) + relu(-F_i x): each pair is tied by two LP-proven cuts.
+    # sum_i |F_i x| as relu(F_i x) + relu(-F_i x): each pair is tied by two cuts proven by exact proportionality.
     F = np.array([[1, 2, 0], [0, 1, -1], [3, 0, 1]])
     net = TwoLayerReLU(np.vstack([F, -F]), np.ones((1, 6)))
-    cuts, lps = pair_cuts(net, range(6))
-    assert len(cuts) == 6 and lps == 6
+    cuts, pairs = pair_cuts(net, range(6))
+    assert len(cuts) == 6 and pairs == 3
     result = lipschitz(net, method="milp")
     assert result.value == pytest.approx(lipschitz(net, method="brute").value, rel=RELATIVE)
     assert result.stats["ties"] == 3 and result.stats["binaries"] == 3
     assert result.stats["symmetry_fixed"]
+
+
+def test_rows_that_are_only_nearly_opposite_are_not_tied():
+    # -0.30000000000000004 is not exactly -0.3: the two hyperplanes differ, and the thin wedges between them
+    # are regions of their own (exact semantics), so no structural cut may remove them
+    net = TwoLayerReLU([[1.0, 0.3], [-1.0, -0.30000000000000004]], [[1.0, 1.0]])
+    assert pair_cuts(net, [0, 1]) == ([], 0)
+    assert pair_cuts(TwoLayerReLU([[1.0, 0.3], [-2.0, -0.6]], [[1.0, 1.0]]), [0, 1])[1] == 1
 
 
 @settings(max_examples=15)

@@ -21,7 +21,7 @@ from lipexact.exact.problem import Problem
 from lipexact.exact.realizability import UndecidedRegionError, realizing_point
 from lipexact.network import TwoLayerReLU
 from lipexact.norms import jacobian_norms
-from reductions.realizability import exact_signs
+from reductions.realizability import exact_signs, proportionality
 
 __all__ = ["Arrangement", "build_arrangement", "small_blas"]
 
@@ -176,18 +176,6 @@ class Arrangement:
                 np.asarray(net.hidden_bias, dtype=np.float64)[first])
 
 
-def _proportionality(row: np.ndarray, reference: np.ndarray) -> int:
-    """``+1``/``-1`` when ``row`` is exactly a positive/negative multiple of ``reference``, else 0."""
-    pivot = int(np.flatnonzero(reference)[0])
-    if row[pivot] == 0:
-        return 0
-    ratio = Fraction(float(row[pivot])) / Fraction(float(reference[pivot]))
-    for a, r in zip(row.tolist(), reference.tolist()):
-        if Fraction(a) != ratio * Fraction(r):
-            return 0
-    return 1 if ratio > 0 else -1
-
-
 def _hyperplane_groups(rows: np.ndarray, units: np.ndarray) -> list[list[tuple[int, int]]]:
     """Group the units whose rows ``(w, b)`` are exactly proportional; each member with its orientation."""
     buckets: dict[tuple, list[list[tuple[int, int]]]] = {}
@@ -198,7 +186,7 @@ def _hyperplane_groups(rows: np.ndarray, units: np.ndarray) -> list[list[tuple[i
         key = tuple(np.round(row / abs(pivot), 9) * np.sign(pivot))
         placed = False
         for group in buckets.get(key, []):
-            orientation = _proportionality(row, rows[group[0][0]])
+            orientation = proportionality(row, rows[group[0][0]])
             if orientation:
                 group.append((unit, orientation))
                 placed = True

@@ -21,13 +21,14 @@ one full pattern the MILP proposed (a no-good cut).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from scipy.optimize import linprog
 
 from lipexact.domain import Box
 from lipexact.exact.realizability import decide_pattern
+from reductions.realizability import proportionality
 from lipexact.network import TwoLayerReLU
 
 __all__ = ["Cut", "SubsetSearch", "infeasible_subset", "other_infeasible_subsets", "elastic_point", "pair_cuts",
@@ -134,11 +135,12 @@ def elastic_point(net: TwoLayerReLU, pattern: np.ndarray, units: Sequence[int],
 
 
 def infeasible_subset(net: TwoLayerReLU, pattern: np.ndarray, units: Sequence[int], domain: Box | None = None,
-                      minimize: bool = True) -> SubsetSearch:
+                      minimize: bool = True, clock: Any = None) -> SubsetSearch:
     """An irreducible subset of ``units`` on which ``pattern``'s region is already empty.
 
     ``pattern`` restricted to ``units`` must be proven empty (a verified certificate); otherwise
-    ``ValueError``. With ``minimize`` False the cut is the whole of ``units`` (a no-good cut).
+    ``ValueError``. With ``minimize`` False the cut is the whole of ``units`` (a no-good cut). When
+    ``clock`` (anything with ``expired()``) runs out, the deletion filter stops with the proven subset it has.
 
     Examples
     --------
@@ -163,7 +165,7 @@ def infeasible_subset(net: TwoLayerReLU, pattern: np.ndarray, units: Sequence[in
     # Deletion filter: units with small multipliers first, they are the likeliest to be unnecessary.
     weight = dict(zip(units, multipliers))
     for unit in sorted(current, key=lambda i: weight.get(i, 0.0)):
-        if len(current) == 1:
+        if len(current) == 1 or (clock is not None and clock.expired()):
             break
         if unit not in current:
             continue
@@ -177,7 +179,7 @@ def infeasible_subset(net: TwoLayerReLU, pattern: np.ndarray, units: Sequence[in
 
 
 def other_infeasible_subsets(net: TwoLayerReLU, pattern: np.ndarray, units: Sequence[int], first: Cut,
-                             domain: Box | None = None, limit: int = 2) -> tuple[list[Cut], int]:
+                             domain: Box | None = None, limit: int = 2, clock: Any = None) -> tuple[list[Cut], int]:
     """Up to ``limit`` further irreducible empty subsets of the same pattern, each avoiding one unit of ``first``.
 
     Different subsets cut off different sets of patterns near the same unrealizable optimum, so fewer
@@ -197,57 +199,57 @@ def other_infeasible_subsets(net: TwoLayerReLU, pattern: np.ndarray, units: Sequ
     found = [first]
     lps = 0
     for unit in first.units:
-        if len(found) > limit:
+        if len(found) > limit or (clock is not None and clock.expired()):
             break
         rest = [i for i in units if i != unit]
         lps += 1
         if not rest or not is_empty_partial_pattern(net, pattern, rest, domain):
             continue
-        search = infeasible_subset(net, pattern, rest, domain)
+        search = infeasible_subset(net, pattern, rest, domain, clock=clock)
         lps += search.lps
         if all(set(search.cut.units) != set(cut.units) for cut in found):
             found.append(search.cut)
     return found[1:], lps
 
 
-def pair_cuts(net: TwoLayerReLU, units: Sequence[int], domain: Box | None = None) -> tuple[list[Cut], int]:
-    """Cuts tying units whose hyperplanes coincide: ``(w_j, b_j) = c (w_i, b_i)``.
+def pair_cuts(net: TwoLayerReLU, units: Sequence[int]) -> tuple[list[Cut], int]:
+    """Cuts tying units whose hyperplanes coincide: ``(w_j, b_j) = c (w_i, b_i)`` exactly.
 
     Parallel rows (``c > 0``) always share their sign (cuts ``(1, 0)`` and ``(0, 1)``), opposite rows
-    (``c < 0``) never do (cuts ``(1, 1)`` and ``(0, 0)``). Candidates are found by hashing normalized rows;
-    every cut is then proven by the exact LP, so a false candidate only costs an LP. Returns the cuts and
-    the number of LPs.
+    (``c < 0``) never do (cuts ``(1, 1)`` and ``(0, 0)``). Candidates are found by hashing normalized rows and
+    confirmed in exact arithmetic (:func:`reductions.realizability.proportionality`), which proves both cuts:
+    for the excluded sign pairs ``|c| s_i (w_i . x + b_i) + s_j (w_j . x + b_j) = 0`` identically, so the two
+    strict inequalities cannot hold together (a two-row Farkas certificate). Returns the cuts and the number
+    of pairs checked (no LP is needed).
 
     Examples
     --------
     >>> net = TwoLayerReLU([[1, 2], [-2, -4], [1, 0]], [[1, 1, 1]])
-    >>> cuts, lps = pair_cuts(net, [0, 1, 2])
+    >>> cuts, checks = pair_cuts(net, [0, 1, 2])
     >>> sorted((c.units, c.values) for c in cuts)
     [((0, 1), (False, False)), ((0, 1), (True, True))]
     """
     rows = np.hstack([np.asarray(net.W1, dtype=np.float64), np.asarray(net.hidden_bias, dtype=np.float64)[:, None]])
-    buckets: dict[bytes, list[tuple[int, float]]] = {}
+    buckets: dict[bytes, list[int]] = {}
     for i in units:
         row = rows[int(i)]
         pivot = row[np.flatnonzero(row)[0]]
         key = np.round(row / abs(pivot) * np.sign(pivot), 12) + 0.0
-        buckets.setdefault(key.tobytes(), []).append((int(i), float(np.sign(pivot))))
+        buckets.setdefault(key.tobytes(), []).append(int(i))
     cuts: list[Cut] = []
-    lps = 0
-    pattern = np.zeros(net.n_hidden, dtype=bool)
+    checks = 0
     for members in buckets.values():
-        for (i, sign_i), (j, sign_j) in zip(members, members[1:]):
-            same = sign_i == sign_j
+        for i, j in zip(members, members[1:]):
+            orientation = proportionality(rows[j], rows[i])
+            if orientation == 0:
+                continue
+            checks += 1
             for value_i in (True, False):
-                value_j = (not value_i) if same else value_i
-                pattern[[i, j]] = [value_i, value_j]
-                lps += 1
-                if is_empty_partial_pattern(net, pattern, [i, j], domain):
-                    cuts.append(Cut((i, j), (value_i, value_j)))
-    return cuts, lps
+                cuts.append(Cut((i, j), (value_i, (not value_i) if orientation > 0 else value_i)))
+    return cuts, checks
 
 
-def box_fixings(net: TwoLayerReLU, units: Sequence[int], domain: Box) -> tuple[list[Cut], int]:
+def box_fixings(net: TwoLayerReLU, units: Sequence[int], domain: Box, clock: Any = None) -> tuple[list[Cut], int]:
     """Single-unit cuts for units whose sign is constant on the box (interval bounds, then the exact LP).
 
     Examples
@@ -263,6 +265,8 @@ def box_fixings(net: TwoLayerReLU, units: Sequence[int], domain: Box) -> tuple[l
     lps = 0
     pattern = np.zeros(net.n_hidden, dtype=bool)
     for i in units:
+        if clock is not None and clock.expired():
+            break  # fewer fixings: the model is only less tight
         i = int(i)
         if centre[i] - radius[i] >= 0 or centre[i] + radius[i] <= 0:
             impossible = not bool(centre[i] - radius[i] >= 0)

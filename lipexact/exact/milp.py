@@ -205,10 +205,10 @@ class _LazyMilp:
         """Witnesses at random points, LP-proven ties and fixings, the model, the symmetry fix, a trivial bound."""
         for x in _random_points(self.problem):
             self.best.offer(x)
-        structural, lps = pair_cuts(self.net, self.units, self.domain)
+        structural, lps = pair_cuts(self.net, self.units)
         ties = _ties(structural)
         if self.domain is not None:
-            fixings, more = box_fixings(self.net, self.units, self.domain)
+            fixings, more = box_fixings(self.net, self.units, self.domain, clock=self.clock)
             structural, lps = structural + fixings, lps + more
         self.model = PatternMILP(self.net, self.problem.norm, ties=ties)
         for cut in structural:
@@ -266,6 +266,8 @@ class _LazyMilp:
             return Status.OPTIMAL, f"optimal after {stats['rounds']} MILP rounds and {stats['cuts']} cuts"
         self._cut_off(outcome.pattern, more=self.subsets_per_pattern - 1)
         for pattern in outcome.found[:self.cuts_per_round - 1]:
+            if self.clock.expired():
+                break
             self._cut_or_offer(pattern)
         if outcome.reason == "interrupted":
             raise KeyboardInterrupt
@@ -296,12 +298,14 @@ class _LazyMilp:
         self.stats["cuts"] += 1
 
     def _cut_off(self, pattern: np.ndarray, more: int = 0) -> None:
-        search = infeasible_subset(self.net, pattern, self.units, self.domain, minimize=(self.cuts == "minimal"))
+        search = infeasible_subset(self.net, pattern, self.units, self.domain, minimize=(self.cuts == "minimal"),
+                                   clock=self.clock)
         self.stats["lps"] += search.lps
         self.best.offer(search.point)
         self._add(search.cut)
         if more and self.cuts == "minimal":
-            others, lps = other_infeasible_subsets(self.net, pattern, self.units, search.cut, self.domain, limit=more)
+            others, lps = other_infeasible_subsets(self.net, pattern, self.units, search.cut, self.domain, limit=more,
+                                                   clock=self.clock)
             self.stats["lps"] += lps
             for cut in others:
                 self._add(cut)

@@ -340,7 +340,9 @@ class TreeSearch:
                 self.stats["no_proof"] = (f"{self.stats['undecided']} region(s) that no exact certificate decides "
                                           "may hold a larger value")
         else:
-            upper = max(self.closed, self.best_value, self.undecided, self.frontier_bound(stack))
+            limit = self.clock.time_limit
+            budget = 1.0 if limit is None else min(1.0, 0.05 * limit + 0.05)  # keep within the time limit
+            upper = max(self.closed, self.best_value, self.undecided, self.frontier_bound(stack, budget))
         if self._lp is not None:
             self.stats["lp_exact"] = self._lp.exact_solves
             self.stats["lp_fallbacks"] = self._lp.fallbacks
