@@ -72,9 +72,9 @@ def choose_method(problem: Problem) -> tuple[str, str]:
       units: above that, or on a box (where most patterns are empty and each needs its own certificate), it
       lost up to 2000x to branch and bound (14 s against 0.007 s, h = 12, n = 2, box of side 0.2);
     - the MILP for the global l2 constant of networks in :func:`opposite_pairs` form with more than
-      :data:`MILP_MIN_HIDDEN_FOR_AUTO` units: it proves the shared QUBO instances (h = 102 to 142) in 3 to
-      11 s where branch and bound stops at 20 s, while branch and bound is 5 to 10x faster on random QUBO
-      networks up to h = 62;
+      :data:`MILP_MIN_HIDDEN_FOR_AUTO` units: it proves the shared QUBO instances (h = 102 to 202) in 0.1 to
+      0.7 s where branch and bound stops at 20 s on several, while branch and bound is 1.8 to 3x faster
+      on random QUBO networks up to h = 62;
     - branch and bound for everything else.
     """
     h = problem.net.n_hidden
