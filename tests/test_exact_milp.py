@@ -436,3 +436,17 @@ def test_the_lazy_milp_never_proves_a_stopped_solves_incumbent(monkeypatch, solv
     assert result.upper >= 3.0 * (1 - RELATIVE)
     assert result.lower is None or result.lower <= 3.0 * (1 + RELATIVE)
     assert lipschitz(TRAP_NET, method="milp", solver=solver).value == pytest.approx(3.0, rel=RELATIVE)
+
+
+def test_a_cut_needs_a_verified_certificate(monkeypatch):
+    # an empty pattern is cut only when decide_pattern returns a verified certificate: undecided means no cut
+    from lipexact.exact import cuts
+    from reductions.realizability import RegionDecision
+
+    net = TwoLayerReLU([[1.0], [2.0], [1.0], [-1.0]], [[1.0, 1.0, 1.0, 1.0]])
+    pattern = np.array([True, True, False, False])
+    assert cuts.is_empty_partial_pattern(net, pattern, [0, 1, 2, 3])
+    monkeypatch.setattr(cuts, "decide_pattern", lambda *args, **kwargs: RegionDecision("undecided", message="test"))
+    assert not cuts.is_empty_partial_pattern(net, pattern, [0, 1, 2, 3])
+    with pytest.raises(ValueError, match="not proven empty"):
+        cuts.infeasible_subset(net, pattern, [0, 1, 2, 3])
