@@ -42,7 +42,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 __all__ = ["RegionDecision", "UndecidedRegionError", "decide_region", "certify_point", "certify_empty", "exact_signs", "rows_of_pattern", "proportionality",
-           "NONEMPTY", "EMPTY", "UNDECIDED"]
+           "ExactRows", "NONEMPTY", "EMPTY", "UNDECIDED"]
 
 NONEMPTY, EMPTY, UNDECIDED = "nonempty", "empty", "undecided"
 
@@ -96,11 +96,143 @@ def _fraction(value: float) -> Fraction:
     return Fraction(*float(value).as_integer_ratio())
 
 
-def exact_signs(A: np.ndarray, c: np.ndarray, x: np.ndarray) -> np.ndarray:
+def _nearest_float(numerator: int, denominator: int) -> float:
+    """``numerator / denominator`` correctly rounded (Python's integer true division), +-inf on overflow."""
+    try:
+        return numerator / denominator
+    except OverflowError:
+        return math.copysign(math.inf, numerator)
+
+
+class ExactRows:
+    """Rational rows of a region: row ``i`` is ``(numerators[i] . x + offsets[i]) / denominators[i]``.
+
+    The exact counterpart of float rows ``(A, c)`` whose entries are not floats themselves (for example
+    the composed rows of a deep network's joint pattern). Integers throughout (a positive denominator per
+    row), so that signs and certificates are checked with integer arithmetic. :attr:`A` and :attr:`c` are the
+    nearest floats of the rational entries (``+-inf`` beyond the float range), which the float filters use
+    with their representation error accounted for.
+
+    Parameters
+    ----------
+    numerators : sequence of sequences of int, shape (k, n)
+    offsets : sequence of int, shape (k,)
+    denominators : sequence of int > 0, shape (k,), optional (ones)
+    n : int, optional
+        Number of columns (needed when ``k = 0``).
+
+    Examples
+    --------
+    >>> rows = ExactRows.from_fractions([[Fraction(1, 3), Fraction(-1, 3)]], [Fraction(0)])
+    >>> rows.A.tolist(), rows.signs(np.array([1.0, 1.0])).tolist(), rows.signs(np.array([1.0, 0.5])).tolist()
+    ([[0.3333333333333333, -0.3333333333333333]], [0], [1])
+    """
+
+    __slots__ = ("numerators", "offsets", "denominators", "n", "_floats")
+
+    def __init__(self, numerators: Sequence[Sequence[int]], offsets: Sequence[int],
+                 denominators: Sequence[int] | None = None, n: int | None = None):
+        self.numerators = [[int(v) for v in row] for row in numerators]
+        self.offsets = [int(v) for v in offsets]
+        self.denominators = [1] * len(self.offsets) if denominators is None else [int(d) for d in denominators]
+        self.n = len(self.numerators[0]) if n is None and self.numerators else int(n or 0)
+        if len(self.numerators) != len(self.offsets) or len(self.denominators) != len(self.offsets) \
+                or any(len(row) != self.n for row in self.numerators) or any(d <= 0 for d in self.denominators):
+            raise ValueError("ExactRows: numerators (k, n), offsets (k,) and positive denominators (k,) expected")
+        self._floats: tuple[np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def from_fractions(cls, A: Sequence[Sequence[Any]], c: Sequence[Any], n: int | None = None) -> "ExactRows":
+        """Rows given as rationals (``Fraction``, ``int`` or ``float``: every float is a rational)."""
+        numerators, offsets, denominators = [], [], []
+        for row, offset in zip(A, c):
+            values = [Fraction(v) for v in (*row, offset)]
+            common = math.lcm(*(v.denominator for v in values))
+            integers = [v.numerator * (common // v.denominator) for v in values]
+            numerators.append(integers[:-1])
+            offsets.append(integers[-1])
+            denominators.append(common)
+        return cls(numerators, offsets, denominators, n=n if n is not None else (len(A[0]) if len(A) else 0))
+
+    @property
+    def k(self) -> int:
+        return len(self.offsets)
+
+    @property
+    def A(self) -> np.ndarray:
+        return self._float_rows()[0]
+
+    @property
+    def c(self) -> np.ndarray:
+        return self._float_rows()[1]
+
+    def _float_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._floats is None:
+            A = np.array([[_nearest_float(v, d) for v in row] for row, d in zip(self.numerators, self.denominators)],
+                         dtype=np.float64).reshape(self.k, self.n)
+            c = np.array([_nearest_float(v, d) for v, d in zip(self.offsets, self.denominators)], dtype=np.float64)
+            self._floats = (A, c)
+        return self._floats
+
+    def row(self, i: int) -> tuple[list[Fraction], Fraction]:
+        """Row ``i`` as Fractions ``(a, c)``."""
+        d = self.denominators[i]
+        return [Fraction(v, d) for v in self.numerators[i]], Fraction(self.offsets[i], d)
+
+    def take(self, indices: Sequence[int]) -> "ExactRows":
+        """The rows ``indices`` (in that order)."""
+        indices = [int(i) for i in indices]
+        taken = ExactRows([self.numerators[i] for i in indices], [self.offsets[i] for i in indices],
+                          [self.denominators[i] for i in indices], n=self.n)
+        if self._floats is not None:
+            taken._floats = (self._floats[0][indices], self._floats[1][indices])
+        return taken
+
+    def stack(self, other: "ExactRows") -> "ExactRows":
+        """These rows followed by ``other``'s."""
+        return ExactRows(self.numerators + other.numerators, self.offsets + other.offsets,
+                         self.denominators + other.denominators, n=self.n)
+
+    def zero_rows(self) -> np.ndarray:
+        """Boolean mask of the rows whose ``x`` part is exactly zero."""
+        return np.array([not any(row) for row in self.numerators], dtype=bool)
+
+    def exact_values(self, x: Any, indices: Sequence[int] | None = None) -> list[Fraction]:
+        """The exact values ``A_q x + c_q`` of rows ``indices`` (all by default) at the float point ``x``."""
+        ratios = [float(v).as_integer_ratio() for v in np.asarray(x, dtype=np.float64).reshape(self.n).tolist()]
+        shift = max((d.bit_length() - 1 for _, d in ratios), default=0)  # x_j = X_j / 2^shift
+        X = [num << (shift - (d.bit_length() - 1)) for num, d in ratios]
+        values = []
+        for i in (range(self.k) if indices is None else indices):
+            total = sum((a * xj for a, xj in zip(self.numerators[i], X) if a), 0) + (self.offsets[i] << shift)
+            values.append(Fraction(total, self.denominators[i] << shift))
+        return values
+
+    def signs(self, x: Any, indices: Sequence[int] | None = None) -> np.ndarray:
+        """Exact signs (-1, 0, 1) of rows ``indices`` (all by default) at the float point ``x``."""
+        return np.array([(v > 0) - (v < 0) for v in self.exact_values(x, indices)], dtype=np.int64)
+
+
+def _as_exact(exact: Any, k: int, n: int) -> ExactRows:
+    """``exact`` (an :class:`ExactRows` or a pair ``(A_q, c_q)`` of rationals) checked against the shape ``(k, n)``."""
+    if not isinstance(exact, ExactRows):
+        A_q, c_q = exact
+        exact = ExactRows.from_fractions(A_q, c_q, n=n)
+    if exact.k != k or exact.n != n:
+        raise ValueError(f"exact rows of shape ({exact.k}, {exact.n}) for a region of shape ({k}, {n})")
+    return exact
+
+
+def exact_signs(A: np.ndarray, c: np.ndarray, x: np.ndarray, exact: Any = None) -> np.ndarray:
     """The exact signs (-1, 0, 1) of ``A x + c`` for float data, as integers.
 
     A floating-point filter decides every row whose computed value exceeds a rigorous bound on its
     rounding error; the others are evaluated in rational arithmetic.
+
+    With ``exact`` (an :class:`ExactRows`, or a pair ``(A_q, c_q)`` of lists of Fractions) the signs are those
+    of the rational rows ``A_q x + c_q``: ``A`` and ``c`` give only the shape, the filter runs on the nearest
+    floats of the rational entries with its bound widened by their representation error, and the rows it
+    cannot decide are evaluated in exact integer arithmetic.
 
     Examples
     --------
@@ -111,6 +243,8 @@ def exact_signs(A: np.ndarray, c: np.ndarray, x: np.ndarray) -> np.ndarray:
     >>> exact_signs(np.array([[3.0, 3.0]]), np.zeros(1), np.array([-0.2, 0.2]))  # a fused multiply-add gives 5.6e-17
     array([0])
     """
+    if exact is not None:
+        return _exact_signs_rational(A, x, exact)
     A = np.asarray(A, dtype=np.float64)
     c = np.asarray(c, dtype=np.float64).reshape(A.shape[0])
     x = np.asarray(x, dtype=np.float64).reshape(A.shape[1])
@@ -131,8 +265,30 @@ def exact_signs(A: np.ndarray, c: np.ndarray, x: np.ndarray) -> np.ndarray:
     return signs
 
 
-def certify_point(A: Any, c: Any, x: Any, lower: Any = None, upper: Any = None) -> bool:
+def _exact_signs_rational(A: Any, x: Any, exact: Any) -> np.ndarray:
+    """:func:`exact_signs` for rational rows (see there)."""
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    k = np.shape(A)[0] if np.ndim(A) == 2 else (exact.k if isinstance(exact, ExactRows) else len(exact[1]))
+    exact = _as_exact(exact, k, x.size)
+    A, c = exact.A, exact.c
+    with np.errstate(all="ignore"):
+        value = A @ x + c
+        size = np.abs(A) @ np.abs(x) + np.abs(c)
+        # rounding of the float evaluation (as in exact_signs), plus the representation error of the rational
+        # entries: |fl(q) - q| <= u |fl(q)| (1 + 2u) + 2^-1075 for each of them
+        error = 2.0 * ((exact.n + 2) * _UNIT_ROUNDOFF * size * 2.0 + (exact.n + 2) * 4 * _TINY)
+        error = error + 2.0 * (1.01 * _UNIT_ROUNDOFF * size + _TINY * (np.sum(np.abs(x)) + 1.0))
+    signs = np.sign(value).astype(np.int64)
+    unsure = np.flatnonzero(~(np.isfinite(value) & np.isfinite(error) & (np.abs(value) > error)))
+    if unsure.size:
+        signs[unsure] = exact.signs(x, unsure.tolist())
+    return signs
+
+
+def certify_point(A: Any, c: Any, x: Any, lower: Any = None, upper: Any = None, exact: Any = None) -> bool:
     """True when ``A x + c > 0`` holds exactly in every row and ``lower < x < upper`` (if a box is given).
+
+    With ``exact`` (:class:`ExactRows` or ``(A_q, c_q)``), the rows checked are the rational ones.
 
     Examples
     --------
@@ -151,11 +307,16 @@ def certify_point(A: Any, c: Any, x: Any, lower: Any = None, upper: Any = None) 
     A = np.asarray(A, dtype=np.float64).reshape(-1, x.size)
     if A.shape[0] == 0:
         return True
+    if exact is not None:
+        return bool(np.all(exact_signs(A, c, x, exact=_as_exact(exact, A.shape[0], x.size)) > 0))
     return bool(np.all(exact_signs(A, c, x) > 0))
 
 
-def certify_empty(A: Any, c: Any, multipliers: Mapping[int, Any], lower: Any = None, upper: Any = None) -> bool:
+def certify_empty(A: Any, c: Any, multipliers: Mapping[int, Any], lower: Any = None, upper: Any = None,
+                  exact: Any = None) -> bool:
     """True when ``multipliers`` prove, in exact arithmetic, that the open region is empty.
+
+    With ``exact`` (:class:`ExactRows` or ``(A_q, c_q)``), the proof is checked on the rational rows.
 
     ``multipliers`` maps row indices to non-negative numbers (at least one positive). With a box, the
     proof needs ``max over the closed box of y^T (A x + c) <= 0``; without one, ``y^T A = 0`` and
@@ -178,7 +339,17 @@ def certify_empty(A: Any, c: Any, multipliers: Mapping[int, Any], lower: Any = N
         return False
     residual: dict[int, Fraction] = {}  # sparse: only the columns the rows touch
     total = Fraction(0)
-    for i, y in weights.items():
+    if exact is not None:
+        exact = _as_exact(exact, A.shape[0], A.shape[1])
+        for i, y in weights.items():
+            if y == 0:
+                continue
+            scaled = y / exact.denominators[i]
+            total += scaled * exact.offsets[i]
+            for j, a in enumerate(exact.numerators[i]):
+                if a:
+                    residual[j] = residual.get(j, Fraction(0)) + scaled * a
+    for i, y in (weights.items() if exact is None else ()):
         if y == 0:
             continue
         total += y * _fraction(c[i])
@@ -286,9 +457,29 @@ def _nullspace_basis(A: np.ndarray, support: list[int]) -> list[list[Fraction]]:
     return [[Fraction(int(X[k, col]) << exponents[k]) for k in range(len(support))] for col in range(nullity)]
 
 
-def _exact_combination(A: np.ndarray, support: list[int], guess: np.ndarray) -> dict[int, Fraction] | None:
-    """Non-negative rational ``y`` on ``support`` with ``sum y_i A_i = 0`` exactly, near ``guess``; or None."""
-    basis = _nullspace_basis(A, support)
+def _nullspace_basis_rational(exact: ExactRows, support: list[int]) -> list[list[Fraction]]:
+    """A basis of ``{y : sum_k y_k A_q[support[k]] = 0}`` for rational rows (exact, FLINT when available)."""
+    rows = [exact.numerators[i] for i in support]
+    touched = [j for j in range(exact.n) if any(row[j] for row in rows)]
+    if not touched:
+        return [[Fraction(int(k == j)) for k in range(len(support))] for j in range(len(support))]
+    try:
+        import flint
+    except ImportError:  # pragma: no cover - python-flint is a declared dependency
+        basis = _nullspace([[Fraction(row[j]) for j in touched] for row in rows])
+    else:
+        matrix = flint.fmpz_mat([[row[j] for row in rows] for j in touched])
+        X, nullity = matrix.nullspace()
+        basis = [[Fraction(int(X[k, col])) for k in range(len(support))] for col in range(nullity)]
+    # the integer rows are denominator_k times the rational rows: y_k = y'_k denominator_k
+    return [[y * exact.denominators[i] for y, i in zip(vector, support)] for vector in basis]
+
+
+def _exact_combination(A: np.ndarray, support: list[int], guess: np.ndarray,
+                       exact: ExactRows | None = None) -> dict[int, Fraction] | None:
+    """Non-negative rational ``y`` on ``support`` with ``sum y_i A_i = 0`` exactly, near ``guess``; or None.
+    With ``exact``, the rows are its rational rows (``A`` their float approximation)."""
+    basis = _nullspace_basis(A, support) if exact is None else _nullspace_basis_rational(exact, support)
     if not basis:
         return None
     if len(basis) == 1:
@@ -394,18 +585,19 @@ def _chebyshev(A: np.ndarray, c: np.ndarray, lower: np.ndarray | None, upper: np
     return _Proposal(margin, point, duals, box_duals)
 
 
-def _farkas(A: np.ndarray, c: np.ndarray, proposal: _Proposal, lower, upper) -> dict[int, Fraction] | None:
+def _farkas(A: np.ndarray, c: np.ndarray, proposal: _Proposal, lower, upper,
+            exact: ExactRows | None = None) -> dict[int, Fraction] | None:
     """Turn the LP's duals into a verified emptiness certificate, or None."""
     if proposal.duals is None or not np.any(proposal.duals > 0):
         return None
     duals = proposal.duals
     support = [int(i) for i in np.flatnonzero(duals > _SUPPORT_FRACTION * duals.max())]
     direct = {i: _fraction(duals[i]) for i in support}
-    if certify_empty(A, c, direct, lower, upper):
+    if certify_empty(A, c, direct, lower, upper, exact=exact):
         return direct
     # exact projection: y^T A = 0 (plus box faces as rows of their own), y >= 0
     if lower is None:
-        combination = _exact_combination(A, support, duals[support])
+        combination = _exact_combination(A, support, duals[support], exact)
     else:
         n = A.shape[1]
         faces = np.vstack([np.eye(n), -np.eye(n)])
@@ -414,10 +606,14 @@ def _farkas(A: np.ndarray, c: np.ndarray, proposal: _Proposal, lower, upper) -> 
         everything = np.concatenate([duals, box])
         top = everything.max()
         chosen = [int(i) for i in np.flatnonzero(everything > _SUPPORT_FRACTION * top)]
-        combination = _exact_combination(rows, chosen, everything[chosen])
+        rational = None
+        if exact is not None:
+            identity = [[int(i == j) for j in range(n)] for i in range(n)]
+            rational = exact.stack(ExactRows(identity + [[-v for v in row] for row in identity], [0] * (2 * n), n=n))
+        combination = _exact_combination(rows, chosen, everything[chosen], rational)
         if combination is not None:
             combination = {i: y for i, y in combination.items() if i < A.shape[0]}
-    if combination and certify_empty(A, c, combination, lower, upper):
+    if combination and certify_empty(A, c, combination, lower, upper, exact=exact):
         return combination
     return None
 
@@ -453,7 +649,7 @@ def _farkas_lp(A: np.ndarray, c: np.ndarray, lower: np.ndarray | None, upper: np
     return _Proposal(margin=float(outcome.fun), point=None, duals=y[:k], box_duals=box_duals)
 
 
-def decide_region(A: Any, c: Any, lower: Any = None, upper: Any = None) -> RegionDecision:
+def decide_region(A: Any, c: Any, lower: Any = None, upper: Any = None, exact: Any = None) -> RegionDecision:
     """Decide whether ``{x : A x + c > 0, lower < x < upper}`` is empty, with an exact certificate.
 
     Parameters
@@ -462,6 +658,11 @@ def decide_region(A: Any, c: Any, lower: Any = None, upper: Any = None) -> Regio
     c : array_like, shape (k,)
     lower, upper : array_like, shape (n,), optional
         An open box the region must meet (both or neither).
+    exact : ExactRows or (A_q, c_q), optional
+        The region's rows as rationals (lists of lists of ``Fraction``) when ``(A, c)`` only approximates
+        them (composed rows of a deep network): the float LP runs on ``(A, c)`` and every certificate (the
+        point's strict signs, the emptiness multipliers, the exact null spaces) is checked on the rational
+        rows. A row whose rational ``x`` part is zero is decided by its rational offset.
 
     Returns
     -------
@@ -491,6 +692,8 @@ def decide_region(A: Any, c: Any, lower: Any = None, upper: Any = None) -> Regio
         raise ValueError(f"A must be a (k, n) matrix, got shape {A.shape}")
     k, n = A.shape
     c = np.asarray(c, dtype=np.float64).reshape(k)
+    if exact is not None:
+        return _decide_rational(A, c, lower, upper, _as_exact(exact, k, n))
     if lower is not None:
         lower = np.asarray(lower, dtype=np.float64).reshape(n)
         upper = np.asarray(upper, dtype=np.float64).reshape(n)
@@ -534,7 +737,54 @@ def decide_region(A: Any, c: Any, lower: Any = None, upper: Any = None) -> Regio
                                              "in exact arithmetic")
 
 
-def _zoomed_point(A, c, point, lower, upper, depth: int = 3) -> np.ndarray | None:
+def _decide_rational(A: np.ndarray, c: np.ndarray, lower: Any, upper: Any, exact: ExactRows) -> RegionDecision:
+    """:func:`decide_region` for rational rows: the same proposals on the float rows ``(A, c)``, certified on
+    ``exact``."""
+    k, n = A.shape
+    if lower is not None:
+        lower = np.asarray(lower, dtype=np.float64).reshape(n)
+        upper = np.asarray(upper, dtype=np.float64).reshape(n)
+        if not np.all(lower < upper):
+            return RegionDecision(UNDECIDED, message="the box has an empty interior")
+    zero = exact.zero_rows()
+    for i in np.flatnonzero(zero).tolist():
+        if not exact.offsets[i] > 0:  # 0 . x + c_i > 0 fails everywhere (denominators are positive)
+            return RegionDecision(EMPTY, multipliers={i: Fraction(1)})
+    live = np.flatnonzero(~zero)
+    A_live, c_live, rows = A[live], c[live], exact.take(live.tolist())
+    if not (np.all(np.isfinite(A_live)) and np.all(np.isfinite(c_live))):
+        return RegionDecision(UNDECIDED, message="non-finite data")
+    start = _start_point(n, lower, upper)
+    if certify_point(A_live, c_live, start, lower, upper, exact=rows):
+        return RegionDecision(NONEMPTY, point=start)
+    centre = _chebyshev(A_live, c_live, lower, upper)
+    if centre is not None and centre.margin > 0:
+        point = _certified_point(A_live, c_live, centre.point, lower, upper, rows)
+        if point is not None:
+            return RegionDecision(NONEMPTY, point=point)
+    for proposal in (_farkas_lp(A_live, c_live, lower, upper), centre):
+        certificate = None if proposal is None else _farkas(A_live, c_live, proposal, lower, upper, rows)
+        if certificate is not None:
+            return RegionDecision(EMPTY, multipliers={int(live[i]): y for i, y in certificate.items()})
+    tight = _chebyshev(A_live, c_live, lower, upper, tight=True)
+    proposals = [tight, centre]
+    if lower is None:
+        reach = float(np.max(np.abs(c_live) / _row_lengths(A_live))) if live.size else 0.0
+        for radius in (2.0 * reach + 1.0, 1e6 * (reach + 1.0)):
+            proposals.append(_chebyshev(A_live, c_live, np.full(n, -radius), np.full(n, radius)))
+    for proposal in proposals:
+        if proposal is None:
+            continue
+        point = _certified_point(A_live, c_live, proposal.point, lower, upper, rows)
+        if point is None:
+            point = _zoomed_point(A_live, c_live, proposal.point, lower, upper, exact=rows)
+        if point is not None:
+            return RegionDecision(NONEMPTY, point=point)
+    return RegionDecision(UNDECIDED, message="neither an interior point nor an emptiness certificate verified "
+                                             "in exact arithmetic (rational rows)")
+
+
+def _zoomed_point(A, c, point, lower, upper, depth: int = 3, exact: ExactRows | None = None) -> np.ndarray | None:
     """Look for a point in ever smaller boxes around an LP point whose margin was too small to resolve.
 
     The LP's point lies within its feasibility tolerance of the region (when the region is not empty); in
@@ -554,7 +804,7 @@ def _zoomed_point(A, c, point, lower, upper, depth: int = 3) -> np.ndarray | Non
         proposal = _chebyshev(A, c, low, high)
         if proposal is None:
             return None
-        found = _certified_point(A, c, proposal.point, low, high)
+        found = _certified_point(A, c, proposal.point, low, high, exact)
         if found is not None:
             return found
         point = proposal.point
@@ -565,11 +815,11 @@ def _start_point(n: int, lower: np.ndarray | None, upper: np.ndarray | None) -> 
     return np.zeros(n) if lower is None else lower + (upper - lower) / 2
 
 
-def _certified_point(A, c, point, lower, upper) -> np.ndarray | None:
+def _certified_point(A, c, point, lower, upper, exact: ExactRows | None = None) -> np.ndarray | None:
     """``point`` when it verifies exactly, else None."""
     if point is None or not np.all(np.isfinite(point)):
         return None
-    if certify_point(A, c, point, lower, upper):
+    if certify_point(A, c, point, lower, upper, exact=exact):
         return np.asarray(point, dtype=np.float64)
     return None
 
