@@ -38,7 +38,6 @@ class _ToggledRows:
 
         self.infinity = highspy.kHighsInf
         self.optimal = highspy.HighsModelStatus.kOptimal
-        self.infeasible = highspy.HighsModelStatus.kInfeasible
         self.model = new_highs(threads=1)  # small LPs: one thread
         model = self.model
         model.setOptionValue("presolve", "off")
@@ -121,7 +120,7 @@ class RegionLP:
         self.rows, self.offsets = representative_rows(arrangement)
         self.solves = 0
         self.exact_solves = 0
-        self.fallbacks = 0
+        self.undecided = 0
 
     def point(self, signs: np.ndarray) -> np.ndarray | None:
         """A point of the open region of ``signs`` (-1 free, 0 off, 1 on) inside the box, None if proven empty.
@@ -143,7 +142,7 @@ class RegionLP:
         box = self.arrangement.box
         decision = decide_region(A, c) if box is None else decide_region(A, c, box.lower, box.upper)
         if decision.undecided:
-            self.fallbacks += 1
+            self.undecided += 1
             raise UndecidedRegionError(decision.message)
         return decision.point
 

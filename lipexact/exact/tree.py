@@ -345,7 +345,7 @@ class TreeSearch:
             upper = max(self.closed, self.best_value, self.undecided, self.frontier_bound(stack, budget))
         if self._lp is not None:
             self.stats["lp_exact"] = self._lp.exact_solves
-            self.stats["lp_fallbacks"] = self._lp.fallbacks
+            self.stats["lp_undecided"] = self._lp.undecided
         value = None if self.best_value == -math.inf else self.best_value
         self.progress.update(value, upper, self.stats["nodes"], force=True)
         return SearchOutcome(status, value, self.best_point, upper, self.stats)
