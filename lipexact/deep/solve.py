@@ -1,0 +1,107 @@
+"""Entry point: the exact Lipschitz constant of a (small) deep ReLU network, with its certificate.
+
+Scale: the search needs no normalization. Region decisions are certified on exact rational rows and the
+float LP behind them normalizes its rows (:mod:`reductions.realizability`), interval stability on a box is
+decided in exact integer arithmetic, and the Jacobian norms are computed on a power-of-two rescaled copy
+when their squares would overflow (:func:`lipexact.norms.jacobian_norms`). A constant that does not fit in
+float64 comes out non-finite and the result is then an ``error`` (never ``optimal``).
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Any
+
+from lipexact.deep.certificate import certified_deep_result
+from lipexact.deep.enumerate import run_search
+from lipexact.deep.network import as_network
+from lipexact.domain import as_box
+from lipexact.exact.problem import Clock
+from lipexact.exact.tree import check_node_limit
+from lipexact.norms import parse_norm
+from lipexact.result import LipschitzResult, Status
+from reductions.validation import InvalidInputError, as_real, require
+
+__all__ = ["lipschitz_deep", "DEEP_METHODS"]
+
+#: The exact methods for deep networks.
+DEEP_METHODS = ("enumerate",)
+
+_PROOFS = ("every joint activation region was decided by an exactly verified certificate (interior point or "
+           "emptiness multipliers on the exact rational rows)",
+           "the cells visited, and for the open nodes the norm of |W_k| D ... |W_{l+1}| D_l |M_l|")
+
+
+def lipschitz_deep(net: Any, method: str = "enumerate", norm: Any = 2, domain: Any = None, time_limit: Any = None,
+                   node_limit: Any = None, seed: Any = 0, progress: bool = False) -> LipschitzResult:
+    """The exact Lipschitz constant of a deep ReLU network (global or on a box), with its certificate.
+
+    Parameters
+    ----------
+    net : ReLUNetwork, torch.nn.Sequential, TwoLayerReLU or dict
+        A dict is the JSON format of ``../shared/networks`` (``"type": "relu_network"``).
+    method : {"enumerate"}
+        The tree search of :mod:`lipexact.deep.enumerate`.
+    norm : {2, 1, inf}
+        ``||J||_{p->p}`` of the pattern's Jacobian (see :mod:`lipexact.norms`).
+    domain : Box or (lower, upper), optional
+        Local constant on the open box; the global constant when None.
+    time_limit : float, optional
+        Seconds; a stopped search returns its proven bracket with status ``time_limit``.
+    node_limit : int, optional
+        Process at most this many nodes (status ``node_limit`` with the proven bracket).
+    seed : int
+        Kept for the common interface (the search is deterministic).
+    progress : bool
+        Print nodes and the incumbent to stderr while searching.
+
+    Returns
+    -------
+    LipschitzResult
+        ``pattern`` is the concatenated per-layer pattern at the witness; ``certificate["layer_sizes"]``
+        says how to split it. Bad input raises :class:`InvalidInputError`; any other failure is an ``error``
+        result.
+
+    Examples
+    --------
+    >>> import torch
+    >>> torch.manual_seed(0) is not None
+    True
+    >>> model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 3),
+    ...                             torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    >>> result = lipschitz_deep(model, norm=2)
+    >>> result.status.value, result.lower == result.value, result.certificate["layer_sizes"]
+    ('optimal', True, [3, 3])
+    >>> lipschitz_deep(model, domain=([0.0, 0.0], [0.1, 0.1]), norm="inf").status.value
+    'optimal'
+    """
+    network = as_network(net)
+    require(method in DEEP_METHODS, "method", f"one of {list(DEEP_METHODS)}", repr(method))
+    parsed = parse_norm(norm)
+    box = as_box(domain, network.n_inputs)
+    if time_limit is not None:
+        limit = as_real(time_limit, "time_limit")
+        require(limit > 0, "time_limit", "a number > 0 or None", repr(time_limit))
+        time_limit = float(limit)
+    node_limit = check_node_limit(node_limit)
+    require(isinstance(seed, Integral) and not isinstance(seed, bool) and seed >= 0, "seed",
+            "a non-negative integer", repr(seed))
+    clock = Clock(time_limit)
+    try:
+        outcome = run_search(network, parsed, box, clock, node_limit=node_limit, progress=bool(progress))
+        stats = dict(outcome.stats)
+        if outcome.status is Status.OPTIMAL:
+            proof, message = _PROOFS[0], f"optimal: {stats['cells']} cells, {stats['nodes']} nodes, {stats['lps']} LPs"
+        elif outcome.status is Status.ERROR:
+            proof, message = _PROOFS[1] + ", and the bounds of undecided regions", f"no proof: {stats.get('no_proof')}"
+        else:
+            proof, message = _PROOFS[1], f"{outcome.status.value}: stopped after {stats['nodes']} nodes"
+        return certified_deep_result(network, parsed, box, method, clock, status=outcome.status,
+                                     witness=outcome.point, upper=outcome.upper, upper_proof=proof, message=message,
+                                     stats=stats)
+    except InvalidInputError:
+        raise
+    except Exception as error:  # numerical or solver failure: a result that says so, never an escape
+        return LipschitzResult(Status.ERROR, None, method, norm=parsed,
+                               message=f"the solver failed: {type(error).__name__}: {error}",
+                               timings={"total": clock.elapsed()})
