@@ -471,8 +471,14 @@ def _nullspace_basis_rational(exact: ExactRows, support: list[int]) -> list[list
         matrix = flint.fmpz_mat([[row[j] for row in rows] for j in touched])
         X, nullity = matrix.nullspace()
         basis = [[Fraction(int(X[k, col])) for k in range(len(support))] for col in range(nullity)]
-    # the integer rows are denominator_k times the rational rows: y_k = y'_k denominator_k
-    return [[y * exact.denominators[i] for y, i in zip(vector, support)] for vector in basis]
+    # the integer rows are denominator_k times the rational rows: y_k = y'_k denominator_k; each vector is
+    # then divided by its largest entry (a positive scale) so that its float image neither overflows nor is 0
+    result = []
+    for vector in basis:
+        scaled = [y * exact.denominators[i] for y, i in zip(vector, support)]
+        largest = max(abs(y) for y in scaled)
+        result.append([y / largest for y in scaled] if largest else scaled)
+    return result
 
 
 def _exact_combination(A: np.ndarray, support: list[int], guess: np.ndarray,
@@ -586,12 +592,13 @@ def _chebyshev(A: np.ndarray, c: np.ndarray, lower: np.ndarray | None, upper: np
 
 
 def _farkas(A: np.ndarray, c: np.ndarray, proposal: _Proposal, lower, upper,
-            exact: ExactRows | None = None) -> dict[int, Fraction] | None:
-    """Turn the LP's duals into a verified emptiness certificate, or None."""
+            exact: ExactRows | None = None, fraction: float = _SUPPORT_FRACTION) -> dict[int, Fraction] | None:
+    """Turn the LP's duals into a verified emptiness certificate, or None. Duals below ``fraction`` of the
+    largest are left out of the support."""
     if proposal.duals is None or not np.any(proposal.duals > 0):
         return None
     duals = proposal.duals
-    support = [int(i) for i in np.flatnonzero(duals > _SUPPORT_FRACTION * duals.max())]
+    support = [int(i) for i in np.flatnonzero(duals > fraction * duals.max())]
     direct = {i: _fraction(duals[i]) for i in support}
     if certify_empty(A, c, direct, lower, upper, exact=exact):
         return direct
@@ -605,7 +612,7 @@ def _farkas(A: np.ndarray, c: np.ndarray, proposal: _Proposal, lower, upper,
         box = proposal.box_duals if proposal.box_duals is not None else np.zeros(2 * n)
         everything = np.concatenate([duals, box])
         top = everything.max()
-        chosen = [int(i) for i in np.flatnonzero(everything > _SUPPORT_FRACTION * top)]
+        chosen = [int(i) for i in np.flatnonzero(everything > fraction * top)]
         rational = None
         if exact is not None:
             identity = [[int(i == j) for j in range(n)] for i in range(n)]
@@ -762,10 +769,14 @@ def _decide_rational(A: np.ndarray, c: np.ndarray, lower: Any, upper: Any, exact
         point = _certified_point(A_live, c_live, centre.point, lower, upper, rows)
         if point is not None:
             return RegionDecision(NONEMPTY, point=point)
-    for proposal in (_farkas_lp(A_live, c_live, lower, upper), centre):
-        certificate = None if proposal is None else _farkas(A_live, c_live, proposal, lower, upper, rows)
-        if certificate is not None:
-            return RegionDecision(EMPTY, multipliers={int(live[i]): y for i, y in certificate.items()})
+    # composed rows can mix scales far apart (a product of weights 1e-245): the second pass keeps every
+    # positive dual in the support
+    for fraction in (_SUPPORT_FRACTION, 0.0):
+        for proposal in (_farkas_lp(A_live, c_live, lower, upper), centre):
+            certificate = None if proposal is None else _farkas(A_live, c_live, proposal, lower, upper, rows,
+                                                                fraction)
+            if certificate is not None:
+                return RegionDecision(EMPTY, multipliers={int(live[i]): y for i, y in certificate.items()})
     tight = _chebyshev(A_live, c_live, lower, upper, tight=True)
     proposals = [tight, centre]
     if lower is None:
