@@ -1,0 +1,40 @@
+"""The 7 published exact constants of ../shared/networks (LipBaB, ExLipBaB) reproduced with status optimal."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lipexact.deep import lipschitz_deep
+from lipexact.deep.network import ReLUNetwork
+from lipexact.domain import Box
+from lipexact.result import Status
+
+NETWORKS = Path(__file__).resolve().parents[2] / "shared" / "networks"
+pytestmark = pytest.mark.skipif(not (NETWORKS / "published.json").is_file(),
+                                reason=f"shared networks not found at {NETWORKS} (expected ../shared/networks "
+                                       "beside the checkout)")
+
+
+def cases():
+    if not (NETWORKS / "published.json").is_file():
+        return []
+    index = json.loads((NETWORKS / "published.json").read_text())
+    return [pytest.param(name, entry, id=f"{name}-l{entry['norm']}-{'global' if entry['box'] is None else 'box'}")
+            for name, record in sorted(index.items()) for entry in record["published"]]
+
+
+@pytest.mark.parametrize("name, entry", cases())
+def test_published_constant_is_reproduced_with_a_proof(name, entry):
+    net = ReLUNetwork.from_dict(json.loads((NETWORKS / f"{name}.json").read_text()))
+    box = None
+    if entry["box"] is not None:
+        low, high = entry["box"]
+        box = Box(np.full(net.n_inputs, float(low)), np.full(net.n_inputs, float(high)))
+    result = lipschitz_deep(net, norm=entry["norm"], domain=box, time_limit=300)
+    assert result.status is Status.OPTIMAL, result.message
+    assert result.value == pytest.approx(entry["value"], rel=1e-9)
+    assert result.upper == pytest.approx(entry["value"], rel=1e-9)
+    assert box is None or box.contains_interior(result.witness)
+    assert result.certificate["layer_sizes"] == net.hidden_sizes
