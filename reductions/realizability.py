@@ -41,7 +41,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["RegionDecision", "UndecidedRegionError", "decide_region", "certify_point", "certify_empty", "exact_signs", "rows_of_pattern", "proportionality",
+__all__ = ["RegionDecision", "UndecidedRegionError", "decide_region", "certify_point", "certify_empty", "exact_signs", "rows_of_pattern", "proportionality", "certificate_from_duals",
            "ExactRows", "NONEMPTY", "EMPTY", "UNDECIDED"]
 
 NONEMPTY, EMPTY, UNDECIDED = "nonempty", "empty", "undecided"
@@ -349,12 +349,23 @@ def certify_empty(A: Any, c: Any, multipliers: Mapping[int, Any], lower: Any = N
             for j, a in enumerate(exact.numerators[i]):
                 if a:
                     residual[j] = residual.get(j, Fraction(0)) + scaled * a
-    for i, y in (weights.items() if exact is None else ()):
-        if y == 0:
-            continue
-        total += y * _fraction(c[i])
-        for j in np.flatnonzero(A[i]).tolist():
-            residual[j] = residual.get(j, Fraction(0)) + y * _fraction(A[i, j])
+    else:
+        # Integer arithmetic: row i with c_i is k_i 2^-e_i (floats are dyadic) and y_i = p_i / q_i; over a
+        # common denominator D every term is an integer, and the sums have the exact signs.
+        terms = []
+        for i, y in weights.items():
+            if y != 0:
+                k, e = _integer_row(np.append(A[i], c[i]))
+                terms.append((y.numerator, y.denominator << e, k))
+        D = 1
+        for _, q, _ in terms:
+            D = D * q // math.gcd(D, q)
+        sums = [0] * (A.shape[1] + 1)
+        for p, q, k in terms:
+            factor = p * (D // q)
+            sums = [t + factor * v for t, v in zip(sums, k)]
+        total = Fraction(sums[-1], D)
+        residual = {j: Fraction(r, D) for j, r in enumerate(sums[:-1]) if r}
     if lower is None:
         return all(r == 0 for r in residual.values()) and total <= 0
     low, high = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
@@ -599,9 +610,10 @@ def _farkas(A: np.ndarray, c: np.ndarray, proposal: _Proposal, lower, upper,
         return None
     duals = proposal.duals
     support = [int(i) for i in np.flatnonzero(duals > fraction * duals.max())]
-    direct = {i: _fraction(duals[i]) for i in support}
-    if certify_empty(A, c, direct, lower, upper, exact=exact):
-        return direct
+    if lower is not None:  # globally, float duals never cancel exactly: go straight to the exact combination
+        direct = {i: _fraction(duals[i]) for i in support}
+        if certify_empty(A, c, direct, lower, upper, exact=exact):
+            return direct
     # exact projection: y^T A = 0 (plus box faces as rows of their own), y >= 0
     if lower is None:
         combination = _exact_combination(A, support, duals[support], exact)
@@ -656,6 +668,34 @@ def _farkas_lp(A: np.ndarray, c: np.ndarray, lower: np.ndarray | None, upper: np
     return _Proposal(margin=float(outcome.fun), point=None, duals=y[:k], box_duals=box_duals)
 
 
+def certificate_from_duals(A: Any, c: Any, duals: Any, lower: Any = None, upper: Any = None,
+                           box_duals: Any = None) -> dict[int, Fraction] | None:
+    """A verified emptiness certificate built from an LP's dual values (any LP whose duals combine the rows
+    ``A x + c > 0``, e.g. a warm-started Chebyshev LP of the caller's own), or None.
+
+    ``duals`` has one non-negative value per row (in the units of ``A``); ``box_duals`` the values of the
+    faces ``x_j - lower_j > 0`` then ``upper_j - x_j > 0``. The float values only propose: the certificate
+    returned has been verified exactly (:func:`certify_empty`).
+
+    Examples
+    --------
+    >>> A, c = np.array([[1.0], [-1.0]]), np.array([-1.0, -5.0])       # x > 1 and x < -5
+    >>> certificate_from_duals(A, c, [0.5000001, 0.4999999])            # rounded duals, exact projection
+    {0: Fraction(1, 1), 1: Fraction(1, 1)}
+    >>> certificate_from_duals(A, c, [1.0, 0.0]) is None
+    True
+    """
+    A = np.asarray(A, dtype=np.float64)
+    c = np.asarray(c, dtype=np.float64).reshape(A.shape[0])
+    lower = None if lower is None else np.asarray(lower, dtype=np.float64)
+    upper = None if upper is None else np.asarray(upper, dtype=np.float64)
+    duals = np.maximum(np.asarray(duals, dtype=np.float64).reshape(A.shape[0]), 0.0)
+    if not np.all(np.isfinite(duals)):
+        return None
+    box = None if box_duals is None else np.maximum(np.asarray(box_duals, dtype=np.float64), 0.0)
+    return _farkas(A, c, _Proposal(margin=-1.0, point=None, duals=duals, box_duals=box), lower, upper)
+
+
 def decide_region(A: Any, c: Any, lower: Any = None, upper: Any = None, exact: Any = None) -> RegionDecision:
     """Decide whether ``{x : A x + c > 0, lower < x < upper}`` is empty, with an exact certificate.
 
@@ -687,7 +727,7 @@ def decide_region(A: Any, c: Any, lower: Any = None, upper: Any = None, exact: A
 
     >>> decision = decide_region(np.array([[1.0], [-1.0]]), np.array([-1.0, -5.0]))
     >>> decision.status, sorted(decision.multipliers.items())
-    ('empty', [(0, Fraction(1, 2)), (1, Fraction(1, 2))])
+    ('empty', [(0, Fraction(1, 1)), (1, Fraction(1, 1))])
 
     A far, thin box:
 

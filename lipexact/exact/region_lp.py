@@ -17,7 +17,7 @@ import numpy as np
 from lipexact.exact.arrangement import Arrangement
 from lipexact.exact.highs import new_highs
 from lipexact.exact.realizability import UndecidedRegionError
-from reductions.realizability import certify_point, decide_region, rows_of_pattern
+from reductions.realizability import certificate_from_duals, certify_point, decide_region, rows_of_pattern
 
 __all__ = ["RegionLP", "strictly_inside", "representative_rows", "RADIUS_TOLERANCE"]
 
@@ -54,7 +54,8 @@ class _ToggledRows:
         self.state = np.full(len(group_rows), -1, dtype=np.int8)
 
     def solve(self, signs: np.ndarray):
-        """Enable exactly the rows of ``signs`` (-1 free, 0 off, 1 on), solve; return (status, column values)."""
+        """Enable exactly the rows of ``signs`` (-1 free, 0 off, 1 on), solve; return (status, column values,
+        row duals)."""
         changed = np.flatnonzero(signs != self.state)
         if changed.size:
             rows, lower = [], []
@@ -71,8 +72,10 @@ class _ToggledRows:
             self.state = signs.copy()
         self.model.run()
         status = self.model.getModelStatus()
-        values = np.asarray(self.model.getSolution().col_value, dtype=np.float64) if status == self.optimal else None
-        return status, values
+        if status != self.optimal:
+            return status, None, None
+        solution = self.model.getSolution()
+        return status, np.asarray(solution.col_value, dtype=np.float64), np.asarray(solution.row_dual, dtype=np.float64)
 
 
 class RegionLP:
@@ -118,6 +121,7 @@ class RegionLP:
         self.centre = _ToggledRows(n + 1, np.full(n + 1, -inf), np.append(np.full(n, inf), arrangement.scale), cost,
                                    group_rows, box_rows, np.stack([-b, b], axis=1) if G else np.zeros((0, 2)))
         self.rows, self.offsets = representative_rows(arrangement)
+        self.lengths = np.linalg.norm(self.rows, axis=1) / np.maximum(np.linalg.norm(arrangement.W, axis=1), 1e-300)
         self.solves = 0
         self.exact_solves = 0
         self.undecided = 0
@@ -128,11 +132,26 @@ class RegionLP:
         Raises :class:`~lipexact.exact.realizability.UndecidedRegionError` when no certificate verifies.
         """
         self.solves += 1
-        status, values = self.centre.solve(signs)
+        status, values, duals = self.centre.solve(signs)
         tolerance = RADIUS_TOLERANCE * self.arrangement.scale
         if values is not None and values[self.n] > tolerance and strictly_inside(self.arrangement, signs, values[: self.n]):
             return values[: self.n]
+        if values is not None and values[self.n] < -tolerance and self._certified_empty(signs, duals):
+            return None
         return self.decide(signs)
+
+    def _certified_empty(self, signs: np.ndarray, duals: np.ndarray) -> bool:
+        """Whether the warm LP's duals, verified exactly, prove the region empty (no second LP needed)."""
+        fixed = np.flatnonzero(signs >= 0)
+        rows = 2 * fixed + 1 - signs[fixed].astype(int)
+        multipliers = np.abs(duals[rows]) / self.lengths[fixed]  # the LP's rows are the network's / length
+        A, c = rows_of_pattern(self.rows[fixed], self.offsets[fixed], signs[fixed] == 1)
+        box = self.arrangement.box
+        if box is None:
+            return certificate_from_duals(A, c, multipliers) is not None
+        faces = np.abs(duals[2 * self.arrangement.n_groups:]).reshape(self.n, 2)  # (lower, upper) per coordinate
+        return certificate_from_duals(A, c, multipliers, box.lower, box.upper,
+                                      np.concatenate([faces[:, 0], faces[:, 1]])) is not None
 
     def decide(self, signs: np.ndarray) -> np.ndarray | None:
         """Decide the region of ``signs`` with exact certificates (see the module docstring)."""
