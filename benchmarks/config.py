@@ -58,6 +58,11 @@ class Config:
     fuzz_runs: int = 480
     fuzz_time_limit: float = 10.0  # seconds per solver run
     fuzz_families: tuple[str, ...] = ()  # empty: every family of benchmarks.certify_fuzz.FAMILIES
+    # 9. Time limits: every exact method within limit x 1.1 + 0.2 s (benchmarks/time_limits.py).
+    time_limits: tuple[float, ...] = (0.02, 0.2, 1.0)  # seconds
+    time_limit_repeats: int = 3  # timed calls per row, the median is judged
+    time_limit_networks: tuple[str, ...] = ("gka3a", "g05_60.0", "random_6x40", "random_3x14_box")
+    time_limit_judged: bool = True  # False: the verdicts are recorded, not checks (smoke: timing is no test)
     # Options of the lower-bound methods (passed to lipexact.lower_bound by name).
     lower_options: dict = field(default_factory=lambda: {
         "gradient": {"restarts": 8, "steps": 100},
@@ -82,6 +87,7 @@ FULL = replace(
     instance_time_limit=60.0,
     perf_repeats=5, perf_memory_hidden=16,
     fuzz_runs=2000,
+    time_limits=(0.02, 0.2, 1.0, 5.0),
     lower_options={"gradient": {"restarts": 32, "steps": 200}, "annealing": {"chains": 64, "steps": 1000},
                    "grid": {"points": 200}},
 )
@@ -98,6 +104,8 @@ SMOKE = replace(
     instance_methods=("auto",),
     perf_run=False,
     fuzz_runs=48, fuzz_time_limit=5.0,
+    time_limits=(0.02,), time_limit_repeats=1, time_limit_networks=("random_6x40", "random_3x14_box"),
+    time_limit_judged=False,
     lower_options={"gradient": {"restarts": 2, "steps": 10}, "annealing": {"chains": 4, "steps": 20},
                    "grid": {"points": 10}},
 )

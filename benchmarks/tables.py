@@ -10,6 +10,7 @@
 6. :func:`performance_section` - the speed and memory figures other issues ask for.
 7. :func:`devices_section` - every bound timing per device (after every section that times bounds).
 8. :func:`certify_fuzz_section` - every exact method against an independent oracle (``benchmarks/certify_fuzz.py``).
+9. :func:`time_limits_section` - every exact method within ``limit x 1.1 + 0.2 s`` (``benchmarks/time_limits.py``).
 """
 
 from __future__ import annotations
@@ -713,6 +714,13 @@ def certify_fuzz_section(ctx: Context) -> Section:
     return certify_fuzz.section(ctx)
 
 
+# --------------------------------------------------------------------------- 9. time limits
+def time_limits_section(ctx: Context) -> Section:
+    from benchmarks import time_limits
+
+    return time_limits.section(ctx)
+
+
 #: Section key -> builder, in report order.
 SECTIONS: dict[str, Callable[[Context], Section]] = {
     "mlp": mlp_section,
@@ -724,4 +732,5 @@ SECTIONS: dict[str, Callable[[Context], Section]] = {
     "performance": performance_section,
     "devices": devices_section,
     "certify_fuzz": certify_fuzz_section,
+    "time_limits": time_limits_section,
 }
