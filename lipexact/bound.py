@@ -19,7 +19,6 @@ import json
 import math
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Any, Sequence
 

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+from lipexact.deep.network import ReLUNetwork
 from lipexact.network import TwoLayerReLU
 from lipexact.result import LipschitzResult
 from reductions.base import InverseData, Solution
@@ -28,6 +29,7 @@ __all__ = ["TYPES", "from_dict", "to_dict", "load", "save", "read_json", "write_
 #: ``"type"`` field -> constructor from a dict. Extend here when a new type is added.
 TYPES: dict[str, Callable[[dict], Any]] = {
     "two_layer_relu": TwoLayerReLU.from_dict,
+    "relu_network": ReLUNetwork.from_dict,
     "lipschitz_result": LipschitzResult.from_dict,
     "maxcut": MaxCut.from_dict,
     "qubo": QUBO.from_dict,

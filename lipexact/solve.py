@@ -1,7 +1,9 @@
-"""``python -m lipexact.solve net.json``: the exact Lipschitz constant of a two-layer ReLU network.
+"""``python -m lipexact.solve net.json``: the exact Lipschitz constant of a ReLU network of any depth.
 
-The input is a JSON document of type ``two_layer_relu`` (or ``lipcst``, as written by
-``python -m lipexact.reduce``). The result (status, value, proven bracket, a summary of the witness input
+The input is a JSON document of type ``two_layer_relu``, ``relu_network`` (the format of
+``../shared/networks``: ``layers`` of ``{"weight": out x in, "bias"}``) or ``lipcst`` (as written by
+``python -m lipexact.reduce``), or a saved ``torch.nn.Sequential`` of ``Linear`` and ``ReLU`` (TorchScript or
+``torch.save``; a pickle is loaded with ``weights_only=False``: load only files you trust). The result (status, value, proven bracket, a summary of the witness input
 and pattern) is printed; ``-o`` also writes it as JSON, with the full witness and pattern. With
 ``--progress`` the search's progress and the solver's own log go to stderr, so stdout holds only the
 result. Exit codes: 0 finished (optimal or stopped at a limit), 1 the solver failed, 2 bad input
@@ -19,14 +21,17 @@ import numpy as np
 
 from lipexact.cli import EXIT_INTERRUPTED, EXIT_OK, run_cli, stdout_to_stderr
 from lipexact.domain import Box
-from lipexact.exact import METHODS, lipschitz
+from lipexact.deep.solve import DEEP_METHODS
+from lipexact.entry import as_any_network, lipschitz
+from lipexact.exact import METHODS
 from lipexact.io import check_output, from_dict, read_json, save
+from lipexact.models import load_model
 from lipexact.network import TwoLayerReLU
 from lipexact.norms import NORMS
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
 
-__all__ = ["main", "build_parser", "network_from_document", "describe"]
+__all__ = ["main", "build_parser", "network_from_document", "read_network", "describe"]
 
 PROG = "python -m lipexact.solve"
 EXIT_SOLVER_ERROR = 1
@@ -35,13 +40,17 @@ EXIT_SOLVER_ERROR = 1
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Compute the exact Lipschitz constant of a two-layer ReLU network f(x) = W2 relu(W1 x + b1) + b2, "
-                    "with a certificate (a witness input whose gradient norm is the value, re-checked by autograd).",
+        description="Compute the exact Lipschitz constant of a ReLU network f = L_k o relu o ... o relu o L_1 "
+                    "(two layers: f(x) = W2 relu(W1 x + b1) + b2), with a certificate (a witness input whose "
+                    "gradient norm is the value, its signs verified in exact arithmetic, re-checked by autograd).",
     )
     parser.add_argument("network", help='JSON file: {"type": "two_layer_relu", "W1": ..., "W2": ..., "b1": ..., '
-                                        '"b2": ...} or a "lipcst" document from python -m lipexact.reduce')
-    parser.add_argument("--method", default="auto", choices=["auto", *METHODS],
-                        help="exact method (default: auto, which picks by size and says which)")
+                                        '"b2": ...}, {"type": "relu_network", "layers": [{"weight": ..., "bias": '
+                                        '...}, ...]} or a "lipcst" document from python -m lipexact.reduce; or a '
+                                        'saved torch.nn.Sequential of Linear and ReLU (.pt)')
+    parser.add_argument("--method", default="auto", choices=list(dict.fromkeys(["auto", *METHODS, *DEEP_METHODS])),
+                        help="exact method (default: auto, which picks by size and depth and says which); deeper "
+                             f"networks take {', '.join(DEEP_METHODS)}")
     parser.add_argument("--norm", default="2", choices=list(NORMS),
                         help="input and output norm: 2 (spectral), 1 or inf (default: 2)")
     parser.add_argument("--time-limit", type=float, default=None, metavar="S",
@@ -57,15 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def network_from_document(document: Any) -> TwoLayerReLU:
-    """The network a JSON document describes (``two_layer_relu`` directly, ``lipcst`` as ``M2 relu(M1 x)``)."""
+def network_from_document(document: Any) -> Any:
+    """The network a JSON document describes: ``two_layer_relu`` and ``relu_network`` (a
+    :class:`TwoLayerReLU` for one hidden layer, a :class:`~lipexact.deep.network.ReLUNetwork` for more), and
+    ``lipcst`` as ``M2 relu(M1 x)``."""
     require(isinstance(document, dict), "(top level)", "a JSON object", type(document).__name__)
     if isinstance(document.get("lipcst"), dict):  # a reduce output document holds the instance under "lipcst"
         document = document["lipcst"]
     kind = document.get("type")
-    require(kind in ("two_layer_relu", "lipcst"), "type", '"two_layer_relu" or "lipcst"', repr(kind))
+    kinds = ("two_layer_relu", "relu_network", "lipcst")
+    require(kind in kinds, "type", " or ".join(f'"{k}"' for k in kinds), repr(kind))
     obj = from_dict(document, kind)
-    return obj if isinstance(obj, TwoLayerReLU) else TwoLayerReLU(obj.M1, obj.M2)
+    if kind == "lipcst":
+        return TwoLayerReLU(obj.M1, obj.M2)
+    return as_any_network(obj)
+
+
+def read_network(path: str) -> Any:
+    """The network in ``path``: a JSON document (:func:`network_from_document`) or a saved torch module."""
+    if not path.endswith(".json"):
+        try:
+            return as_any_network(load_model(path))
+        except InvalidInputError as error:
+            if error.field != "model":
+                raise
+            # not a torch file: read it as JSON below (its errors name the JSON problem)
+    return network_from_document(read_json(path))
 
 
 #: Coordinates of the witness (and units of the pattern) printed in full; longer vectors are summarized.
@@ -116,7 +142,7 @@ def describe(result: LipschitzResult, output: str | None = None) -> str:
 
 def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
-    net = network_from_document(read_json(args.network))
+    net = read_network(args.network)
     domain = None
     if args.box is not None:
         low, high = args.box

@@ -1,0 +1,70 @@
+"""One entry point for every depth: lipexact.lipschitz sends one hidden layer to the two-layer solvers and
+deeper networks to lipexact.deep, whatever form the network comes in."""
+
+import json
+
+import pytest
+import torch
+
+import lipexact
+from lipexact.deep.network import ReLUNetwork
+from lipexact.entry import as_any_network, lipschitz
+from lipexact.network import TwoLayerReLU
+from lipexact.result import Status
+from reductions.validation import InvalidInputError
+
+LAYERS = [([[1.0, -1.0], [0.5, 2.0], [-1.0, 0.3]], [0.1, -0.2, 0.3]), ([[1.0, -2.0, 0.5], [0.2, 1.0, -1.0]], [0.0, 0.1]),
+          ([[1.5, -0.5]], [0.0])]
+
+
+def test_one_hidden_layer_in_any_form_goes_to_the_two_layer_solvers():
+    two = TwoLayerReLU([[1.0, 2.0], [-1.0, 0.5]], [[1.0, -1.0]], b1=[0.1, 0.2])
+    forms = [two, ReLUNetwork.from_two_layer(two), ReLUNetwork.from_two_layer(two).to_dict(), two.to_torch()]
+    values = set()
+    for form in forms:
+        assert isinstance(as_any_network(form), TwoLayerReLU)
+        result = lipschitz(form)
+        assert result.status is Status.OPTIMAL and result.stats["auto"] == "brute"
+        values.add(round(result.value, 12))
+    assert len(values) == 1
+
+
+def test_deep_networks_go_to_the_deep_search_from_every_form():
+    net = ReLUNetwork(LAYERS)
+    forms = [net, net.to_dict(), net.to_torch()]
+    results = [lipschitz(form, norm="inf", domain=([-1, -1], [1, 1])) for form in forms]
+    for result in results:
+        assert result.status is Status.OPTIMAL and result.stats["auto"] == "enumerate"
+        assert result.certificate["layer_sizes"] == [3, 2]
+    assert len({round(r.value, 12) for r in results}) == 1
+    assert lipexact.lipschitz is lipschitz
+
+
+def test_two_layer_methods_are_refused_for_deep_networks():
+    with pytest.raises(InvalidInputError, match="method"):
+        lipschitz(ReLUNetwork(LAYERS), method="milp")
+
+
+def test_solve_cli_reads_relu_network_json_and_saved_modules(tmp_path, capsys):
+    from lipexact.solve import main
+
+    net = ReLUNetwork(LAYERS)
+    document = tmp_path / "net.json"
+    document.write_text(json.dumps(net.to_dict()))
+    saved = tmp_path / "net.pt"
+    torch.save(net.to_torch(), saved)
+    out = tmp_path / "out.json"
+    assert main([str(document), "--box", "-1", "1", "--norm", "1", "-o", str(out)]) == 0
+    from_json = json.loads(out.read_text())
+    assert main([str(saved), "--box", "-1", "1", "--norm", "1", "-o", str(out)]) == 0
+    from_module = json.loads(out.read_text())
+    assert from_json["status"] == from_module["status"] == "optimal"
+    assert from_json["value"] == pytest.approx(from_module["value"], rel=1e-12)
+    assert main([str(document), "--method", "milp"]) == 2   # a two-layer method on a deep network: bad input
+    assert "method" in capsys.readouterr().err
+
+
+def test_a_sequential_with_other_modules_is_refused():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
+    with pytest.raises(InvalidInputError):
+        lipschitz(model)
