@@ -257,10 +257,12 @@ def exact_signs(A: np.ndarray, c: np.ndarray, x: np.ndarray, exact: Any = None) 
     signs = np.sign(value).astype(np.int64)
     unsure = ~(np.isfinite(value) & np.isfinite(error) & (np.abs(value) > error))
     if np.any(unsure):
-        xs = [_fraction(v) for v in x]
+        # exact integer arithmetic: x = k_x 2^-e_x and (A_i, c_i) = k_i 2^-e_i (floats are dyadic), so
+        # (A_i x + c_i) 2^(e_i + e_x) = k_i[:n] . k_x + k_i[n] 2^e_x, an integer with the same sign
+        point, e_x = _integer_row(np.asarray(x, dtype=np.float64))
         for i in np.flatnonzero(unsure).tolist():
-            total = _fraction(c[i]) + sum((_fraction(a) * xj for a, xj in zip(A[i].tolist(), xs) if a != 0),
-                                          Fraction(0))
+            row, _ = _integer_row(np.append(A[i], c[i]))
+            total = sum(a * v for a, v in zip(row[:-1], point) if a) + (row[-1] << e_x)
             signs[i] = (total > 0) - (total < 0)
     return signs
 

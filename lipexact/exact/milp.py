@@ -281,7 +281,10 @@ class _LazyMilp:
         if outcome.bound is not None and self.model.value_of_objective(outcome.bound) < self.upper:
             self.upper = self.model.value_of_objective(outcome.bound)
             self.proof = f"dual bound of the stopped MILP relaxation ({self.model.solver_used})"
-        for pattern in ([] if outcome.pattern is None else [outcome.pattern]) + list(outcome.found[:4]):
+        limit = self.clock.time_limit
+        for k, pattern in enumerate(([] if outcome.pattern is None else [outcome.pattern]) + list(outcome.found[:4])):
+            if (k or self.best.value is not None) and limit is not None and self.clock.elapsed() > 1.05 * limit:
+                break  # witness LPs past the limit only while there is no witness at all
             self.stats["lps"] += 1
             self.best.offer(_realize(self.net, pattern, self.units, self.domain, strict=False))
         if outcome.reason == "interrupted":
