@@ -19,7 +19,6 @@ import json
 import math
 import os
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 from lipexact.cli import EXIT_OK, run_cli

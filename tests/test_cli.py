@@ -1,7 +1,6 @@
 """The shared error contract of the command-line tools (lipexact/cli.py): broken pipes and full disks."""
 
 import errno
-import json
 import os
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lipexact import TwoLayerReLU
-from lipexact.cli import EXIT_BROKEN_PIPE, EXIT_OUTPUT_FAILED, run_cli, stdout_to_stderr
+from lipexact.cli import EXIT_BROKEN_PIPE, EXIT_OUTPUT_FAILED, run_cli
 from lipexact.io import save
 from reductions import files
 

@@ -22,7 +22,7 @@ from lipexact.deep.exact import ExactNetwork
 from lipexact.deep.network import ReLUNetwork
 from lipexact.domain import Box
 from lipexact.exact.certificate import CertificateError
-from lipexact.exact.problem import RELATIVE_TOLERANCE, Clock
+from lipexact.exact.problem import Clock, judged_result
 from lipexact.norms import jacobian_norms, parse_norm
 from lipexact.result import LipschitzResult, Status
 
@@ -112,39 +112,7 @@ def certified_deep_result(net: ReLUNetwork, norm: str, domain: Box | None, metho
     result is an ``ERROR``; a witness above the upper bound or a NaN upper bound is an ``ERROR`` whatever the
     status. ``pattern`` is the concatenated per-layer pattern; ``certificate["layer_sizes"]`` splits it.
     """
-    lower = pattern = None
-    certificate: dict[str, Any] = {"upper_proof": upper_proof, "scope": "global" if domain is None else "local (box)",
-                                   "layer_sizes": list(net.hidden_sizes)}
-    common = dict(norm=norm, timings={"total": clock.elapsed()}, stats=dict(stats or {}))
-    if witness is not None:
-        try:
-            checked = verify_deep_witness(net, witness, norm, domain)
-        except CertificateError as error:
-            return LipschitzResult(Status.ERROR, None, method, upper=upper, certificate=certificate,
-                                   message=f"the solver's witness failed re-evaluation: {error}", **common)
-        lower, pattern = checked.value, checked.pattern
-        certificate.update(verified_value=checked.value, witness_margin=checked.margin,
-                           witness_evaluation=checked.evaluation)
-
-    def error(text: str, upper_bound: float | None) -> LipschitzResult:
-        return LipschitzResult(Status.ERROR, lower, method, lower=lower, upper=upper_bound, witness=witness,
-                               pattern=pattern, certificate=certificate, message=text, **common)
-
-    if upper is not None and math.isnan(upper):
-        return error("the solver's upper bound is NaN", None)
-    if upper is not None and lower is not None:
-        tolerance = RELATIVE_TOLERANCE * max(abs(lower), abs(upper)) if math.isfinite(upper) else 0.0
-        if lower > upper + tolerance:
-            return error(f"re-evaluated witness {lower!r} exceeds the proven upper bound {upper!r}", None)
-        if status is Status.OPTIMAL and upper - lower > tolerance:
-            status = Status.ERROR
-            message = f"optimality claimed but the witness re-evaluates to {lower!r} < upper bound {upper!r}"
-        upper = max(upper, lower)
-    if status is Status.OPTIMAL and lower is None:
-        status, message = Status.ERROR, "optimality claimed without a witness"
-    if status is Status.OPTIMAL and upper is None:
-        status, message = Status.ERROR, "optimality claimed without an upper bound"
-    if status is Status.OPTIMAL and not math.isfinite(upper):
-        status, message = Status.ERROR, f"optimality claimed with a non-finite upper bound {upper!r}"
-    return LipschitzResult(status, lower, method, lower=lower, upper=upper, message=message, witness=witness,
-                           pattern=pattern, certificate=certificate, **common)
+    scope = "global" if domain is None else "local (box)"
+    return judged_result(lambda x: verify_deep_witness(net, x, norm, domain), norm, method, clock, status=status,
+                         witness=witness, upper=upper, message=message, stats=stats,
+                         certificate={"upper_proof": upper_proof, "scope": scope, "layer_sizes": list(net.hidden_sizes)})

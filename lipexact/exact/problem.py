@@ -16,7 +16,7 @@ from lipexact.norms import parse_norm
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, as_real, require
 
-__all__ = ["Problem", "Clock", "validate_problem", "certified_result", "RELATIVE_TOLERANCE"]
+__all__ = ["Problem", "Clock", "validate_problem", "certified_result", "judged_result", "RELATIVE_TOLERANCE"]
 
 #: Two values closer than this (relative) are the same value: the agreement asked of every exact method.
 RELATIVE_TOLERANCE = 1e-9
@@ -126,28 +126,42 @@ def certified_result(problem: Problem, method: str, clock: Clock, *, status: Sta
                      stats: Mapping[str, Any] | None = None) -> LipschitzResult:
     """Build the result after re-checking the witness independently (see :mod:`lipexact.exact.certificate`).
 
-    The lower bound is the re-evaluated gradient norm at ``witness``, never the solver's own number. An
-    ``OPTIMAL`` claim becomes an ``ERROR`` when its upper bound disagrees with the re-evaluated witness by
-    more than :data:`RELATIVE_TOLERANCE` (relative), or when the witness or a finite upper bound is missing;
-    a witness above the upper bound, or a NaN upper bound, is an ``ERROR`` whatever the status.
+    The rules are those of :func:`judged_result`.
+    """
+    return judged_result(lambda x: verify_witness(problem.net, x, problem.norm, problem.domain), problem.norm,
+                         method, clock, status=status, witness=witness, upper=upper, message=message, stats=stats,
+                         certificate={"upper_proof": upper_proof, "scope": problem.scope})
+
+
+def judged_result(verify: Callable[[Any], Any], norm: str, method: str, clock: Clock, *, status: Status,
+                  witness: Any, upper: float | None, certificate: Mapping[str, Any], message: str = "",
+                  stats: Mapping[str, Any] | None = None) -> LipschitzResult:
+    """The result a solver may claim, once ``verify(witness)`` has re-checked its witness.
+
+    ``verify`` returns an object with ``value``, ``pattern``, ``margin`` and ``evaluation`` or raises
+    :class:`~lipexact.exact.certificate.CertificateError`. The lower bound is the re-evaluated gradient norm
+    at ``witness``, never the solver's own number. An ``OPTIMAL`` claim becomes an ``ERROR`` when its upper
+    bound disagrees with the re-evaluated witness by more than :data:`RELATIVE_TOLERANCE` (relative), or
+    when the witness or a finite upper bound is missing; a witness above the upper bound, or a NaN upper
+    bound, is an ``ERROR`` whatever the status.
     """
     lower = None
     pattern = None
-    certificate: dict[str, Any] = {"upper_proof": upper_proof, "scope": problem.scope}
+    certificate = dict(certificate)
+    common = dict(norm=norm, timings={"total": clock.elapsed()}, stats=dict(stats or {}))
     if witness is not None:
         try:
-            checked = verify_witness(problem.net, witness, problem.norm, problem.domain)
+            checked = verify(witness)
         except CertificateError as error:
-            return LipschitzResult(Status.ERROR, None, method, norm=problem.norm, upper=upper,
-                                   message=f"the solver's witness failed re-evaluation: {error}",
-                                   timings={"total": clock.elapsed()}, stats=dict(stats or {}))
+            return LipschitzResult(Status.ERROR, None, method, upper=upper, certificate=certificate,
+                                   message=f"the solver's witness failed re-evaluation: {error}", **common)
         lower, pattern = checked.value, checked.pattern
         certificate.update(verified_value=checked.value, witness_margin=checked.margin,
                            witness_evaluation=checked.evaluation)
+
     def error(text: str, upper_bound: float | None) -> LipschitzResult:
-        return LipschitzResult(Status.ERROR, lower, method, lower=lower, upper=upper_bound, norm=problem.norm,
-                               witness=witness, pattern=pattern, certificate=certificate, message=text,
-                               timings={"total": clock.elapsed()}, stats=dict(stats or {}))
+        return LipschitzResult(Status.ERROR, lower, method, lower=lower, upper=upper_bound, witness=witness,
+                               pattern=pattern, certificate=certificate, message=text, **common)
 
     if upper is not None and math.isnan(upper):
         return error("the solver's upper bound is NaN", None)
@@ -165,6 +179,5 @@ def certified_result(problem: Problem, method: str, clock: Clock, *, status: Sta
         status, message = Status.ERROR, "optimality claimed without an upper bound"
     if status is Status.OPTIMAL and not math.isfinite(upper):
         status, message = Status.ERROR, f"optimality claimed with a non-finite upper bound {upper!r}"
-    return LipschitzResult(status, lower, method, lower=lower, upper=upper, norm=problem.norm, message=message,
-                           witness=witness, pattern=pattern, certificate=certificate,
-                           timings={"total": clock.elapsed()}, stats=dict(stats or {}))
+    return LipschitzResult(status, lower, method, lower=lower, upper=upper, message=message, witness=witness,
+                           pattern=pattern, certificate=certificate, **common)
