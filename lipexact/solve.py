@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="input and output norm: 2 (spectral), 1 or inf (default: 2)")
     parser.add_argument("--time-limit", type=float, default=None, metavar="S",
                         help="stop after S seconds and report the proven bounds found so far")
+    parser.add_argument("--node-limit", type=int, default=None, metavar="N",
+                        help="stop after N search nodes (bnb, enumerate and deep networks) with the proven bounds")
     parser.add_argument("--box", nargs=2, type=float, default=None, metavar=("LOW", "HIGH"),
                         help="local constant on the box [LOW, HIGH]^n instead of the global constant")
     parser.add_argument("--seed", type=int, default=0, help="seed for randomized incumbent search (default: 0)")
@@ -152,8 +154,9 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.output is not None:
         check_output(args.output, "-o/--output")
     with stdout_to_stderr(args.progress):  # solver logs (HiGHS prints from C++ to fd 1) go to stderr
+        options = {} if args.node_limit is None else {"node_limit": args.node_limit}
         result = lipschitz(net, method=args.method, norm=args.norm, domain=domain, time_limit=args.time_limit,
-                           seed=args.seed, progress=args.progress)
+                           seed=args.seed, progress=args.progress, **options)
     print(describe(result, args.output))
     if args.output is not None:
         save(result, args.output)

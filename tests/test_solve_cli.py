@@ -7,6 +7,7 @@ import pytest
 
 from lipexact import TwoLayerReLU, lipschitz
 from lipexact.io import save
+from lipexact.result import LipschitzResult, Status
 from lipexact.solve import main
 
 NET = TwoLayerReLU([[1, 2], [-1, 1], [2, -1]], [[1, -1, 2]], b1=[0, 1, -1])
@@ -172,3 +173,44 @@ def test_console_shows_a_summary_of_long_vectors_and_the_file_holds_them(tmp_pat
     assert norm == pytest.approx(np.linalg.norm(witness), rel=1e-5)
     assert main([str(source), "--method", "brute"]) == 0
     assert "-o writes the full vector" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------- deep networks
+DEEP = {"type": "relu_network", "version": 1,
+        "layers": [{"weight": [[1, 0], [0, 1]], "bias": [0, 0]}, {"weight": [[1, 1]], "bias": [-1]},
+                   {"weight": [[3]], "bias": [0]}]}
+
+
+def _written(tmp_path, data, name="deep.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_a_deep_network_is_solved_and_written(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main([_written(tmp_path, DEEP), "--norm", "inf", "--box", "0", "1", "-o", str(out)]) == 0
+    result = LipschitzResult.from_dict(json.loads(out.read_text()))
+    assert result.status is Status.OPTIMAL and result.value == 6.0 and result.certificate["layer_sizes"] == [2, 1]
+    assert "optimal" in capsys.readouterr().out
+    assert main([_written(tmp_path, DEEP), "--node-limit", "1", "-o", str(out)]) == 0
+    assert LipschitzResult.from_dict(json.loads(out.read_text())).status is Status.NODE_LIMIT
+
+
+def test_bad_deep_input_exits_2_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    missing_bias_shape = {"type": "relu_network", "layers": [{"weight": [[1.0]], "bias": [0.0, 1.0]},
+                                                             {"weight": [[1.0]]}]}
+    assert main([_written(tmp_path, missing_bias_shape), "-o", str(out)]) == 2
+    assert main([_written(tmp_path, DEEP), "--box", "1", "0", "-o", str(out)]) == 2
+    assert main([_written(tmp_path, DEEP), "--node-limit", "0", "-o", str(out)]) == 2
+    assert not out.exists()
+    assert "error" in capsys.readouterr().err
+
+
+def test_a_deep_error_status_exits_1(tmp_path, monkeypatch):
+    from lipexact import solve
+
+    monkeypatch.setattr(solve, "lipschitz", lambda *a, **k: LipschitzResult(Status.ERROR, None, "enumerate",
+                                                                          message="stub"))
+    assert main([_written(tmp_path, DEEP)]) == 1
