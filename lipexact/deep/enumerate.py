@@ -22,14 +22,19 @@ zeroed, free units kept), which dominates ``|J|`` entrywise for every completion
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass, field
+
 import numpy as np
 
+from lipexact.deep.bounds import BOUND_SLACK, DeepBounds
+from lipexact.deep.certificate import CertificateError, verify_deep_witness
 from lipexact.deep.exact import AffineMap, ExactNetwork, dyadic, exact_rows
+from lipexact.deep.incumbent import local_search, pattern_norms
 from lipexact.deep.network import ReLUNetwork
 from lipexact.domain import Box
-from lipexact.exact.problem import Clock
+from lipexact.exact.problem import RELATIVE_TOLERANCE, Clock
 from lipexact.exact.progress import SearchProgress
 from lipexact.norms import jacobian_norms
 from lipexact.result import Status
@@ -37,27 +42,23 @@ from reductions.realizability import certify_point, decide_region
 
 __all__ = ["DeepSearch", "DeepOutcome", "BOUND_SLACK"]
 
-#: Relative slack added to the float evaluation of the open nodes' bounds (sums and products of
-#: non-negative numbers: relative rounding error far below this).
-BOUND_SLACK = 1e-10
-
 
 @dataclass
 class DeepNode:
     layer: int
     """Current ReLU layer (0-based)."""
-    unit: int
-    """Next unit of that layer to fix."""
     patterns: list
     """Fixed patterns of the layers before ``layer`` (bool arrays)."""
-    current: list
-    """Pattern of ``layer`` so far (bools for units ``< unit``)."""
+    current: np.ndarray
+    """Pattern of ``layer`` so far: int8, 1 on, 0 off, -1 free."""
     affine: AffineMap
     rows: list
-    """Exact rows of the region: ``(numerators, offset, denominator)``."""
+    """Exact rows of the region: ``(numerators, offset, denominator)``; the last one is the branched unit's."""
     point: np.ndarray | None
     parent_point: np.ndarray | None = None
     depth: int = 0
+    bound: float = math.inf
+    """Proven upper bound on every completion (branch and bound; ``inf`` when not computed)."""
 
 
 @dataclass
@@ -69,8 +70,12 @@ class DeepOutcome:
     stats: dict = field(default_factory=dict)
 
 
+#: Branching rules of the branch and bound (the enumeration branches on the first free unit).
+BRANCH_RULES = ("first", "largest")
+
+
 class DeepSearch:
-    """Depth-first enumeration of the cells of a deep ReLU network (see the module docstring).
+    """Tree search over joint activation patterns: cell enumeration, or branch and bound (``bnb=True``).
 
     Parameters
     ----------
@@ -80,6 +85,14 @@ class DeepSearch:
     clock : Clock
     node_limit : int, optional
     progress : bool
+    bnb : bool
+        Prune with the node bounds of :mod:`lipexact.deep.bounds` against an incumbent (seeded by
+        :mod:`lipexact.deep.incumbent`), best-first with plunging.
+    branch : {"first", "largest"}
+        Branch on the first free unit of the current layer, or on the free unit with the largest
+        ``||M_i||_1 * ||column i of |W_k|...|W_{l+1}| ||_1`` (branch and bound only).
+    seed : int
+        Seed of the local search (branch and bound).
 
     Examples
     --------
@@ -87,20 +100,25 @@ class DeepSearch:
     >>> outcome = DeepSearch(net, "2", None, Clock()).run()
     >>> outcome.status.value, round(outcome.value, 12), outcome.stats["cells"]
     ('optimal', 4.242640687119, 7)
+    >>> outcome = DeepSearch(net, "2", None, Clock(), bnb=True).run()
+    >>> outcome.status.value, round(outcome.value, 12), outcome.upper >= outcome.value
+    ('optimal', 4.242640687119, True)
     """
 
     def __init__(self, net: ReLUNetwork, norm: str, domain: Box | None, clock: Clock, node_limit: int | None = None,
-                 progress: bool = False):
+                 progress: bool = False, bnb: bool = False, branch: str = "first", seed: int = 0):
         self.net = net
         self.norm = norm
         self.domain = domain
         self.clock = clock
         self.node_limit = node_limit
+        self.bnb = bnb
+        self.branch = branch
+        self.seed = seed
         self.exact = ExactNetwork(net)
         self.n = net.n_inputs
         self.hidden = net.hidden_sizes
-        self.abs_weights = [np.abs(np.asarray(W, dtype=np.float64)) for W in net.weights]
-        self.progress = SearchProgress("deep-enumerate", progress)
+        self.progress = SearchProgress("deep-bnb" if bnb else "deep-enumerate", progress)
         if domain is not None:
             corners = dyadic(np.concatenate([domain.lower, domain.upper]))
             self.box_low = type(corners)(corners.values[:self.n], corners.exponent)
@@ -108,25 +126,47 @@ class DeepSearch:
             self.lower, self.upper = domain.lower, domain.upper
         else:
             self.lower = self.upper = None
+        self.bounds = DeepBounds(net, norm, None if domain is None else (domain.lower, domain.upper))
         self.best_value = -math.inf
         self.best_point: np.ndarray | None = None
         self.closed = -math.inf
         self.undecided = -math.inf
         self.stats = {"nodes": 0, "cells": 0, "lps": 0, "ray_points": 0, "empty": 0, "undecided": 0,
                       "stable_by_box": 0, "constant_units": 0, "max_frontier": 0}
+        if bnb:
+            self.stats.update({"pruned_by_bound": 0, "incumbent_updates": 0, "branch": branch})
 
-    # ------------------------------------------------------------------ bounds
+    # ------------------------------------------------------------------ bounds and incumbent
     def node_bound(self, node: DeepNode) -> float:
-        """Proven upper bound on the value of every completion of ``node`` (module docstring)."""
-        linear = np.abs(node.affine.float_linear())
-        mask = np.ones(self.hidden[node.layer], dtype=bool)
-        mask[:node.unit] = np.asarray(node.current, dtype=bool)
-        P = linear * mask[:, None]
-        for W in self.abs_weights[node.layer + 1:]:
-            P = W @ P  # the hidden layers after node.layer keep all their units (free)
-        with np.errstate(over="ignore", invalid="ignore"):
-            value = float(jacobian_norms(P, self.norm))
-        return value * (1 + BOUND_SLACK) if math.isfinite(value) else math.inf
+        """Proven upper bound on the value of every completion of ``node`` (:mod:`lipexact.deep.bounds`)."""
+        return min(node.bound, self.bounds.bound(node.layer, node.current, node.affine))
+
+    def threshold(self) -> float:
+        """Nodes whose bound is at most this cannot hold a value above the incumbent (relative tolerance)."""
+        if self.best_value == -math.inf:
+            return -math.inf
+        return self.best_value * (1 + 0.5 * RELATIVE_TOLERANCE) if self.best_value > 0 else self.best_value
+
+    def offer(self, x: np.ndarray, value: float | None = None) -> bool:
+        """Take the cell of ``x`` as the incumbent when it is better and ``x`` lies strictly inside it
+        (exact signs, :func:`lipexact.deep.certificate.verify_deep_witness`)."""
+        if value is None:
+            value = float(pattern_norms(self.net, x, self.norm)[0])
+        if not value > self.best_value:
+            return False
+        try:
+            witness = verify_deep_witness(self.net, x, self.norm, self.domain, exact=self.exact)
+        except CertificateError:
+            return False
+        if not witness.value > self.best_value:
+            return False
+        self.best_value, self.best_point = witness.value, np.asarray(x, dtype=np.float64).copy()
+        self.stats["incumbent_updates"] += 1
+        return True
+
+    def prune(self, bound: float) -> None:
+        self.stats["pruned_by_bound"] += 1
+        self.closed = max(self.closed, bound)
 
     # ------------------------------------------------------------------ points
     def region(self, rows: list) -> tuple:
@@ -176,34 +216,54 @@ class DeepSearch:
     # ------------------------------------------------------------------ the search
     def root(self) -> DeepNode:
         point = self.domain.center.copy() if self.domain is not None else np.zeros(self.n)
-        return DeepNode(0, 0, [], [], self.exact.first(), [], point)
+        node = DeepNode(0, [], np.full(self.hidden[0], -1, dtype=np.int8), self.exact.first(), [], point)
+        if self.bnb:
+            node.bound = self.node_bound(node)
+        return node
+
+    def seed_incumbent(self) -> None:
+        """Offer the candidates of the local search (:mod:`lipexact.deep.incumbent`)."""
+        for value, x in local_search(self.net, self.norm, self.domain, np.random.default_rng(self.seed)):
+            self.offer(x, value)
 
     def run(self) -> DeepOutcome:
-        stack = [self.root()]
+        dive = [self.root()]  # depth first; branch and bound: the current dive
+        pool: list = []  # branch and bound: the other open nodes, largest bound first
+        pushed = 0
         status = Status.OPTIMAL
         current = None
         try:
-            while stack:
+            if self.bnb:
+                self.seed_incumbent()
+            while dive or pool:
                 if self.node_limit is not None and self.stats["nodes"] >= self.node_limit:
                     status = Status.NODE_LIMIT
                     break
                 if self.clock.expired():
                     status = Status.TIME_LIMIT
                     break
-                current = stack.pop()
-                self.process(current, stack)
+                if not dive:
+                    dive.append(heapq.heappop(pool)[2])
+                current = dive.pop()
+                before = len(dive)
+                self.process(current, dive)
                 current = None
-                self.stats["max_frontier"] = max(self.stats["max_frontier"], len(stack))
+                if self.bnb and len(dive) <= before:  # the dive ended: continue from the largest bound
+                    for node in dive:
+                        heapq.heappush(pool, (-node.bound, pushed, node))
+                        pushed += 1
+                    dive.clear()
+                self.stats["max_frontier"] = max(self.stats["max_frontier"], len(dive) + len(pool))
                 if self.progress.enabled:
                     self.progress.update(self.lower_value(), None, self.stats["nodes"])
         except KeyboardInterrupt:
             status = Status.INTERRUPTED
+        stack = dive + [entry[2] for entry in pool]
         if current is not None:
             stack.append(current)
         if status is Status.OPTIMAL:
             upper = max(self.closed, self.best_value, self.undecided)
-            threshold = self.best_value * (1 + 0.5e-9) if self.best_value > 0 else self.best_value
-            if self.undecided > threshold:
+            if self.undecided > self.threshold():
                 status = Status.ERROR
                 self.stats["no_proof"] = (f"{self.stats['undecided']} region(s) that no exact certificate decides "
                                           "may hold a larger value")
@@ -227,8 +287,44 @@ class DeepSearch:
         if value > self.best_value:
             self.best_value, self.best_point = value, node.point
 
+    def fix_unbranched(self, node: DeepNode) -> bool:
+        """Fix every unit that needs no branching (constant or stable on the box), layer after layer; True
+        when the node became a leaf (and was counted)."""
+        while True:
+            free = np.flatnonzero(node.current < 0)
+            if free.size:
+                node.current = node.current.copy()
+            for i in free.tolist():
+                if node.affine.zero_row(i):
+                    self.stats["constant_units"] += 1
+                    node.current[i] = 1 if node.affine.e[i] > 0 else 0
+                elif self.domain is not None:
+                    low, high = node.affine.box_range(i, self.box_low, self.box_high)
+                    if low >= 0 or high <= 0:  # a non-constant affine function is strictly positive (negative)
+                        self.stats["stable_by_box"] += 1  # on the open box when its closed-box min (max) is >= 0
+                        node.current[i] = 1 if low >= 0 else 0
+            if np.any(node.current < 0):
+                return False
+            node.patterns = node.patterns + [node.current.astype(bool)]
+            if node.layer == len(self.hidden) - 1:
+                self.leaf(node)
+                return True
+            node.affine = self.exact.compose(node.layer + 1, node.affine, node.patterns[-1])
+            node.layer += 1
+            node.current = np.full(self.hidden[node.layer], -1, dtype=np.int8)
+
+    def choose(self, node: DeepNode) -> int:
+        free = np.flatnonzero(node.current < 0)
+        if self.branch == "largest" and free.size > 1:
+            scores = self.bounds.contribution(node.layer, node.affine.float_linear())[free]
+            return int(free[int(np.argmax(scores))])
+        return int(free[0])
+
     def process(self, node: DeepNode, stack: list) -> None:
         self.stats["nodes"] += 1
+        if self.bnb and node.bound <= self.threshold():
+            self.prune(node.bound)
+            return
         if node.point is None:
             status, point = self.find_point(node)
             if status == "empty" or (status == "nonempty" and point is None):
@@ -239,48 +335,43 @@ class DeepSearch:
                 return
             node.point, node.parent_point = np.asarray(point, dtype=np.float64), None
         x = node.point
-        signs = None
-        while True:  # fix every unit that needs no branching
-            if node.unit == self.hidden[node.layer]:
-                node.patterns = node.patterns + [np.asarray(node.current, dtype=bool)]
-                if node.layer == len(self.hidden) - 1:
-                    self.leaf(node)
-                    return
-                node.affine = self.exact.compose(node.layer + 1, node.affine, node.patterns[-1])
-                node.layer, node.unit, node.current, signs = node.layer + 1, 0, [], None
-                continue
-            i = node.unit
-            if node.affine.zero_row(i):
-                self.stats["constant_units"] += 1
-                node.current = node.current + [bool(node.affine.e[i] > 0)]
-                node.unit += 1
-                continue
-            if self.domain is not None:
-                low, high = node.affine.box_range(i, self.box_low, self.box_high)
-                if low >= 0 or high <= 0:  # a non-constant affine function is strictly positive (negative)
-                    self.stats["stable_by_box"] += 1  # on the open box when its closed-box min (max) is >= 0 (<= 0)
-                    node.current = node.current + [low >= 0]
-                    node.unit += 1
-                    continue
-            break
-        if signs is None:
-            signs = node.affine.signs(x)
-        side = int(signs[node.unit])
+        layer_before = node.layer
+        if self.fix_unbranched(node):
+            return
+        if self.bnb:
+            if node.layer != layer_before or node.depth == 0:
+                node.bound = self.node_bound(node)  # units fixed since the bound was taken: tighten it
+            self.offer(x)
+            if node.bound <= self.threshold():
+                self.prune(node.bound)
+                return
+        unit = self.choose(node)
+        side = int(node.affine.signs(x)[unit])
         children = []
         for on in (False, True):
-            row = node.affine.row(node.unit, 1 if on else -1)
+            row = node.affine.row(unit, 1 if on else -1)
             inherits = side == (1 if on else -1)
-            children.append(DeepNode(node.layer, node.unit + 1, node.patterns, node.current + [on], node.affine,
-                                     node.rows + [row], x if inherits else None, None if inherits else x,
-                                     node.depth + 1))
-        children.sort(key=lambda child: child.point is not None)  # the inheriting child is explored first
-        stack.extend(children)
+            current = node.current.copy()
+            current[unit] = 1 if on else 0
+            child = DeepNode(node.layer, node.patterns, current, node.affine, node.rows + [row],
+                             x if inherits else None, None if inherits else x, node.depth + 1)
+            if self.bnb:
+                child.bound = min(node.bound, self.bounds.bound(child.layer, child.current, child.affine))
+            children.append(child)
+        # explore first (push last): the larger bound, then the child that inherits the point
+        children.sort(key=lambda child: (child.bound if self.bnb else 0.0, child.point is not None))
+        threshold = self.threshold()
+        for child in children:
+            if self.bnb and child.bound <= threshold:
+                self.prune(child.bound)
+            else:
+                stack.append(child)
 
 
 def run_search(net: ReLUNetwork, norm: str, domain: Box | None, clock: Clock, node_limit: int | None = None,
-               progress: bool = False) -> DeepOutcome:
+               progress: bool = False, bnb: bool = False, branch: str = "first", seed: int = 0) -> DeepOutcome:
     """Run :class:`DeepSearch` (see there)."""
-    return DeepSearch(net, norm, domain, clock, node_limit, progress).run()
+    return DeepSearch(net, norm, domain, clock, node_limit, progress, bnb=bnb, branch=branch, seed=seed).run()
 
 
 __all__.append("run_search")

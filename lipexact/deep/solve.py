@@ -13,7 +13,7 @@ from numbers import Integral
 from typing import Any
 
 from lipexact.deep.certificate import certified_deep_result
-from lipexact.deep.enumerate import run_search
+from lipexact.deep.enumerate import BRANCH_RULES, run_search
 from lipexact.deep.network import as_network
 from lipexact.domain import as_box
 from lipexact.exact.problem import Clock
@@ -25,23 +25,28 @@ from reductions.validation import InvalidInputError, as_real, require
 __all__ = ["lipschitz_deep", "DEEP_METHODS"]
 
 #: The exact methods for deep networks.
-DEEP_METHODS = ("enumerate",)
+DEEP_METHODS = ("enumerate", "bnb")
 
 _PROOFS = ("every joint activation region was decided by an exactly verified certificate (interior point or "
            "emptiness multipliers on the exact rational rows)",
-           "the cells visited, and for the open nodes the norm of |W_k| D ... |W_{l+1}| D_l |M_l|")
+           "the cells visited, and for the open nodes the norm of an entrywise bound on |J| over their completions "
+           "(interval products of W_k D ... W_{l+1} D_l M_l, lipexact.deep.bounds)")
+_BNB_PROOF = ("every joint activation region was either decided by an exactly verified certificate or closed by a "
+              "proven bound (lipexact.deep.bounds) at most the incumbent")
 
 
 def lipschitz_deep(net: Any, method: str = "enumerate", norm: Any = 2, domain: Any = None, time_limit: Any = None,
-                   node_limit: Any = None, seed: Any = 0, progress: bool = False) -> LipschitzResult:
+                   node_limit: Any = None, seed: Any = 0, progress: bool = False,
+                   branch: str = "first") -> LipschitzResult:
     """The exact Lipschitz constant of a deep ReLU network (global or on a box), with its certificate.
 
     Parameters
     ----------
     net : ReLUNetwork, torch.nn.Sequential, TwoLayerReLU or dict
         A dict is the JSON format of ``../shared/networks`` (``"type": "relu_network"``).
-    method : {"enumerate"}
-        The tree search of :mod:`lipexact.deep.enumerate`.
+    method : {"enumerate", "bnb"}
+        The tree search of :mod:`lipexact.deep.enumerate`: every cell (``enumerate``), or branch and bound
+        with proven node bounds and a local-search incumbent (``bnb``).
     norm : {2, 1, inf}
         ``||J||_{p->p}`` of the pattern's Jacobian (see :mod:`lipexact.norms`).
     domain : Box or (lower, upper), optional
@@ -51,9 +56,11 @@ def lipschitz_deep(net: Any, method: str = "enumerate", norm: Any = 2, domain: A
     node_limit : int, optional
         Process at most this many nodes (status ``node_limit`` with the proven bracket).
     seed : int
-        Kept for the common interface (the search is deterministic).
+        Seed of the branch and bound's local search (the search is deterministic for a given seed).
     progress : bool
         Print nodes and the incumbent to stderr while searching.
+    branch : {"first", "largest"}
+        Branching rule of ``bnb`` (:class:`lipexact.deep.enumerate.DeepSearch`).
 
     Returns
     -------
@@ -74,6 +81,9 @@ def lipschitz_deep(net: Any, method: str = "enumerate", norm: Any = 2, domain: A
     ('optimal', True, [3, 3])
     >>> lipschitz_deep(model, domain=([0.0, 0.0], [0.1, 0.1]), norm="inf").status.value
     'optimal'
+    >>> bnb = lipschitz_deep(model, method="bnb", norm=2)
+    >>> bnb.status.value, abs(bnb.value - result.value) <= 1e-9 * result.value
+    ('optimal', True)
     """
     network = as_network(net)
     require(method in DEEP_METHODS, "method", f"one of {list(DEEP_METHODS)}", repr(method))
@@ -86,12 +96,15 @@ def lipschitz_deep(net: Any, method: str = "enumerate", norm: Any = 2, domain: A
     node_limit = check_node_limit(node_limit)
     require(isinstance(seed, Integral) and not isinstance(seed, bool) and seed >= 0, "seed",
             "a non-negative integer", repr(seed))
+    require(branch in BRANCH_RULES, "branch", f"one of {list(BRANCH_RULES)}", repr(branch))
     clock = Clock(time_limit)
     try:
-        outcome = run_search(network, parsed, box, clock, node_limit=node_limit, progress=bool(progress))
+        outcome = run_search(network, parsed, box, clock, node_limit=node_limit, progress=bool(progress),
+                             bnb=method == "bnb", branch=branch, seed=int(seed))
         stats = dict(outcome.stats)
         if outcome.status is Status.OPTIMAL:
-            proof, message = _PROOFS[0], f"optimal: {stats['cells']} cells, {stats['nodes']} nodes, {stats['lps']} LPs"
+            proof = _BNB_PROOF if method == "bnb" else _PROOFS[0]
+            message = f"optimal: {stats['cells']} cells, {stats['nodes']} nodes, {stats['lps']} LPs"
         elif outcome.status is Status.ERROR:
             proof, message = _PROOFS[1] + ", and the bounds of undecided regions", f"no proof: {stats.get('no_proof')}"
         else:

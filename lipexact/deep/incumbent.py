@@ -1,0 +1,71 @@
+"""A cheap local search for a good cell of a deep ReLU network: the branch and bound's first incumbent.
+
+Sample points (uniform in the box, or Gaussian around the origin at several scales globally), take the
+cells (float activation patterns) of the best Jacobian norms, then walk: perturb the best point at
+decreasing step sizes and keep any point whose cell is better. Every point returned is only a candidate:
+the search accepts it after checking that it lies strictly inside its joint region (exact signs,
+:func:`lipexact.deep.certificate.verify_deep_witness`), and the final witness check re-evaluates it again.
+
+Examples
+--------
+>>> from lipexact.deep.network import ReLUNetwork
+>>> net = ReLUNetwork([([[1, 0], [0, 1]], None), ([[1, 1]], [-1]), ([[3]], None)])
+>>> value, x = local_search(net, "2", None, np.random.default_rng(0))[0]
+>>> round(value, 9)
+4.242640687
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lipexact.deep.network import ReLUNetwork
+from lipexact.domain import Box
+from lipexact.norms import jacobian_norms
+
+__all__ = ["local_search", "pattern_norms"]
+
+
+def pattern_norms(net: ReLUNetwork, points: np.ndarray, norm: str) -> np.ndarray:
+    """The Jacobian norm of the float cell of every point (rows of ``points``)."""
+    points = np.atleast_2d(points)
+    pre = net.preactivations(points)
+    J = np.broadcast_to(np.asarray(net.weights[0], dtype=np.float64), (len(points),) + net.weights[0].shape)
+    for W, z in zip(net.weights[1:], pre):
+        J = np.asarray(W, dtype=np.float64) @ (J * (z > 0)[:, :, None])
+    with np.errstate(all="ignore"):
+        values = jacobian_norms(J, norm)
+    return np.where(np.isfinite(values), values, -np.inf)
+
+
+def local_search(net: ReLUNetwork, norm: str, domain: Box | None, rng: np.random.Generator, samples: int = 256,
+                 steps: int = 120, keep: int = 4) -> list[tuple[float, np.ndarray]]:
+    """Up to ``keep`` candidate cells ``(value, point)``, best first (see the module docstring)."""
+    n = net.n_inputs
+    if domain is not None:
+        low, high = domain.lower, domain.upper
+        points = low + (high - low) * rng.random((samples, n))
+        points = np.vstack([domain.center, points])
+    else:
+        scales = np.repeat([0.1, 1.0, 10.0, 100.0], max(1, samples // 4))
+        points = rng.standard_normal((len(scales), n)) * scales[:, None]
+    values = pattern_norms(net, points, norm)
+    order = np.argsort(-values)[:keep]
+    results = []
+    for start in order:
+        x, value = points[start].copy(), float(values[start])
+        scale = (float(np.max(domain.upper - domain.lower)) if domain is not None else 1.0 + float(np.abs(x).max())) / 4
+        for _ in range(steps // keep):
+            candidates = x + scale * rng.standard_normal((8, n))
+            if domain is not None:
+                inset = 1e-6 * (domain.upper - domain.lower)
+                candidates = np.clip(candidates, domain.lower + inset, domain.upper - inset)
+            scores = pattern_norms(net, candidates, norm)
+            best = int(np.argmax(scores))
+            if scores[best] > value:
+                x, value = candidates[best], float(scores[best])
+            else:
+                scale /= 2
+        results.append((value, x))
+    results.sort(key=lambda item: -item[0])
+    return results
