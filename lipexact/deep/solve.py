@@ -25,7 +25,7 @@ from reductions.validation import InvalidInputError, as_real, require
 __all__ = ["lipschitz_deep", "DEEP_METHODS"]
 
 #: The exact methods for deep networks.
-DEEP_METHODS = ("enumerate", "bnb")
+DEEP_METHODS = ("enumerate", "bnb", "milp")
 
 _PROOFS = ("every joint activation region was decided by an exactly verified certificate (interior point or "
            "emptiness multipliers on the exact rational rows)",
@@ -37,16 +37,18 @@ _BNB_PROOF = ("every joint activation region was either decided by an exactly ve
 
 def lipschitz_deep(net: Any, method: str = "enumerate", norm: Any = 2, domain: Any = None, time_limit: Any = None,
                    node_limit: Any = None, seed: Any = 0, progress: bool = False,
-                   branch: str = "first") -> LipschitzResult:
+                   branch: str | None = None) -> LipschitzResult:
     """The exact Lipschitz constant of a deep ReLU network (global or on a box), with its certificate.
 
     Parameters
     ----------
     net : ReLUNetwork, torch.nn.Sequential, TwoLayerReLU or dict
         A dict is the JSON format of ``../shared/networks`` (``"type": "relu_network"``).
-    method : {"enumerate", "bnb"}
+    method : {"enumerate", "bnb", "milp"}
         The tree search of :mod:`lipexact.deep.enumerate`: every cell (``enumerate``), or branch and bound
-        with proven node bounds and a local-search incumbent (``bnb``).
+        with proven node bounds and a local-search incumbent (``bnb``); or the LipMIP-class MILP with exact
+        lazy realizability cuts of :mod:`lipexact.deep.milp` (``milp``: a box and norm 1 or inf only;
+        ``node_limit`` caps its MILP rounds).
     norm : {2, 1, inf}
         ``||J||_{p->p}`` of the pattern's Jacobian (see :mod:`lipexact.norms`).
     domain : Box or (lower, upper), optional
@@ -59,8 +61,8 @@ def lipschitz_deep(net: Any, method: str = "enumerate", norm: Any = 2, domain: A
         Seed of the branch and bound's local search (the search is deterministic for a given seed).
     progress : bool
         Print nodes and the incumbent to stderr while searching.
-    branch : {"first", "largest"}
-        Branching rule of ``bnb`` (:class:`lipexact.deep.enumerate.DeepSearch`).
+    branch : {"first", "largest"}, optional
+        Branching rule (:class:`lipexact.deep.enumerate.DeepSearch`; default ``largest`` for ``bnb``).
 
     Returns
     -------
@@ -96,9 +98,15 @@ def lipschitz_deep(net: Any, method: str = "enumerate", norm: Any = 2, domain: A
     node_limit = check_node_limit(node_limit)
     require(isinstance(seed, Integral) and not isinstance(seed, bool) and seed >= 0, "seed",
             "a non-negative integer", repr(seed))
-    require(branch in BRANCH_RULES, "branch", f"one of {list(BRANCH_RULES)}", repr(branch))
+    require(branch is None or branch in BRANCH_RULES, "branch", f"one of {list(BRANCH_RULES)}", repr(branch))
+    if method == "milp":
+        from lipexact.deep.milp import check_milp_input
+
+        check_milp_input(parsed, box)
     clock = Clock(time_limit)
     try:
+        if method == "milp":
+            return _milp_result(network, parsed, box, clock, node_limit, bool(progress))
         outcome = run_search(network, parsed, box, clock, node_limit=node_limit, progress=bool(progress),
                              bnb=method == "bnb", branch=branch, seed=int(seed))
         stats = dict(outcome.stats)
@@ -118,3 +126,13 @@ def lipschitz_deep(net: Any, method: str = "enumerate", norm: Any = 2, domain: A
         return LipschitzResult(Status.ERROR, None, method, norm=parsed,
                                message=f"the solver failed: {type(error).__name__}: {error}",
                                timings={"total": clock.elapsed()})
+
+
+def _milp_result(network, parsed: str, box, clock: Clock, node_limit, progress: bool) -> LipschitzResult:
+    """Method ``milp`` (:mod:`lipexact.deep.milp`), judged like every other result."""
+    from lipexact.deep.milp import solve_deep_milp
+
+    status, witness, upper, proof, message, stats = solve_deep_milp(network, parsed, box, clock,
+                                                                    max_rounds=node_limit, progress=progress)
+    return certified_deep_result(network, parsed, box, "milp", clock, status=status, witness=witness, upper=upper,
+                                 upper_proof=proof, message=message, stats=stats)
