@@ -182,7 +182,7 @@ def test_bad_input_is_refused_and_failures_become_errors(monkeypatch):
     from reductions.validation import InvalidInputError
 
     net = ReLUNetwork([([[1.0, 2.0]], None), ([[1.0]], None)])
-    for kwargs in ({"norm": 3}, {"method": "bnb"}, {"time_limit": -1}, {"node_limit": 0}, {"seed": -1},
+    for kwargs in ({"norm": 3}, {"method": "nope"}, {"branch": "nope"}, {"time_limit": -1}, {"node_limit": 0}, {"seed": -1},
                    {"domain": ([0.0], [1.0])}, {"time_limit": float("nan")}):
         with pytest.raises(InvalidInputError):
             lipschitz_deep(net, **kwargs)

@@ -25,14 +25,15 @@ def cases():
             for name, record in sorted(index.items()) for entry in record["published"]]
 
 
+@pytest.mark.parametrize("method", ["enumerate", "bnb"])
 @pytest.mark.parametrize("name, entry", cases())
-def test_published_constant_is_reproduced_with_a_proof(name, entry):
+def test_published_constant_is_reproduced_with_a_proof(name, entry, method):
     net = ReLUNetwork.from_dict(json.loads((NETWORKS / f"{name}.json").read_text()))
     box = None
     if entry["box"] is not None:
         low, high = entry["box"]
         box = Box(np.full(net.n_inputs, float(low)), np.full(net.n_inputs, float(high)))
-    result = lipschitz_deep(net, norm=entry["norm"], domain=box, time_limit=300)
+    result = lipschitz_deep(net, method=method, norm=entry["norm"], domain=box, time_limit=300)
     assert result.status is Status.OPTIMAL, result.message
     assert result.value == pytest.approx(entry["value"], rel=1e-9)
     assert result.upper == pytest.approx(entry["value"], rel=1e-9)

@@ -88,9 +88,10 @@ class DeepSearch:
     bnb : bool
         Prune with the node bounds of :mod:`lipexact.deep.bounds` against an incumbent (seeded by
         :mod:`lipexact.deep.incumbent`), best-first with plunging.
-    branch : {"first", "largest"}
+    branch : {"first", "largest"}, optional
         Branch on the first free unit of the current layer, or on the free unit with the largest
-        ``||M_i||_1 * ||column i of |W_k|...|W_{l+1}| ||_1`` (branch and bound only).
+        ``||M_i||_1 * ||column i of |W_k|...|W_{l+1}| ||_1``. Default: ``largest`` for branch and bound
+        (measured, module docstring), ``first`` for the enumeration.
     seed : int
         Seed of the local search (branch and bound).
 
@@ -106,14 +107,14 @@ class DeepSearch:
     """
 
     def __init__(self, net: ReLUNetwork, norm: str, domain: Box | None, clock: Clock, node_limit: int | None = None,
-                 progress: bool = False, bnb: bool = False, branch: str = "first", seed: int = 0):
+                 progress: bool = False, bnb: bool = False, branch: str | None = None, seed: int = 0):
         self.net = net
         self.norm = norm
         self.domain = domain
         self.clock = clock
         self.node_limit = node_limit
         self.bnb = bnb
-        self.branch = branch
+        self.branch = branch if branch is not None else ("largest" if bnb else "first")
         self.seed = seed
         self.exact = ExactNetwork(net)
         self.n = net.n_inputs
@@ -134,7 +135,7 @@ class DeepSearch:
         self.stats = {"nodes": 0, "cells": 0, "lps": 0, "ray_points": 0, "empty": 0, "undecided": 0,
                       "stable_by_box": 0, "constant_units": 0, "max_frontier": 0}
         if bnb:
-            self.stats.update({"pruned_by_bound": 0, "incumbent_updates": 0, "branch": branch})
+            self.stats.update({"pruned_by_bound": 0, "incumbent_updates": 0, "branch": self.branch})
 
     # ------------------------------------------------------------------ bounds and incumbent
     def node_bound(self, node: DeepNode) -> float:
@@ -268,7 +269,8 @@ class DeepSearch:
                 self.stats["no_proof"] = (f"{self.stats['undecided']} region(s) that no exact certificate decides "
                                           "may hold a larger value")
         else:
-            upper = max([self.closed, self.best_value, self.undecided] + [self.node_bound(node) for node in stack])
+            bounds = [node.bound if self.bnb else self.node_bound(node) for node in stack]  # bnb: proven at creation
+            upper = max([self.closed, self.best_value, self.undecided] + bounds)
         self.progress.update(self.lower_value(), upper, self.stats["nodes"], force=True)
         return DeepOutcome(status, self.lower_value(), self.best_point, upper, self.stats)
 
@@ -369,7 +371,7 @@ class DeepSearch:
 
 
 def run_search(net: ReLUNetwork, norm: str, domain: Box | None, clock: Clock, node_limit: int | None = None,
-               progress: bool = False, bnb: bool = False, branch: str = "first", seed: int = 0) -> DeepOutcome:
+               progress: bool = False, bnb: bool = False, branch: str | None = None, seed: int = 0) -> DeepOutcome:
     """Run :class:`DeepSearch` (see there)."""
     return DeepSearch(net, norm, domain, clock, node_limit, progress, bnb=bnb, branch=branch, seed=seed).run()
 

@@ -1,0 +1,149 @@
+"""The deep branch and bound (method bnb): the enumeration's and an independent brute force's values, proven
+brackets when stopped, and node bounds that never fall below the best completion."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lipexact.deep import lipschitz_deep
+from lipexact.deep.bounds import DeepBounds
+from lipexact.deep.exact import ExactNetwork
+from lipexact.deep.network import ReLUNetwork
+from lipexact.norms import jacobian_norms
+from lipexact.result import Status
+from reductions.realizability import decide_region
+from tests.test_deep_enumerate import brute_force, composed_rows
+from tests.test_deep_strategies import boxes, deep_nets
+
+NORMS = ("2", "1", "inf")
+
+
+@settings(max_examples=40)
+@given(deep_nets(max_hidden=7), st.sampled_from(NORMS), st.booleans(), st.sampled_from(("first", "largest")),
+       st.data())
+def test_bnb_equals_enumeration_and_brute_force(net, norm, use_box, branch, data):
+    box = data.draw(boxes(net.n_inputs)) if use_box else None
+    lower, upper = (None, None) if box is None else box
+    result = lipschitz_deep(net, method="bnb", norm=norm, domain=box, branch=branch)
+    assert result.status is Status.OPTIMAL, result.message
+    enumerated = lipschitz_deep(net, method="enumerate", norm=norm, domain=box)
+    assert result.value == pytest.approx(enumerated.value, rel=1e-9, abs=1e-12)
+    assert result.value == pytest.approx(brute_force(net, norm, lower, upper), rel=1e-9, abs=1e-12)
+    assert result.lower <= result.upper
+    assert box is None or (np.all(result.witness > lower) and np.all(result.witness < upper))
+
+
+@settings(max_examples=15)
+@given(deep_nets(depths=(3, 4), max_width=5, max_hidden=10), st.sampled_from(NORMS), st.booleans(), st.data())
+def test_bnb_equals_enumeration_on_wider_nets(net, norm, use_box, data):
+    box = data.draw(boxes(net.n_inputs)) if use_box else None
+    result = lipschitz_deep(net, method="bnb", norm=norm, domain=box)
+    enumerated = lipschitz_deep(net, method="enumerate", norm=norm, domain=box)
+    assert result.status is Status.OPTIMAL and enumerated.status is Status.OPTIMAL, result.message
+    assert result.value == pytest.approx(enumerated.value, rel=1e-9, abs=1e-12)
+
+
+def random_net(sizes, seed):
+    rng = np.random.default_rng(seed)
+    return ReLUNetwork([(rng.standard_normal((o, i)) / np.sqrt(i), rng.standard_normal(o) / np.sqrt(i))
+                        for i, o in zip(sizes[:-1], sizes[1:])])
+
+
+@pytest.mark.parametrize("box", [None, ([-1.0] * 3, [1.0] * 3)])
+def test_node_limits_bracket_the_truth_deterministically(box):
+    net = random_net([3, 5, 5, 2], 0)
+    exact = lipschitz_deep(net, method="enumerate", domain=box)
+    assert exact.status is Status.OPTIMAL
+    for limit in (1, 2, 5, 20, 60):
+        stopped = lipschitz_deep(net, method="bnb", domain=box, node_limit=limit)
+        again = lipschitz_deep(net, method="bnb", domain=box, node_limit=limit)
+        assert (stopped.lower, stopped.upper, stopped.status) == (again.lower, again.upper, again.status)
+        assert stopped.status in (Status.NODE_LIMIT, Status.OPTIMAL)
+        assert stopped.status is Status.OPTIMAL or stopped.stats["nodes"] == limit
+        assert stopped.upper >= exact.value * (1 - 1e-12)
+        assert stopped.lower is None or stopped.lower <= exact.value * (1 + 1e-12)
+
+
+def test_time_limit_returns_a_proven_bracket():
+    from lipexact.deep.enumerate import run_search
+    from lipexact.exact.problem import Clock
+
+    net = random_net([3, 5, 5, 2], 1)
+    exact = lipschitz_deep(net, method="enumerate")
+    ticks = itertools.count()
+    outcome = run_search(net, "2", None, Clock(3.0, now=lambda: float(next(ticks))), bnb=True)
+    assert outcome.status is Status.TIME_LIMIT
+    assert outcome.upper >= exact.value * (1 - 1e-12)
+    assert outcome.value is None or outcome.value <= exact.value * (1 + 1e-12)
+
+
+def completions(net, norm, layer, fixed, state, lower=None, upper=None):
+    """Best ||J|| over every full pattern extending (``fixed`` layers, ``state`` of ``layer``) whose region meets
+    the open box (globally: every extension, realizable or not)."""
+    sizes = net.hidden_sizes
+    free = [i for i in range(sizes[layer]) if state[i] < 0]
+    rest = sum(sizes[layer + 1:])
+    best = -math.inf
+    for bits in itertools.product((False, True), repeat=len(free) + rest):
+        current = np.array(state > 0)
+        current[free] = bits[:len(free)]
+        tail = np.split(np.array(bits[len(free):], dtype=bool), np.cumsum(sizes[layer + 1:])[:-1]) if rest else []
+        patterns = list(fixed) + [current] + list(tail)
+        if lower is not None:
+            A_q, c_q = [], []
+            empty = False
+            for (M, d), s in zip(composed_rows(net, patterns), patterns):
+                for row, offset, on in zip(M, d, s):
+                    if not any(row):
+                        empty = empty or on != (offset > 0)
+                        continue
+                    sign = 1 if on else -1
+                    A_q.append([sign * v for v in row])
+                    c_q.append(sign * offset)
+            if empty:
+                continue
+            if A_q:
+                A = np.array([[float(v) for v in row] for row in A_q])
+                c = np.array([float(v) for v in c_q])
+                decision = decide_region(A, c, lower, upper, exact=(A_q, c_q))
+                assert not decision.undecided
+                if decision.empty:
+                    continue
+        best = max(best, float(jacobian_norms(net.jacobian_of_patterns(patterns), norm)))
+    return best
+
+
+@settings(max_examples=40)
+@given(deep_nets(max_hidden=7), st.sampled_from(NORMS), st.booleans(), st.data())
+def test_node_bound_never_falls_below_the_best_completion(net, norm, use_box, data):
+    box = data.draw(boxes(net.n_inputs)) if use_box else None
+    lower, upper = (None, None) if box is None else box
+    sizes = net.hidden_sizes
+    layer = data.draw(st.integers(0, len(sizes) - 1))
+    fixed = [np.array(data.draw(st.lists(st.booleans(), min_size=w, max_size=w))) for w in sizes[:layer]]
+    state = np.array(data.draw(st.lists(st.sampled_from((-1, 0, 1)), min_size=sizes[layer], max_size=sizes[layer])),
+                     dtype=np.int8)
+    affine = ExactNetwork(net).maps(fixed + [np.zeros(sizes[layer], dtype=bool)])[layer]
+    bound = DeepBounds(net, norm, box).bound(layer, state, affine)
+    best = completions(net, norm, layer, fixed, state, lower, upper)
+    assert best <= bound, (best, bound)
+    # and never above the plain |W| product
+    linear = np.abs(affine.float_linear())
+    linear[state == 0] = 0.0
+    for W in net.weights[layer + 1:]:
+        linear = np.abs(np.asarray(W, dtype=np.float64)) @ linear
+    assert bound <= float(jacobian_norms(linear, norm)) * (1 + 1e-9) + 1e-300
+
+
+def test_auto_picks_bnb_for_deep_networks_and_enumerate_stays_reachable():
+    from lipexact import lipschitz
+
+    net = random_net([3, 5, 5, 1], 2)
+    auto = lipschitz(net)
+    assert auto.status is Status.OPTIMAL and auto.stats["auto"] == "bnb"
+    named = lipschitz(net, method="enumerate")
+    assert named.method == "enumerate" and named.value == pytest.approx(auto.value, rel=1e-9)
