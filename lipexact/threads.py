@@ -1,0 +1,426 @@
+"""How many CPU threads lipexact's computations use: one rule, one context manager, one override.
+
+Most of lipexact's work is many small operations (SeqLip's pair enumerations and local searches, the
+power method on small layers, the lower-bound searches, the exact solvers' numpy/scipy and torch calls).
+Every such operation ends at a barrier where all of torch's OpenMP threads (or BLAS's) wait for the
+slowest one; with one core taken by another process, the thread scheduled there runs late at every
+barrier. Measured on a 2-core machine with one busy core, greedy SeqLip on a 10-200-200-200-10 MLP took
+0.6 s with one torch thread and 16-22 s with two (torch's default). Large operations (big convolutions,
+AlexNet-size AutoLip) do profit from threads on idle cores.
+
+The rule (:func:`choose_threads`), in order:
+
+1. the ``threads=`` argument of the call, when given (a positive integer; ``None`` or ``"auto"``: go on);
+2. the environment variable ``LIPEXACT_THREADS`` (a positive integer, or ``auto``);
+3. one thread when the largest single operation of the workload is below :data:`CROSSOVER_WORK`
+   multiply-adds (see :func:`model_work`), else the idle cores (:func:`idle_cpus`: the CPUs this process
+   may use minus the tasks of other processes ready to run, at least 1).
+
+:func:`thread_scope` applies the chosen count for the duration of a ``with`` block to torch's intra-op
+threads (``torch.set_num_threads``) and to every BLAS and OpenMP library loaded in the process
+(``threadpoolctl``), and restores all of them on exit, also after an exception: a call never leaves a
+process-wide setting behind. Nested scopes without an explicit count keep the enclosing scope's count.
+:func:`lipexact.upper_bound`, :func:`lipexact.lower_bound` and the exact searches (branch and bound,
+cell enumeration) run inside one; ``python -m lipexact.bound --threads`` sets the same override.
+
+The settings are per process, so two Python threads that run lipexact calls at the same time share them
+(the later scope wins until it exits).
+
+Examples
+--------
+>>> import torch
+>>> before = torch.get_num_threads()
+>>> with thread_scope(threads=1) as count:
+...     (count, torch.get_num_threads())
+(1, 1)
+>>> torch.get_num_threads() == before
+True
+>>> choose_threads(work=10_000)          # a small workload: one thread (unless LIPEXACT_THREADS says otherwise)
+1
+>>> choose_threads(work=10_000, threads=2)
+2
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+import time
+from typing import Any, Iterator
+
+from reductions.validation import InvalidInputError
+
+__all__ = [
+    "ENV_VAR", "CROSSOVER_WORK", "parse_threads", "available_cpus", "busy_cpus", "idle_cpus", "choose_threads",
+    "thread_limit", "thread_scope", "current_threads", "model_work", "thread_info", "small_blas",
+]
+
+#: Environment variable that overrides the rule for every call that has no ``threads=`` argument.
+ENV_VAR = "LIPEXACT_THREADS"
+
+#: Multiply-adds of the largest single operation (one layer applied to one batch) from which threads on
+#: idle cores pay. Measured on the project's 2-core machine (``python -m benchmarks.threads``): below
+#: about 5e6, torch's OpenMP fork/join costs as much as the second core saves (the MLP layers here are
+#: 4e4, the MNIST-size CNN's convolutions 3e5 to 5e6); the reduced AlexNet's convolutions (1e7 to 3e7)
+#: and the full AlexNet's (1e8 and more) are faster with both cores when both are idle.
+CROSSOVER_WORK = 8_000_000
+
+_state = threading.local()
+_controller: Any = None
+_controller_modules = -1
+
+
+def parse_threads(value: Any, field: str = "threads") -> int | None:
+    """A thread count: a positive integer, or None for "choose by the rule" (``None``, ``"auto"``, ``""``).
+
+    Parameters
+    ----------
+    value : int, str or None
+        The requested count (an ``int``, or a string such as an environment variable's value).
+    field : str
+        The name reported in the error (``"threads"``, ``"LIPEXACT_THREADS"``, ``"--threads"``).
+
+    Raises
+    ------
+    InvalidInputError
+        For anything else (zero, negative, a float, a bool, a word), naming ``field``.
+
+    Examples
+    --------
+    >>> parse_threads(3), parse_threads(" 2 "), parse_threads("auto"), parse_threads(None)
+    (3, 2, None, None)
+    >>> parse_threads("0", "LIPEXACT_THREADS")
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: LIPEXACT_THREADS: expected a positive integer or 'auto', got '0'
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lower() in ("", "auto"):
+            return None
+        if text.isdigit() and int(text) > 0:
+            return int(text)
+    elif isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return int(value)
+    elif type(value).__name__ in ("int64", "int32") and int(value) > 0:  # numpy integers
+        return int(value)
+    raise InvalidInputError(field, "a positive integer or 'auto'", repr(value))
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask; ``os.cpu_count()`` where there is none).
+
+    >>> available_cpus() >= 1
+    True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _own_running_threads() -> int:
+    """Threads of this process in state R (running or ready), from ``/proc/self/task``."""
+    count = 0
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return 1
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        if stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] == b"R":
+            count += 1
+    return max(1, count)
+
+
+def busy_cpus(samples: int = 3, interval: float = 0.002) -> float:
+    """How many CPUs other processes keep busy right now.
+
+    On Linux: the tasks ready to run system-wide (``/proc/loadavg``'s fourth field) minus this process's own
+    running threads, the largest of ``samples`` readings ``interval`` seconds apart (a process between two
+    time slices is not missed). Elsewhere: the 1-minute load average (``os.getloadavg``), which also counts
+    this process's own recent work. Never negative.
+
+    >>> busy_cpus() >= 0
+    True
+    """
+    readings = []
+    for i in range(max(1, samples)):
+        try:
+            with open("/proc/loadavg") as handle:
+                running = int(handle.read().split()[3].split("/")[0])
+            readings.append(max(0, running - _own_running_threads()))
+        except (OSError, ValueError, IndexError):
+            try:
+                return max(0.0, os.getloadavg()[0])
+            except (OSError, AttributeError):  # pragma: no cover
+                return 0.0
+        if i + 1 < samples:
+            time.sleep(interval)
+    return float(max(readings))
+
+
+def idle_cpus() -> int:
+    """The CPUs left to this process: :func:`available_cpus` minus :func:`busy_cpus`, at least 1.
+
+    >>> 1 <= idle_cpus() <= available_cpus()
+    True
+    """
+    available = available_cpus()
+    return max(1, min(available, available - int(busy_cpus() + 0.5)))
+
+
+def choose_threads(work: float | None = None, threads: Any = None) -> int:
+    """The thread count for a workload: ``threads``, else ``LIPEXACT_THREADS``, else the size rule.
+
+    Parameters
+    ----------
+    work : float, optional
+        Multiply-adds of the workload's largest single operation (:func:`model_work`); None or below
+        :data:`CROSSOVER_WORK` means many small operations: one thread. Above it: :func:`idle_cpus`.
+    threads : int or str, optional
+        An explicit count (wins over everything); None or ``"auto"`` lets the environment and the rule decide.
+
+    Raises
+    ------
+    InvalidInputError
+        A bad ``threads`` (field ``"threads"``) or a bad ``LIPEXACT_THREADS`` (field ``"LIPEXACT_THREADS"``).
+
+    Examples
+    --------
+    >>> choose_threads(work=1e4, threads=3)
+    3
+    >>> 1 <= choose_threads(work=1e12, threads="auto") <= available_cpus()
+    True
+    """
+    explicit = parse_threads(threads, "threads")
+    if explicit is not None:
+        return explicit
+    from_env = parse_threads(os.environ.get(ENV_VAR), ENV_VAR)
+    if from_env is not None:
+        return from_env
+    if work is None or work < CROSSOVER_WORK:
+        return 1
+    return idle_cpus()
+
+
+def _threadpools():
+    """A cached ``threadpoolctl.ThreadpoolController`` (rebuilt when new modules were imported since), or None."""
+    global _controller, _controller_modules
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - a dependency, but the torch part works without it
+        return None
+    if _controller is None or _controller_modules != len(sys.modules):
+        _controller = ThreadpoolController()
+        _controller_modules = len(sys.modules)
+    return _controller
+
+
+@contextlib.contextmanager
+def thread_limit(count: int) -> Iterator[int]:
+    """Exactly ``count`` threads for torch (intra-op), BLAS and OpenMP inside the block; restored on exit.
+
+    Parameters
+    ----------
+    count : int
+        A positive integer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> before = torch.get_num_threads()
+    >>> with thread_limit(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    count = parse_threads(count, "threads")
+    if count is None:
+        raise InvalidInputError("threads", "a positive integer", "None")
+    torch = sys.modules.get("torch")
+    if torch is None:
+        try:
+            import torch
+        except ImportError:  # pragma: no cover - numpy-only use
+            torch = None
+    before = torch.get_num_threads() if torch is not None else None
+    controller = _threadpools()
+    with contextlib.ExitStack() as stack:
+        if controller is not None:
+            stack.enter_context(controller.limit(limits=count))
+        if torch is not None and before != count:
+            torch.set_num_threads(count)
+        try:
+            yield count
+        finally:
+            stack.close()  # BLAS / OpenMP first: torch's count is then restored last, exactly as it was
+            if torch is not None and torch.get_num_threads() != before:
+                torch.set_num_threads(before)
+
+
+def current_threads() -> int | None:
+    """The count of the innermost :func:`thread_scope` active in this Python thread, or None.
+
+    >>> current_threads() is None
+    True
+    """
+    stack = getattr(_state, "stack", None)
+    return stack[-1] if stack else None
+
+
+@contextlib.contextmanager
+def thread_scope(threads: Any = None, work: float | None = None) -> Iterator[int]:
+    """Run the block with the thread count of :func:`choose_threads`, restoring every setting afterwards.
+
+    Inside an enclosing scope, a scope without an explicit ``threads`` keeps the enclosing count (the
+    outer call knew the whole workload). Yields the count in force.
+
+    Parameters
+    ----------
+    threads : int or str, optional
+        Explicit count; None or ``"auto"``: ``LIPEXACT_THREADS`` or the size rule.
+    work : float, optional
+        Multiply-adds of the largest single operation (:func:`model_work`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> with thread_scope(threads=2) as outer:
+    ...     with thread_scope(work=1e4) as inner:
+    ...         (outer, inner, torch.get_num_threads())
+    (2, 2, 2)
+    """
+    explicit = parse_threads(threads, "threads")
+    enclosing = current_threads()
+    count = enclosing if (explicit is None and enclosing is not None) else choose_threads(work, explicit)
+    stack = getattr(_state, "stack", None)
+    if stack is None:
+        stack = _state.stack = []
+    stack.append(count)
+    try:
+        if count == enclosing:
+            yield count
+        else:
+            with thread_limit(count):
+                yield count
+    finally:
+        stack.pop()
+
+
+def small_blas(threads: Any = None):
+    """The scope of the exact searches' many small dense operations (numpy/scipy BLAS and torch).
+
+    The same rule as every other call (:func:`thread_scope` with a small workload: one thread unless
+    ``threads`` or ``LIPEXACT_THREADS`` says otherwise). A 60 x 885 SVD took 1.3 s with several BLAS
+    threads on a busy machine instead of 6 ms with one.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> with small_blas():
+    ...     float(np.linalg.norm(np.eye(3)))
+    1.7320508075688772
+    """
+    return thread_scope(threads=threads, work=0)
+
+
+def _layer_work(module: Any, inputs: tuple, output: Any) -> float:
+    weight = getattr(module, "weight", None)
+    if weight is None or not hasattr(weight, "numel") or not hasattr(output, "shape"):
+        return 0.0
+    name = type(module).__name__
+    if name.startswith("Conv"):  # weight.numel() multiply-adds per output position and batch entry
+        positions = 1
+        for size in output.shape[2:]:
+            positions *= int(size)
+        return float(weight.numel()) * positions * int(output.shape[0])
+    rows = 1
+    for size in output.shape[:-1]:
+        rows *= int(size)
+    return float(weight.numel()) * rows
+
+
+def model_work(model: Any, input_shape: Any = None, batch: int = 1) -> float:
+    """Multiply-adds of the largest single layer of ``model`` applied to ``batch`` inputs.
+
+    The shapes are traced on torch's ``meta`` device (no arithmetic, no copy of the weights' values), so
+    convolutions count their output positions. Models that cannot be traced that way (or without an input
+    shape) count their largest weight tensor times ``batch``; a ``TwoLayerReLU`` counts ``W1``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module, TwoLayerReLU or any object with weights
+    input_shape : tuple of int, optional
+        One input without the batch dimension.
+    batch : int
+        Inputs processed together (data points, chains, restarts).
+
+    Examples
+    --------
+    >>> import torch
+    >>> mlp = torch.nn.Sequential(torch.nn.Linear(10, 200), torch.nn.ReLU(), torch.nn.Linear(200, 200))
+    >>> model_work(mlp, (10,))
+    40000.0
+    >>> conv = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1))
+    >>> model_work(conv, (1, 28, 28))        # 72 weights x 784 positions
+    56448.0
+    """
+    batch = max(1, int(batch))
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        torch = None
+    if torch is None or not isinstance(model, torch.nn.Module):
+        arrays = [getattr(model, name, None) for name in ("W1", "W2")]
+        sizes = [float(getattr(a, "size", 0) or 0) for a in arrays if a is not None]
+        return max(sizes, default=0.0) * batch
+    largest = max((float(p.numel()) for p in model.parameters()), default=0.0) * batch
+    if input_shape is None:
+        return largest
+    try:
+        shape = tuple(int(s) for s in input_shape)
+        works: list[float] = []
+        hooks = [m.register_forward_hook(lambda m, i, o: works.append(_layer_work(m, i, o)))
+                 for m in model.modules() if hasattr(m, "weight")]
+        try:
+            params = {name: torch.empty_like(p, device="meta") for name, p in model.named_parameters()}
+            buffers = {name: torch.empty_like(b, device="meta") for name, b in model.named_buffers()}
+            dtype = next(iter(params.values())).dtype if params else torch.float32
+            x = torch.empty((batch, *shape), device="meta", dtype=dtype)
+            with torch.no_grad():
+                torch.func.functional_call(model, {**params, **buffers}, (x,))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return max(works, default=largest)
+    except Exception:  # untraceable on meta: the weight count is the estimate
+        return largest
+
+
+def thread_info(count: int | None = None) -> dict:
+    """What a report states about threads: the count used, the rule's inputs and torch's/BLAS's settings.
+
+    >>> sorted(thread_info(1))
+    ['available_cpus', 'blas_openmp', 'busy_cpus', 'env', 'loadavg', 'threads', 'torch_threads']
+    """
+    import torch
+
+    controller = _threadpools()
+    pools = [] if controller is None else [f"{p['internal_api']}={p['num_threads']}" for p in controller.info()]
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except (OSError, AttributeError):  # pragma: no cover
+        load = None
+    return {"threads": count, "torch_threads": torch.get_num_threads(), "blas_openmp": pools,
+            "available_cpus": available_cpus(), "busy_cpus": busy_cpus(), "loadavg": load,
+            "env": os.environ.get(ENV_VAR)}
