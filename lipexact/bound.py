@@ -64,9 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="computation precision (default: float64)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the randomized methods (default: 0)")
     parser.add_argument("--threads", default=None, metavar="N",
-                        help="CPU threads for torch (default: the CPUs available to this process that the 1-minute "
-                             "load average leaves idle, at least 1; oversubscribed cores make torch many times "
-                             "slower)")
+                        help="CPU threads for torch, BLAS and OpenMP (default: auto, i.e. LIPEXACT_THREADS when set, "
+                             "else one thread for models of small layers and the idle cores for large "
+                             "convolutions; oversubscribed cores make many small operations many times slower)")
     parser.add_argument("--json", default=None, metavar="OUT.json", help="also write every result as JSON")
     return parser
 
@@ -132,32 +132,28 @@ def _unscripted(model: Any, shape: tuple[int, ...] | None) -> Any:
     return model
 
 
-def parse_threads(text: str | None) -> int:
-    """``--threads``: a positive integer, or (None) the available CPUs that the load average leaves idle.
+def parse_threads(text: str | None) -> int | None:
+    """``--threads``: a positive integer, or None (absent or ``auto``: the rule of :mod:`lipexact.threads`).
+
+    Without ``--threads``, ``LIPEXACT_THREADS`` is checked here too, so that a bad value fails before any work.
 
     Examples
     --------
     >>> parse_threads("3")
     3
-    >>> parse_threads(None) >= 1
+    >>> parse_threads("auto") is None
     True
     >>> parse_threads("0")
     Traceback (most recent call last):
     ...
-    reductions.validation.InvalidInputError: --threads: expected a positive integer, got '0'
+    reductions.validation.InvalidInputError: --threads: expected a positive integer or 'auto', got '0'
     """
-    if text is not None:
-        require(text.strip().isdigit() and int(text) > 0, "--threads", "a positive integer", repr(text))
-        return int(text)
-    try:
-        available = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        available = os.cpu_count() or 1
-    try:
-        busy = int(os.getloadavg()[0] + 0.5)
-    except OSError:
-        busy = 0
-    return max(1, min(available, available - busy))
+    from lipexact.threads import ENV_VAR
+    from lipexact.threads import parse_threads as parse
+
+    if text is None:
+        parse(os.environ.get(ENV_VAR), ENV_VAR)
+    return parse(text, "--threads")
 
 
 def _methods(text: str) -> list[tuple[str, str]]:
@@ -265,10 +261,9 @@ def _main(argv: Sequence[str] | None) -> int:
         shape = tuple(data.shape[1:])
     model = _unscripted(load_model(args.model), shape)
 
-    import torch
-
-    torch.set_num_threads(threads)  # this process only; the library never sets it
-    options = {"device": device, "dtype": dtype, "seed": args.seed}
+    # each method runs inside lipexact.threads.thread_scope: --threads, else LIPEXACT_THREADS, else one thread for
+    # small models and the idle cores for large convolutions; the count used is in each result's stats
+    options = {"device": device, "dtype": dtype, "seed": args.seed, "threads": threads}
     for name, kind in methods:  # a bad request fails here, before any work is done
         _validate(name, kind, model, shape, data, options)
     results = [_run(name, kind, model, shape, data, options) for name, kind in methods]
@@ -279,7 +274,8 @@ def _main(argv: Sequence[str] | None) -> int:
         lower, upper = _bracket(results)
         report = {"type": "bound_report", "version": SCHEMA_VERSION, "model": args.model,
                   "input_shape": None if shape is None else list(shape), "device": str(device),
-                  "dtype": args.dtype, "seed": args.seed, "threads": threads, "lower": lower, "upper": upper,
+                  "dtype": args.dtype, "seed": args.seed,
+                  "threads": threads if threads is not None else "auto", "lower": lower, "upper": upper,
                   "results": [r.to_dict() for r in results]}
         write_atomic(args.json, json.dumps(report, indent=1) + "\n")
     return EXIT_METHOD_FAILED if any(r.status is Status.ERROR for r in results) else EXIT_OK

@@ -7,7 +7,11 @@ registered function has the signature::
     fn(model, *, input_shape=None, device=None, dtype=torch.float64, seed=0, **options) -> LipschitzResult
 
 and the lower-bound functions also take ``data=None``. :func:`upper_bound` and :func:`lower_bound`
-validate the method, call it and time it (``timings["total"]``).
+validate the method, call it and time it (``timings["total"]``), inside :func:`lipexact.threads.thread_scope`:
+the CPU thread count comes from ``threads=`` (an argument of both), else the environment variable
+``LIPEXACT_THREADS``, else the size of the model's largest layer (one thread for the many small
+operations of MLP-size models, the idle cores for large convolutions); it is restored afterwards and
+recorded in ``result.stats["threads"]``.
 
 Upper methods: ``autolip`` (Scaman & Virmaux 2018, on the torch.fx graph), ``frobenius`` (AutoLip with
 Frobenius norms of the layers), ``power`` (affine models only: their spectral norm), ``seqlip`` and
@@ -18,6 +22,7 @@ singular vectors of each layer, for CNNs too large to unroll; a heuristic). Lowe
 
 from __future__ import annotations
 
+import os
 import time
 from importlib import import_module
 from typing import Any, Callable
@@ -93,14 +98,32 @@ def resolve_method(method: Any, registry: dict[str, str | Callable], kind: str =
     return getattr(module, function_name)
 
 
-def _timed(fn: Callable, model: Any, **kwargs: Any):
+def _batch(data: Any, kw: dict) -> int:
+    """Inputs a lower-bound search processes together (data points, chains or restarts)."""
+    counts = [int(kw[key]) for key in ("chains", "restarts", "batch_size") if isinstance(kw.get(key), int)]
+    shape = getattr(data, "shape", None)
+    if shape is not None and len(shape) >= 1:
+        counts.append(int(shape[0]))
+    return max(counts, default=1)
+
+
+def _timed(fn: Callable, model: Any, threads: Any = None, batch: int = 1, **kwargs: Any):
+    from lipexact.threads import ENV_VAR, model_work, parse_threads, thread_scope
+
+    # the rule needs the work only when nothing overrides it (model_work traces shapes on the meta device)
+    work = None
+    if threads is None and parse_threads(os.environ.get(ENV_VAR), ENV_VAR) is None:
+        device = kwargs.get("device")
+        on_cpu = device is None or str(device).startswith("cpu")
+        work = model_work(model, kwargs.get("input_shape"), batch) if on_cpu else 0
     start = time.perf_counter()
-    result = fn(model, **kwargs)
+    with thread_scope(threads, work) as count:
+        result = fn(model, **kwargs)
     elapsed = time.perf_counter() - start
-    return result.replace(timings={**result.timings, "total": elapsed})
+    return result.replace(timings={**result.timings, "total": elapsed}, stats={**result.stats, "threads": count})
 
 
-def upper_bound(model: Any, method: str = "autolip", input_shape: Any = None, **kw: Any):
+def upper_bound(model: Any, method: str = "autolip", input_shape: Any = None, threads: Any = None, **kw: Any):
     """An upper bound (or, for heuristic methods, an estimate) of ``model``'s Lipschitz constant.
 
     Parameters
@@ -110,6 +133,10 @@ def upper_bound(model: Any, method: str = "autolip", input_shape: Any = None, **
         A key of :data:`UPPER_METHODS`.
     input_shape : tuple of int, optional
         Shape of one input without the batch dimension (inferred for MLPs and TwoLayerReLU).
+    threads : int or str, optional
+        CPU threads for torch, BLAS and OpenMP during the call (restored afterwards). None or ``"auto"``:
+        ``LIPEXACT_THREADS``, else the rule of :mod:`lipexact.threads` (one thread for models whose largest
+        layer is small, the idle cores for large convolutions).
     **kw
         ``device``, ``dtype``, ``seed`` and the method's own options.
 
@@ -126,10 +153,11 @@ def upper_bound(model: Any, method: str = "autolip", input_shape: Any = None, **
     ('upper_bound', 4.0)
     """
     fn = resolve_method(method, UPPER_METHODS)
-    return _timed(fn, model, input_shape=input_shape, **kw)
+    return _timed(fn, model, threads=_threads(threads), input_shape=input_shape, **kw)
 
 
-def lower_bound(model: Any, method: str = "data", data: Any = None, input_shape: Any = None, **kw: Any):
+def lower_bound(model: Any, method: str = "data", data: Any = None, input_shape: Any = None, threads: Any = None,
+                **kw: Any):
     """A certified lower bound of ``model``'s Lipschitz constant (a witness input attains it).
 
     Parameters
@@ -141,11 +169,23 @@ def lower_bound(model: Any, method: str = "data", data: Any = None, input_shape:
         Inputs to start from (required by ``"data"``).
     input_shape : tuple of int, optional
         Shape of one input without the batch dimension.
+    threads : int or str, optional
+        CPU threads for torch, BLAS and OpenMP during the call (restored afterwards). None or ``"auto"``:
+        ``LIPEXACT_THREADS``, else the rule of :mod:`lipexact.threads` (one thread for models whose largest
+        layer is small, the idle cores for large convolutions).
     **kw
         ``device``, ``dtype``, ``seed`` and the method's own options.
     """
     fn = resolve_method(method, LOWER_METHODS)
-    return _timed(fn, model, data=data, input_shape=input_shape, **kw)
+    return _timed(fn, model, threads=_threads(threads), batch=_batch(data, kw), data=data, input_shape=input_shape,
+                  **kw)
+
+
+def _threads(threads: Any) -> Any:
+    """``threads`` checked before any work (an InvalidInputError naming ``threads``)."""
+    from lipexact.threads import parse_threads
+
+    return parse_threads(threads, "threads")
 
 
 def validate_request(method: Any, model: Any, *, kind: str = "upper", data: Any = None, input_shape: Any = None,
@@ -171,6 +211,7 @@ def validate_request(method: Any, model: Any, *, kind: str = "upper", data: Any 
     reductions.validation.InvalidInputError: input_shape: expected at most 2 input ..., got (3,) (3 dimensions)
     """
     require(kind in ("upper", "lower"), "kind", '"upper" or "lower"', repr(kind))
+    _threads(kw.pop("threads", None))
     registry = UPPER_METHODS if kind == "upper" else LOWER_METHODS
     resolve_method(method, registry)
     target = registry[method]

@@ -9,10 +9,8 @@ The Jacobian of a group pattern ``t in {0,1}^G`` is ``base + sum_g t_g A_g``.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
 
 import numpy as np
 
@@ -21,34 +19,10 @@ from lipexact.exact.problem import Problem
 from lipexact.exact.realizability import UndecidedRegionError, realizing_point
 from lipexact.network import TwoLayerReLU
 from lipexact.norms import jacobian_norms
+from lipexact.threads import small_blas  # the one thread rule of the library (lipexact.threads)
 from reductions.realizability import exact_signs, proportionality
 
 __all__ = ["Arrangement", "build_arrangement", "small_blas"]
-
-_BLAS_CONTROLLER: Any = None
-
-
-def small_blas():
-    """A context in which BLAS uses one thread (``threadpoolctl``, when installed).
-
-    The searches do many small dense operations; with several BLAS threads on a busy machine a 60 x 885
-    SVD took 1.3 s instead of 6 ms. Without ``threadpoolctl`` this does nothing.
-
-    Examples
-    --------
-    >>> with small_blas():
-    ...     float(np.linalg.norm(np.eye(3)))
-    1.7320508075688772
-    """
-    global _BLAS_CONTROLLER
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover - optional
-        return contextlib.nullcontext()
-    if _BLAS_CONTROLLER is None:
-        _BLAS_CONTROLLER = ThreadpoolController()
-    return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
-
 
 @dataclass(frozen=True, eq=False)
 class Arrangement:
