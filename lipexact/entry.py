@@ -62,7 +62,7 @@ def lipschitz(net: Any, method: str = "auto", norm: Any = 2, domain: Any = None,
     ...                             torch.nn.Linear(3, 1))
     >>> result = lipschitz(model, domain=([-1, -1], [1, 1]))
     >>> result.status.value, result.stats["auto"], result.certificate["layer_sizes"]
-    ('optimal', 'enumerate', [4, 3])
+    ('optimal', 'bnb', [4, 3])
     """
     network = as_any_network(net)
     from lipexact.network import TwoLayerReLU
@@ -75,7 +75,9 @@ def lipschitz(net: Any, method: str = "auto", norm: Any = 2, domain: Any = None,
 
     choices = ["auto", *DEEP_METHODS]
     require(method in choices, "method", f"one of {choices} for a network of depth {network.depth}", repr(method))
-    chosen = DEEP_METHODS[0] if method == "auto" else method
+    # measured (lipexact.deep.enumerate): bnb proves the published deep constants and random 3-5-5-2 nets
+    # 5-20x faster than the enumeration (ExLipBaB's 4-6-6-3 global l2 net: 0.15 s against 6 s)
+    chosen = "bnb" if method == "auto" else method
     result = lipschitz_deep(network, chosen, norm, domain, time_limit, seed=seed, progress=progress, **options)
     if method == "auto":
         result = result.replace(stats={**result.stats, "auto": chosen},

@@ -34,7 +34,7 @@ def test_deep_networks_go_to_the_deep_search_from_every_form():
     forms = [net, net.to_dict(), net.to_torch()]
     results = [lipschitz(form, norm="inf", domain=([-1, -1], [1, 1])) for form in forms]
     for result in results:
-        assert result.status is Status.OPTIMAL and result.stats["auto"] == "enumerate"
+        assert result.status is Status.OPTIMAL and result.stats["auto"] == "bnb"
         assert result.certificate["layer_sizes"] == [3, 2]
     assert len({round(r.value, 12) for r in results}) == 1
     assert lipexact.lipschitz is lipschitz

@@ -8,7 +8,8 @@ Every completion has the Jacobian
 
 Units fixed by the node have their ``D`` entry fixed; on a box, units whose pre-activation interval over the
 box (interval bound propagation from layer ``l``: ``[lo, hi]`` of ``z_l`` over the box, then
-``relu``, then ``W z + b`` in centre-radius form) lies strictly on one side are fixed too; every other entry
+``relu``, then ``W z + b`` in centre-radius form, intersected with linear bounds back-substituted to layer
+``l``, :meth:`DeepBounds.back_substitute`) lies strictly on one side are fixed too; every other entry
 is only known to lie in ``[0, 1]``. The bound is computed in interval arithmetic on the product (right to
 left): ``P = D_l M_l`` has the rows of ``M_l`` (fixed on), zero rows (off) or the interval rows
 ``[min(M, 0), max(M, 0)]`` (free); ``W P`` maps an interval matrix to
@@ -24,8 +25,10 @@ at most ``gamma_w`` (``w`` the inner width, ``gamma_w ~ w 2^-53``) times the sam
 so the accumulated error over the layers is below ``1e-10`` times the absolute product ``A`` (also computed:
 non-negative sums, relative error ``< depth * width * 2^-53``) for any width below ``10^5``: the bound adds
 ``1e-10 * A`` entrywise, and multiplies the norm by ``1 + BOUND_SLACK``. The interval decisions of stability
-use a margin of ``1e-9`` times the absolute sums involved (the same argument), so a unit is fixed only when
-its sign is certain.
+use a margin of ``1e-9`` times the absolute sums involved (the same argument; for the back-substituted
+linear bounds ``2 (depth + 1) 1e-9`` times the absolute product ``|W| ... |W| (|M| |x| + |e|) + |b|``, which
+bounds every term they sum, slopes in ``[0, 1]`` and intercepts below the previous layer's interval), so a
+unit is fixed only when its sign is certain.
 
 Examples
 --------
@@ -100,28 +103,70 @@ class DeepBounds:
         with np.errstate(all="ignore"):
             centre = linear @ mid + offset
             radius = np.abs(linear) @ rad
-            margin = INTERVAL_MARGIN * (np.abs(linear) @ np.abs(mid) + np.abs(offset) + radius) + 1e-300
+            magnitude = np.abs(linear) @ np.maximum(np.abs(low), np.abs(high)) + np.abs(offset)
+            margin = INTERVAL_MARGIN * magnitude + 1e-300
             lo, hi = centre - radius - margin, centre + radius + margin
-            result = []
+            absolute = magnitude  # |W| ... |W| (|M| |x| + |e|) + biases: bounds every term of the linear bounds
+            result, intervals = [], []
             for j in range(layer, len(widths)):
                 known = state if j == layer else np.full(widths[j], -1, dtype=np.int8)
                 certain = np.where(lo > 0, 1, np.where(hi < 0, 0, -1)).astype(np.int8)
                 current = np.where(known >= 0, known, certain).astype(np.int8)
                 result.append(current)
+                intervals.append((lo, hi, current))
                 if j + 1 == len(widths):
                     break
                 a_lo = np.where(current == 0, 0.0, np.maximum(lo, 0.0))
                 a_hi = np.where(current == 0, 0.0, np.maximum(hi, 0.0))
-                a_lo = np.where(np.isfinite(a_lo), a_lo, 0.0)  # lo is finite or -inf (relu: 0)
                 W, b, absW = self.weights[j + 1], self.biases[j + 1], self.abs_weights[j + 1]
                 a_mid, a_rad = 0.5 * (a_lo + a_hi), 0.5 * (a_hi - a_lo)
+                magnitude = absW @ np.maximum(np.abs(a_lo), np.abs(a_hi)) + np.abs(b)
+                margin = INTERVAL_MARGIN * magnitude + 1e-300
                 centre = W @ a_mid + b
                 radius = absW @ a_rad
-                margin = INTERVAL_MARGIN * (absW @ np.abs(a_mid) + np.abs(b) + radius) + 1e-300
                 lo, hi = centre - radius - margin, centre + radius + margin
+                absolute = absW @ absolute + np.abs(b)
+                s_lo, s_hi = self.back_substitute(layer, j + 1, intervals, linear, offset)
+                slack = INTERVAL_MARGIN * 2 * (j + 2 - layer) * absolute + 1e-300
+                lo, hi = np.maximum(lo, s_lo - slack), np.minimum(hi, s_hi + slack)
                 bad = ~(np.isfinite(lo) & np.isfinite(hi))
                 lo, hi = np.where(bad, -np.inf, lo), np.where(bad, np.inf, hi)
         return result
+
+    def back_substitute(self, layer: int, target: int, intervals: list, linear: np.ndarray,
+                        offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Linear (CROWN / Fast-Lin style) bounds on the pre-activations of ReLU layer ``target`` over the
+        box: ``W_target relu(z_{target-1})`` is bounded by relaxing every unit (stable: exact; unknown with
+        ``lo < 0 < hi``: ``relu(z) <= hi (z - lo) / (hi - lo)`` above, ``relu(z) >= a z``, ``a`` in {0, 1},
+        below) back to layer ``layer``, whose pre-activations are the exact affine ``M x + e``; the linear
+        function of ``x`` is then maximized (minimized) over the box. The caller adds the rounding margin."""
+        low, high = self.box
+        bounds = []
+        for upper in (True, False):
+            Lam = self.weights[target].copy()
+            const = self.biases[target].copy()
+            for j in range(target - 1, layer - 1, -1):
+                lo, hi, current = intervals[j - layer]
+                unknown = current < 0
+                span = np.where(unknown, hi - lo, 1.0)
+                up_slope = np.where(current == 1, 1.0, np.where(unknown, np.maximum(hi, 0.0) / span, 0.0))
+                up_slope = np.clip(up_slope, 0.0, 1.0)
+                up_icpt = np.where(unknown & (lo < 0), -up_slope * lo, 0.0)
+                low_slope = np.where(current == 1, 1.0, np.where(unknown, (hi > -lo).astype(float), 0.0))
+                positive = Lam > 0 if upper else Lam < 0  # coefficients that take the upper relaxation
+                slope = np.where(positive, up_slope, low_slope)
+                const = const + np.where(positive, Lam * up_icpt, 0.0).sum(axis=1)
+                Lam = Lam * slope
+                if j == layer:
+                    break
+                const = const + Lam @ self.biases[j]
+                Lam = Lam @ self.weights[j]
+            G = Lam @ linear
+            const = const + Lam @ offset
+            mid, rad = 0.5 * (low + high), 0.5 * (high - low)
+            value = G @ mid + const + (np.abs(G) @ rad if upper else -(np.abs(G) @ rad))
+            bounds.append(value)
+        return bounds[1], bounds[0]
 
     # ------------------------------------------------------------------ the bound
     def entrywise(self, layer: int, states: list, linear: np.ndarray) -> np.ndarray:

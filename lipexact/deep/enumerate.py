@@ -31,7 +31,7 @@ import numpy as np
 from lipexact.deep.bounds import BOUND_SLACK, DeepBounds
 from lipexact.deep.certificate import CertificateError, verify_deep_witness
 from lipexact.deep.exact import AffineMap, ExactNetwork, dyadic, exact_rows
-from lipexact.deep.incumbent import local_search, pattern_norms
+from lipexact.deep.incumbent import cell_walk, local_search, pattern_norms
 from lipexact.deep.network import ReLUNetwork
 from lipexact.domain import Box
 from lipexact.exact.problem import RELATIVE_TOLERANCE, Clock
@@ -153,6 +153,9 @@ class DeepSearch:
         (exact signs, :func:`lipexact.deep.certificate.verify_deep_witness`)."""
         if value is None:
             value = float(pattern_norms(self.net, x, self.norm)[0])
+            if not value > self.best_value:
+                return False
+            value, x = cell_walk(self.net, self.norm, x, value, self.domain)  # improve a new candidate first
         if not value > self.best_value:
             return False
         try:

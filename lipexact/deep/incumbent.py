@@ -2,7 +2,8 @@
 
 Sample points (uniform in the box, or Gaussian around the origin at several scales globally), take the
 cells (float activation patterns) of the best Jacobian norms, then walk: perturb the best point at
-decreasing step sizes and keep any point whose cell is better. Every point returned is only a candidate:
+decreasing step sizes and keep any point whose cell is better, then walk across hyperplanes to neighbouring
+cells while that improves (:func:`cell_walk`). Every point returned is only a candidate:
 the search accepts it after checking that it lies strictly inside its joint region (exact signs,
 :func:`lipexact.deep.certificate.verify_deep_witness`), and the final witness check re-evaluates it again.
 
@@ -23,7 +24,7 @@ from lipexact.deep.network import ReLUNetwork
 from lipexact.domain import Box
 from lipexact.norms import jacobian_norms
 
-__all__ = ["local_search", "pattern_norms"]
+__all__ = ["local_search", "pattern_norms", "cell_walk", "neighbours"]
 
 
 def pattern_norms(net: ReLUNetwork, points: np.ndarray, norm: str) -> np.ndarray:
@@ -38,8 +39,45 @@ def pattern_norms(net: ReLUNetwork, points: np.ndarray, norm: str) -> np.ndarray
     return np.where(np.isfinite(values), values, -np.inf)
 
 
-def local_search(net: ReLUNetwork, norm: str, domain: Box | None, rng: np.random.Generator, samples: int = 256,
-                 steps: int = 120, keep: int = 4) -> list[tuple[float, np.ndarray]]:
+def neighbours(net: ReLUNetwork, x: np.ndarray, domain: Box | None, overshoot: float = 0.05) -> np.ndarray:
+    """One point across each unit's hyperplane from ``x`` (along the unit's gradient within the cell of ``x``,
+    ``1 + overshoot`` times the distance to it): points of the neighbouring cells, when no other hyperplane
+    is closer. Points outside the open box are pulled back inside."""
+    rows = []
+    G = np.asarray(net.weights[0], dtype=np.float64)
+    pre = net.preactivations(x)
+    for layer, z in enumerate(pre):
+        if layer:
+            W = np.asarray(net.weights[layer], dtype=np.float64)
+            G = W @ (G * (pre[layer - 1] > 0)[:, None])
+        squared = np.einsum("ij,ij->i", G, G)
+        with np.errstate(all="ignore"):
+            steps = -(z / squared)[:, None] * G * (1 + overshoot)
+        rows.append(steps[np.isfinite(steps).all(axis=1) & (squared > 0)])
+    candidates = x + np.vstack(rows) if rows else np.empty((0, x.size))
+    if domain is not None:
+        inset = 1e-6 * (domain.upper - domain.lower)
+        candidates = np.clip(candidates, domain.lower + inset, domain.upper - inset)
+    return candidates
+
+
+def cell_walk(net: ReLUNetwork, norm: str, x: np.ndarray, value: float, domain: Box | None,
+              moves: int = 40) -> tuple[float, np.ndarray]:
+    """Greedy walk over neighbouring cells (:func:`neighbours`) while the Jacobian norm increases."""
+    for _ in range(moves):
+        candidates = neighbours(net, x, domain)
+        if not len(candidates):
+            break
+        scores = pattern_norms(net, candidates, norm)
+        best = int(np.argmax(scores))
+        if not scores[best] > value:
+            break
+        x, value = candidates[best], float(scores[best])
+    return value, x
+
+
+def local_search(net: ReLUNetwork, norm: str, domain: Box | None, rng: np.random.Generator, samples: int = 1024,
+                 steps: int = 400, keep: int = 16) -> list[tuple[float, np.ndarray]]:
     """Up to ``keep`` candidate cells ``(value, point)``, best first (see the module docstring)."""
     n = net.n_inputs
     if domain is not None:
@@ -66,6 +104,6 @@ def local_search(net: ReLUNetwork, norm: str, domain: Box | None, rng: np.random
                 x, value = candidates[best], float(scores[best])
             else:
                 scale /= 2
-        results.append((value, x))
+        results.append(cell_walk(net, norm, x, value, domain))
     results.sort(key=lambda item: -item[0])
     return results
