@@ -480,8 +480,9 @@ class DeepMilp:
         return Status.ERROR, (f"no proof: the region of the MILP's optimal pattern is undecided "
                               f"(round {self.stats['rounds']})")
 
-    def _offer_found(self, columns: list[np.ndarray], limit: int = 3) -> None:
-        """Witnesses from the improving solutions HiGHS met (their regions decided exactly)."""
+    def _offer_found(self, columns: list[np.ndarray], limit: int = 3, cut: bool = True) -> None:
+        """Witnesses from the improving solutions HiGHS met (their regions decided exactly); with ``cut``, the
+        empty ones are cut off as well (proven by their own certificates)."""
         seen = set()
         for values in reversed(columns[-limit:]):
             if self.clock.expired():
@@ -495,9 +496,11 @@ class DeepMilp:
             if key in seen or (self.best_value is not None and self.value_of(patterns) <= self.best_value):
                 continue
             seen.add(key)
-            status, point, _, _ = self.decide(patterns)
+            status, point, owners, multipliers = self.decide(patterns)
             if status == "nonempty":
                 self.offer(point)
+            elif status == "empty" and cut:
+                self.cut(patterns, owners, multipliers)
 
     def _stopped(self, used: str, improving: list[np.ndarray]) -> tuple[Status, str]:
         bound = self._dual_bound() if used == "highs" else None
@@ -506,7 +509,7 @@ class DeepMilp:
             self.proof = "dual bound (mip_dual_bound) of the stopped HiGHS solve"
         limit = self.clock.time_limit
         if self.best_value is None or limit is None or self.clock.elapsed() <= 1.05 * limit:
-            self._offer_found(improving, limit=2)
+            self._offer_found(improving, limit=2, cut=False)
         if self.clock.expired():
             return Status.TIME_LIMIT, f"time limit in MILP round {self.stats['rounds']}"
         return Status.ERROR, f"the MILP solver ended with '{self.stats['solver_status']}'"
