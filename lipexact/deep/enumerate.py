@@ -16,8 +16,28 @@ A region that no certificate decides keeps its bound in the upper bound and the 
 proof), as in the two-layer tree. A stopped search (time limit, node limit, Ctrl-C) returns the proven
 bracket: the largest value over the cells visited, the undecided regions' bounds, and for every open node the
 norm of ``|W_k| D_{k-1} ... |W_{l+1}| D_l |M_l|`` (``M_l`` the node's exact layer map, ``D`` the fixed-off units
-zeroed, free units kept), which dominates ``|J|`` entrywise for every completion and therefore its induced
-1-, inf- and 2-norms.
+zeroed, free units kept), tightened by interval products (:mod:`lipexact.deep.bounds`), which dominates
+``|J|`` entrywise for every completion and therefore its induced 1-, inf- and 2-norms.
+
+Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three additions:
+
+- every node carries a proven bound on all its completions (:class:`lipexact.deep.bounds.DeepBounds`:
+  interval products of ``W_k D ... W_{l+1} D_l M_l``, units stable on the box fixed by interval and
+  back-substituted linear bounds, float rounding covered by explicit slacks);
+- an incumbent: candidates of a local search (:mod:`lipexact.deep.incumbent`: samples, perturbations, then a
+  walk across hyperplanes to better neighbouring cells) and the cell of every node's point, each accepted only
+  when its point lies strictly inside its joint region (exact signs); the final witness check re-evaluates it;
+- a node whose bound is at most ``incumbent * (1 + 0.5e-9)`` is closed (its bound enters the upper bound);
+  node selection is best first with plunging (after each dive, the open node with the largest bound).
+
+Branching rule, measured (2-core machine under load; nodes / seconds to proof, bnb):
+
+- ExLipBaB 4-6-6-3 iris net, global l2: ``first`` 56 nodes / 0.11 s, ``largest`` 48 / 0.11 s
+  (the enumeration: 2,345 nodes, 1,035 LPs, 7.1 s);
+- 8 random 3-5-5-2 nets (N(0, 1)/sqrt(fan-in) weights and biases), global, norms 2, 1, inf (24 runs, all equal to the enumeration): ``first``
+  1,966 nodes / 6.0 s in all, ``largest`` 1,316 / 4.0 s; the enumeration 16,776 nodes / 49 s. ``largest``
+  (the free unit of the current layer with the largest ``||M_i||_1 * ||column i of |W_k|...|W_{l+1}| ||_1``)
+  is the default.
 """
 
 from __future__ import annotations
