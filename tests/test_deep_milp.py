@@ -57,7 +57,7 @@ def test_cuts_are_used_and_proven():
     net, box = random_net(108, integer=True)
     result = lipschitz_deep(net, "milp", norm="inf", domain=box)
     assert result.status is Status.OPTIMAL
-    assert result.stats["cuts"] >= 1 and result.stats["rounds"] == result.stats["cuts"] + 1
+    assert result.stats["cuts"] >= 1 and 1 < result.stats["rounds"] <= result.stats["cuts"] + 1
 
 
 @pytest.mark.parametrize("norm, domain, field", [(2, ([0.0] * 3, [1.0] * 3), "norm"), ("inf", None, "domain"),
