@@ -38,6 +38,12 @@ Branching rule, measured (2-core machine under load; nodes / seconds to proof, b
   1,966 nodes / 6.0 s in all, ``largest`` 1,316 / 4.0 s; the enumeration 16,776 nodes / 49 s. ``largest``
   (the free unit of the current layer with the largest ``||M_i||_1 * ||column i of |W_k|...|W_{l+1}| ||_1``)
   is the default.
+
+Time to proof, bnb against the enumeration (same machine, l2, seed-0 nets, N(0, 1)/sqrt(fan-in) weights and
+biases): 11-12-12-1 global: bnb optimal in 11.8 s (4,855 nodes), the enumeration stopped at 60 s with
+[0.963, 2.86] (truth 1.0623). 10-20-20-1 at a 60 s limit, proven brackets: on [0, 1]^10 bnb [0.697, 1.73],
+the enumeration [0.689, 4.72]; on [-1, 1]^10 bnb [0.810, 2.16], the enumeration [0.699, 4.88]; global bnb
+[0.838, 2.29], the enumeration [0.690, 4.88]. There the interval-product bounds are too loose to close.
 """
 
 from __future__ import annotations
