@@ -63,6 +63,13 @@ class Config:
     time_limit_repeats: int = 3  # timed calls per row, the median is judged
     time_limit_networks: tuple[str, ...] = ("gka3a", "g05_60.0", "random_6x40", "random_3x14_box")
     time_limit_judged: bool = True  # False: the verdicts are recorded, not checks (smoke: timing is no test)
+    # 10. Thread counts on a busy machine (benchmarks/threads.py): default rule against fixed counts.
+    threads_run: bool = True
+    threads_models: tuple[str, ...] = ("mlp", "cnn")
+    threads_phases: tuple[str, ...] = ("busy", "idle")
+    threads_repeats: int = 2
+    threads_methods: tuple[str, ...] | None = None  # None: every method of benchmarks.threads.METHODS
+    threads_judged: bool = True  # False: verdicts recorded, not checks (smoke: timing is no test)
     # Options of the lower-bound methods (passed to lipexact.lower_bound by name).
     lower_options: dict = field(default_factory=lambda: {
         "gradient": {"restarts": 8, "steps": 100},
@@ -88,6 +95,7 @@ FULL = replace(
     perf_repeats=5, perf_memory_hidden=16,
     fuzz_runs=2000,
     time_limits=(0.02, 0.2, 1.0, 5.0),
+    threads_repeats=3,
     lower_options={"gradient": {"restarts": 32, "steps": 200}, "annealing": {"chains": 64, "steps": 1000},
                    "grid": {"points": 200}},
 )
@@ -106,6 +114,8 @@ SMOKE = replace(
     fuzz_runs=48, fuzz_time_limit=5.0,
     time_limits=(0.02,), time_limit_repeats=1, time_limit_networks=("random_6x40", "random_3x14_box"),
     time_limit_judged=False,
+    threads_models=("mlp",), threads_phases=("idle",), threads_repeats=1, threads_methods=("autolip", "data"),
+    threads_judged=False,
     lower_options={"gradient": {"restarts": 2, "steps": 10}, "annealing": {"chains": 4, "steps": 20},
                    "grid": {"points": 10}},
 )

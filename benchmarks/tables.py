@@ -11,10 +11,15 @@
 7. :func:`devices_section` - every bound timing per device (after every section that times bounds).
 8. :func:`certify_fuzz_section` - every exact method against an independent oracle (``benchmarks/certify_fuzz.py``).
 9. :func:`time_limits_section` - every exact method within ``limit x 1.1 + 0.2 s`` (``benchmarks/time_limits.py``).
+10. :func:`threads_section` - default thread settings against fixed counts, one core busy (``benchmarks/threads.py``).
+
+Every bound and exact solve runs under the library's thread rule (:mod:`lipexact.threads`); the count each
+bound used is in its record (``extra.stats.threads``) and in the tables' notes.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 from dataclasses import dataclass, field
@@ -648,7 +653,10 @@ def performance_section(ctx: Context) -> Section:
     bar.update(1)
     section.tables.append(Table("performance_targets", "Speed targets (median of several runs, cpu)",
                                 ["benchmark", "runs", "median seconds", "target seconds", "result"], rows,
-                                [f"torch threads: {torch.get_num_threads()}."]))
+                                [f"threads used by the bounds (lipexact.threads rule, LIPEXACT_THREADS="
+                                 f"{os.environ.get('LIPEXACT_THREADS', 'unset')}): {_threads_used([greedy, exact_pair])}"
+                                 f"; torch threads outside lipexact calls: {torch.get_num_threads()}; load average "
+                                 f"(1 min) {os.getloadavg()[0]:.2f}."]))
     # bnb vs brute at h = 16
     bar.set_postfix_str("bnb vs brute")
     h = cfg.perf_bnb_hidden
@@ -721,6 +729,19 @@ def time_limits_section(ctx: Context) -> Section:
     return time_limits.section(ctx)
 
 
+# --------------------------------------------------------------------------- 10. threads
+def threads_section(ctx: Context) -> Section:
+    from benchmarks import threads
+
+    return threads.section(ctx)
+
+
+def _threads_used(measurements: Iterable[Measurement]) -> str:
+    """The thread counts the library chose for these calls (``result.stats["threads"]``), as text."""
+    counts = sorted({m.extra.get("stats", {}).get("threads") for m in measurements if m.available} - {None})
+    return ", ".join(str(c) for c in counts) or "not recorded"
+
+
 #: Section key -> builder, in report order.
 SECTIONS: dict[str, Callable[[Context], Section]] = {
     "mlp": mlp_section,
@@ -733,4 +754,5 @@ SECTIONS: dict[str, Callable[[Context], Section]] = {
     "devices": devices_section,
     "certify_fuzz": certify_fuzz_section,
     "time_limits": time_limits_section,
+    "threads": threads_section,
 }

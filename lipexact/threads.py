@@ -61,10 +61,12 @@ __all__ = [
 ENV_VAR = "LIPEXACT_THREADS"
 
 #: Multiply-adds of the largest single operation (one layer applied to one batch) from which threads on
-#: idle cores pay. Measured on the project's 2-core machine (``python -m benchmarks.threads``): below
-#: about 5e6, torch's OpenMP fork/join costs as much as the second core saves (the MLP layers here are
-#: 4e4, the MNIST-size CNN's convolutions 3e5 to 5e6); the reduced AlexNet's convolutions (1e7 to 3e7)
-#: and the full AlexNet's (1e8 and more) are faster with both cores when both are idle.
+#: idle cores may pay (see :func:`model_work`). Below it, one thread: the 10-200-200-200-10 MLP's layers
+#: are 4e4, the MNIST-size CNN of ``benchmarks/threads.py`` 3.6e6, the reduced AlexNet of ``--quick``
+#: 2.8e6; the full AlexNet's largest convolution (2.2e8) is above. ``python -m benchmarks.threads`` measures
+#: one convolution and its transpose at growing sizes (its crossover table); on the shared 2-core machine
+#: where this was written no core was ever idle and two threads lost at every size up to 1.2e8 (x2.6 to
+#: x280), so the value is a conservative choice, not a measured idle crossover.
 CROSSOVER_WORK = 8_000_000
 
 _state = threading.local()
@@ -334,28 +336,66 @@ def small_blas(threads: Any = None):
     return thread_scope(threads=threads, work=0)
 
 
-def _layer_work(module: Any, inputs: tuple, output: Any) -> float:
-    weight = getattr(module, "weight", None)
-    if weight is None or not hasattr(weight, "numel") or not hasattr(output, "shape"):
-        return 0.0
-    name = type(module).__name__
-    if name.startswith("Conv"):  # weight.numel() multiply-adds per output position and batch entry
+def _pair(value: Any, n: int) -> tuple[int, ...]:
+    return tuple(int(v) for v in value) if isinstance(value, (tuple, list)) else (int(value),) * n
+
+
+def _conv_out(shape: tuple[int, ...], kernel: Any, stride: Any, padding: Any, dilation: Any = 1) -> tuple[int, ...]:
+    n = len(shape)
+    if isinstance(padding, str):
+        return shape if padding == "same" else _conv_out(shape, kernel, stride, 0, dilation)
+    k, s, p, d = _pair(kernel, n), _pair(stride if stride is not None else kernel, n), _pair(padding, n), \
+        _pair(dilation, n)
+    return tuple(max(1, (size + 2 * p[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1) for i, size in enumerate(shape))
+
+
+def _walk(module: Any, shape: tuple[int, ...], works: list[float]) -> tuple[int, ...] | None:
+    """The output shape of ``module`` on one input of ``shape`` (None: unknown), appending layer work."""
+    import torch
+
+    nn = torch.nn
+    if isinstance(module, nn.Sequential):
+        for layer in module:
+            shape = _walk(layer, shape, works)
+            if shape is None:
+                return None
+        return shape
+    if isinstance(module, nn.Linear):
+        rows = 1
+        for size in shape[:-1]:
+            rows *= size
+        works.append(float(module.weight.numel()) * rows)
+        return (*shape[:-1], module.out_features)
+    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        spatial = _conv_out(shape[1:], module.kernel_size, module.stride, module.padding, module.dilation)
         positions = 1
-        for size in output.shape[2:]:
-            positions *= int(size)
-        return float(weight.numel()) * positions * int(output.shape[0])
-    rows = 1
-    for size in output.shape[:-1]:
-        rows *= int(size)
-    return float(weight.numel()) * rows
+        for size in spatial:
+            positions *= size
+        works.append(float(module.weight.numel()) * positions)
+        return (module.out_channels, *spatial)
+    if isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)):
+        return (shape[0], *_conv_out(shape[1:], module.kernel_size, module.stride, module.padding,
+                                     getattr(module, "dilation", 1)))
+    if isinstance(module, (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)):
+        out = _pair(module.output_size, len(shape) - 1)
+        return (shape[0], *(o if o is not None else shape[1 + i] for i, o in enumerate(out)))
+    if isinstance(module, nn.Flatten):
+        size = 1
+        for dim in shape:
+            size *= dim
+        return (size,)
+    if not any(True for _ in module.parameters()) or isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        return shape  # activations, dropout, identity, normalizations: elementwise
+    return None
 
 
 def model_work(model: Any, input_shape: Any = None, batch: int = 1) -> float:
-    """Multiply-adds of the largest single layer of ``model`` applied to ``batch`` inputs.
+    """Multiply-adds of the largest single layer of ``model`` applied to ``batch`` inputs (an estimate).
 
-    The shapes are traced on torch's ``meta`` device (no arithmetic, no copy of the weights' values), so
-    convolutions count their output positions. Models that cannot be traced that way (or without an input
-    shape) count their largest weight tensor times ``batch``; a ``TwoLayerReLU`` counts ``W1``.
+    An ``nn.Sequential`` of standard layers (linear, convolutions, pooling, flatten, activations) is walked
+    shape by shape, so that convolutions count their output positions. Any other module counts each weight
+    tensor's size times the input's positions (``prod(input_shape[1:])``, which overestimates strided and
+    pooled layers); a ``TwoLayerReLU`` counts ``W1`` and ``W2``. Nothing is computed: this costs microseconds.
 
     Parameters
     ----------
@@ -384,27 +424,27 @@ def model_work(model: Any, input_shape: Any = None, batch: int = 1) -> float:
         arrays = [getattr(model, name, None) for name in ("W1", "W2")]
         sizes = [float(getattr(a, "size", 0) or 0) for a in arrays if a is not None]
         return max(sizes, default=0.0) * batch
-    largest = max((float(p.numel()) for p in model.parameters()), default=0.0) * batch
-    if input_shape is None:
-        return largest
-    try:
-        shape = tuple(int(s) for s in input_shape)
-        works: list[float] = []
-        hooks = [m.register_forward_hook(lambda m, i, o: works.append(_layer_work(m, i, o)))
-                 for m in model.modules() if hasattr(m, "weight")]
+    shape = None
+    if input_shape is not None:
         try:
-            params = {name: torch.empty_like(p, device="meta") for name, p in model.named_parameters()}
-            buffers = {name: torch.empty_like(b, device="meta") for name, b in model.named_buffers()}
-            dtype = next(iter(params.values())).dtype if params else torch.float32
-            x = torch.empty((batch, *shape), device="meta", dtype=dtype)
-            with torch.no_grad():
-                torch.func.functional_call(model, {**params, **buffers}, (x,))
-        finally:
-            for hook in hooks:
-                hook.remove()
-        return max(works, default=largest)
-    except Exception:  # untraceable on meta: the weight count is the estimate
-        return largest
+            shape = tuple(int(s) for s in input_shape)
+        except (TypeError, ValueError):
+            shape = None
+    if shape:
+        works: list[float] = []
+        try:
+            if _walk(model, shape, works) is not None and works:
+                return max(works) * batch
+        except Exception:  # an unusual layer: the estimate below
+            pass
+    positions = 1
+    for size in (shape or (1,))[1:]:
+        positions *= size
+    largest = 0.0
+    for parameter in model.parameters():
+        factor = positions if parameter.dim() > 2 else 1  # convolution kernels slide over the positions
+        largest = max(largest, float(parameter.numel()) * factor)
+    return largest * batch
 
 
 def thread_info(count: int | None = None) -> dict:
