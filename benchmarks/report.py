@@ -249,7 +249,9 @@ def render_markdown(sections: list[Section], meta: dict[str, Any]) -> str:
         f"- configuration: `{meta['config']['name']}`; seed: {meta['seed']}; requested device: `{meta['device']}`",
         f"- started: {meta['started']}; total time: {meta['seconds']:.1f} s",
         f"- machine: {env['cpu']} ({env['cpu_count_logical']} logical cores, {env['memory_gib']} GiB); "
-        f"{env['platform']}; torch threads: {env['torch_threads']}",
+        f"{env['platform']}; torch threads outside lipexact calls: {env['torch_threads']}; inside: "
+        f"LIPEXACT_THREADS={os.environ.get('LIPEXACT_THREADS', 'unset')}, else the rule of lipexact.threads "
+        f"(the count of each bound in results.json, stats.threads)",
         "- accelerator: " + (f"CUDA: {env['cuda_device']}" if env["cuda_available"]
                              else "none: CUDA is not available on this machine, every timing is CPU only"),
         "- versions: python " + env["python"] + ", "

@@ -17,7 +17,8 @@ this process. Two phases:
   rarely idle: the idle checks are judged only where no other process was ready to run when the phase
   started, see :func:`lipexact.threads.busy_cpus`, and recorded otherwise).
 
-Per (phase, model, method): one warm-up call with one thread, then ``repeats`` rounds, each calling every
+Per (phase, model, method): one warm-up call with one thread, then ``repeats`` rounds (more for calls
+under a second: about one second per configuration, at most :data:`MAX_ROUNDS`), each calling every
 configuration once (interleaved, so that a change of load hits every configuration alike); a row is the
 median per configuration. A call of a fixed configuration that runs past ``max(CAP_FLOOR, CAP_FACTOR x``
 the one-thread time) is stopped by a SIGALRM watchdog and recorded as at least that long (``>=``): that
@@ -70,6 +71,7 @@ METHODS: dict[str, list[tuple[str, str, dict]]] = {
             ("lower", "data", {}), ("lower", "gradient", {"restarts": 8, "steps": 100}),
             ("lower", "annealing", {"chains": 16, "steps": 100})],
 }
+MAX_ROUNDS = 15  # rounds of calls shorter than a second: up to this many, about 1 s in all
 CROSSOVER_SIZES = ((16, 32, 28), (32, 64, 28), (64, 64, 28), (64, 128, 28), (96, 192, 27), (192, 384, 13))
 
 
@@ -269,8 +271,9 @@ def run_threads(models: Sequence[str] = MODELS, phases: Sequence[str] = ("busy",
                     row_start = time.perf_counter()
                     try:
                         _bound(model, shape, kind, method, options, data[name], 1, seed)  # warm-up
-                        cap = None
-                        for _ in range(max(1, repeats)):
+                        cap, rounds, done = None, max(1, repeats), 0
+                        while done < rounds:  # short calls get more rounds: about a second per configuration
+                            done += 1
                             for config in ["1"] + [c for c in configs if c != "1"]:
                                 threads = None if config == "default" else int(config)
                                 limit = None if config in ("1", "default") else cap
@@ -283,6 +286,7 @@ def run_threads(models: Sequence[str] = MODELS, phases: Sequence[str] = ("busy",
                                     row.default_threads.append(int(result.stats.get("threads", 0)))
                                 if config == "1" and cap is None:
                                     cap = max(CAP_FLOOR, CAP_FACTOR * seconds)
+                                    rounds = max(rounds, min(MAX_ROUNDS, int(1.0 / max(seconds, 1e-3))))
                     except Exception as error:  # recorded: the report shows it
                         row.error = f"{type(error).__name__}: {error}"[:300]
                     if progress:
