@@ -362,7 +362,8 @@ def section(ctx: Any) -> Section:
     methods = None if cfg.threads_methods is None else {m: [x for x in METHODS[m] if x[1] in cfg.threads_methods]
                                                          for m in METHODS}
     result = run_threads(cfg.threads_models, cfg.threads_phases, cfg.threads_repeats, ctx.seed,
-                         judged=cfg.threads_judged, methods=methods, progress=False)
+                         judged=cfg.threads_judged, methods=methods, crossover=cfg.threads_crossover,
+                         progress=False)
     return build_section(result)
 
 
