@@ -354,10 +354,13 @@ def build_section(result: ThreadsResult, key: str = "threads",
 
 def section(ctx: Any) -> Section:
     """The measurement as a section of ``python -m benchmarks.run`` (``threads_*`` fields of the configuration)."""
+    from lipexact.threads import ENV_VAR
+
     cfg = ctx.config
-    if not cfg.threads_run:
+    if not cfg.threads_run or os.environ.get(ENV_VAR):
         built = Section("threads", "10. Thread counts on a busy machine")
-        built.text.append(f"Skipped in the `{cfg.name}` configuration (it starts a busy process).")
+        built.text.append(f"Skipped: {ENV_VAR} is set, so there is no default rule to measure."
+                          if os.environ.get(ENV_VAR) else f"Skipped in the `{cfg.name}` configuration.")
         return built
     methods = None if cfg.threads_methods is None else {m: [x for x in METHODS[m] if x[1] in cfg.threads_methods]
                                                          for m in METHODS}
