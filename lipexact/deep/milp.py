@@ -57,9 +57,9 @@ h     deep ``milp`` (exact)   two-layer ``bnb``           plain big-M MILP (one 
 32    2.7 s (5/5 optimal)     0.5 s (5/5 optimal)         1.6 s (5/5 solved)
 48    15.1 s (5/5 optimal)    42.7 s (4/5 optimal)        10.8 s (5/5 solved)
 64    39 s, 4 seeds: 3/4          60 s (0/4 optimal; bracket  20 / 60 / 60 / 60 s (1/4 solved;
-      optimal (20, 32, 46 s),     width 6-11%)                the incumbent of the other
-      one time_limit                                          three is 1-5% below the
-      [49.5, 126.2]                                           constant)
+      optimal (20, 32, 46 s),     width 6-11%)                two incumbents 2-3% below
+      one time_limit                                          the constants proven by the
+      [49.5, 126.2]                                           deep milp)
 ====  ======================  ==========================  ==============================
 
 All proven values agree with each other (1e-9). The exact layer (exact bounds, the region decision, the
