@@ -7,6 +7,10 @@
 - ``cnn``: a MNIST-size CNN (input 1x28x28; Conv 1->32 3x3, Conv 32->64 3x3 stride 2, Conv 64->64 3x3
   stride 2, each with ReLU, then Linear 3136->10; float64).
 
+Options (:data:`METHODS`): the lower bounds' defaults of the ``--quick`` report on the MLP (256 data points);
+lighter on the CNN (64 data points, SeqLip-CNN with ``k=32``, 4 x 20 gradient steps, 16 x 50 annealing steps)
+so that a run takes minutes: the thread question is per operation, not per iteration count.
+
 Each call runs under a thread configuration: ``default`` (no ``threads=`` and ``LIPEXACT_THREADS`` unset:
 the library's rule, :mod:`lipexact.threads`), and ``threads=k`` for every ``k`` from 1 to the CPUs of
 this process. Two phases:
@@ -67,9 +71,9 @@ METHODS: dict[str, list[tuple[str, str, dict]]] = {
     "mlp": [("upper", "autolip", {}), ("upper", "frobenius", {}), ("upper", "seqlip_greedy", {}),
             ("upper", "seqlip", {}), ("lower", "data", {}), ("lower", "gradient", {"restarts": 8, "steps": 100}),
             ("lower", "annealing", {"chains": 16, "steps": 100})],
-    "cnn": [("upper", "autolip", {}), ("upper", "frobenius", {}), ("upper", "seqlip_cnn", {}),
-            ("lower", "data", {}), ("lower", "gradient", {"restarts": 8, "steps": 100}),
-            ("lower", "annealing", {"chains": 16, "steps": 100})],
+    "cnn": [("upper", "autolip", {}), ("upper", "frobenius", {}), ("upper", "seqlip_cnn", {"k": 32}),
+            ("lower", "data", {}), ("lower", "gradient", {"restarts": 4, "steps": 20}),
+            ("lower", "annealing", {"chains": 16, "steps": 50})],
 }
 MAX_ROUNDS = 15  # rounds of calls shorter than a second: up to this many, about 1 s in all
 CROSSOVER_SIZES = ((16, 32, 28), (32, 64, 28), (64, 64, 28), (64, 128, 28), (96, 192, 27), (192, 384, 13))
@@ -250,7 +254,8 @@ def run_threads(models: Sequence[str] = MODELS, phases: Sequence[str] = ("busy",
     configs = ["default"] + [str(k) for k in range(1, available_cpus() + 1)]
     built = {"mlp": (zoo.mlp(mlp_widths, seed=seed), (mlp_widths[0],)), "cnn": (mnist_cnn(seed), (1, 28, 28))}
     generator = torch.Generator().manual_seed(seed)
-    data = {name: torch.randn(256, *shape, generator=generator, dtype=torch.float64)
+    points = {"mlp": 256, "cnn": 64}
+    data = {name: torch.randn(points[name], *shape, generator=generator, dtype=torch.float64)
             for name, (_, shape) in built.items()}
     rows: list[Row] = []
     cross: list[list[Any]] = []
