@@ -110,7 +110,7 @@ def _batch(data: Any, kw: dict) -> int:
 def _timed(fn: Callable, model: Any, threads: Any = None, batch: int = 1, **kwargs: Any):
     from lipexact.threads import ENV_VAR, model_work, parse_threads, thread_scope
 
-    # the rule needs the work only when nothing overrides it (model_work traces shapes on the meta device)
+    # the rule needs the work only when nothing overrides it; on a GPU the CPU only launches kernels: one thread
     work = None
     if threads is None and parse_threads(os.environ.get(ENV_VAR), ENV_VAR) is None:
         device = kwargs.get("device")
