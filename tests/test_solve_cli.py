@@ -193,7 +193,7 @@ def test_a_deep_network_is_solved_and_written(tmp_path, capsys):
     result = LipschitzResult.from_dict(json.loads(out.read_text()))
     assert result.status is Status.OPTIMAL and result.value == 6.0 and result.certificate["layer_sizes"] == [2, 1]
     assert "optimal" in capsys.readouterr().out
-    assert main([_written(tmp_path, DEEP), "--node-limit", "1", "-o", str(out)]) == 0
+    assert main([_written(tmp_path, DEEP), "--method", "enumerate", "--node-limit", "1", "-o", str(out)]) == 0
     assert LipschitzResult.from_dict(json.loads(out.read_text())).status is Status.NODE_LIMIT
 
 
