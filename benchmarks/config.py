@@ -71,6 +71,7 @@ class Config:
     threads_methods: tuple[str, ...] | None = None  # None: every method of benchmarks.threads.METHODS
     threads_judged: bool = True  # False: verdicts recorded, not checks (smoke: timing is no test)
     threads_crossover: bool = True  # the convolution crossover table (idle phase)
+    threads_max_rounds: int = 15  # calls under a second get more rounds, up to this many
     # Options of the lower-bound methods (passed to lipexact.lower_bound by name).
     lower_options: dict = field(default_factory=lambda: {
         "gradient": {"restarts": 8, "steps": 100},
@@ -116,7 +117,7 @@ SMOKE = replace(
     time_limits=(0.02,), time_limit_repeats=1, time_limit_networks=("random_6x40", "random_3x14_box"),
     time_limit_judged=False,
     threads_models=("mlp",), threads_phases=("idle",), threads_repeats=1, threads_methods=("frobenius", "data"),
-    threads_judged=False, threads_crossover=False,
+    threads_judged=False, threads_crossover=False, threads_max_rounds=1,
     lower_options={"gradient": {"restarts": 2, "steps": 10}, "annealing": {"chains": 4, "steps": 20},
                    "grid": {"points": 10}},
 )

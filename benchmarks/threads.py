@@ -243,7 +243,8 @@ class ThreadsResult:
 
 def run_threads(models: Sequence[str] = MODELS, phases: Sequence[str] = ("busy", "idle"), repeats: int = 3,
                 seed: int = 0, judged: bool = True, methods: dict | None = None, crossover: bool = True,
-                progress: bool = False, mlp_widths: Sequence[int] = (10, 200, 200, 200, 10)) -> ThreadsResult:
+                progress: bool = False, mlp_widths: Sequence[int] = (10, 200, 200, 200, 10),
+                max_rounds: int = MAX_ROUNDS) -> ThreadsResult:
     """Time every bound of ``methods`` (default :data:`METHODS`) on ``models`` in each phase."""
     import torch
 
@@ -293,7 +294,7 @@ def run_threads(models: Sequence[str] = MODELS, phases: Sequence[str] = ("busy",
                                     row.default_threads.append(int(result.stats.get("threads", 0)))
                                 if config == "1" and cap is None:
                                     cap = max(CAP_FLOOR, CAP_FACTOR * seconds)
-                                    rounds = max(rounds, min(MAX_ROUNDS, int(1.0 / max(seconds, 1e-3))))
+                                    rounds = max(rounds, min(max_rounds, int(1.0 / max(seconds, 1e-3))))
                     except Exception as error:  # recorded: the report shows it
                         row.error = f"{type(error).__name__}: {error}"[:300]
                     if progress:
@@ -373,7 +374,7 @@ def section(ctx: Any) -> Section:
                                                          for m in METHODS}
     result = run_threads(cfg.threads_models, cfg.threads_phases, cfg.threads_repeats, ctx.seed,
                          judged=cfg.threads_judged, methods=methods, crossover=cfg.threads_crossover,
-                         progress=False)
+                         progress=False, max_rounds=cfg.threads_max_rounds)
     return build_section(result)
 
 
