@@ -29,7 +29,6 @@ import argparse
 import datetime as _dt
 import math
 import os
-import shlex
 import signal
 import sys
 import threading
@@ -968,7 +967,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the fuzz and write ``report.md``, ``results.json`` and the CSV tables; print the report's path."""
-    from benchmarks.report import environment, timestamp, write_report
+    from benchmarks.report import timestamp, write_one_section
     from reductions.validation import require
 
     args = _parse(argv)
@@ -988,21 +987,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     fuzz = run_fuzz(runs, args.seed, args.time_limit, families, methods, progress=not args.no_progress)
     built = build_section(fuzz, title="Certification fuzz: exact solvers against an independent oracle")
     built.seconds = fuzz.seconds
-    meta = {
-        "command": " ".join([PROG] + [shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)]),
-        "config": {"name": "certify_fuzz", "runs": runs, "time_limit": args.time_limit, "families": families,
-                   "methods": methods},
-        "seed": args.seed,
-        "device": "cpu",
-        "timing_devices": ["cpu"],
-        "started": started,
-        "seconds": time.perf_counter() - start,
-        "environment": environment(),
-        "load_average_start": load_start,
-        "sections": [built.key],
-    }
-    paths = write_report(out, [built], meta)
-    print(paths["report.md"])
+    write_one_section(out, built, PROG, argv, seed=args.seed, started=started, load_start=load_start,
+                      seconds=time.perf_counter() - start,
+                      config={"name": "certify_fuzz", "runs": runs, "time_limit": args.time_limit,
+                              "families": families, "methods": methods})
     return 0
 
 

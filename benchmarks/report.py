@@ -319,3 +319,29 @@ def _anchor(title: str) -> str:
 
 def timestamp() -> str:
     return _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def write_one_section(out: Path, built: "Section", prog: str, argv: Any, config: dict[str, Any], seed: int,
+                      started: str, seconds: float, load_start: Any = None) -> dict[str, Path]:
+    """Write the report of a section run on its own (``python -m benchmarks.<section>``) and print its path.
+
+    The metadata (command line, configuration, seed, machine, timings, load at start) is the same for every
+    standalone section.
+    """
+    import shlex
+
+    meta = {
+        "command": " ".join([prog] + [shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)]),
+        "config": config,
+        "seed": seed,
+        "device": "cpu",
+        "timing_devices": ["cpu"],
+        "started": started,
+        "seconds": seconds,
+        "environment": environment(),
+        "load_average_start": load_start,
+        "sections": [built.key],
+    }
+    paths = write_report(out, [built], meta)
+    print(paths["report.md"])
+    return paths

@@ -42,7 +42,6 @@ import argparse
 import contextlib
 import datetime as _dt
 import os
-import shlex
 import signal
 import statistics
 import subprocess
@@ -395,7 +394,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the measurement and write ``report.md``, ``results.json`` and the CSV tables; print the report's
     path."""
-    from benchmarks.report import environment, timestamp, write_report
+    from benchmarks.report import timestamp, write_one_section
     from reductions.validation import require
 
     args = _parse(argv)
@@ -415,15 +414,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = run_threads(models, phases, repeats, args.seed, methods=methods, progress=args.progress)
     built = build_section(result, title="Thread counts on a busy machine")
     built.seconds = result.seconds
-    meta = {
-        "command": " ".join([PROG] + [shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)]),
-        "config": {"name": "threads" + ("-quick" if args.quick else ""), "repeats": repeats, "phases": phases,
-                   "models": models},
-        "seed": args.seed, "device": "cpu", "timing_devices": ["cpu"], "started": started,
-        "seconds": result.seconds, "environment": environment(), "sections": [built.key],
-    }
-    paths = write_report(out, [built], meta)
-    print(paths["report.md"])
+    write_one_section(out, built, PROG, argv, seed=args.seed, started=started, seconds=result.seconds,
+                      config={"name": "threads" + ("-quick" if args.quick else ""), "repeats": repeats,
+                              "phases": phases, "models": models})
     return 0
 
 

@@ -34,7 +34,6 @@ import argparse
 import datetime as _dt
 import gc
 import os
-import shlex
 import signal
 import statistics
 import sys
@@ -509,7 +508,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the measurement and write ``report.md``, ``results.json`` and the CSV tables; print the report's
     path."""
-    from benchmarks.report import environment, timestamp, write_report
+    from benchmarks.report import timestamp, write_one_section
     from reductions.validation import InvalidInputError, require
 
     args = _parse(argv)
@@ -533,21 +532,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = run_time_limits(limits, networks, methods, args.repeats, args.seed, progress=not args.no_progress)
     built = build_section(result, title="Time limits: every exact method within limit x 1.1 + 0.2 s")
     built.seconds = result.seconds
-    meta = {
-        "command": " ".join([PROG] + [shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)]),
-        "config": {"name": "time_limits" + ("-quick" if args.quick and args.limits is None else ""),
-                   "limits": list(limits), "repeats": args.repeats, "methods": methods, "networks": networks},
-        "seed": args.seed,
-        "device": "cpu",
-        "timing_devices": ["cpu"],
-        "started": started,
-        "seconds": time.perf_counter() - start,
-        "environment": environment(),
-        "load_average_start": load_start,
-        "sections": [built.key],
-    }
-    paths = write_report(out, [built], meta)
-    print(paths["report.md"])
+    write_one_section(out, built, PROG, argv, seed=args.seed, started=started, load_start=load_start,
+                      seconds=time.perf_counter() - start,
+                      config={"name": "time_limits" + ("-quick" if args.quick and args.limits is None else ""),
+                              "limits": list(limits), "repeats": args.repeats, "methods": methods,
+                              "networks": networks})
     return 0
 
 
