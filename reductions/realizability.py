@@ -741,100 +741,69 @@ def decide_region(A: Any, c: Any, lower: Any = None, upper: Any = None, exact: A
         raise ValueError(f"A must be a (k, n) matrix, got shape {A.shape}")
     k, n = A.shape
     c = np.asarray(c, dtype=np.float64).reshape(k)
-    if exact is not None:
-        return _decide_rational(A, c, lower, upper, _as_exact(exact, k, n))
+    rows = None if exact is None else _as_exact(exact, k, n)
     if lower is not None:
         lower = np.asarray(lower, dtype=np.float64).reshape(n)
         upper = np.asarray(upper, dtype=np.float64).reshape(n)
         if not np.all(lower < upper):
             return RegionDecision(UNDECIDED, message="the box has an empty interior")
-    if not (np.all(np.isfinite(A)) and np.all(np.isfinite(c))):
-        return RegionDecision(UNDECIDED, message="non-finite data")
-    zero = ~np.any(A != 0, axis=1)
-    for i in np.flatnonzero(zero).tolist():
-        if not c[i] > 0:  # 0 . x + c_i > 0 fails everywhere
-            return RegionDecision(EMPTY, multipliers={i: Fraction(1)})
+    if rows is None:
+        if not (np.all(np.isfinite(A)) and np.all(np.isfinite(c))):
+            return RegionDecision(UNDECIDED, message="non-finite data")
+        zero = ~np.any(A != 0, axis=1)
+        empty = [i for i in np.flatnonzero(zero).tolist() if not c[i] > 0]  # 0 . x + c_i > 0 fails everywhere
+    else:
+        zero = rows.zero_rows()
+        empty = [i for i in np.flatnonzero(zero).tolist() if not rows.offsets[i] > 0]  # denominators > 0
+    if empty:
+        return RegionDecision(EMPTY, multipliers={empty[0]: Fraction(1)})
     live = np.flatnonzero(~zero)
     A_live, c_live = A[live], c[live]
-    start = _start_point(n, lower, upper)
-    if certify_point(A_live, c_live, start, lower, upper):
-        return RegionDecision(NONEMPTY, point=start)
-    centre = _chebyshev(A_live, c_live, lower, upper)
-    if centre is not None and centre.margin > 0:
-        point = _certified_point(A_live, c_live, centre.point, lower, upper)
-        if point is not None:
-            return RegionDecision(NONEMPTY, point=point)
-    for proposal in (_farkas_lp(A_live, c_live, lower, upper), centre):
-        certificate = None if proposal is None else _farkas(A_live, c_live, proposal, lower, upper)
-        if certificate is not None:
-            return RegionDecision(EMPTY, multipliers={int(live[i]): y for i, y in certificate.items()})
-    tight = _chebyshev(A_live, c_live, lower, upper, tight=True)
-    proposals = [tight, centre]
-    if lower is None:  # the homogenized LP may sit at t = 0: look in boxes around the hyperplanes too
-        reach = float(np.max(np.abs(c_live) / _row_lengths(A_live))) if live.size else 0.0
-        for radius in (2.0 * reach + 1.0, 1e6 * (reach + 1.0)):
-            proposals.append(_chebyshev(A_live, c_live, np.full(n, -radius), np.full(n, radius)))
-    for proposal in proposals:
-        if proposal is None:
-            continue
-        point = _certified_point(A_live, c_live, proposal.point, lower, upper)
-        if point is None:
-            point = _zoomed_point(A_live, c_live, proposal.point, lower, upper)
-        if point is not None:
-            return RegionDecision(NONEMPTY, point=point)
-    return RegionDecision(UNDECIDED, message="neither an interior point nor an emptiness certificate verified "
-                                             "in exact arithmetic")
+    if rows is not None:
+        rows = rows.take(live.tolist())
+        if not (np.all(np.isfinite(A_live)) and np.all(np.isfinite(c_live))):
+            return RegionDecision(UNDECIDED, message="non-finite data")
+    decision = _decide_live(A_live, c_live, lower, upper, rows)
+    if decision.multipliers is not None:
+        decision = RegionDecision(EMPTY, multipliers={int(live[i]): y for i, y in decision.multipliers.items()})
+    return decision
 
 
-def _decide_rational(A: np.ndarray, c: np.ndarray, lower: Any, upper: Any, exact: ExactRows) -> RegionDecision:
-    """:func:`decide_region` for rational rows: the same proposals on the float rows ``(A, c)``, certified on
-    ``exact``."""
-    k, n = A.shape
-    if lower is not None:
-        lower = np.asarray(lower, dtype=np.float64).reshape(n)
-        upper = np.asarray(upper, dtype=np.float64).reshape(n)
-        if not np.all(lower < upper):
-            return RegionDecision(UNDECIDED, message="the box has an empty interior")
-    zero = exact.zero_rows()
-    for i in np.flatnonzero(zero).tolist():
-        if not exact.offsets[i] > 0:  # 0 . x + c_i > 0 fails everywhere (denominators are positive)
-            return RegionDecision(EMPTY, multipliers={i: Fraction(1)})
-    live = np.flatnonzero(~zero)
-    A_live, c_live, rows = A[live], c[live], exact.take(live.tolist())
-    if not (np.all(np.isfinite(A_live)) and np.all(np.isfinite(c_live))):
-        return RegionDecision(UNDECIDED, message="non-finite data")
+def _decide_live(A: np.ndarray, c: np.ndarray, lower: np.ndarray | None, upper: np.ndarray | None,
+                 rows: ExactRows | None) -> RegionDecision:
+    """:func:`decide_region` on rows with a non-zero ``x`` part: the float LPs propose on ``(A, c)``, and every
+    certificate is checked on ``(A, c)`` itself or, given, on the rational ``rows``."""
+    n = A.shape[1]
     start = _start_point(n, lower, upper)
-    if certify_point(A_live, c_live, start, lower, upper, exact=rows):
+    if certify_point(A, c, start, lower, upper, exact=rows):
         return RegionDecision(NONEMPTY, point=start)
-    centre = _chebyshev(A_live, c_live, lower, upper)
+    centre = _chebyshev(A, c, lower, upper)
     if centre is not None and centre.margin > 0:
-        point = _certified_point(A_live, c_live, centre.point, lower, upper, rows)
+        point = _certified_point(A, c, centre.point, lower, upper, rows)
         if point is not None:
             return RegionDecision(NONEMPTY, point=point)
-    # composed rows can mix scales far apart (a product of weights 1e-245): the second pass keeps every
-    # positive dual in the support
-    for fraction in (_SUPPORT_FRACTION, 0.0):
-        for proposal in (_farkas_lp(A_live, c_live, lower, upper), centre):
-            certificate = None if proposal is None else _farkas(A_live, c_live, proposal, lower, upper, rows,
-                                                                fraction)
+    # composed rational rows can mix scales far apart (a product of weights 1e-245): for them a second pass
+    # keeps every positive dual in the support
+    for fraction in (_SUPPORT_FRACTION,) if rows is None else (_SUPPORT_FRACTION, 0.0):
+        for proposal in (_farkas_lp(A, c, lower, upper), centre):
+            certificate = None if proposal is None else _farkas(A, c, proposal, lower, upper, rows, fraction)
             if certificate is not None:
-                return RegionDecision(EMPTY, multipliers={int(live[i]): y for i, y in certificate.items()})
-    tight = _chebyshev(A_live, c_live, lower, upper, tight=True)
-    proposals = [tight, centre]
-    if lower is None:
-        reach = float(np.max(np.abs(c_live) / _row_lengths(A_live))) if live.size else 0.0
+                return RegionDecision(EMPTY, multipliers=certificate)
+    proposals = [_chebyshev(A, c, lower, upper, tight=True), centre]
+    if lower is None:  # the homogenized LP may sit at t = 0: look in boxes around the hyperplanes too
+        reach = float(np.max(np.abs(c) / _row_lengths(A))) if A.shape[0] else 0.0
         for radius in (2.0 * reach + 1.0, 1e6 * (reach + 1.0)):
-            proposals.append(_chebyshev(A_live, c_live, np.full(n, -radius), np.full(n, radius)))
+            proposals.append(_chebyshev(A, c, np.full(n, -radius), np.full(n, radius)))
     for proposal in proposals:
         if proposal is None:
             continue
-        point = _certified_point(A_live, c_live, proposal.point, lower, upper, rows)
+        point = _certified_point(A, c, proposal.point, lower, upper, rows)
         if point is None:
-            point = _zoomed_point(A_live, c_live, proposal.point, lower, upper, exact=rows)
+            point = _zoomed_point(A, c, proposal.point, lower, upper, exact=rows)
         if point is not None:
             return RegionDecision(NONEMPTY, point=point)
     return RegionDecision(UNDECIDED, message="neither an interior point nor an emptiness certificate verified "
-                                             "in exact arithmetic (rational rows)")
+                                             "in exact arithmetic" + ("" if rows is None else " (rational rows)"))
 
 
 def _zoomed_point(A, c, point, lower, upper, depth: int = 3, exact: ExactRows | None = None) -> np.ndarray | None:
