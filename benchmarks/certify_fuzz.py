@@ -29,9 +29,7 @@ import argparse
 import datetime as _dt
 import math
 import os
-import signal
 import sys
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -41,6 +39,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from benchmarks.measure import Hang, call_with_watchdog
 from benchmarks.report import Check, Section, Table
 
 __all__ = [
@@ -680,25 +679,6 @@ class RunRecord:
                 for k, v in self.__dict__.items()}
 
 
-class _Hang(BaseException):
-    """Raised by the watchdog in a solver call that ignores its time limit."""
-
-
-def _call_with_watchdog(function: Callable[[], Any], seconds: float) -> Any:
-    """``function()``, interrupted by :class:`_Hang` after ``seconds`` (main thread on POSIX only)."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        return function()
-
-    def alarm(signum, frame):  # noqa: ARG001
-        raise _Hang()
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        return function()
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def judge(record: RunRecord) -> RunRecord:
@@ -730,12 +710,12 @@ def solve_run(case: Case, method: str, norm: str, truth: float, time_limit: floa
     try:
         net = TwoLayerReLU(case.W1, case.W2, case.b1)
         domain = None if case.domain is None else (case.domain[0], case.domain[1])
-        result = _call_with_watchdog(
+        result = call_with_watchdog(
             lambda: lipschitz(net, method, norm=norm, domain=domain, time_limit=time_limit, seed=seed),
             3 * time_limit + 10)
     except InvalidInputError as error:
         record.outcome, record.error = "invalid_input", str(error)
-    except _Hang:
+    except Hang:
         record.outcome, record.error = "hang", f"no answer after {3 * time_limit + 10:g} s"
     except Exception as error:  # noqa: BLE001 - every exception is a finding of the fuzz
         record.outcome, record.error = "exception", f"{type(error).__name__}: {error}"

@@ -10,7 +10,9 @@ from __future__ import annotations
 import copy
 import inspect
 import math
+import signal
 import statistics
+import threading
 import time
 import tracemalloc
 from dataclasses import asdict, dataclass, field
@@ -307,3 +309,26 @@ def peak_memory(run: Callable[[], Measurement], interval: float = 0.005) -> tupl
     return measured, {"tracemalloc_peak_bytes": int(peak), "rss_before_bytes": int(rss_before),
                       "rss_peak_growth_bytes": int(max(peak_rss[0], rss_after) - rss_before),
                       "rss_after_bytes": int(rss_after)}
+
+
+class Hang(BaseException):
+    """Raised by :func:`call_with_watchdog` in a call that runs past its watchdog (a BaseException, so that
+    the code under test cannot swallow it)."""
+
+
+def call_with_watchdog(function: Callable[[], Any], seconds: float | None) -> Any:
+    """``function()``, interrupted by :class:`Hang` after ``seconds`` (POSIX main thread; elsewhere, or with
+    ``seconds`` None or 0, it runs unwatched)."""
+    if not seconds or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        return function()
+
+    def alarm(signum, frame):  # noqa: ARG001
+        raise Hang()
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        return function()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

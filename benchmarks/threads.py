@@ -42,7 +42,6 @@ import argparse
 import contextlib
 import datetime as _dt
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -51,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from benchmarks.measure import Hang, call_with_watchdog
 from benchmarks.report import Check, Section, Table
 
 __all__ = ["PROG", "BUSY_FACTOR", "IDLE_FACTOR", "IDLE_SLACK", "MODELS", "METHODS", "busy_core", "mnist_cnn",
@@ -112,28 +112,14 @@ def mnist_cnn(seed: int = 0):
         torch.random.set_rng_state(state)
 
 
-class _Stopped(Exception):
-    pass
-
-
 def _timed(call: Callable[[], Any], cap: float | None) -> tuple[float, bool, Any]:
     """Wall seconds of ``call()``, whether the watchdog stopped it, and its result (None when stopped)."""
-    def alarm(signum, frame):  # noqa: ARG001
-        raise _Stopped()
-
-    previous = signal.signal(signal.SIGALRM, alarm) if cap else None
     start = time.perf_counter()
     try:
-        if cap:
-            signal.setitimer(signal.ITIMER_REAL, cap)
-        result = call()
+        result = call_with_watchdog(call, cap)
         return time.perf_counter() - start, False, result
-    except _Stopped:
+    except Hang:
         return time.perf_counter() - start, True, None
-    finally:
-        if cap:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass

@@ -34,18 +34,17 @@ import argparse
 import datetime as _dt
 import gc
 import os
-import signal
 import statistics
 import sys
-import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from benchmarks.measure import Hang, call_with_watchdog
 from benchmarks.report import Check, Section, Table
 
 __all__ = [
@@ -156,29 +155,11 @@ def make_network(name: str, seed: int = 0, root: Path | None = None) -> Network:
 
 
 # =========================================================================== timing
-class _Hang(BaseException):
-    """Raised by the watchdog in a call that ignores its time limit by far."""
-
-
 def _watchdog(seconds: float) -> float:
     """Seconds after which a call with this limit is abandoned: far beyond the allowance."""
     return 3 * allowed(seconds) + 30.0
 
 
-def _call_with_watchdog(function: Callable[[], Any], seconds: float) -> Any:
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        return function()
-
-    def alarm(signum, frame):  # noqa: ARG001
-        raise _Hang()
-
-    previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        return function()
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass
@@ -210,9 +191,9 @@ def time_call(network: Network, method: str, limit: float, seed: int = 0) -> Cal
     cpu0 = time.process_time()
     start = time.perf_counter()
     try:
-        result = _call_with_watchdog(
+        result = call_with_watchdog(
             lambda: lipschitz(network.net, method, domain=network.domain, time_limit=limit, seed=seed), watchdog)
-    except _Hang:
+    except Hang:
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu0
         return Call(wall, cpu, "hang", message=f"no answer after {watchdog:g} s (watchdog)")
     except Exception as error:  # noqa: BLE001 - recorded: the row still says how long it took
