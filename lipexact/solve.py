@@ -33,7 +33,7 @@ from reductions.validation import InvalidInputError, require
 
 __all__ = ["main", "build_parser", "network_from_document", "read_network", "describe"]
 
-PROG = "python -m lipexact.solve"
+PROG = "lipexact-solve" if sys.argv and sys.argv[0].endswith("lipexact-solve") else "python -m lipexact.solve"
 EXIT_SOLVER_ERROR = 1
 
 
