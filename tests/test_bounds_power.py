@@ -7,15 +7,13 @@ from torch import nn
 
 from lipexact.bounds.power import (
     EXACT_MAX_DIM,
-    GRAM_SLACK,
     exact_operator_norm,
-    matrix_spectral_norm,
     operator_matrix,
     power_method,
-    rounding_margin,
-    spectral_norm,
     top_k_singular,
 )
+from lipexact.bounds.layer_norm import spectral_norm
+from lipexact.bounds.matrices import GRAM_SLACK, matrix_spectral_norm, rounding_margin
 from reductions.validation import InvalidInputError
 
 

@@ -17,7 +17,7 @@ from lipexact.bounds import (
     validate_request,
 )
 from lipexact.bounds.autolip import UnsupportedOperationError
-from lipexact.bounds.power import affine_lipschitz
+from lipexact.bounds.affine_model import affine_lipschitz
 from lipexact.network import TwoLayerReLU
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError

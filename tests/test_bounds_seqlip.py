@@ -131,7 +131,7 @@ def test_exact_pair_max_matches_itertools_and_brackets(data):
 
 
 def test_greedy_power_iteration_path_matches_its_vertex(monkeypatch):
-    import lipexact.bounds.seqlip as module
+    import lipexact.bounds.seqlip_pairs as module
 
     generator = torch.Generator().manual_seed(5)
     P = torch.randn(4, 12, generator=generator, dtype=torch.float64)
@@ -326,14 +326,14 @@ def test_single_block_segments_use_the_certified_spectral_norm():
 
 
 def test_gram_svd_of_a_tall_and_a_wide_matrix_reconstructs_it():
-    from lipexact.bounds.seqlip import _gram_svd
+    from lipexact.bounds.seqlip_pairs import gram_svd
 
     generator = torch.Generator().manual_seed(0)
     A = torch.randn(530, 520, dtype=torch.float64, generator=generator)
     A[:, 0] = 0.0  # rank-deficient: the zero singular value is dropped
     eye = torch.eye(519, dtype=torch.float64)
     for matrix in (A, A.T):  # orthonormal factors that reconstruct the matrix: an SVD
-        U, S, Vh = _gram_svd(matrix)
+        U, S, Vh = gram_svd(matrix)
         assert S.shape == (519,) and bool(torch.all(S[:-1] >= S[1:])) and float(S[-1]) > 0
         assert torch.allclose((U * S) @ Vh, matrix, atol=1e-9)
         assert torch.allclose(U.T @ U, eye, atol=1e-8) and torch.allclose(Vh @ Vh.T, eye, atol=1e-10)

@@ -35,7 +35,7 @@ __all__ = ["UPPER_METHODS", "LOWER_METHODS", "VALIDATORS", "upper_bound", "lower
 UPPER_METHODS: dict[str, str | Callable] = {
     "autolip": "lipexact.bounds.autolip:autolip",
     "frobenius": "lipexact.bounds.frobenius:frobenius",
-    "power": "lipexact.bounds.power:affine_lipschitz",
+    "power": "lipexact.bounds.affine_model:affine_lipschitz",
     "seqlip": "lipexact.bounds.seqlip:seqlip",
     "seqlip_greedy": "lipexact.bounds.seqlip:seqlip_greedy",
     "seqlip_cnn": "lipexact.bounds.seqlip:seqlip_cnn",
@@ -56,7 +56,7 @@ LOWER_METHODS: dict[str, str | Callable] = {
 VALIDATORS: dict[str, str] = {
     "lipexact.bounds.autolip:autolip": "lipexact.bounds.autolip:validate_autolip",
     "lipexact.bounds.frobenius:frobenius": "lipexact.bounds.frobenius:validate_frobenius",
-    "lipexact.bounds.power:affine_lipschitz": "lipexact.bounds.power:validate_power",
+    "lipexact.bounds.affine_model:affine_lipschitz": "lipexact.bounds.affine_model:validate_power",
     "lipexact.bounds.seqlip:seqlip": "lipexact.bounds.seqlip:validate_seqlip",
     "lipexact.bounds.seqlip:seqlip_greedy": "lipexact.bounds.seqlip:validate_seqlip_greedy",
     "lipexact.bounds.seqlip:seqlip_cnn": "lipexact.bounds.seqlip:validate_seqlip_cnn",

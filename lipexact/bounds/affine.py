@@ -1,6 +1,6 @@
 """What the bounds know about affine layers: closed-form norms and structured certified bounds.
 
-Used by :func:`lipexact.bounds.power.spectral_norm` (spectral norms) and
+Used by :func:`lipexact.bounds.layer_norm.spectral_norm` (spectral norms) and
 :mod:`lipexact.bounds.frobenius` (Frobenius norms). Every function here takes an eval-mode module and
 the shape of one of its inputs (no batch dimension), and returns a float or None ("not known here").
 """
@@ -14,7 +14,8 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from lipexact.bounds.power import matrix_spectral_norm
+from lipexact.bounds.matrices import matrix_spectral_norm
+from lipexact.bounds.shapes import infer_input_shape
 from reductions.validation import require
 
 __all__ = [
@@ -311,8 +312,6 @@ def unscript(model: nn.Module, input_shape: Sequence[int] | None = None) -> nn.M
     require(rebuilt is not None, "model", _NOT_TRACEABLE, f"a TorchScript {getattr(model, 'original_name', '')}")
     rebuilt = rebuilt.eval()
     if input_shape is None:
-        from lipexact.bounds.layers import infer_input_shape
-
         input_shape = infer_input_shape(rebuilt)
     probe = torch.randn((2, *input_shape), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     probe = probe.to(dtype=dtype, device=device)

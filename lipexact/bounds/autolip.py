@@ -10,7 +10,7 @@ Node constants
 --------------
 * Affine modules (Linear, Conv1d/2d/3d, ConvTranspose1d/2d/3d, AvgPool, AdaptiveAvgPool, BatchNorm in
   eval, Upsample, Flatten, Identity, Dropout in eval, zero padding): the spectral norm of the linear
-  part, from :func:`lipexact.bounds.power.spectral_norm` (see its certification policy).
+  part, from :func:`lipexact.bounds.layer_norm.spectral_norm` (see its certification policy).
 * Activations: ReLU, ReLU6, Hardtanh, clamp, Tanh, Softsign, Softplus, CELU(alpha > 0), LogSigmoid,
   Tanhshrink, Softshrink: 1; LeakyReLU(a) and ELU(alpha): ``max(1, |a|)``; PReLU: ``max(1, max |a|)``;
   Sigmoid: 1/4; Hardsigmoid: 1/6; Hardswish: 3/2; SELU: ``scale * alpha`` (about 1.7581); GELU:
@@ -27,7 +27,7 @@ Node constants
 
 Anything else raises :class:`UnsupportedOperationError` naming the node; nothing is silently taken to
 be 1-Lipschitz. The result is ``Status.UPPER_BOUND`` when every layer norm is certified (see
-:mod:`lipexact.bounds.power`), else ``Status.HEURISTIC`` with the uncertified layers named in the
+:mod:`lipexact.bounds.layer_norm`), else ``Status.HEURISTIC`` with the uncertified layers named in the
 message. Per-node constants are in ``result.certificate["nodes"]``.
 
 References
@@ -52,8 +52,10 @@ from torch import nn
 
 from lipexact.bounds.affine import AFFINE_MODULES, unscript
 from lipexact.bounds.device import as_dtype, as_module, pick_device
-from lipexact.bounds.layers import infer_input_shape
-from lipexact.bounds.power import OperatorNorm, check_power_options, spectral_norm
+from lipexact.bounds.layer_norm import OperatorNorm, spectral_norm
+from lipexact.bounds.maxpool import MAXPOOLS, maxpool_constant
+from lipexact.bounds.power import check_power_options
+from lipexact.bounds.shapes import infer_input_shape
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
 
@@ -205,64 +207,6 @@ def _functional_activation(node: torch.fx.Node) -> float | None:
     if target is F.silu:
         return _smooth_constant("silu")
     return None
-
-
-# ------------------------------------------------------------------------------------------ max pooling
-def _windows_per_element(length: int, out_length: int, kernel: int, stride: int, padding: int,
-                         dilation: int) -> list[int]:
-    counts = [0] * length
-    for o in range(out_length):
-        for j in range(kernel):
-            i = o * stride - padding + j * dilation
-            if 0 <= i < length:
-                counts[i] += 1
-    return counts
-
-
-def _adaptive_windows_per_element(length: int, out_length: int) -> list[int]:
-    counts = [0] * length
-    for o in range(out_length):
-        for i in range((o * length) // out_length, -(-((o + 1) * length) // out_length)):
-            counts[i] += 1
-    return counts
-
-
-def maxpool_constant(module: nn.Module, in_shape: Sequence[int], out_shape: Sequence[int]) -> float:
-    """``sqrt(max number of windows covering one input element)`` for a max-pooling module.
-
-    ``in_shape`` and ``out_shape`` are the traced shapes (any leading dimensions); the spatial axes are
-    the last 1, 2 or 3. Window counts are products over axes, so the maximum is the product of the
-    per-axis maxima.
-
-    Examples
-    --------
-    >>> maxpool_constant(nn.MaxPool2d(2), (1, 4, 4), (1, 2, 2))
-    1.0
-    >>> maxpool_constant(nn.MaxPool2d(3, stride=1), (1, 5, 5), (1, 3, 3))
-    3.0
-    """
-    dims = {nn.MaxPool1d: 1, nn.MaxPool2d: 2, nn.MaxPool3d: 3, nn.AdaptiveMaxPool1d: 1,
-            nn.AdaptiveMaxPool2d: 2, nn.AdaptiveMaxPool3d: 3}[type(module)]
-    require(not module.return_indices, "module", "max pooling without return_indices", type(module).__name__)
-    lengths, outs = list(in_shape[-dims:]), list(out_shape[-dims:])
-
-    def per_axis(value: Any) -> list[int]:
-        return list(value) if isinstance(value, (tuple, list)) else [value] * dims
-
-    worst = 1
-    if isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)):
-        stride = module.stride if module.stride is not None else module.kernel_size
-        for length, out, k, s, p, d in zip(lengths, outs, per_axis(module.kernel_size), per_axis(stride),
-                                           per_axis(module.padding), per_axis(module.dilation)):
-            worst *= max(_windows_per_element(length, out, k, s, p, d))
-    else:
-        for length, out in zip(lengths, outs):
-            worst *= max(_adaptive_windows_per_element(length, out))
-    return math.sqrt(worst)
-
-
-_MAXPOOLS = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d,
-             nn.AdaptiveMaxPool3d)
 
 
 def _functional_module(node: torch.fx.Node, values: dict) -> nn.Module | None:
@@ -450,7 +394,7 @@ class _Rules:
         _unsupported(node)
 
     def module_step(self, node: torch.fx.Node, module: nn.Module) -> Step:
-        if isinstance(module, _MAXPOOLS):
+        if isinstance(module, MAXPOOLS):
             parent = self.single_parent(node)
             constant = maxpool_constant(module, self.shape_of(parent), self.shape_of(node))
             return Step("maxpool", [(parent, constant)], constant=constant, detail={"layer": type(module).__name__})
@@ -606,7 +550,7 @@ def autolip(model: Any, input_shape: Sequence[int] | None = None, *, device: Any
         Seed of the power method's random starts (only used for uncertified large layers).
     **power_options
         ``iterations``, ``rtol``, ``restarts`` and ``exact_max_dim`` of
-        :func:`lipexact.bounds.power.spectral_norm`.
+        :func:`lipexact.bounds.layer_norm.spectral_norm`.
 
     Returns
     -------

@@ -11,7 +11,7 @@ does not know raise :class:`~lipexact.bounds.autolip.UnsupportedOperationError`.
 Frobenius norms come in closed form (Linear, convolutions with zero padding, BatchNorm, reshapes:
 :func:`lipexact.bounds.affine.frobenius_closed_form`) or from the materialized operator when it has at
 most ``exact_max_dim`` rows and columns; a larger layer without a closed form is an error naming it.
-Every norm is inflated by :func:`lipexact.bounds.power.rounding_margin`, as for AutoLip.
+Every norm is inflated by :func:`lipexact.bounds.matrices.rounding_margin`, as for AutoLip.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from torch import nn
 
 from lipexact.bounds.affine import frobenius_closed_form
 from lipexact.bounds.autolip import run_graph_bound
-from lipexact.bounds.power import EXACT_MAX_DIM, OperatorNorm, operator_matrix, rounding_margin
+from lipexact.bounds.layer_norm import OperatorNorm
+from lipexact.bounds.matrices import rounding_margin
+from lipexact.bounds.power import EXACT_MAX_DIM, operator_matrix
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import require
 

@@ -20,6 +20,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+import torch
+from torch import nn
+
+from lipexact.bounds.device import as_dtype, as_module, pick_device
+from lipexact.bounds.layer_kinds import Activation, describe_activation, is_chain_affine, is_dropout, is_maxpool
+from lipexact.bounds.maxpool import maxpool_constant
+from lipexact.bounds.shapes import infer_input_shape, sequential_leaves
 from reductions.validation import InvalidInputError, require
 
 __all__ = ["Activation", "AffineBlock", "LayerChain", "Pooling", "SegmentedChain", "extract_chain",
@@ -27,45 +34,6 @@ __all__ = ["Activation", "AffineBlock", "LayerChain", "Pooling", "SegmentedChain
 
 #: Largest number of entries of a block's dense matrix that :meth:`AffineBlock.matrix` builds by default.
 DEFAULT_MAX_UNROLL = 1 << 22
-
-_SELU_SCALE = 1.0507009873554804934193349852946
-_SELU_ALPHA = 1.6732632423543772848170429916717
-
-
-@dataclass(frozen=True)
-class Activation:
-    """A coordinatewise activation (or several composed), described by its derivative range.
-
-    Attributes
-    ----------
-    name : str
-        Human-readable, e.g. ``"ReLU"`` or ``"ReLU*Tanh"`` for a composition.
-    slope_low, slope_high : float
-        Every (Clarke generalized) derivative of the activation lies in ``[slope_low, slope_high]``.
-    kinks : tuple of float
-        Pre-activation values where the activation is not differentiable (empty when smooth). A
-        composition has none listed: :attr:`LayerChain.sequence` keeps every member with its own kinks.
-    piecewise_linear : bool
-        True when the activation is piecewise linear (its derivative is piecewise constant).
-    """
-
-    name: str
-    slope_low: float
-    slope_high: float
-    kinks: tuple[float, ...] = ()
-    piecewise_linear: bool = False
-
-    @property
-    def lipschitz(self) -> float:
-        """The Lipschitz constant ``max(|slope_low|, |slope_high|)``."""
-        return max(abs(self.slope_low), abs(self.slope_high))
-
-    def then(self, other: "Activation") -> "Activation":
-        """The activation ``other(self(z))`` (derivative range: products of the two ranges)."""
-        products = [a * b for a in (self.slope_low, self.slope_high) for b in (other.slope_low, other.slope_high)]
-        return Activation(f"{other.name}*{self.name}", min(products), max(products),
-                          piecewise_linear=self.piecewise_linear and other.piecewise_linear)
-
 
 @dataclass
 class AffineBlock:
@@ -89,9 +57,7 @@ class AffineBlock:
     @property
     def is_dense(self) -> bool:
         """True when every module is a Linear layer or a reshape (the matrix is a product of weights)."""
-        import torch.nn as nn
-
-        return all(isinstance(m, (nn.Linear, nn.Flatten, nn.Unflatten, nn.Identity)) or _is_dropout(m)
+        return all(isinstance(m, (nn.Linear, nn.Flatten, nn.Unflatten, nn.Identity)) or is_dropout(m)
                    for m in self.modules)
 
     def __call__(self, x):
@@ -101,8 +67,6 @@ class AffineBlock:
 
     def linear(self, v):
         """The linear part ``g(v) - g(0)`` on a batch ``v`` of shape ``(k, *in_shape)``."""
-        import torch
-
         return self(v) - self(torch.zeros_like(v[:1]))
 
     def operator(self) -> Callable:
@@ -120,8 +84,6 @@ class AffineBlock:
         chunks. Raises InvalidInputError (field ``model``) when ``out_dim * in_dim > max_unroll`` and
         the block is not a product of Linear weights.
         """
-        import torch
-
         dtype = torch.float64 if dtype is None else dtype
         if self.is_dense:
             matrix = torch.eye(self.in_dim, dtype=dtype, device=device)
@@ -196,64 +158,6 @@ class LayerChain:
         return out
 
 
-# ---------------------------------------------------------------- activations
-
-def _is_dropout(module) -> bool:
-    import torch.nn as nn
-
-    return isinstance(module, (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
-                               nn.FeatureAlphaDropout))
-
-
-def _describe_activation(module) -> Activation | None:
-    """The derivative range and kinks of a supported coordinatewise activation; None otherwise."""
-    import torch.nn as nn
-
-    name = type(module).__name__
-    if isinstance(module, (nn.ReLU,)):
-        return Activation(name, 0.0, 1.0, (0.0,), True)
-    if isinstance(module, nn.ReLU6):
-        return Activation(name, 0.0, 1.0, (0.0, 6.0), True)
-    if isinstance(module, nn.LeakyReLU):
-        a = float(module.negative_slope)
-        return Activation(name, min(a, 1.0), max(a, 1.0), (0.0,) if a != 1.0 else (), True)
-    if isinstance(module, nn.PReLU):
-        a = module.weight.detach().double()
-        return Activation(name, min(float(a.min()), 1.0), max(float(a.max()), 1.0), (0.0,), True)
-    if isinstance(module, nn.Hardtanh):  # also covers ReLU6 subclasses handled above
-        return Activation(name, 0.0, 1.0, (float(module.min_val), float(module.max_val)), True)
-    if isinstance(module, nn.Tanh) or isinstance(module, nn.Softsign):
-        return Activation(name, 0.0, 1.0)
-    if isinstance(module, nn.Sigmoid):
-        return Activation(name, 0.0, 0.25)
-    if isinstance(module, nn.Hardsigmoid):
-        return Activation(name, 0.0, 1.0 / 6.0, (-3.0, 3.0), True)
-    if isinstance(module, (nn.Softplus, nn.LogSigmoid, nn.Tanhshrink)):
-        return Activation(name, 0.0, 1.0)
-    if isinstance(module, nn.ELU):
-        alpha = float(module.alpha)
-        return Activation(name, min(0.0, alpha), max(1.0, alpha), (0.0,) if alpha != 1.0 else ())
-    if isinstance(module, nn.CELU):
-        require(float(module.alpha) > 0, "model", "CELU with alpha > 0", repr(module))
-        return Activation(name, 0.0, 1.0)
-    if isinstance(module, nn.SELU):
-        return Activation(name, 0.0, _SELU_SCALE * _SELU_ALPHA, (0.0,))
-    if isinstance(module, (nn.Softshrink, nn.Hardshrink)):
-        lam = float(module.lambd)
-        return Activation(name, 0.0, 1.0, (-lam, lam), True)
-    return None
-
-
-def _is_affine(module) -> bool:
-    import torch.nn as nn
-
-    return isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d,
-                               nn.ConvTranspose2d, nn.ConvTranspose3d, nn.AvgPool1d, nn.AvgPool2d,
-                               nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d,
-                               nn.Flatten, nn.Unflatten, nn.Identity,
-                               nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)) or _is_dropout(module)
-
-
 class _EvalBatchNorm:
     """A batch-norm module applied with its running statistics (its eval-mode affine map)."""
 
@@ -267,63 +171,12 @@ class _EvalBatchNorm:
         return F.batch_norm(x, m.running_mean, m.running_var, m.weight, m.bias, False, 0.0, m.eps)
 
 
-def _leaves(module) -> list:
-    import torch.nn as nn
-
-    if isinstance(module, nn.Sequential):
-        return [leaf for child in module for leaf in _leaves(child)]
-    return [module]
-
-
-def infer_input_shape(model: Any, input_shape: Any = None) -> tuple[int, ...]:
-    """The shape of one input: ``input_shape`` validated, or ``(in_features,)`` of a leading Linear layer.
-
-    Examples
-    --------
-    >>> import torch
-    >>> infer_input_shape(torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU()))
-    (3,)
-    >>> infer_input_shape(torch.nn.Conv2d(1, 2, 3), (1, 8, 8))
-    (1, 8, 8)
-    """
-    import torch
-
-    from lipexact.network import TwoLayerReLU
-
-    if input_shape is not None:
-        if isinstance(input_shape, int) and not isinstance(input_shape, bool):
-            input_shape = (input_shape,)
-        ok = (isinstance(input_shape, (tuple, list)) and len(input_shape) > 0
-              and all(isinstance(d, int) and not isinstance(d, bool) and d > 0 for d in input_shape))
-        require(ok, "input_shape", "a non-empty tuple of positive integers (one input, no batch dimension)",
-                repr(input_shape))
-        return tuple(int(d) for d in input_shape)
-    if isinstance(model, TwoLayerReLU):
-        return (model.n_inputs,)
-    require(isinstance(model, torch.nn.Module), "model", "a TwoLayerReLU or a torch.nn.Module", type(model).__name__)
-    for leaf in _leaves(model):
-        if isinstance(leaf, torch.nn.Linear):
-            return (int(leaf.in_features),)
-        if _is_dropout(leaf) or isinstance(leaf, torch.nn.Identity) or _describe_activation(leaf) is not None:
-            continue
-        break
-    raise InvalidInputError("input_shape", "the shape of one input (it cannot be read from a model that "
-                            "does not start with a Linear layer)", "None")
-
-
-def _is_maxpool(module) -> bool:
-    import torch.nn as nn
-
-    return isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d, nn.AdaptiveMaxPool1d,
-                               nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d))
-
-
 @dataclass
 class Pooling:
     """A max-pooling layer between two chains, with its l2 Lipschitz constant.
 
     ``constant`` is the square root of the largest number of pooling windows that contain one input
-    element (1 for non-overlapping windows), from :func:`lipexact.bounds.autolip.maxpool_constant`.
+    element (1 for non-overlapping windows), from :func:`lipexact.bounds.maxpool.maxpool_constant`.
     """
 
     module: Any
@@ -348,21 +201,19 @@ class SegmentedChain:
 
 def _classify(leaves: list) -> list:
     """``[("affine", [modules], index) | ("activation", (module, Activation), index) | ("pool", module, index)]``."""
-    import torch
-
     items: list = []
     for index, leaf in enumerate(leaves):
-        activation = _describe_activation(leaf)
+        activation = describe_activation(leaf)
         if activation is not None:
             items.append(("activation", (leaf, activation), index))
-        elif _is_maxpool(leaf):
+        elif is_maxpool(leaf):
             items.append(("pool", leaf, index))
-        elif _is_affine(leaf):
+        elif is_chain_affine(leaf):
             if isinstance(leaf, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)):
                 require(leaf.running_mean is not None and leaf.running_var is not None, f"model[{index}]",
                         "a BatchNorm with running statistics (track_running_stats=True)", repr(leaf))
                 leaf = _EvalBatchNorm(leaf)
-            elif _is_dropout(leaf):
+            elif is_dropout(leaf):
                 leaf = torch.nn.Identity()
             if items and items[-1][0] == "affine":
                 items[-1][1].append(leaf)
@@ -410,14 +261,10 @@ def _chain_from_items(items: list, x, shape) -> tuple[LayerChain, Any]:
 
 
 def _prepared_items(model, input_shape, dtype, device):
-    import torch
-
-    from lipexact.bounds.device import as_dtype, as_module, pick_device
-
     dtype, device = as_dtype(dtype), pick_device(device)
     shape = infer_input_shape(model, input_shape)
     module = as_module(model, dtype=dtype, device=device)
-    leaves = _leaves(module)
+    leaves = sequential_leaves(module)
     require(len(leaves) > 0, "model", "at least one layer", "an empty Sequential")
     return _classify(leaves), shape, torch.zeros((1, *shape), dtype=dtype, device=device)
 
@@ -437,10 +284,6 @@ def extract_segments(model: Any, input_shape: Sequence[int] | None = None, dtype
     >>> len(segmented.segments), round(segmented.poolings[0].constant ** 2)
     (2, 3)
     """
-    import torch
-
-    from lipexact.bounds.autolip import maxpool_constant
-
     items, shape, x = _prepared_items(model, input_shape, dtype, device)
     segments, poolings, current = [], [], []
     with torch.no_grad():
@@ -489,8 +332,6 @@ def extract_chain(model: Any, input_shape: Sequence[int] | None = None, dtype: A
     >>> len(chain.blocks), chain.widths, chain.activations[0].name
     (2, [4], 'ReLU')
     """
-    import torch
-
     items, shape, x = _prepared_items(model, input_shape, dtype, device)
     for kind, leaf, index in items:
         if kind == "pool":

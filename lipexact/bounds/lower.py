@@ -38,7 +38,9 @@ import torch
 
 from lipexact.bounds.device import as_dtype, as_module, pick_device
 from lipexact.bounds.jacobians import JacobianEvaluator, flat_function
-from lipexact.bounds.layers import extract_chain, infer_input_shape
+from lipexact.bounds.layer_kinds import describe_activation, is_chain_affine, is_maxpool
+from lipexact.bounds.layers import extract_chain
+from lipexact.bounds.shapes import infer_input_shape, sequential_leaves
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, as_array, as_real, require
 
@@ -358,16 +360,14 @@ def _piecewise_linear(module, check: "_KinkCheck") -> bool:
     activations, or a Sequential of affine layers, max-poolings and piecewise-linear activations."""
     if check.piecewise_linear:
         return True
-    from lipexact.bounds.layers import _describe_activation, _is_affine, _is_maxpool, _leaves
-
     if not isinstance(module, torch.nn.Sequential):
         return False
-    for leaf in _leaves(module):
-        activation = _describe_activation(leaf)
+    for leaf in sequential_leaves(module):
+        activation = describe_activation(leaf)
         if activation is not None:
             if not activation.piecewise_linear:
                 return False
-        elif not (_is_affine(leaf) or _is_maxpool(leaf)):
+        elif not (is_chain_affine(leaf) or is_maxpool(leaf)):
             return False
     return True
 

@@ -1,95 +1,54 @@
-"""Spectral norms of affine maps: power iteration, subspace iteration, and certified values.
+"""Spectral norms of affine maps by power iteration and subspace iteration, and materialized operators.
 
 An affine map ``g(x) = A x + c`` is given as a ``torch.nn.Module`` or a callable taking a batch of
 inputs of shape ``(batch, *input_shape)``. Only its linear part matters: everything here works with
 ``x -> g(x) - g(0)``, and products ``A^T A v`` come from autograd (the gradient of
-``1/2 ||g(v) - g(0)||^2`` with respect to ``v``), so no matrix is ever built unless asked for.
+``1/2 ||g(v) - g(0)||^2`` with respect to ``v``), so no matrix is ever built unless asked for
+(:func:`operator_matrix`, :func:`exact_operator_norm`).
 
-Policy: which numbers are proven
---------------------------------
-* :func:`power_method` and :func:`top_k_singular` converge to the singular values *from below*.
-  ``||A v||`` for a unit ``v`` is a proven lower bound on ``||A||_2``, never an upper bound.
-* :func:`spectral_norm` returns an :class:`OperatorNorm` whose ``certified`` flag says whether
-  ``upper`` is a proven upper bound. It is proven when it comes from
-
-  - ``"exact"``: the largest singular value of the operator materialized by autograd (at most
-    ``exact_max_dim`` rows and columns, 4096 by default): an SVD, or for sides above 512 the top
-    eigenvalue of the Gram matrix by Lanczos, proven maximal by a Cholesky factorization of
-    ``(1 + 1e-9) theta I - G`` (:func:`matrix_spectral_norm`);
-  - ``"closed_form"``: the layer's own parameters (Linear: SVD of the weight; BatchNorm in eval: the
-    largest ``|gamma| / sqrt(var + eps)``; Flatten, Identity, Dropout in eval: 1);
-  - ``"fft"``: zero-padded convolutions and transposed convolutions too large to materialize. The
-    operator is a submatrix of a block-circulant operator on a large enough periodic grid (input
-    zero-embedding and zero-insertion are isometries, cropping and striding are projections), whose
-    norm is the largest spectral norm of the kernel's Fourier transform over the grid's frequencies;
-  - ``"schur"``: operators with non-negative entries (average pooling, nearest / linear upsampling):
-    ``||A||_2 <= sqrt(||A||_1 ||A||_inf)``, with the row and column sums read off ``A 1`` and ``A^T 1``.
-
-  Every certified value is inflated by :func:`rounding_margin` (relative ``1e-10`` in float64,
-  ``1e-4`` in float32), above the backward error of the SVD and sums involved, so that the bound is
-  proven despite floating-point rounding.
-* Otherwise (a large operator with no structure known here) ``spectral_norm`` returns the converged
-  power-method estimate with ``certified=False``. :func:`~lipexact.bounds.autolip.autolip` then labels
-  its result ``Status.HEURISTIC`` and names the layers concerned; nothing is silently called a bound.
-  There is no safety factor: no factor turns a power-method estimate into a proof.
+:func:`power_method` and :func:`top_k_singular` converge to the singular values *from below*:
+``||A v||`` for a unit ``v`` is a proven lower bound on ``||A||_2``, never an upper bound. Which layer
+norms are certified, and how, is decided in :mod:`lipexact.bounds.layer_norm`; the registered
+``power`` bound of affine models is :mod:`lipexact.bounds.affine_model`.
 
 References
 ----------
 Scaman, K. & Virmaux, A. Lipschitz regularity of deep neural networks: analysis and efficient
 estimation. NeurIPS 2018, arXiv:1805.10965 (autograd-compliant power method).
-
-Sedghi, H., Gupta, V. & Long, P. M. The singular values of convolutional layers. ICLR 2019,
-arXiv:1805.10408 (singular values of circular convolutions through the Fourier transform).
 """
 
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
 from lipexact.bounds.device import as_dtype, as_module, pick_device
-from lipexact.bounds.layers import infer_input_shape
-from lipexact.result import LipschitzResult, Status
+from lipexact.bounds.matrices import GRAM_SLACK, matrix_spectral_norm, rounding_margin
+from lipexact.bounds.shapes import infer_input_shape
 from reductions.validation import as_real, require
 
 __all__ = [
     "PowerResult",
     "TopKResult",
-    "OperatorNorm",
     "power_method",
     "top_k_singular",
     "operator_matrix",
     "exact_operator_norm",
-    "matrix_spectral_norm",
-    "spectral_norm",
-    "rounding_margin",
-    "affine_lipschitz",
-    "validate_power",
     "check_power_options",
     "POWER_OPTIONS",
     "EXACT_MAX_DIM",
+    # re-exported from lipexact.bounds.matrices
+    "matrix_spectral_norm",
+    "rounding_margin",
+    "GRAM_SLACK",
 ]
 
 #: Operators with at most this many rows and columns are materialized and their SVD computed.
 EXACT_MAX_DIM = 4096
-
-_MARGINS = {torch.float64: 1e-10, torch.float32: 1e-4, torch.float16: 1e-2, torch.bfloat16: 1e-1}
-
-
-def rounding_margin(dtype: torch.dtype) -> float:
-    """Relative inflation applied to certified norms computed in ``dtype``.
-
-    Examples
-    --------
-    >>> rounding_margin(torch.float64)
-    1e-10
-    """
-    return _MARGINS.get(dtype, 1e-4)
 
 
 @dataclass(frozen=True)
@@ -135,46 +94,23 @@ class TopKResult:
     converged: bool
 
 
-@dataclass(frozen=True)
-class OperatorNorm:
-    """A layer's spectral norm: the value used as its constant, and whether it is proven.
-
-    Attributes
-    ----------
-    value : float
-        The proven upper bound when ``certified``; otherwise the power-method estimate.
-    lower : float or None
-        A proven lower bound (``||A v||`` for a unit ``v``), when one was computed.
-    certified : bool
-        True when ``value`` is a proven upper bound on ``||A||_2``.
-    method : str
-        ``"exact"``, ``"closed_form"``, ``"fft"``, ``"schur"`` or ``"power"`` (see the module policy).
-    details : dict
-        Sizes and diagnostics (rows, columns, iterations, ...).
-    """
-
-    value: float
-    lower: float | None
-    certified: bool
-    method: str
-    details: dict = field(default_factory=dict)
-
-
 # ------------------------------------------------------------------------------------------ helpers
-def _shape(input_shape: Any) -> tuple[int, ...]:
+def checked_shape(input_shape: Any) -> tuple[int, ...]:
+    """``input_shape`` as a tuple of positive integers (an InvalidInputError naming ``input_shape`` otherwise)."""
     require(input_shape is not None, "input_shape", "the shape of one input (no batch dimension)", "None")
     return infer_input_shape(None, tuple(input_shape) if isinstance(input_shape, torch.Size) else input_shape)
 
 
-def _prepare(fn: Any, dtype: torch.dtype, device: torch.device) -> Callable:
+def as_map(fn: Any, dtype: torch.dtype, device: torch.device) -> Callable:
+    """A module as its eval-mode copy in ``dtype`` on ``device``; any other callable as it is."""
     if isinstance(fn, torch.nn.Module):
         return as_module(fn, dtype=dtype, device=device)
     require(callable(fn), "fn", "a torch.nn.Module or a callable", type(fn).__name__)
     return fn
 
 
-def _centered(fn: Callable, input_shape: tuple[int, ...], dtype: torch.dtype,
-              device: torch.device) -> tuple[Callable, tuple[int, ...]]:
+def centered_map(fn: Callable, input_shape: tuple[int, ...], dtype: torch.dtype,
+                 device: torch.device) -> tuple[Callable, tuple[int, ...]]:
     """``v -> fn(v) - fn(0)`` on batches, and the shape of one output."""
     with torch.no_grad():
         offset = fn(torch.zeros((1, *input_shape), dtype=dtype, device=device))
@@ -285,12 +221,12 @@ def power_method(fn: Any, input_shape: Sequence[int], *, iterations: int = 1000,
     ----------
     Scaman & Virmaux 2018, arXiv:1805.10965, Algorithm 1 (AutoGrad-compliant power method).
     """
-    shape = _shape(input_shape)
+    shape = checked_shape(input_shape)
     iterations, rtol = _options(iterations, rtol)
     require(isinstance(restarts, int) and not isinstance(restarts, bool) and restarts >= 1, "restarts",
             "a positive integer", repr(restarts))
     dtype, device = as_dtype(dtype), pick_device(device)
-    g, out_shape = _centered(_prepare(fn, dtype, device), shape, dtype, device)
+    g, out_shape = centered_map(as_map(fn, dtype, device), shape, dtype, device)
     expand = (-1, *([1] * len(shape)))
 
     v = _random_unit(restarts, shape, seed, dtype, device)
@@ -331,14 +267,14 @@ def top_k_singular(fn: Any, input_shape: Sequence[int], k: int, *, iterations: i
     >>> [round(s, 9) for s in top_k_singular(layer, (3,), 2, device="cpu").values.tolist()]
     [5.0, 2.0]
     """
-    shape = _shape(input_shape)
+    shape = checked_shape(input_shape)
     iterations, rtol = _options(iterations, rtol)
     n = math.prod(shape)
     require(isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= n, "k",
             f"an integer between 1 and the input size {n}", repr(k))
     require(isinstance(oversample, int) and oversample >= 0, "oversample", "a non-negative integer", repr(oversample))
     dtype, device = as_dtype(dtype), pick_device(device)
-    g, out_shape = _centered(_prepare(fn, dtype, device), shape, dtype, device)
+    g, out_shape = centered_map(as_map(fn, dtype, device), shape, dtype, device)
     p = min(n, k + oversample)
 
     block = _random_unit(p, shape, seed, dtype, device)
@@ -378,9 +314,9 @@ def operator_matrix(fn: Any, input_shape: Sequence[int], *, dtype: Any = torch.f
     tensor([[0.5000, 0.5000, 0.0000, 0.0000],
             [0.0000, 0.0000, 0.5000, 0.5000]], dtype=torch.float64)
     """
-    shape = _shape(input_shape)
+    shape = checked_shape(input_shape)
     dtype, device = as_dtype(dtype), pick_device(device)
-    g, _ = _centered(_prepare(fn, dtype, device), shape, dtype, device)
+    g, _ = centered_map(as_map(fn, dtype, device), shape, dtype, device)
     n = math.prod(shape)
     columns = []
     with torch.no_grad():
@@ -390,75 +326,6 @@ def operator_matrix(fn: Any, input_shape: Sequence[int], *, dtype: Any = torch.f
             basis[torch.arange(stop - start), torch.arange(start, stop)] = 1
             columns.append(g(basis.reshape(-1, *shape)).reshape(stop - start, -1))
     return torch.cat(columns).T
-
-
-#: Relative slack of the Cholesky certificate of a Gram matrix's largest eigenvalue.
-GRAM_SLACK = 1e-9
-
-
-def _gram(A: torch.Tensor) -> tuple[torch.Tensor, Any]:
-    """``A^T A`` as a dense tensor, and as the operand for Lanczos (scipy sparse when ``A`` is sparse)."""
-    if A.device.type == "cpu" and float((A != 0).float().mean()) < 0.1:
-        import scipy.sparse
-
-        sparse = scipy.sparse.csr_matrix(A.numpy())
-        gram = (sparse.T @ sparse).tocsr()
-        return torch.as_tensor(gram.toarray(), dtype=A.dtype), gram
-    G = A.T @ A
-    return G, G.double().cpu().numpy()
-
-
-def _top_eigenvalue(G: torch.Tensor, operand: Any) -> tuple[float, torch.Tensor]:
-    """A proven upper bound on ``lambda_max(G)`` (within ``GRAM_SLACK``) and an eigenvector estimate.
-
-    Lanczos (scipy ``eigsh``) gives ``theta``; a Cholesky factorization of ``(1 + GRAM_SLACK) theta I - G``
-    proves that nothing is larger. If the factorization fails (``theta`` was not the top eigenvalue),
-    the full eigendecomposition decides.
-    """
-    import scipy.sparse.linalg
-
-    n = G.shape[0]
-    try:
-        values, vectors = scipy.sparse.linalg.eigsh(operand, k=1, which="LA", tol=1e-13, v0=np.ones(n))
-        theta, vector = float(values[0]), torch.as_tensor(vectors[:, 0], dtype=G.dtype, device=G.device)
-    except scipy.sparse.linalg.ArpackError:
-        theta, vector = 0.0, None
-    if theta > 0:
-        bound = theta * (1 + GRAM_SLACK)
-        shifted = bound * torch.eye(n, dtype=G.dtype, device=G.device) - G
-        if int(torch.linalg.cholesky_ex(shifted).info) == 0:
-            return bound, vector
-    eigenvalues, eigenvectors = torch.linalg.eigh(G)
-    return float(eigenvalues[-1].clamp_min(0)), eigenvectors[:, -1]
-
-
-def matrix_spectral_norm(A: torch.Tensor) -> tuple[float, torch.Tensor]:
-    """``(||A||_2, v)`` for an explicit matrix: the norm (never below the true one, by more than
-    rounding) and a unit top right singular vector.
-
-    SVD when the smaller side has at most 512 entries; otherwise the Gram matrix of the smaller side
-    and :func:`_top_eigenvalue` (value exact to a relative ``GRAM_SLACK / 2``, certified by Cholesky).
-
-    Examples
-    --------
-    >>> value, v = matrix_spectral_norm(torch.tensor([[3.0, 0.0], [0.0, -4.0]], dtype=torch.float64))
-    >>> value, v.abs().tolist()
-    (4.0, [0.0, 1.0])
-    """
-    rows, cols = A.shape
-    if rows == 0 or cols == 0 or not bool(torch.any(A != 0)):
-        return 0.0, torch.zeros(cols, dtype=A.dtype, device=A.device)
-    if min(rows, cols) <= 512:
-        _, s, vh = torch.linalg.svd(A, full_matrices=False)
-        return float(s[0]), vh[0]
-    if cols <= rows:
-        value, v = _top_eigenvalue(*_gram(A))
-    else:
-        value, u = _top_eigenvalue(*_gram(A.T))
-        v = A.T @ u
-    return math.sqrt(value), v / v.norm()
-
-
 def exact_operator_norm(fn: Any, input_shape: Sequence[int], *, dtype: Any = torch.float64,
                         device: Any = None) -> tuple[float, torch.Tensor]:
     """``(||A||_2, v)`` of the materialized operator (:func:`matrix_spectral_norm`), ``v`` shaped as an input.
@@ -469,149 +336,6 @@ def exact_operator_norm(fn: Any, input_shape: Sequence[int], *, dtype: Any = tor
     >>> round(value ** 2, 12)
     0.5
     """
-    shape = _shape(input_shape)
+    shape = checked_shape(input_shape)
     value, v = matrix_spectral_norm(operator_matrix(fn, shape, dtype=dtype, device=device))
     return value, v.reshape(shape)
-
-
-# ------------------------------------------------------------------------------------------ dispatch
-def spectral_norm(layer: Any, input_shape: Sequence[int], *, exact_max_dim: int = EXACT_MAX_DIM,
-                  dtype: Any = torch.float64, device: Any = None, iterations: int = 1000, rtol: float = 1e-8,
-                  restarts: int = 1, seed: int = 0) -> OperatorNorm:
-    """The spectral norm of an affine layer's linear part, certified wherever possible.
-
-    See the module docstring for the policy: closed forms, exact SVD up to ``exact_max_dim`` rows and
-    columns, FFT bounds for large convolutions, Schur bounds for large non-negative operators, and
-    otherwise an uncertified power-method estimate.
-
-    Parameters
-    ----------
-    layer : torch.nn.Module or callable
-        The affine layer (any batched affine callable).
-    input_shape : sequence of int
-        Shape of one input of the layer (no batch dimension).
-
-    Returns
-    -------
-    OperatorNorm
-
-    Examples
-    --------
-    >>> conv = torch.nn.Conv2d(1, 1, 3, padding=1, bias=False, dtype=torch.float64)
-    >>> with torch.no_grad():
-    ...     _ = conv.weight.fill_(1.0)
-    >>> small = spectral_norm(conv, (1, 4, 4), device="cpu")
-    >>> small.method, small.certified, round(small.value, 6) <= 9
-    ('exact', True, True)
-    >>> large = spectral_norm(conv, (1, 80, 80), device="cpu")
-    >>> large.method, large.certified, round(large.value, 6)
-    ('fft', True, 9.0)
-    """
-    from lipexact.bounds import affine
-
-    shape = _shape(input_shape)
-    require(isinstance(exact_max_dim, int) and exact_max_dim >= 0, "exact_max_dim", "a non-negative integer",
-            repr(exact_max_dim))
-    dtype, device = as_dtype(dtype), pick_device(device)
-    fn = _prepare(layer, dtype, device)
-    margin = 1 + rounding_margin(dtype)
-
-    closed = affine.closed_form_norm(fn, shape) if isinstance(fn, torch.nn.Module) else None
-    if closed is not None:
-        return OperatorNorm(closed * margin, closed, True, "closed_form", {})
-
-    _, out_shape = _centered(fn, shape, dtype, device)
-    rows, cols = math.prod(out_shape), math.prod(shape)
-    details = {"rows": rows, "columns": cols}
-    if rows <= exact_max_dim and cols <= exact_max_dim:
-        value, _ = exact_operator_norm(fn, shape, dtype=dtype, device=device)
-        return OperatorNorm(value * margin, value, True, "exact", details)
-
-    structured = None
-    if isinstance(fn, torch.nn.Module):
-        if affine.fft_applies(fn):
-            structured = ("fft", affine.conv_fft_bound(fn, shape))
-        elif affine.nonnegative_operator(fn):
-            structured = ("schur", affine.schur_bound(fn, shape, dtype=dtype, device=device))
-    if structured is not None:
-        return OperatorNorm(structured[1] * margin, None, True, structured[0], details)
-
-    estimate = power_method(fn, shape, iterations=iterations, rtol=rtol, restarts=restarts, seed=seed,
-                            dtype=dtype, device=device)
-    details.update(iterations=estimate.iterations, converged=estimate.converged, rtol=rtol)
-    return OperatorNorm(estimate.sigma, estimate.sigma, False, "power", details)
-
-
-# ------------------------------------------------------------------------------------------ registry
-def _affine_request(model, input_shape, device, dtype, seed, options):
-    from lipexact.bounds.autolip import check_affine
-
-    check_power_options(options, seed)
-    dtype, device = as_dtype(dtype), pick_device(device)
-    module = as_module(model, dtype=dtype, device=device)
-    shape = infer_input_shape(model, input_shape)
-    check_affine(module, shape)
-    return module, shape, dtype, device
-
-
-def validate_power(model: Any, *, input_shape: Sequence[int] | None = None, device: Any = None,
-                   dtype: Any = torch.float64, seed: int = 0, **options: Any) -> None:
-    """Raise what :func:`affine_lipschitz` raises for bad input (options, shape, a non-affine model),
-    without computing anything.
-
-    Examples
-    --------
-    >>> validate_power(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU()), device="cpu")
-    Traceback (most recent call last):
-    ...
-    lipexact.bounds.autolip.UnsupportedOperationError: _1: expected an affine operation (...), got ReLU
-    """
-    _affine_request(model, input_shape, device, dtype, seed, options)
-
-
-def affine_lipschitz(model: Any, *, input_shape: Sequence[int] | None = None, device: Any = None,
-                     dtype: Any = torch.float64, seed: int = 0, **options: Any) -> LipschitzResult:
-    """The Lipschitz constant of an affine model (registry method ``"power"``): its spectral norm.
-
-    The model must be affine: its torch.fx graph may contain only affine operations (linear layers,
-    convolutions, pooling by averages, batch normalization in eval, reshapes, sums and scalings);
-    anything else raises :class:`~lipexact.bounds.autolip.UnsupportedOperationError`. The value is
-    certified (``Status.UPPER_BOUND``, with the power-method lower bound ``lower``) when the whole
-    operator is small enough to materialize (``exact_max_dim``); otherwise it is the converged
-    power-method estimate, labelled ``Status.HEURISTIC``.
-
-    Options: ``iterations``, ``rtol``, ``restarts``, ``exact_max_dim``.
-
-    Examples
-    --------
-    >>> model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
-    >>> result = affine_lipschitz(model, input_shape=(3,), device="cpu")
-    >>> result.status.value, result.lower <= result.value
-    ('upper_bound', True)
-    """
-    start = time.perf_counter()
-    module, shape, dtype, device = _affine_request(model, input_shape, device, dtype, seed, options)
-    power_options = {k: options[k] for k in ("iterations", "rtol", "restarts") if k in options}
-    exact_max_dim = options.get("exact_max_dim", EXACT_MAX_DIM)
-
-    estimate = power_method(module, shape, seed=seed, dtype=dtype, device=device, **power_options)
-    _, out_shape = _centered(module, shape, dtype, device)
-    rows, cols = math.prod(out_shape), math.prod(shape)
-    stats = {"iterations": estimate.iterations, "converged": estimate.converged, "rows": rows, "columns": cols}
-    witness = estimate.v.detach().cpu().numpy()
-    if rows <= exact_max_dim and cols <= exact_max_dim:
-        value, _ = exact_operator_norm(module, shape, dtype=dtype, device=device)
-        upper = value * (1 + rounding_margin(dtype))
-        lower = min(estimate.sigma, upper)
-        return LipschitzResult(
-            Status.UPPER_BOUND, upper, "power", lower=lower, upper=upper,
-            message=f"affine model: exact spectral norm of the materialized {rows} x {cols} operator "
-                    f"(inflated by the rounding margin); lower = ||A v|| for the power-method vector",
-            witness=witness, certificate={"exact_norm": value, "power_sigma": estimate.sigma},
-            timings={"total": time.perf_counter() - start}, stats=stats)
-    return LipschitzResult(
-        Status.HEURISTIC, estimate.sigma, "power", lower=estimate.sigma,
-        message=f"affine model too large to materialize ({rows} x {cols}): converged power-method estimate "
-                f"(rtol={power_options.get('rtol', 1e-8)}), a proven lower bound but not an upper bound",
-        witness=witness, certificate={"power_sigma": estimate.sigma},
-        timings={"total": time.perf_counter() - start}, stats=stats)

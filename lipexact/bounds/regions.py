@@ -16,6 +16,8 @@ import math
 
 import torch
 
+from lipexact.bounds.layer_kinds import describe_activation
+
 __all__ = ["ActivationUnits", "region_walk", "GRADIENT_UNITS", "UNIT_ENTRIES"]
 
 #: Models with at most this many units get every unit's gradient, and moves that keep the other units' sides.
@@ -42,12 +44,10 @@ class ActivationUnits:
     """
 
     def __init__(self, module):
-        from lipexact.bounds.layers import _describe_activation
-
         self.module = module
         self.leaves = {}
         for leaf in module.modules():
-            activation = _describe_activation(leaf)
+            activation = describe_activation(leaf)
             if activation is not None and activation.piecewise_linear and activation.kinks:
                 self.leaves[leaf] = activation
 
