@@ -45,7 +45,7 @@ from reductions.instances import (
     exact_number,
     source_value,
 )
-from reductions.sizes import require_reduction_fits
+from reductions.reduction_size import require_reduction_fits
 from reductions.validation import InvalidInputError, require
 
 __all__ = ["main", "build_parser", "read_instance", "describe_chain", "solve_reduced", "describe_solution",

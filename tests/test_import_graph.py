@@ -146,11 +146,6 @@ def test_lipexact_has_no_import_cycle():
     assert _package_cycles("lipexact") == []
 
 
-# reductions.sizes (a leaf of sizes and memory) imports reductions.chain inside require_reduction_fits, and the
-# chain imports instances, which import sizes. Not this test's package to fix: strict, so that the fix makes it
-# fail until this marker goes.
-@pytest.mark.xfail(strict=True, reason="known cycle through reductions.sizes.require_reduction_fits -> "
-                                       "reductions.chain (move that function out of the leaf module sizes)")
 def test_reductions_has_no_import_cycle():
     assert _package_cycles("reductions") == []
 
