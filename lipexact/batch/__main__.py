@@ -1,0 +1,5 @@
+import sys
+
+from lipexact.batch.cli import main
+
+sys.exit(main())
