@@ -62,6 +62,12 @@ BOUND_SLACK = 1e-10
 PRODUCT_SLACK = 1e-10
 #: Relative margin (times the absolute sums) of the float interval bounds used to fix units as stable.
 INTERVAL_MARGIN = 1e-9
+#: Most entries (sign vectors times units) of one sign-vector propagation (:meth:`DeepBounds.row_sums`).
+SIGN_BUDGET = 1 << 18
+#: Most free units of the last ReLU layer whose completions :meth:`DeepBounds.last_layer` enumerates.
+LAST_LAYER_FREE = 10
+#: The Jacobian bounds: ``interval`` (entrywise only) or ``signed`` (entrywise and sign vectors, the default).
+JACOBIAN_BOUNDS = ("interval", "signed")
 
 
 class DeepBounds:
@@ -75,8 +81,11 @@ class DeepBounds:
         The closed box the inputs range over (interval bounds then fix stable units); None globally.
     """
 
-    def __init__(self, net: ReLUNetwork, norm: str, box: tuple | None = None):
+    def __init__(self, net: ReLUNetwork, norm: str, box: tuple | None = None, jacobian: str = "signed"):
+        if jacobian not in JACOBIAN_BOUNDS:
+            raise ValueError(f"jacobian must be one of {JACOBIAN_BOUNDS}, got {jacobian!r}")
         self.norm = norm
+        self.jacobian = jacobian
         self.weights = [np.asarray(W, dtype=np.float64) for W in net.weights]
         self.biases = [np.asarray(b, dtype=np.float64) for b in net.biases]
         self.abs_weights = [np.abs(W) for W in self.weights]
@@ -169,16 +178,19 @@ class DeepBounds:
         return bounds[1], bounds[0]
 
     # ------------------------------------------------------------------ the bound
-    def entrywise(self, layer: int, states: list, linear: np.ndarray) -> np.ndarray:
-        """``B >= |J|`` entrywise for every completion (``states`` from :meth:`stability`)."""
-        on, off = states[0] == 1, states[0] == 0
-        lo = np.where(on[:, None], linear, np.minimum(linear, 0.0))
-        hi = np.where(on[:, None], linear, np.maximum(linear, 0.0))
-        lo[off], hi[off] = 0.0, 0.0
-        A = np.abs(linear)
-        A[off] = 0.0
+    def _through(self, layer: int, states: list, lo: np.ndarray, hi: np.ndarray, A: np.ndarray,
+                 last: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Interval propagation of ``D_l V`` (``lo = hi = V``: the node's pre-activation map applied to some
+        matrix) through ``W_{l+1} D_{l+1} ... W_k`` (``last=False``: up to ``D_{k-1}``), with the absolute
+        product ``A`` carried along for the rounding slack."""
+        state = states[0]
+        free, off = state < 0, state == 0
+        lo = np.where(free[:, None], np.minimum(lo, 0.0), lo)
+        hi = np.where(free[:, None], np.maximum(hi, 0.0), hi)
+        lo[off], hi[off], A[off] = 0.0, 0.0, 0.0
+        end = len(self.weights) if last else len(self.weights) - 1
         with np.errstate(all="ignore"):
-            for j in range(layer + 1, len(self.weights)):
+            for j in range(layer + 1, end):
                 P, N = self.positive[j], self.negative[j]
                 lo, hi = P @ lo + N @ hi, P @ hi + N @ lo
                 A = self.abs_weights[j] @ A
@@ -188,7 +200,43 @@ class DeepBounds:
                     lo = np.where(free[:, None], np.minimum(lo, 0.0), lo)
                     hi = np.where(free[:, None], np.maximum(hi, 0.0), hi)
                     lo[off], hi[off], A[off] = 0.0, 0.0, 0.0
+        return lo, hi, A
+
+    def entrywise(self, layer: int, states: list, linear: np.ndarray) -> np.ndarray:
+        """``B >= |J|`` entrywise for every completion (``states`` from :meth:`stability`)."""
+        lo, hi, A = self._through(layer, states, linear.copy(), linear.copy(), np.abs(linear))
+        with np.errstate(all="ignore"):
             return np.maximum(np.abs(lo), np.abs(hi)) + PRODUCT_SLACK * A
+
+    def row_sums(self, layer: int, states: list, linear: np.ndarray) -> np.ndarray | None:
+        """Per output ``r``: a bound on ``||J_r||_1 = max_u J_r u`` over the sign vectors ``u`` (half of them:
+        ``u`` and ``-u`` give opposite values), each ``J u`` bounded by the interval propagation of the vector
+        ``M_l u``; None when the ``2^(n-1)`` sign vectors exceed :data:`SIGN_BUDGET`."""
+        n = linear.shape[1]
+        work = (1 << max(n - 1, 0)) * sum(W.shape[0] for W in self.weights[layer:])
+        if n == 0 or work > SIGN_BUDGET:
+            return None
+        U = _sign_vectors(n)
+        with np.errstate(all="ignore"):
+            V = linear @ U
+            A = np.abs(linear).sum(axis=1, keepdims=True)  # |M| |u| with |u| = 1: the same for every u
+            lo, hi, A = self._through(layer, states, V, V.copy(), A)
+            return np.maximum(hi.max(axis=1), -lo.min(axis=1)) + PRODUCT_SLACK * A[:, 0]
+
+    def column_sums(self, layer: int, states: list, linear: np.ndarray) -> np.ndarray | None:
+        """Per input ``c``: a bound on ``||J e_c||_1 = max_s s^T J e_c`` over the output sign vectors ``s``
+        (half of them), the last layer ``s^T W_k`` applied to the interval of ``D_{k-1} ... D_l M_l e_c``;
+        None for one output (no better than :meth:`entrywise`) or too many outputs."""
+        m = self.weights[-1].shape[0]
+        if m < 2 or (1 << (m - 1)) * linear.shape[1] > SIGN_BUDGET:
+            return None
+        lo, hi, A = self._through(layer, states, linear.copy(), linear.copy(), np.abs(linear), last=False)
+        S = _sign_vectors(m).T @ self.weights[-1]  # one row per output sign vector
+        with np.errstate(all="ignore"):
+            P, N = np.maximum(S, 0.0), np.minimum(S, 0.0)
+            top, bottom = P @ hi + N @ lo, P @ lo + N @ hi
+            reach = self.abs_weights[-1].sum(axis=0) @ A  # sum_r (|W_k| A)_rc bounds every term
+            return np.maximum(top.max(axis=0), -bottom.min(axis=0)) + PRODUCT_SLACK * reach
 
     def bound(self, layer: int, state: np.ndarray, affine) -> float:
         """Proven upper bound on ``||J||`` over the completions of a node at ReLU layer ``layer`` whose units
@@ -197,14 +245,70 @@ class DeepBounds:
         linear = affine.float_linear()
         offset = float_offset(affine) if self.box is not None else None
         states = self.stability(layer, np.asarray(state, dtype=np.int8), linear, offset)
+        if self.jacobian == "signed" and layer == len(self.weights) - 2:
+            exact = self.last_layer(states[0], linear)
+            if exact is not None:
+                return exact * (1 + BOUND_SLACK) if math.isfinite(exact) else math.inf
         B = self.entrywise(layer, states, linear)
         with np.errstate(over="ignore", invalid="ignore"):
             value = float(jacobian_norms(B, self.norm))
+            if self.jacobian == "signed":
+                value = min(value, self.signed(layer, states, linear, B))
         return value * (1 + BOUND_SLACK) if math.isfinite(value) else math.inf
+
+    def last_layer(self, state: np.ndarray, linear: np.ndarray) -> float | None:
+        """At the last ReLU layer: the largest ``||W_k D M||`` over every completion ``D`` of the free units
+        (``2^free`` Jacobians, at most :data:`LAST_LAYER_FREE` free units; None beyond), plus the norm of
+        the rounding slack ``PRODUCT_SLACK |W_k| |M|`` (``||J + E|| <= ||J|| + ||E||``)."""
+        free = np.flatnonzero(state < 0)
+        if free.size > LAST_LAYER_FREE:
+            return None
+        on = np.flatnonzero(state == 1)
+        W = self.weights[-1]
+        with np.errstate(all="ignore"):
+            fixed = W[:, on] @ linear[on]
+            parts = W[:, free][:, :, None] * linear[free][None, :, :]  # m x free x n: each free unit's share
+            choices = _completions(free.size)
+            J = fixed[None] + np.einsum("dk,mkn->dmn", choices, parts)
+            live = np.concatenate([on, free])
+            A = self.abs_weights[-1][:, live] @ np.abs(linear[live])
+            value = float(jacobian_norms(J, self.norm).max()) + PRODUCT_SLACK * float(jacobian_norms(A, self.norm))
+        return value
+
+    def signed(self, layer: int, states: list, linear: np.ndarray, B: np.ndarray) -> float:
+        """The sign-vector bounds: ``||J||_inf <=`` the largest :meth:`row_sums`, ``||J||_1 <=`` the largest
+        :meth:`column_sums` (or of ``B``'s column sums), and ``||J||_2 <= sqrt(||J||_1 ||J||_inf)``
+        (Riesz-Thorin). ``inf`` where nothing applies."""
+        rows = cols = math.inf
+        if self.norm in ("inf", "2"):
+            sums = self.row_sums(layer, states, linear)
+            rows = float(sums.max()) if sums is not None else float(B.sum(axis=1).max())
+        if self.norm in ("1", "2"):
+            sums = self.column_sums(layer, states, linear)
+            cols = float(sums.max()) if sums is not None else float(B.sum(axis=0).max())
+        if self.norm == "inf":
+            return rows
+        if self.norm == "1":
+            return cols
+        return math.sqrt(rows * cols) * (1 + BOUND_SLACK)
 
     def contribution(self, layer: int, linear: np.ndarray) -> np.ndarray:
         """``||M_i||_1 * ||column i of |W_k| ... |W_{l+1}| ||_1`` per unit ``i`` of ``layer`` (branching)."""
         return np.abs(linear).sum(axis=1) * self.reach[layer]
+
+
+def _completions(k: int) -> np.ndarray:
+    """Every 0/1 vector of length ``k`` (the rows of a ``2^k x k`` matrix)."""
+    codes = np.arange(1 << k)
+    return ((codes[:, None] >> np.arange(k)[None, :]) & 1).astype(np.float64)
+
+
+def _sign_vectors(n: int) -> np.ndarray:
+    """The ``2^(n-1)`` sign vectors of length ``n`` with first entry +1, as the columns of an ``n x 2^(n-1)``
+    matrix (one of each pair ``u``, ``-u``)."""
+    codes = np.arange(1 << max(n - 1, 0))
+    bits = (codes[None, :] >> np.arange(n - 1)[:, None]) & 1 if n > 1 else np.zeros((0, 1), dtype=np.int64)
+    return np.vstack([np.ones((1, codes.size)), 1.0 - 2.0 * bits])
 
 
 def float_offset(affine) -> np.ndarray:

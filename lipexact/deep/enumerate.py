@@ -97,7 +97,7 @@ class DeepOutcome:
 
 
 #: Branching rules of the branch and bound (the enumeration branches on the first free unit).
-BRANCH_RULES = ("first", "largest")
+BRANCH_RULES = ("first", "largest", "strong")
 
 
 class DeepSearch:
@@ -120,6 +120,9 @@ class DeepSearch:
         (measured, module docstring), ``first`` for the enumeration.
     seed : int
         Seed of the local search (branch and bound).
+    jacobian : {"signed", "interval"}
+        The node bounds of :class:`lipexact.deep.bounds.DeepBounds` (``interval``: entrywise only, the
+        earlier bound, kept for side-by-side measurements).
 
     Examples
     --------
@@ -133,7 +136,8 @@ class DeepSearch:
     """
 
     def __init__(self, net: ReLUNetwork, norm: str, domain: Box | None, clock: Clock, node_limit: int | None = None,
-                 progress: bool = False, bnb: bool = False, branch: str | None = None, seed: int = 0):
+                 progress: bool = False, bnb: bool = False, branch: str | None = None, seed: int = 0,
+                 jacobian: str = "signed"):
         self.net = net
         self.norm = norm
         self.domain = domain
@@ -153,11 +157,12 @@ class DeepSearch:
             self.lower, self.upper = domain.lower, domain.upper
         else:
             self.lower = self.upper = None
-        self.bounds = DeepBounds(net, norm, None if domain is None else (domain.lower, domain.upper))
+        self.bounds = DeepBounds(net, norm, None if domain is None else (domain.lower, domain.upper), jacobian)
         self.best_value = -math.inf
         self.best_point: np.ndarray | None = None
         self.closed = -math.inf
         self.undecided = -math.inf
+        self.child_bounds: dict = {}  # strong branching: the bounds of the chosen unit's children
         self.stats = {"nodes": 0, "cells": 0, "lps": 0, "ray_points": 0, "empty": 0, "undecided": 0,
                       "stable_by_box": 0, "constant_units": 0, "max_frontier": 0}
         if bnb:
@@ -346,6 +351,19 @@ class DeepSearch:
 
     def choose(self, node: DeepNode) -> int:
         free = np.flatnonzero(node.current < 0)
+        if self.branch == "strong" and free.size > 1:
+            best, chosen = None, int(free[0])
+            for unit in free.tolist():
+                pair = []
+                for on in (0, 1):
+                    current = node.current.copy()
+                    current[unit] = on
+                    pair.append(self.bounds.bound(node.layer, current, node.affine))
+                key = (max(pair), min(pair))
+                if best is None or key < best:
+                    best, chosen = key, unit
+                self.child_bounds[(unit, 0)], self.child_bounds[(unit, 1)] = pair
+            return chosen
         if self.branch == "largest" and free.size > 1:
             scores = self.bounds.contribution(node.layer, node.affine.float_linear())[free]
             return int(free[int(np.argmax(scores))])
@@ -376,6 +394,7 @@ class DeepSearch:
             if node.bound <= self.threshold():
                 self.prune(node.bound)
                 return
+        self.child_bounds = {}
         unit = self.choose(node)
         side = int(node.affine.signs(x)[unit])
         children = []
@@ -387,7 +406,10 @@ class DeepSearch:
             child = DeepNode(node.layer, node.patterns, current, node.affine, node.rows + [row],
                              x if inherits else None, None if inherits else x, node.depth + 1)
             if self.bnb:
-                child.bound = min(node.bound, self.bounds.bound(child.layer, child.current, child.affine))
+                known = self.child_bounds.get((unit, int(on)))
+                if known is None:
+                    known = self.bounds.bound(child.layer, child.current, child.affine)
+                child.bound = min(node.bound, known)
             children.append(child)
         # explore first (push last): the larger bound, then the child that inherits the point
         children.sort(key=lambda child: (child.bound if self.bnb else 0.0, child.point is not None))
@@ -400,9 +422,11 @@ class DeepSearch:
 
 
 def run_search(net: ReLUNetwork, norm: str, domain: Box | None, clock: Clock, node_limit: int | None = None,
-               progress: bool = False, bnb: bool = False, branch: str | None = None, seed: int = 0) -> DeepOutcome:
+               progress: bool = False, bnb: bool = False, branch: str | None = None, seed: int = 0,
+               jacobian: str = "signed") -> DeepOutcome:
     """Run :class:`DeepSearch` (see there)."""
-    return DeepSearch(net, norm, domain, clock, node_limit, progress, bnb=bnb, branch=branch, seed=seed).run()
+    return DeepSearch(net, norm, domain, clock, node_limit, progress, bnb=bnb, branch=branch, seed=seed,
+                      jacobian=jacobian).run()
 
 
 __all__.append("run_search")

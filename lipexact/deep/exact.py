@@ -103,9 +103,16 @@ class AffineMap:
         return [sign * int(v) for v in self.N[i]], sign * int(self.e[i]), 1 << self.exponent
 
     def float_linear(self) -> np.ndarray:
-        """The nearest floats of ``N / 2^exponent`` (for bounds; never for decisions)."""
-        scale = 1 << self.exponent
-        return np.array([[_ratio(int(v), scale) for v in row] for row in self.N], dtype=np.float64).reshape(self.N.shape)
+        """The nearest floats of ``N / 2^exponent`` (for bounds; never for decisions), computed once per map
+        (read-only)."""
+        cached = self.__dict__.get("_float_linear")
+        if cached is None:
+            scale = 1 << self.exponent
+            cached = np.array([[_ratio(int(v), scale) for v in row] for row in self.N],
+                              dtype=np.float64).reshape(self.N.shape)
+            cached.setflags(write=False)
+            self.__dict__["_float_linear"] = cached  # frozen dataclass: the cache bypasses __setattr__
+        return cached
 
 
 def _ratio(numerator: int, denominator: int) -> float:
