@@ -73,13 +73,7 @@ def lipschitz(net: Any, method: str = "auto", norm: Any = 2, domain: Any = None,
         return two_layer(network, method, norm, domain, time_limit, seed, progress, **options)
     from lipexact.deep.solve import DEEP_METHODS, lipschitz_deep
 
-    choices = ["auto", *DEEP_METHODS]
+    choices = list(DEEP_METHODS)
     require(method in choices, "method", f"one of {choices} for a network of depth {network.depth}", repr(method))
-    # measured (lipexact.deep.enumerate): bnb proves the published deep constants and random 3-5-5-2 nets
-    # 5-20x faster than the enumeration (ExLipBaB's 4-6-6-3 global l2 net: 0.15 s against 6 s)
-    chosen = "bnb" if method == "auto" else method
-    result = lipschitz_deep(network, chosen, norm, domain, time_limit, seed=seed, progress=progress, **options)
-    if method == "auto":
-        result = result.replace(stats={**result.stats, "auto": chosen},
-                                message=f"{result.message} [auto: depth {network.depth}: {chosen}]".strip())
-    return result
+    # auto: lipexact.deep.solve.choose_deep_method (measured rule; says which it picked in stats["auto"])
+    return lipschitz_deep(network, method, norm, domain, time_limit, seed=seed, progress=progress, **options)
