@@ -34,7 +34,7 @@ import uuid
 from typing import Any, Callable, Sequence
 
 from lipexact.batch.tasks import Task
-from lipexact.batch.work import error_line, run_task
+from lipexact.batch.work import error_line, run_task, warm_up
 from reductions.validation import InvalidInputError, require
 
 __all__ = ["ALLOWED_FAILURES", "parse_scheduler", "connect", "run_on_dask"]
@@ -95,6 +95,7 @@ def _on_worker(task: Task, topic: str, run: Callable[..., dict]) -> dict:
     """What a worker runs: report the start (for the hard limit and the running count), then the task."""
     from distributed import get_worker
 
+    warm_up()
     worker = get_worker()
     worker.log_event(topic, {"key": task.key, "pid": os.getpid()})
     return run(task, worker.address)

@@ -24,7 +24,7 @@ import time
 from typing import Callable, Iterator, Sequence
 
 from lipexact.batch.tasks import Task
-from lipexact.batch.work import error_line, run_task, worker_info
+from lipexact.batch.work import error_line, run_task, warm_up, worker_info
 from lipexact.cli import stdout_to_stderr
 
 __all__ = ["HardLimitExceeded", "hard_limit", "run_in_process"]
@@ -59,6 +59,8 @@ def hard_limit(seconds: float | None) -> Iterator[None]:
 def run_in_process(tasks: Sequence[Task], on_line: Callable[[dict], None], on_start: Callable[[], None],
                    hard_seconds: float | None, run: Callable[[Task], dict] = run_task) -> None:
     """Run ``tasks`` in order, giving each result line to ``on_line`` as soon as it is there."""
+    if tasks:
+        warm_up()
     for task in tasks:
         on_start()
         started, clock = time.time(), time.perf_counter()

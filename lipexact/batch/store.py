@@ -90,12 +90,12 @@ class ResultsFile:
 
     def append(self, line: dict[str, Any]) -> None:
         """Write one line (whole, with its newline), flush it and sync it to disk."""
-        data = (json.dumps(line, allow_nan=False, separators=(", ", ": ")) + "\n").encode("utf-8")
+        text = json.dumps(line, allow_nan=False, separators=(", ", ": ")) + "\n"
         if self._stream is None:
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
+            sys.stdout.write(text)
+            sys.stdout.flush()
             return
-        self._stream.write(data)
+        self._stream.write(text.encode("utf-8"))
         self._stream.flush()
         try:
             os.fsync(self._stream.fileno())

@@ -31,10 +31,33 @@ from typing import Any
 from lipexact.batch.tasks import Task, file_sha256
 from reductions.validation import InvalidInputError, require
 
-__all__ = ["run_task", "error_line", "worker_info", "solve_instance", "solve_network"]
+__all__ = ["run_task", "error_line", "worker_info", "solve_instance", "solve_network", "warm_up"]
 
 SCHEMA = "batch_result"
 SCHEMA_VERSION = 1
+
+
+def warm_up() -> None:
+    """Import and run what the first solve of a process would (torch, the exact solvers, the realizability
+    checks: seconds on a busy machine) on a one-edge graph, so that a task's clock and its hard limit
+    measure its own solve. Done once per process."""
+    global _WARM
+    if _WARM:
+        return
+    import torch  # noqa: F401
+
+    import lipexact.solve  # noqa: F401
+    from lipexact.reduce import solve_reduced
+    from reductions.chain import reduce_to_lipcst
+    from reductions.instances import MaxCut
+
+    reduced = reduce_to_lipcst(MaxCut.from_edges(2, [(0, 1)]))
+    for method in ("brute", "bnb"):
+        solve_reduced(reduced, method)
+    _WARM = True
+
+
+_WARM = False
 
 
 def worker_info(address: str = "in-process") -> dict:
