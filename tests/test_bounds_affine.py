@@ -10,8 +10,8 @@ from lipexact.bounds.affine import (
     fft_applies,
     nonnegative_operator,
     schur_bound,
-    unscript,
 )
+from lipexact.bounds.torchscript import unscript
 from lipexact.bounds.power import operator_matrix
 from reductions.validation import InvalidInputError
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, Sequence
+from typing import Sequence
 
 import torch
 from torch import nn
 
 from lipexact.bounds.matrices import matrix_spectral_norm
-from lipexact.bounds.shapes import infer_input_shape
 from reductions.validation import require
 
 __all__ = [
@@ -259,63 +258,3 @@ def schur_bound(module: nn.Module, shape: Sequence[int], *, dtype: torch.dtype =
         out = module(ones) - module(zero).detach()
         (columns,) = torch.autograd.grad(out, ones, grad_outputs=torch.ones_like(out))
     return math.sqrt(float(out.detach().max()) * float(columns.max()))
-
-
-# ------------------------------------------------------------------------------------------ TorchScript
-_NOT_TRACEABLE = ("TorchScript modules cannot be traced by torch.fx, except scripted nn.Sequential of standard "
-                  "layers; save the model with torch.save(model) instead")
-
-
-def _rebuild(scripted: torch.jit.ScriptModule, dtype: torch.dtype, device: Any) -> nn.Module | None:
-    """An ordinary module equal to a scripted standard ``torch.nn`` layer (constants and state), or None."""
-    import inspect
-
-    name = getattr(scripted, "original_name", "")
-    if name == "Sequential":
-        children = [_rebuild(child, dtype, device) for _, child in scripted.named_children()]
-        return None if any(c is None for c in children) else nn.Sequential(*children)
-    cls = getattr(nn, name, None)
-    if not (isinstance(cls, type) and issubclass(cls, nn.Module)) or cls.__module__.split(".")[:2] != ["torch", "nn"]:
-        return None
-    kwargs = {}
-    for parameter in list(inspect.signature(cls.__init__).parameters.values())[1:]:
-        if parameter.name in ("device", "dtype") or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
-            continue
-        if parameter.name == "bias" and isinstance(parameter.default, bool):
-            kwargs["bias"] = getattr(scripted, "bias", None) is not None
-        elif hasattr(scripted, parameter.name):
-            kwargs[parameter.name] = getattr(scripted, parameter.name)
-        elif parameter.default is inspect.Parameter.empty:
-            return None
-    try:
-        module = cls(**kwargs).to(dtype=dtype, device=device)
-        module.load_state_dict(scripted.state_dict())
-    except (TypeError, ValueError, RuntimeError):
-        return None
-    return module
-
-
-def unscript(model: nn.Module, input_shape: Sequence[int] | None = None) -> nn.Module:
-    """``model`` itself, or for a TorchScript module an equivalent ordinary module (checked on an input).
-
-    ``input_shape`` (one input, no batch dimension) is read from the rebuilt module when None.
-
-    Raises :class:`~reductions.validation.InvalidInputError` (field ``"model"``) when a TorchScript module
-    cannot be rebuilt (traced modules and scripted custom modules lose what torch.fx needs).
-    """
-    if not isinstance(model, torch.jit.ScriptModule):
-        return model
-    parameter = next(iter(model.parameters()), None)
-    dtype = parameter.dtype if parameter is not None else torch.float64
-    device = parameter.device if parameter is not None else None
-    rebuilt = _rebuild(model, dtype, device)
-    require(rebuilt is not None, "model", _NOT_TRACEABLE, f"a TorchScript {getattr(model, 'original_name', '')}")
-    rebuilt = rebuilt.eval()
-    if input_shape is None:
-        input_shape = infer_input_shape(rebuilt)
-    probe = torch.randn((2, *input_shape), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    probe = probe.to(dtype=dtype, device=device)
-    with torch.no_grad():
-        same = torch.allclose(rebuilt(probe), model(probe), rtol=1e-6, atol=1e-9)
-    require(same, "model", _NOT_TRACEABLE, "a TorchScript module whose rebuilt layers compute something else")
-    return rebuilt

@@ -37,7 +37,7 @@ def validate_power(model: Any, *, input_shape: Sequence[int] | None = None, devi
     >>> validate_power(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU()), device="cpu")
     Traceback (most recent call last):
     ...
-    lipexact.bounds.autolip.UnsupportedOperationError: _1: expected an affine operation (...), got ReLU
+    lipexact.bounds.errors.UnsupportedOperationError: _1: expected an affine operation (...), got ReLU
     """
     _affine_request(model, input_shape, device, dtype, seed, options)
 
@@ -48,7 +48,7 @@ def affine_lipschitz(model: Any, *, input_shape: Sequence[int] | None = None, de
 
     The model must be affine: its torch.fx graph may contain only affine operations (linear layers,
     convolutions, pooling by averages, batch normalization in eval, reshapes, sums and scalings);
-    anything else raises :class:`~lipexact.bounds.autolip.UnsupportedOperationError`. The value is
+    anything else raises :class:`~lipexact.bounds.errors.UnsupportedOperationError`. The value is
     certified (``Status.UPPER_BOUND``, with the power-method lower bound ``lower``) when the whole
     operator is small enough to materialize (``exact_max_dim``); otherwise it is the converged
     power-method estimate, labelled ``Status.HEURISTIC``.

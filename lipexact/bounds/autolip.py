@@ -50,12 +50,15 @@ import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
-from lipexact.bounds.affine import AFFINE_MODULES, unscript
+from lipexact.bounds.affine import AFFINE_MODULES
 from lipexact.bounds.device import as_dtype, as_module, pick_device
+from lipexact.bounds.errors import UnsupportedOperationError
 from lipexact.bounds.layer_norm import OperatorNorm, spectral_norm
 from lipexact.bounds.maxpool import MAXPOOLS, maxpool_constant
 from lipexact.bounds.power import check_power_options
 from lipexact.bounds.shapes import infer_input_shape
+from lipexact.bounds.torchscript import unscript
+from lipexact.bounds.tracing import Traced, trace
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
 
@@ -70,13 +73,6 @@ __all__ = [
     "maxpool_constant",
     "GELU_CONSTANT",
 ]
-
-
-class UnsupportedOperationError(InvalidInputError):
-    """An operation of the traced graph whose Lipschitz constant this module does not know.
-
-    ``field`` is the fx node name; the message also names the operation.
-    """
 
 
 # ------------------------------------------------------------------------------------------ constants
@@ -232,81 +228,6 @@ def _functional_module(node: torch.fx.Node, values: dict) -> nn.Module | None:
     return None
 
 
-# ------------------------------------------------------------------------------------------ tracing
-class _Recorder(torch.fx.Interpreter):
-    """Runs the graph once, keeping every node's value (batch of one)."""
-
-    def __init__(self, module: torch.fx.GraphModule):
-        super().__init__(module)
-        self.values: dict[torch.fx.Node, Any] = {}
-
-    def run_node(self, node: torch.fx.Node) -> Any:
-        value = super().run_node(node)
-        self.values[node] = value
-        return value
-
-
-@dataclass
-class Traced:
-    """A traced model: graph module, the value of every node on a zero input, input-dependent nodes."""
-
-    module: torch.fx.GraphModule
-    values: dict
-    dependent: set
-    input_shape: tuple[int, ...]
-    submodules: dict = field(default_factory=dict)
-
-
-_SHAPE_QUERIES = {"size", "dim", "numel", "shape", "ndim", "dtype", "device"}
-
-
-def _is_shape_query(node: torch.fx.Node) -> bool:
-    if node.op == "call_method":
-        return node.target in _SHAPE_QUERIES
-    if node.op == "call_function" and node.target is getattr:
-        return len(node.args) > 1 and node.args[1] in _SHAPE_QUERIES
-    return node.op == "call_function" and node.target in (torch.numel,)
-
-
-def trace(model: nn.Module, input_shape: Sequence[int], dtype: torch.dtype | None = None,
-          device: torch.device | None = None) -> Traced:
-    """Trace ``model`` with torch.fx and run it once on a zero input of shape ``(1, *input_shape)``.
-
-    TorchScript modules cannot be traced by torch.fx: they raise :class:`UnsupportedOperationError`
-    (field ``"model"``) unless they are scripted ``nn.Sequential`` of standard layers, which are
-    rebuilt as ordinary modules (:func:`lipexact.bounds.affine.unscript`). ``dtype`` and ``device``
-    default to those of the model's first parameter (float64 on CPU without parameters).
-    """
-    model = unscript(model, input_shape)
-    try:
-        graph_module = torch.fx.symbolic_trace(model)
-    except Exception as error:  # fx raises many types (TraceError, TypeError, NotImplementedError, ...)
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise UnsupportedOperationError("model", "a module that torch.fx can trace",
-                                        f"{type(error).__name__}: {message}") from None
-    placeholders = [n for n in graph_module.graph.nodes if n.op == "placeholder"]
-    require(len(placeholders) == 1, "model", "a forward with exactly one input", f"{len(placeholders)} inputs")
-    parameter = next(iter(graph_module.parameters()), None)
-    if dtype is None:
-        dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float64
-    if device is None:
-        device = parameter.device if parameter is not None else torch.device("cpu")
-    recorder = _Recorder(graph_module)
-    try:
-        with torch.no_grad():
-            recorder.run(torch.zeros((1, *input_shape), dtype=dtype, device=device))
-    except Exception as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise InvalidInputError("input_shape", "a shape the model accepts (without the batch dimension)",
-                                f"{tuple(input_shape)}: {message}") from None
-    dependent = set()
-    for node in graph_module.graph.nodes:
-        if node.op == "placeholder" or (not _is_shape_query(node) and any(p in dependent for p in node.all_input_nodes)):
-            dependent.add(node)
-    return Traced(graph_module, recorder.values, dependent, tuple(input_shape),
-                  dict(graph_module.named_modules()))
-
-
 # ------------------------------------------------------------------------------------------ node rules
 @dataclass
 class Step:
@@ -362,7 +283,8 @@ class _Rules:
 
     def shape_of(self, node: torch.fx.Node) -> tuple[int, ...]:
         value = self.traced.values[node]
-        require(isinstance(value, torch.Tensor), node.name, "a tensor", type(value).__name__)
+        if not isinstance(value, torch.Tensor):
+            raise UnsupportedOperationError(node.name, "a tensor", type(value).__name__)
         return tuple(value.shape[1:])
 
     def single_parent(self, node: torch.fx.Node) -> torch.fx.Node:
@@ -420,11 +342,12 @@ class _Rules:
                 return Step("reshape", [(parent, 1.0)])
             _unsupported(node, "indexing by integers and slices (an index list may repeat elements)")
         if not is_method and target is F.dropout:
-            require(not _arg(node, 2, "training", True), node.name, "dropout with training=False", "training=True")
+            if _arg(node, 2, "training", True):
+                raise UnsupportedOperationError(node.name, "dropout with training=False", "training=True")
             return Step("reshape", [(self.single_parent(node), 1.0)])
         if not is_method and target is F.pad:
-            require(_arg(node, 2, "mode", "constant") == "constant", node.name, "constant padding",
-                    repr(_arg(node, 2, "mode", "constant")))
+            if _arg(node, 2, "mode", "constant") != "constant":
+                raise UnsupportedOperationError(node.name, "constant padding", repr(_arg(node, 2, "mode", "constant")))
             return Step("reshape", [(self.single_parent(node), 1.0)])
         if (is_method and target in ("add", "sub", "add_", "sub_")) or target in _ADDS:
             return self.add_step(node)

@@ -6,7 +6,7 @@ norm of the whole input-to-output operator, which grows with the input size). Be
 ``||A||_2 <= ||A||_F`` it is never below AutoLip; it is the loosest bound of the order in DESIGN.md
 section 6. The same graph rules as AutoLip apply (residual additions add, activations and max pooling
 contribute their constants), so the bound stays valid beyond sequential networks, and operations AutoLip
-does not know raise :class:`~lipexact.bounds.autolip.UnsupportedOperationError`.
+does not know raise :class:`~lipexact.bounds.errors.UnsupportedOperationError`.
 
 Frobenius norms come in closed form (Linear, convolutions with zero padding, BatchNorm, reshapes:
 :func:`lipexact.bounds.affine.frobenius_closed_form`) or from the materialized operator when it has at
@@ -78,7 +78,7 @@ def validate_frobenius(model: Any, input_shape: Sequence[int] | None = None, *, 
     >>> validate_frobenius(nn.Sequential(nn.Conv1d(1, 1, 2), nn.AvgPool1d(2)), (1, 9), exact_max_dim=3)
     Traceback (most recent call last):
     ...
-    lipexact.bounds.autolip.UnsupportedOperationError: _1: expected a layer ... 3 rows and columns, got AvgPool1d ...
+    lipexact.bounds.errors.UnsupportedOperationError: _1: expected a layer ... 3 rows and columns, got AvgPool1d ...
     """
     _check_request(seed, exact_max_dim)
 

@@ -3,9 +3,10 @@
 SeqLip and the kink checks of the lower bounds need the network as a sequence of affine maps (Linear,
 convolutions, average pooling, batch normalization in eval mode, reshapes) separated by coordinatewise
 activations whose derivative lies in a known interval ``[slope_low, slope_high]``.
-:func:`extract_chain` reads that structure from a ``torch.nn.Sequential`` (nested ones are flattened) or
-from a :class:`~lipexact.network.TwoLayerReLU`; anything else is rejected with an
-:class:`~reductions.validation.InvalidInputError` naming ``model``.
+:func:`extract_chain` reads that structure from the layers of any chain model
+(:func:`lipexact.bounds.chain.chain_layers`: an ``nn.Sequential``, a :class:`~lipexact.network.TwoLayerReLU`,
+a custom module whose torch.fx graph is a chain); a model that is not a chain, or a layer outside these
+kinds, is refused with a :class:`~lipexact.bounds.errors.NotApplicableError` naming the layer.
 
 Consecutive affine modules are merged into one :class:`AffineBlock`; consecutive activations are
 merged into one :class:`Activation` (the derivative of a composition of coordinatewise maps is the
@@ -23,11 +24,13 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
-from lipexact.bounds.device import as_dtype, as_module, pick_device
+from lipexact.bounds.chain import chain_layers
+from lipexact.bounds.device import as_dtype, pick_device
+from lipexact.bounds.errors import NotApplicableError
 from lipexact.bounds.layer_kinds import Activation, describe_activation, is_chain_affine, is_dropout, is_maxpool
 from lipexact.bounds.maxpool import maxpool_constant
-from lipexact.bounds.shapes import infer_input_shape, sequential_leaves
-from reductions.validation import InvalidInputError, require
+from lipexact.bounds.shapes import infer_input_shape
+from reductions.validation import InvalidInputError
 
 __all__ = ["Activation", "AffineBlock", "LayerChain", "Pooling", "SegmentedChain", "extract_chain",
            "extract_segments", "infer_input_shape"]
@@ -91,8 +94,9 @@ class AffineBlock:
                 if isinstance(module, torch.nn.Linear):
                     matrix = module.weight.detach().to(dtype=dtype, device=device) @ matrix
             return matrix
-        require(self.out_dim * self.in_dim <= max_unroll, "model",
-                f"affine layers small enough to unroll (out_dim * in_dim <= max_unroll = {max_unroll})",
+        if self.out_dim * self.in_dim > max_unroll:
+            raise NotApplicableError(
+                "model", f"affine layers small enough to unroll (out_dim * in_dim <= max_unroll = {max_unroll})",
                 f"a block {self.in_shape} -> {self.out_shape} with {self.out_dim * self.in_dim} entries")
         apply = self.operator()
         columns = []
@@ -199,10 +203,12 @@ class SegmentedChain:
     input_shape: tuple[int, ...]
 
 
-def _classify(leaves: list) -> list:
-    """``[("affine", [modules], index) | ("activation", (module, Activation), index) | ("pool", module, index)]``."""
+def _classify(layers: list) -> list:
+    """``[("affine", [modules], index) | ("activation", (module, Activation), index) | ("pool", module, index)]``
+    for a list of :class:`~lipexact.bounds.chain.ChainLayer`."""
     items: list = []
-    for index, leaf in enumerate(leaves):
+    for index, layer in enumerate(layers):
+        leaf = layer.module
         activation = describe_activation(leaf)
         if activation is not None:
             items.append(("activation", (leaf, activation), index))
@@ -210,8 +216,9 @@ def _classify(leaves: list) -> list:
             items.append(("pool", leaf, index))
         elif is_chain_affine(leaf):
             if isinstance(leaf, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)):
-                require(leaf.running_mean is not None and leaf.running_var is not None, f"model[{index}]",
-                        "a BatchNorm with running statistics (track_running_stats=True)", repr(leaf))
+                if leaf.running_mean is None or leaf.running_var is None:
+                    raise NotApplicableError(layer.name, "a BatchNorm with running statistics "
+                                             "(track_running_stats=True)", repr(leaf))
                 leaf = _EvalBatchNorm(leaf)
             elif is_dropout(leaf):
                 leaf = torch.nn.Identity()
@@ -220,8 +227,8 @@ def _classify(leaves: list) -> list:
             else:
                 items.append(("affine", [leaf], index))
         else:
-            raise InvalidInputError(
-                f"model[{index}]", "an affine layer (Linear, Conv, AvgPool, BatchNorm, Flatten), a max-pooling "
+            raise NotApplicableError(
+                layer.name, "an affine layer (Linear, Conv, AvgPool, BatchNorm, Flatten), a max-pooling "
                 "or a coordinatewise activation with a known derivative range", type(leaf).__name__)
     return items
 
@@ -262,11 +269,10 @@ def _chain_from_items(items: list, x, shape) -> tuple[LayerChain, Any]:
 
 def _prepared_items(model, input_shape, dtype, device):
     dtype, device = as_dtype(dtype), pick_device(device)
-    shape = infer_input_shape(model, input_shape)
-    module = as_module(model, dtype=dtype, device=device)
-    leaves = sequential_leaves(module)
-    require(len(leaves) > 0, "model", "at least one layer", "an empty Sequential")
-    return _classify(leaves), shape, torch.zeros((1, *shape), dtype=dtype, device=device)
+    chain = chain_layers(model, input_shape, dtype=dtype, device=device)
+    names = [layer.name for layer in chain.layers]
+    shape = chain.input_shape
+    return _classify(list(chain.layers)), shape, torch.zeros((1, *shape), dtype=dtype, device=device), names
 
 
 def extract_segments(model: Any, input_shape: Sequence[int] | None = None, dtype: Any = None,
@@ -284,7 +290,7 @@ def extract_segments(model: Any, input_shape: Sequence[int] | None = None, dtype
     >>> len(segmented.segments), round(segmented.poolings[0].constant ** 2)
     (2, 3)
     """
-    items, shape, x = _prepared_items(model, input_shape, dtype, device)
+    items, shape, x, names = _prepared_items(model, input_shape, dtype, device)
     segments, poolings, current = [], [], []
     with torch.no_grad():
         for item in items + [("end", None, len(items))]:
@@ -300,8 +306,8 @@ def extract_segments(model: Any, input_shape: Sequence[int] | None = None, dtype
                 out_shape = tuple(x.shape[1:])
                 poolings.append(Pooling(item[1], item[2], in_shape, out_shape,
                                         float(maxpool_constant(item[1], in_shape, out_shape))))
-    require(any(chain.blocks for chain in segments), "model", "at least one affine layer (Linear, Conv, ...)",
-            "activations only")
+    if not any(chain.blocks for chain in segments):
+        raise NotApplicableError("model", "at least one affine layer (Linear, Conv, ...)", "activations only")
     return SegmentedChain(segments, poolings, shape)
 
 
@@ -311,7 +317,7 @@ def extract_chain(model: Any, input_shape: Sequence[int] | None = None, dtype: A
 
     Parameters
     ----------
-    model : torch.nn.Sequential or TwoLayerReLU
+    model : torch.nn.Module or TwoLayerReLU
         Affine modules (Linear, Conv*, ConvTranspose*, AvgPool*, AdaptiveAvgPool*, BatchNorm* with
         running statistics, Flatten, Unflatten, Identity, Dropout*, the last three as in eval mode) and
         coordinatewise activations with a known derivative range (ReLU, LeakyReLU, PReLU, ReLU6,
@@ -332,12 +338,13 @@ def extract_chain(model: Any, input_shape: Sequence[int] | None = None, dtype: A
     >>> len(chain.blocks), chain.widths, chain.activations[0].name
     (2, [4], 'ReLU')
     """
-    items, shape, x = _prepared_items(model, input_shape, dtype, device)
+    items, shape, x, names = _prepared_items(model, input_shape, dtype, device)
     for kind, leaf, index in items:
         if kind == "pool":
-            raise InvalidInputError(f"model[{index}]", "an affine layer or a coordinatewise activation (a "
-                                    "max-pooling splits the network: see extract_segments)", type(leaf).__name__)
+            raise NotApplicableError(names[index], "an affine layer or a coordinatewise activation (a "
+                                     "max-pooling splits the network: see extract_segments)", type(leaf).__name__)
     with torch.no_grad():
         chain, _ = _chain_from_items(items, x, shape)
-    require(len(chain.blocks) > 0, "model", "at least one affine layer (Linear, Conv, ...)", "activations only")
+    if not chain.blocks:
+        raise NotApplicableError("model", "at least one affine layer (Linear, Conv, ...)", "activations only")
     return chain

@@ -36,11 +36,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from lipexact.bounds.chain import as_sequential, chain_layers
 from lipexact.bounds.device import as_dtype, as_module, pick_device
 from lipexact.bounds.jacobians import JacobianEvaluator, flat_function
 from lipexact.bounds.layer_kinds import describe_activation, is_chain_affine, is_maxpool
 from lipexact.bounds.layers import extract_chain
-from lipexact.bounds.shapes import infer_input_shape, sequential_leaves
+from lipexact.bounds.shapes import infer_input_shape
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, as_array, as_real, require
 
@@ -79,6 +80,7 @@ class _KinkCheck:
 
     def __init__(self, model, shape, device, rtol):
         self.rtol = rtol
+        self.input_shape, self.device = shape, device
         try:
             self.chain = extract_chain(model, shape, dtype=torch.float64, device=device)
         except InvalidInputError:
@@ -211,18 +213,23 @@ def _setup(model, input_shape, device, dtype, seed, kink_rtol):
     dtype = as_dtype(dtype)
     seed = _count(seed, "seed", 0)
     shape = infer_input_shape(model, input_shape)
-    module = _search_module(model, dtype, device)
+    module = _search_module(model, shape, dtype, device)
     evaluator = JacobianEvaluator(module, shape, dtype, device)
     check = _KinkCheck(model, shape, device, float(as_real(kink_rtol, "kink_rtol", minimum=0)))
     generator = torch.Generator().manual_seed(seed)
     return shape, evaluator, check, generator
 
 
-def _search_module(model, dtype, device):
-    """:func:`as_module`, with in-place activations turned off on a copy (hooks must see their inputs)."""
-    module = as_module(model, dtype=dtype, device=device)
+def _search_module(model, shape, dtype, device):
+    """The module the searches evaluate: for a chain model its layers as a Sequential (so that functional
+    activations such as ``F.relu`` become modules the region walk can hook; the same function, checked by
+    :func:`~lipexact.bounds.chain.chain_layers`), otherwise :func:`as_module`; in-place activations are turned
+    off on a copy (hooks must see their inputs). The witness is re-checked on ``model`` itself."""
+    module = as_sequential(model, shape, dtype=dtype, device=device)
+    if module is None:
+        module = as_module(model, dtype=dtype, device=device)
     if any(getattr(leaf, "inplace", False) is True for leaf in module.modules()):
-        module = copy.deepcopy(module) if module is model else module
+        module = copy.deepcopy(module)  # the layers may be the caller's own modules
         for leaf in module.modules():
             if getattr(leaf, "inplace", False) is True:
                 leaf.inplace = False
@@ -357,17 +364,20 @@ class _Adam:
 
 def _piecewise_linear(module, check: "_KinkCheck") -> bool:
     """True when the model is known to be piecewise linear: a readable chain of piecewise-linear
-    activations, or a Sequential of affine layers, max-poolings and piecewise-linear activations."""
+    activations, or a chain model (:func:`~lipexact.bounds.chain.chain_layers`) of affine layers,
+    max-poolings and piecewise-linear activations."""
     if check.piecewise_linear:
         return True
-    if not isinstance(module, torch.nn.Sequential):
+    try:
+        layers = chain_layers(module, check.input_shape, dtype=torch.float64, device=check.device).layers
+    except InvalidInputError:
         return False
-    for leaf in sequential_leaves(module):
-        activation = describe_activation(leaf)
+    for layer in layers:
+        activation = describe_activation(layer.module)
         if activation is not None:
             if not activation.piecewise_linear:
                 return False
-        elif not (is_chain_affine(leaf) or is_maxpool(leaf)):
+        elif not (is_chain_affine(layer.module) or is_maxpool(layer.module)):
             return False
     return True
 

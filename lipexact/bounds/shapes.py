@@ -2,7 +2,8 @@
 
 Every bound takes ``input_shape`` (one input, no batch dimension); when it is None the shape is read
 from the model: ``(n_inputs,)`` of a :class:`~lipexact.network.TwoLayerReLU`, or ``(in_features,)`` of
-the first Linear layer, reached from the input through activations, Dropout and Identity only.
+the first Linear layer (of a Sequential, or of any module's torch.fx graph), reached from the input
+through activations, Dropout and Identity only.
 """
 
 from __future__ import annotations
@@ -37,6 +38,45 @@ def _passes_shape(leaf) -> bool:
     return is_dropout(leaf) or isinstance(leaf, torch.nn.Identity) or describe_activation(leaf) is not None
 
 
+_SHAPE_KEEPING_CALLS = {"relu", "relu_", "tanh", "sigmoid", "leaky_relu", "elu", "relu6", "hardtanh", "softplus",
+                        "selu", "softsign", "dropout", "contiguous", "clone"}
+
+
+def _first_linear_of_graph(model: torch.nn.Module) -> tuple[int, ...] | None:
+    """``(in_features,)`` of the first Linear layer (module or ``F.linear``) of ``model``'s torch.fx graph,
+    reached from the input through shape-keeping calls only; None when there is none (or no graph)."""
+    import torch.fx
+
+    if isinstance(model, torch.jit.ScriptModule):
+        return None
+    try:
+        graph = torch.fx.symbolic_trace(model)
+    except Exception:  # not traceable: the caller says the shape cannot be read
+        return None
+    node = next((n for n in graph.graph.nodes if n.op == "placeholder"), None)
+    while node is not None:
+        users = [u for u in node.users if not (u.op == "call_method" and u.target in ("size", "dim"))]
+        if len(users) != 1:
+            return None
+        node = users[0]
+        if node.op == "call_module":
+            module = graph.get_submodule(node.target)
+            if isinstance(module, torch.nn.Linear):
+                return (int(module.in_features),)
+            if not _passes_shape(module):
+                return None
+        elif node.op in ("call_function", "call_method"):
+            name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
+            if name == "linear" and len(node.args) > 1 and isinstance(node.args[1], torch.fx.Node) \
+                    and node.args[1].op == "get_attr":
+                return (int(graph.get_parameter(node.args[1].target).shape[1]),)
+            if name not in _SHAPE_KEEPING_CALLS:
+                return None
+        else:
+            return None
+    return None
+
+
 def infer_input_shape(model: Any, input_shape: Any = None) -> tuple[int, ...]:
     """The shape of one input: ``input_shape`` validated, or ``(in_features,)`` of a leading Linear layer.
 
@@ -46,6 +86,14 @@ def infer_input_shape(model: Any, input_shape: Any = None) -> tuple[int, ...]:
     (3,)
     >>> infer_input_shape(torch.nn.Conv2d(1, 2, 3), (1, 8, 8))
     (1, 8, 8)
+    >>> class Net(torch.nn.Module):  # any module: the first Linear of its torch.fx graph
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.inp = torch.nn.Linear(5, 2)
+    ...     def forward(self, x):
+    ...         return torch.relu(self.inp(torch.tanh(x)))
+    >>> infer_input_shape(Net())
+    (5,)
     """
     if input_shape is not None:
         if isinstance(input_shape, int) and not isinstance(input_shape, bool):
@@ -58,11 +106,16 @@ def infer_input_shape(model: Any, input_shape: Any = None) -> tuple[int, ...]:
     if isinstance(model, TwoLayerReLU):
         return (model.n_inputs,)
     require(isinstance(model, torch.nn.Module), "model", "a TwoLayerReLU or a torch.nn.Module", type(model).__name__)
-    for leaf in sequential_leaves(model):
-        if isinstance(leaf, torch.nn.Linear):
-            return (int(leaf.in_features),)
-        if _passes_shape(leaf):
-            continue
-        break
+    if isinstance(model, torch.nn.Sequential):
+        for leaf in sequential_leaves(model):
+            if isinstance(leaf, torch.nn.Linear):
+                return (int(leaf.in_features),)
+            if _passes_shape(leaf):
+                continue
+            break
+    else:
+        found = _first_linear_of_graph(model)
+        if found is not None:
+            return found
     raise InvalidInputError("input_shape", "the shape of one input (it cannot be read from a model that "
                             "does not start with a Linear layer)", "None")
