@@ -29,8 +29,14 @@ class Status(str, Enum):
         A method without a guarantee finished (e.g. greedy SeqLip); ``value`` is an estimate only.
     ``TIME_LIMIT`` / ``NODE_LIMIT`` / ``INTERRUPTED``
         An exact search stopped early; ``lower`` and ``upper`` are the proven bounds found so far.
+    ``NOT_APPLICABLE``
+        The method does not apply to this model (e.g. SeqLip on a residual network); ``message`` says why,
+        and nothing was computed (``value``, ``lower`` and ``upper`` are None).
     ``ERROR``
         The computation failed; ``message`` says why.
+
+    :attr:`LipschitzResult.success` is derived from the status: True exactly for the four statuses of a
+    finished method (``OPTIMAL``, ``UPPER_BOUND``, ``LOWER_BOUND``, ``HEURISTIC``).
     """
 
     OPTIMAL = "optimal"
@@ -40,6 +46,7 @@ class Status(str, Enum):
     TIME_LIMIT = "time_limit"
     NODE_LIMIT = "node_limit"
     INTERRUPTED = "interrupted"
+    NOT_APPLICABLE = "not_applicable"
     ERROR = "error"
 
 

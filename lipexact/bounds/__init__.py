@@ -122,7 +122,14 @@ def _timed(fn: Callable, model: Any, threads: Any = None, batch: int = 1, **kwar
     with thread_scope(threads, work) as count:
         result = fn(model, **kwargs)
     elapsed = time.perf_counter() - start
-    return result.replace(timings={**result.timings, "total": elapsed}, stats={**result.stats, "threads": count})
+    result = result.replace(timings={**result.timings, "total": elapsed}, stats={**result.stats, "threads": count})
+    from lipexact.bounds.device import eval_mode_note, training_batchnorms
+
+    note = eval_mode_note(model)  # every method works on an eval-mode copy: say so when the model was training
+    if note:
+        result = result.replace(message=f"{result.message}; {note}" if result.message else note,
+                                stats={**result.stats, "batchnorm_eval_mode": training_batchnorms(model)})
+    return result
 
 
 def upper_bound(model: Any, method: str = "autolip", input_shape: Any = None, threads: Any = None, **kw: Any):
@@ -210,7 +217,7 @@ def validate_request(method: Any, model: Any, *, kind: str = "upper", data: Any 
     >>> validate_request("grid", model, kind="lower", device="cpu", max_dim=2)
     Traceback (most recent call last):
     ...
-    reductions.validation.InvalidInputError: input_shape: expected at most 2 input ..., got (3,) (3 dimensions)
+    lipexact.bounds.errors.NotApplicableError: input_shape: expected at most 2 input ..., got (3,) (3 dimensions)
     """
     require(kind in ("upper", "lower"), "kind", '"upper" or "lower"', repr(kind))
     _threads(kw.pop("threads", None))

@@ -15,7 +15,7 @@ import torch
 
 from reductions.validation import InvalidInputError, require
 
-__all__ = ["pick_device", "as_module", "as_dtype"]
+__all__ = ["pick_device", "as_module", "as_dtype", "training_batchnorms", "eval_mode_note"]
 
 _DTYPES = {"float64": torch.float64, "double": torch.float64, "float32": torch.float32, "float": torch.float32}
 
@@ -120,3 +120,37 @@ def as_module(model: Any, dtype: Any = None, device: Any = None) -> torch.nn.Mod
         return model
     module = copy.deepcopy(model)
     return module.to(device=device, dtype=dtype).eval()
+
+
+def training_batchnorms(model: Any) -> list[str]:
+    """Names of the BatchNorm layers of ``model`` in training mode (bounds use them in eval mode).
+
+    In training mode a BatchNorm normalizes by the statistics of each batch, which couples the inputs of a
+    batch and is not a function of one input; every bound is computed on an eval-mode copy
+    (:func:`as_module`), i.e. with the running statistics, and says so (:func:`eval_mode_note`).
+
+    Examples
+    --------
+    >>> net = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3))
+    >>> training_batchnorms(net), training_batchnorms(net.eval())
+    (['1'], [])
+    """
+    if not isinstance(model, torch.nn.Module):
+        return []
+    return [name for name, module in model.named_modules()
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and module.training]
+
+
+def eval_mode_note(model: Any) -> str:
+    """The sentence a result carries when ``model`` has BatchNorm layers in training mode ("" otherwise).
+
+    Examples
+    --------
+    >>> eval_mode_note(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.BatchNorm1d(3)))
+    'BatchNorm layer(s) 1 in training mode: bounded in eval mode (with their running statistics)'
+    """
+    names = training_batchnorms(model)
+    if not names:
+        return ""
+    return f"BatchNorm layer(s) {', '.join(names)} in training mode: bounded in eval mode (with their running statistics)"
+

@@ -38,6 +38,7 @@ import torch
 
 from lipexact.bounds.chain import as_sequential, chain_layers
 from lipexact.bounds.device import as_dtype, as_module, pick_device
+from lipexact.bounds.errors import NotApplicableError
 from lipexact.bounds.jacobians import JacobianEvaluator, flat_function
 from lipexact.bounds.layer_kinds import describe_activation, is_chain_affine, is_maxpool
 from lipexact.bounds.layers import extract_chain
@@ -582,8 +583,9 @@ def _grid_request(model, input_shape, device, dtype, seed, kink_rtol, options, c
     radius = _positive(radius, "radius")
     shape = infer_input_shape(model, input_shape)
     n = math.prod(shape)
-    require(n <= max_dim, "input_shape", f"at most {max_dim} input dimensions for a grid search (max_dim)",
-            f"{shape} ({n} dimensions)")
+    if n > max_dim:
+        raise NotApplicableError("input_shape", f"at most {max_dim} input dimensions for a grid search (max_dim)",
+                                 f"{shape} ({n} dimensions)")
     per_axis = max(2, int(math.floor(budget ** (1.0 / n) + 1e-9))) if points is None else _count(points, "points", 2)
     setup = _setup(model, shape, device, dtype, seed, kink_rtol)
     centre = np.zeros(n) if center is None else as_array(center, "center", ndim=1, shape=(n,), integer_ok=False)
@@ -675,7 +677,7 @@ def validate_grid_search(model: Any, *, data: Any = None, input_shape: Any = Non
     >>> validate_grid_search(torch.nn.Conv2d(1, 1, 3), input_shape=(1, 28, 28), device="cpu")
     Traceback (most recent call last):
     ...
-    reductions.validation.InvalidInputError: input_shape: expected at most 4 input ..., got (1, 28, 28) (784 ...)
+    lipexact.bounds.errors.NotApplicableError: input_shape: expected at most 4 input ..., got (1, 28, 28) (784 ...)
     """
     _grid_request(model, input_shape, device, dtype, seed, kink_rtol, options, center, radius, points, budget,
                   max_dim)
