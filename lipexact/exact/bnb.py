@@ -55,7 +55,7 @@ BRANCHING_RULES = {"largest": _branch_largest, "nearest": _branch_nearest, "weig
 def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookahead: int = 6, exhaustive: int = 6,
               eigen_iterations: int = 30, incumbent_samples: int = 256, incumbent_starts: int = 4,
               polish: bool = True, best_first: bool = True, basis_bound: bool = False,
-              abandon: float = 0.05, node_limit: int | None = None) -> LipschitzResult:
+              abandon: float = 0.05, node_limit: int | None = None, node_bound: str = "eigen") -> LipschitzResult:
     """Exact constant by branch and bound (see the module docstring).
 
     Parameters
@@ -78,6 +78,10 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
         Stop after this many tree nodes (the initial local search is not counted) with status
         ``node_limit``, the incumbent and the proven upper bound: a stop that does not depend on the
         machine's speed. None: no limit.
+    node_bound : {"eigen", "sdp"}
+        ``"sdp"`` adds the certified pattern SDP (:class:`~lipexact.exact.sdp_bound.SdpNodeBound`) after the
+        eigenvalue bound on the nodes that survive it (l2, scalar output only). Off by default: measured
+        slower on the shared Max-Cut/QUBO networks (``benchmarks/pattern_sdp.py``).
 
     Examples
     --------
@@ -91,6 +95,10 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
     node_limit = check_node_limit(node_limit)
     with small_blas():  # many small dense operations: one BLAS thread is much faster
         require(branching in BRANCHING_RULES, "branching", f"one of {sorted(BRANCHING_RULES)}", repr(branching))
+        require(node_bound in ("eigen", "sdp"), "node_bound", '"eigen" or "sdp"', repr(node_bound))
+        require(node_bound == "eigen" or (problem.norm == "2" and problem.net.n_outputs == 1), "node_bound",
+                '"eigen" ("sdp" needs the l2 norm and a scalar output)',
+                f"{node_bound!r} with norm {problem.norm!r} and {problem.net.n_outputs} outputs")
         arrangement = build_arrangement(problem)
         rng = np.random.default_rng(problem.seed)
         effort = 1 + arrangement.n_groups // 10  # small problems: the tree finds the optimum quickly anyway
@@ -100,8 +108,15 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
                                    starts=min(incumbent_starts, effort), clock=clock)
         except KeyboardInterrupt:
             start, interrupted = None, True
-        bound = NodeBound(arrangement.A, problem.norm, lookahead=lookahead, exhaustive=exhaustive,
-                          eigen_iterations=eigen_iterations, basis=basis_bound, abandon=abandon)
+        bound_options = dict(lookahead=lookahead, exhaustive=exhaustive, eigen_iterations=eigen_iterations,
+                             basis=basis_bound, abandon=abandon)
+        if node_bound == "sdp":
+            from lipexact.exact.sdp_bound import SdpNodeBound, data_error
+
+            bound = SdpNodeBound(arrangement.A, problem.norm, **bound_options,
+                                 error=data_error(problem.net.W1, problem.net.W2, arrangement.n_groups))
+        else:
+            bound = NodeBound(arrangement.A, problem.norm, **bound_options)
         search = TreeSearch(arrangement, clock, "bnb", bound=bound, branch=BRANCHING_RULES[branching],
                             progress=SearchProgress("bnb", problem.progress),
                             incumbent=None if start is None else (start.value, start.point), seed=problem.seed,
@@ -117,7 +132,11 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
         outcome = search.run(interrupted=interrupted)
         stats = dict(outcome.stats)
         stats.update(groups=arrangement.n_groups, hidden=problem.net.n_hidden, bound_calls=bound.calls,
-                     refinements=bound.refinements, initial_incumbent=None if start is None else start.value)
+                     refinements=bound.refinements, initial_incumbent=None if start is None else start.value,
+                     node_bound=node_bound)
+        if node_bound == "sdp":
+            stats.update(sdp_calls=bound.sdp_calls, sdp_tightened=bound.sdp_tightened,
+                         sdp_seconds=bound.sdp_seconds)
         return outcome.certified(problem, "bnb", clock, stats, counted="nodes", proofs=(
             "every node was pruned by an empty region (LP) or a proven bound not above the incumbent",
             "incumbent, bounds of pruned nodes and the largest bound of the open nodes"))

@@ -59,7 +59,9 @@ def solve_pm1_dual(K: np.ndarray, tolerance: float = 1e-9, max_iterations: int =
         Stop when the duality gap is at most this times ``max(1, |sum(y)|)``.
     max_iterations : int
     target : float, optional
-        Stop as soon as ``sum(y) <= target`` (a caller that only needs to prove a bound below it).
+        Stop as soon as ``sum(y) <= target`` (a caller that only needs to prove a bound below it), or as soon
+        as the primal objective ``<K, X>`` (``X`` stays feasible: ``diag(X) = 1``, ``X`` positive definite, so
+        it is a lower bound on the relaxation's value) exceeds it: no dual point can then reach the target.
 
     Returns
     -------
@@ -68,7 +70,7 @@ def solve_pm1_dual(K: np.ndarray, tolerance: float = 1e-9, max_iterations: int =
         docstring).
     info : dict
         ``iterations``, ``gap`` (dual minus primal objective), ``primal`` and ``dual`` objectives and
-        ``stopped`` (``"gap"``, ``"target"``, ``"iterations"`` or ``"stalled"``).
+        ``stopped`` (``"gap"``, ``"target"``, ``"above_target"``, ``"iterations"`` or ``"stalled"``).
 
     Examples
     --------
@@ -97,6 +99,9 @@ def solve_pm1_dual(K: np.ndarray, tolerance: float = 1e-9, max_iterations: int =
             break
         if target is not None and dual <= target:
             info["stopped"] = "target"
+            break
+        if target is not None and primal > target * (1.0 + 1e-9) + 1e-300:
+            info["stopped"] = "above_target"  # the relaxation's value exceeds the target: it cannot be reached
             break
         try:
             Zi = np.linalg.inv(Z)
