@@ -1,0 +1,107 @@
+"""lipexact.batch on Dask: a LocalCluster of two single-threaded worker processes (one per module)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed")
+
+import dask  # noqa: E402
+from distributed import Client, LocalCluster  # noqa: E402
+
+from lipexact.batch.api import solve_many  # noqa: E402
+from lipexact.batch.cli import main  # noqa: E402
+from tests.batch_inputs import started_pids, waiting_task, write_inputs  # noqa: E402
+
+COMPARED = ("key", "status", "value", "lower", "upper", "source_value", "source_bound", "error")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    settings = {"distributed.scheduler.worker-saturation": 1.0, "distributed.scheduler.allowed-failures": 3}
+    with dask.config.set(settings):
+        local = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        client = Client(local)
+    yield local, client
+    client.close()
+    local.close()
+
+
+def _worker_pids(client) -> set[int]:
+    return set(client.run(os.getpid).values())
+
+
+def _certificates(line: dict) -> dict:
+    result = line.get("lipschitz_result") or line.get("solution", {}).get("lipschitz_result") or {}
+    source = (line.get("solution") or {}).get("source_solution")
+    return {"witness": result.get("witness"), "pattern": result.get("pattern"),
+            "certificate": result.get("certificate"), "source_solution": source}
+
+
+def test_results_on_the_cluster_equal_the_in_process_results(tmp_path, cluster):
+    local, client = cluster
+    write_inputs(tmp_path)
+    options = dict(methods=["auto", "bnb"], norms=["2", "inf"], seed=3)
+    here = solve_many([tmp_path], **options)
+    there = solve_many([tmp_path], scheduler=local.scheduler_address, **options)
+    assert len(here) == len(there) == 20
+    for a, b in zip(here, there):
+        assert {k: a.get(k) for k in COMPARED} == {k: b.get(k) for k in COMPARED}
+        assert _certificates(a) == _certificates(b)
+    assert sum(line["status"] == "optimal" for line in there) == 14  # instances take norm 2 only: 6 error lines
+    assert {line["worker"]["pid"] for line in there} <= _worker_pids(client)
+    assert all(line["worker"]["address"].startswith("tcp://") for line in there)
+
+
+def test_a_killed_workers_task_is_retried_on_another_worker(tmp_path, cluster):
+    local, client = cluster
+    slow = tmp_path / "slow.rudy"
+    slow.write_text("3 3\n1 2 1\n2 3 1\n1 3 1\n")
+    out = tmp_path / "out.jsonl"
+    runner = threading.Thread(target=solve_many, args=([slow],),
+                              kwargs=dict(methods=["brute"], scheduler=local.scheduler_address, output=out,
+                                          run=waiting_task))
+    runner.start()
+    try:
+        first, = started_pids(tmp_path, 1)
+        assert first in _worker_pids(client)  # a worker process of the cluster this test started
+        os.kill(first, signal.SIGKILL)
+        second = started_pids(tmp_path, 2)[1]  # the scheduler started the task again
+        assert second != first
+    finally:
+        (tmp_path / "release").touch()
+        runner.join(120)
+    line, = [json.loads(raw) for raw in out.read_text().splitlines()]
+    assert line["status"] == "optimal" and line["source_value"] == 2 and line["worker"]["pid"] == second
+
+
+def test_a_task_over_its_hard_limit_is_an_error_line_and_its_worker_is_restarted(tmp_path, cluster):
+    local, client = cluster
+    write_inputs(tmp_path)
+    slow = tmp_path / "slow.rudy"
+    slow.write_text("2 1\n1 2 1\n")
+    lines = solve_many([slow, tmp_path / "k3.rudy"], methods=["brute"], scheduler=local.scheduler_address,
+                       hard_limit=2.0, run=waiting_task)
+    stuck, = started_pids(tmp_path, 1)
+    assert lines[0]["status"] == "error" and "hard time limit of 2 s exceeded" in lines[0]["error"]
+    assert "was restarted" in lines[0]["error"]
+    assert lines[1]["status"] == "optimal"
+    client.wait_for_workers(2, timeout=60)
+    assert stuck not in _worker_pids(client)
+
+
+def test_cli_on_a_local_cluster_it_starts(tmp_path):
+    """The local:N path (one worker here, to start fast; the module's cluster has two)."""
+    paths = write_inputs(tmp_path)
+    out = tmp_path / "out.jsonl"
+    code = main([str(paths["k3"]), str(paths["qubo"]), "--methods", "brute", "--scheduler", "local:1", "-o",
+                 str(out), "--quiet"])
+    lines = [json.loads(raw) for raw in Path(out).read_text().splitlines()]
+    assert code == 0 and sorted(line["source_value"] for line in lines) == [-4, 2]
+    assert all(line["worker"]["pid"] != os.getpid() for line in lines)
