@@ -1,15 +1,23 @@
 """``python -m lipexact.bound model.pt``: upper and lower bounds on a PyTorch model's Lipschitz constant.
 
 The model is a TorchScript file (``torch.jit.save``), a pickled module (``torch.save(model)``; loading
-it executes pickled code, so only load files you trust) or a ``two_layer_relu`` JSON document. Each
-method of ``--methods`` runs in turn (upper: autolip, frobenius, power, seqlip, seqlip_greedy, seqlip_cnn;
-lower: data, gradient, annealing, grid); a table of method, kind (upper / lower / heuristic), value and time
-is printed, and ``--json`` writes every result as JSON (atomically). Every method's inputs are
-validated before any method runs, so a bad request fails at once; once they have run, results are never
-thrown away. Exit codes: 0 every method finished, 1 a method failed (its row says why; the others are
-reported), 2 bad input (one line on stderr, no output file; a model with a NaN or infinite weight, or a
-``--json`` path in a missing or read-only folder, is bad input), 74 an output could not be written, 130
-interrupted, 141 stdout closed early.
+it executes pickled code, so only load files you trust), a ``state_dict`` file with ``--arch module:Class``
+(the class is imported, from ``--pythonpath DIR`` if given, built without arguments, and the weights are
+read without executing pickled code), an ONNX file (the optional ``onnx`` extra) or a ``two_layer_relu``
+JSON document. Each method of ``--methods`` runs in turn (upper: autolip, frobenius, power, seqlip,
+seqlip_greedy, seqlip_cnn, and whatever else is registered; lower: data, gradient, annealing, grid); a
+table of method, kind (upper / lower / heuristic / n/a), value and time is printed, and ``--json`` writes
+every result as JSON (atomically).
+
+Every method's inputs are validated before any method runs. A malformed request (an unknown method, an
+unreadable file, a shape the model does not accept, a bad option) stops at once with exit code 2 and
+nothing runs. A method that does not apply to this model (SeqLip on a residual network, the power method
+on a network with activations, a grid search in many dimensions) gets a ``not_applicable`` row with the
+reason, and the other methods run. Once they have run, results are never thrown away. Exit codes: 0 every
+method finished or did not apply (and at least one finished), 1 a method failed (its row says why; the
+others are reported) or no method applied, 2 bad input (one line on stderr, no output file; a model with a
+NaN or infinite weight, or a ``--json`` path in a missing or read-only folder, is bad input), 74 an output
+could not be written, 130 interrupted, 141 stdout closed early.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ EXIT_METHOD_FAILED = 1
 SCHEMA_VERSION = 1
 
 _KINDS = {Status.UPPER_BOUND: "upper", Status.LOWER_BOUND: "lower", Status.HEURISTIC: "heuristic",
-          Status.OPTIMAL: "exact"}
+          Status.OPTIMAL: "exact", Status.NOT_APPLICABLE: "n/a"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,7 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
                "executes the code stored in the file. Only load files you trust.",
     )
     parser.add_argument("model", help="TorchScript file (torch.jit.save), pickled nn.Module (torch.save(model); "
-                                      "executes pickled code: trusted files only) or a two_layer_relu JSON file")
+                                      "executes pickled code: trusted files only), a state_dict file with --arch, "
+                                      "an .onnx file (optional extra: pip install lipexact[onnx]) or a "
+                                      "two_layer_relu JSON file")
+    parser.add_argument("--arch", default=None, metavar="MODULE:CLASS",
+                        help="read MODEL as a state_dict (torch.save(model.state_dict()); no pickled code runs) "
+                             "for the model built by MODULE:CLASS (a class or function called without arguments)")
+    parser.add_argument("--pythonpath", default=None, metavar="DIR",
+                        help="folder to import the --arch module from (default: the current import path)")
     parser.add_argument("--input-shape", default=None, metavar="C,H,W",
                         help="shape of one input without the batch dimension, e.g. 1,28,28 (inferred for MLPs and "
                              "from --data when omitted)")
@@ -122,7 +137,7 @@ def _unscripted(model: Any, shape: tuple[int, ...] | None) -> Any:
     """A scripted ``nn.Sequential`` of standard layers as an ordinary module, so every method can read it."""
     import torch
 
-    from lipexact.bounds.affine import unscript
+    from lipexact.bounds.torchscript import unscript
 
     if isinstance(model, torch.jit.ScriptModule):
         try:
@@ -197,7 +212,7 @@ def format_table(results: Sequence[LipschitzResult]) -> str:
     if lower is not None or upper is not None:
         lines.append(f"certified: {_format_value(lower)} <= L <= {_format_value(upper)}")
     for r in results:
-        if r.status in (Status.HEURISTIC, Status.ERROR) and r.message:
+        if r.status in (Status.HEURISTIC, Status.ERROR, Status.NOT_APPLICABLE) and r.message:
             lines.append(f"note ({r.method}): {r.message}")
     return "\n".join(lines)
 
@@ -209,14 +224,26 @@ def _bracket(results: Sequence[LipschitzResult]) -> tuple[float | None, float | 
     return (max(lowers) if lowers else None), (min(uppers) if uppers else None)
 
 
-def _validate(method: str, kind: str, model: Any, shape: Any, data: Any, options: dict) -> None:
-    """Every input error of ``method``, raised before any method runs (fields prefixed by the method)."""
+def _not_applicable(method: str, error: InvalidInputError, seconds: float = 0.0) -> LipschitzResult:
+    return LipschitzResult(Status.NOT_APPLICABLE, None, method,
+                           message=f"not applicable: {error.field}: expected {error.expected}"
+                                   + (f", got {error.got}" if error.got is not None else ""),
+                           timings={"total": seconds})
+
+
+def _validate(method: str, kind: str, model: Any, shape: Any, data: Any, options: dict) -> LipschitzResult | None:
+    """Every input error of ``method``, raised before any method runs (fields prefixed by the method);
+    a "not applicable" row (without running anything) when the method does not apply to this model."""
     from lipexact.bounds import validate_request
+    from lipexact.bounds.errors import NotApplicableError
 
     try:
         validate_request(method, model, kind=kind, data=data, input_shape=shape, **options)
+    except NotApplicableError as error:
+        return _not_applicable(method, error)
     except InvalidInputError as error:
         raise InvalidInputError(f"{method}: {error.field}", error.expected, error.got) from None
+    return None
 
 
 def _run(method: str, kind: str, model: Any, shape: Any, data: Any, options: dict) -> LipschitzResult:
@@ -224,6 +251,7 @@ def _run(method: str, kind: str, model: Any, shape: Any, data: Any, options: dic
     import time
 
     from lipexact.bounds import lower_bound, upper_bound
+    from lipexact.bounds.errors import NotApplicableError
 
     started = time.perf_counter()
     try:
@@ -232,12 +260,33 @@ def _run(method: str, kind: str, model: Any, shape: Any, data: Any, options: dic
         return lower_bound(model, method, data=data, input_shape=shape, **options)
     except KeyboardInterrupt:
         raise
+    except NotApplicableError as error:  # found out only while running (a method without a validator)
+        return _not_applicable(method, error, time.perf_counter() - started)
     except Exception as error:  # the inputs passed validation: report the failure and carry on
         reason = str(error).splitlines()[0] if str(error) else ""
         if isinstance(error, InvalidInputError):
             reason = f"{error.field}: expected {error.expected}, got {error.got}"
         return LipschitzResult(Status.ERROR, None, method, message=f"{type(error).__name__}: {reason}"[:300],
                                timings={"total": time.perf_counter() - started})
+
+
+def _reported_shape(model: Any, shape: tuple[int, ...] | None) -> list[int] | None:
+    """The input shape given, or the one read from the model (None when it cannot be read)."""
+    if shape is not None:
+        return list(shape)
+    from lipexact.bounds.shapes import infer_input_shape
+
+    try:
+        return list(infer_input_shape(model))
+    except InvalidInputError:
+        return None
+
+
+def _exit_code(results: Sequence[LipschitzResult]) -> int:
+    """0 when no method failed and at least one finished; 1 otherwise (a failure, or nothing applied)."""
+    if any(r.status is Status.ERROR for r in results) or not any(r.success for r in results):
+        return EXIT_METHOD_FAILED
+    return EXIT_OK
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -259,26 +308,29 @@ def _main(argv: Sequence[str] | None) -> int:
         require(data is not None, "--data", "a .npy or .pt file of inputs (method data needs them)", "none given")
     if shape is None and data is not None:
         shape = tuple(data.shape[1:])
-    model = _unscripted(load_model(args.model), shape)
+    if args.pythonpath is not None:
+        require(args.arch is not None, "--pythonpath", "to come with --arch (the folder of the --arch module)",
+                repr(args.pythonpath))
+    model = _unscripted(load_model(args.model, arch=args.arch, pythonpath=args.pythonpath), shape)
 
     # each method runs inside lipexact.threads.thread_scope: --threads, else LIPEXACT_THREADS, else one thread for
     # small models and the idle cores for large convolutions; the count used is in each result's stats
     options = {"device": device, "dtype": dtype, "seed": args.seed, "threads": threads}
-    for name, kind in methods:  # a bad request fails here, before any work is done
-        _validate(name, kind, model, shape, data, options)
-    results = [_run(name, kind, model, shape, data, options) for name, kind in methods]
+    # a bad request fails here, before any work is done; a method that does not apply gets its row now
+    skipped = {name: _validate(name, kind, model, shape, data, options) for name, kind in methods}
+    results = [skipped[name] or _run(name, kind, model, shape, data, options) for name, kind in methods]
     print(format_table(results))
     if args.json is not None:
         from lipexact.io import write_atomic
 
         lower, upper = _bracket(results)
         report = {"type": "bound_report", "version": SCHEMA_VERSION, "model": args.model,
-                  "input_shape": None if shape is None else list(shape), "device": str(device),
+                  "input_shape": _reported_shape(model, shape), "device": str(device),
                   "dtype": args.dtype, "seed": args.seed,
                   "threads": threads if threads is not None else "auto", "lower": lower, "upper": upper,
                   "results": [r.to_dict() for r in results]}
         write_atomic(args.json, json.dumps(report, indent=1) + "\n")
-    return EXIT_METHOD_FAILED if any(r.status is Status.ERROR for r in results) else EXIT_OK
+    return _exit_code(results)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

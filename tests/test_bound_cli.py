@@ -1,3 +1,4 @@
+import copy
 import json
 import subprocess
 import sys
@@ -10,6 +11,53 @@ from torch import nn
 from lipexact.bound import main
 
 PROG = [sys.executable, "-m", "lipexact.bound"]
+
+NETS = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):  # not a Sequential: functional activation in forward
+    def __init__(self):
+        super().__init__()
+        self.inp, self.out = nn.Linear(3, 6), nn.Linear(6, 2)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.inp(x)))
+
+
+class Wider(Net):
+    def __init__(self):
+        super().__init__()
+        self.inp, self.out = nn.Linear(3, 7), nn.Linear(7, 2)
+
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(3, 3), nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.fc2(x + torch.relu(self.fc1(x)))
+
+
+class Normalized(nn.Module):  # BatchNorm, left in training mode by the constructor
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.bn, self.fc2 = nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.bn(self.fc1(x))))
+"""
+
+
+def _nets(folder):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("nets", folder / "nets.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _mlp() -> nn.Module:
@@ -30,6 +78,11 @@ def files(tmp_path_factory):
     torch.save(torch.randn(4, 1, 6, 6, dtype=torch.float64), folder / "cnn_data.pt")
     torch.save(model.state_dict(), folder / "state.pt")
     (folder / "junk.pt").write_text("not a model")
+    (folder / "nets.py").write_text(NETS)
+    torch.manual_seed(1)
+    torch.save(nn.Sequential(nn.Linear(3, 6), nn.Linear(6, 2)).state_dict(), folder / "seq_state.pt")
+    net = _nets(folder).Net()
+    torch.save(net.state_dict(), folder / "net_state.pt")
     return folder
 
 
@@ -65,12 +118,26 @@ def test_scripted_model_gives_the_same_bounds(files, capsys):
     assert run.stdout.splitlines()[1].split()[:4] == eager.splitlines()[1].split()[:4]
 
 
-def test_traced_model_is_rejected_by_autolip_with_a_reason(files, capsys):
-    code = main([str(files / "traced.pt"), "--methods", "autolip", "--input-shape", "3", "--device", "cpu"])
+def test_traced_model_gets_a_not_applicable_autolip_row_saying_what_to_do_and_lower_bounds_run(files, capsys):
+    code = main([str(files / "traced.pt"), "--methods", "autolip,gradient", "--input-shape", "3", "--device", "cpu",
+                 "--json", str(files / "traced.json")])
     captured = capsys.readouterr()
-    assert code == 2 and captured.out == ""
-    assert len(captured.err.strip().splitlines()) == 1
-    assert "autolip: model" in captured.err and "TorchScript" in captured.err
+    assert code == 0, captured.err
+    rows = {line.split()[0]: line.split() for line in captured.out.splitlines()[1:3]}
+    assert rows["autolip"][1:3] == ["n/a", "not_applicable"] and rows["gradient"][1:3] == ["lower", "lower_bound"]
+    assert "torch.save(model)" in captured.out and "--arch" in captured.out
+    report = json.loads((files / "traced.json").read_text())
+    autolip_row = report["results"][0]
+    assert autolip_row["status"] == "not_applicable" and autolip_row["success"] is False
+    assert autolip_row["value"] is None and report["upper"] is None and report["lower"] is not None
+
+
+def test_only_inapplicable_methods_exit_1_with_their_rows(files, capsys):
+    code = main([str(files / "mlp.pt"), "--methods", "power", "--device", "cpu"])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.err == ""
+    assert captured.out.splitlines()[1].split()[:3] == ["power", "n/a", "not_applicable"]
+    assert "note (power): not applicable: _1: expected an affine operation" in captured.out
 
 
 def test_cnn_with_input_shape_and_tensor_data(files, capsys):
@@ -99,13 +166,20 @@ def test_input_shape_is_read_from_data(files, capsys):
     (["{files}/mlp.pt", "--data", "{files}/junk.pt"], "--data"),
     (["{files}/cnn.pt", "--methods", "autolip"], "autolip: input_shape"),
     (["{files}/cnn.pt", "--methods", "autolip", "--input-shape", "2,6,6"], "autolip: input_shape"),
-    (["{files}/mlp.pt", "--methods", "power"], "power: _1"),
+    (["{files}/mlp.pt", "--methods", "autolip", "--input-shape", "4"], "autolip: input_shape"),
     (["{files}/mlp.pt", "--device", "tpu"], "device"),
     (["{files}/mlp.pt", "--json", "{files}/no/such/dir/out.json"], "--json"),
     (["{files}/mlp.pt", "--threads", "0"], "--threads"),
     (["{files}/mlp.pt", "--seed", "-1"], "--seed"),
-    (["{files}/cnn.pt", "--input-shape", "1,6,6", "--methods", "autolip,grid"], "grid: input_shape"),
-    (["{files}/mlp.pt", "--methods", "autolip,seqlip,power,data", "--data", "{files}/data.npy"], "power: _1"),
+    (["{files}/cnn.pt", "--input-shape", "1,7,7", "--methods", "grid,autolip"], "autolip: input_shape"),
+    (["{files}/mlp.pt", "--methods", "power,seqlip", "--input-shape", "2"], "power: input_shape"),
+    (["{files}/mlp.pt", "--arch", "nets:Net", "--pythonpath", "{files}"], "model"),
+    (["{files}/net_state.pt", "--arch", "nets:Missing", "--pythonpath", "{files}"], "--arch"),
+    (["{files}/net_state.pt", "--arch", "nets:Wider", "--pythonpath", "{files}"], "model"),
+    (["{files}/net_state.pt", "--arch", "nets.Net", "--pythonpath", "{files}"], "--arch"),
+    (["{files}/net_state.pt", "--arch", "no_such_module:Net"], "--arch"),
+    (["{files}/net_state.pt", "--arch", "nets:Net", "--pythonpath", "{files}/no/such/dir"], "--pythonpath"),
+    (["{files}/mlp.pt", "--pythonpath", "{files}"], "--pythonpath"),
     (["{files}/mlp.pt", "--methods", "data", "--data", "{files}/cnn_data.pt"], "data: input_shape"),
     (["{files}/mlp.pt", "--methods", "gradient", "--data", "{files}/data.npy", "--input-shape", "4"],
      "gradient: input_shape"),
@@ -149,12 +223,12 @@ def _recording(monkeypatch):
 def test_a_bad_request_fails_before_any_method_runs(files, capsys, monkeypatch, methods):
     calls = _recording(monkeypatch)
     out = files / "never_written.json"
-    code = main([str(files / "cnn.pt"), "--input-shape", "1,6,6", "--methods", methods, "--data",
+    code = main([str(files / "cnn.pt"), "--input-shape", "1,7,7", "--methods", methods, "--data",
                  str(files / "cnn_data.pt"), "--device", "cpu", "--json", str(out)])
     captured = capsys.readouterr()
     assert code == 2 and calls == [] and captured.out == "" and not out.exists()
-    bad = "grid" if "grid" in methods else "power"
-    assert captured.err.startswith(f"python -m lipexact.bound: error: {bad}: ")
+    first_bad = [m for m in methods.split(",") if m != "grid"][0]  # grid is not applicable: no error of its own
+    assert captured.err.startswith(f"python -m lipexact.bound: error: {first_bad}: ")
 
 
 def test_a_method_failing_at_run_time_keeps_the_other_results(files, capsys, monkeypatch):
@@ -216,3 +290,77 @@ def test_unwritable_json_folder_is_refused_before_any_method_runs(files, capsys,
     captured = capsys.readouterr()
     assert code == 2 and calls == [] and captured.out == "" and not out.exists()
     assert captured.err.startswith("python -m lipexact.bound: error: --json: expected a file in a writable folder")
+
+
+# ---------------------------------------------------------------- any model, --arch, BatchNorm, ONNX
+
+def _report(path):
+    return {r["method"]: r for r in json.loads(path.read_text())["results"]}
+
+
+def test_a_custom_class_from_a_state_dict_runs_every_method_as_its_sequential_twin(files, capsys):
+    out = files / "net.json"
+    methods = "autolip,seqlip,seqlip_greedy,gradient"
+    code = main([str(files / "net_state.pt"), "--arch", "nets:Net", "--pythonpath", str(files), "--methods", methods,
+                 "--device", "cpu", "--json", str(out)])
+    assert code == 0, capsys.readouterr().err
+    custom = _report(out)
+    net = _nets(files).Net()
+    net.load_state_dict(torch.load(files / "net_state.pt"))
+    twin = nn.Sequential(net.inp, nn.ReLU(), net.out)
+    torch.save(twin, files / "twin.pt")
+    assert main([str(files / "twin.pt"), "--methods", methods, "--device", "cpu", "--json", str(out)]) == 0
+    sequential = _report(out)
+    capsys.readouterr()
+    assert [custom[m]["status"] for m in methods.split(",")] == ["upper_bound", "upper_bound", "heuristic",
+                                                                  "lower_bound"]
+    for method in ("autolip", "seqlip", "seqlip_greedy"):
+        assert custom[method]["value"] == pytest.approx(sequential[method]["value"], rel=1e-12)
+    assert custom["gradient"]["value"] <= custom["seqlip"]["value"] * (1 + 1e-9)
+    assert json.loads(out.read_text())["input_shape"] == [3]  # read from the first Linear of the traced graph
+
+
+def test_a_state_dict_without_arch_says_to_give_one(files, capsys):
+    assert main([str(files / "seq_state.pt"), "--device", "cpu"]) == 2
+    assert "--arch module:Class" in capsys.readouterr().err
+
+
+def test_seqlip_on_a_residual_net_is_a_not_applicable_row_while_the_others_run(tmp_path, files, capsys):
+    residual = _nets(files).Residual().double()
+    path = tmp_path / "residual.pt"
+    torch.save(residual.state_dict(), path)
+    out = tmp_path / "residual.json"
+    code = main([str(path), "--arch", "nets:Residual", "--pythonpath", str(files), "--methods",
+                 "autolip,seqlip,seqlip_cnn,gradient", "--device", "cpu", "--json", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    rows = {line.split()[0]: line.split()[1:3] for line in captured.out.splitlines()[1:5]}
+    assert rows == {"autolip": ["upper", "upper_bound"], "seqlip": ["n/a", "not_applicable"],
+                    "seqlip_cnn": ["n/a", "not_applicable"], "gradient": ["lower", "lower_bound"]}
+    report = _report(out)
+    assert "residual connection" in report["seqlip"]["message"] and "model:add" in report["seqlip"]["message"]
+    assert report["gradient"]["value"] <= report["autolip"]["value"] * (1 + 1e-9)
+
+
+def test_batchnorm_in_training_mode_is_bounded_in_eval_mode_and_the_result_says_so(tmp_path, files, capsys):
+    torch.manual_seed(3)
+    model = _nets(files).Normalized().double()
+    with torch.no_grad():
+        model.bn.running_mean.normal_()
+        model.bn.running_var.uniform_(0.5, 2.0)
+    assert model.bn.training
+    path = tmp_path / "bn_state.pt"
+    torch.save(model.state_dict(), path)
+    out = tmp_path / "bn.json"
+    code = main([str(path), "--arch", "nets:Normalized", "--pythonpath", str(files), "--methods", "autolip,seqlip",
+                 "--device", "cpu", "--json", str(out)])
+    assert code == 0, capsys.readouterr().err
+    report = _report(out)
+    for method in ("autolip", "seqlip"):
+        assert "BatchNorm layer(s) bn in training mode: bounded in eval mode" in report[method]["message"]
+        assert report[method]["stats"]["batchnorm_eval_mode"] == ["bn"]
+    from lipexact.bounds.seqlip import seqlip
+
+    in_eval = seqlip(copy.deepcopy(model).eval(), device="cpu")  # the same number as the eval-mode model's
+    assert in_eval.value == pytest.approx(report["seqlip"]["value"], rel=1e-12) and "BatchNorm" not in in_eval.message
+    assert report["seqlip"]["value"] <= report["autolip"]["value"] * (1 + 1e-9)

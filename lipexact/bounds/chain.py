@@ -32,6 +32,7 @@ from torch import nn
 from lipexact.bounds.device import as_dtype, as_module, pick_device
 from lipexact.bounds.errors import NotApplicableError
 from lipexact.bounds.shapes import infer_input_shape
+from lipexact.bounds.torchscript import unscript
 from lipexact.bounds.tracing import Traced, trace
 
 __all__ = ["ChainLayer", "ModelChain", "chain_layers", "as_sequential"]
@@ -255,6 +256,8 @@ def chain_layers(model: Any, input_shape: Sequence[int] | None = None, *, dtype:
     """
     dtype, device = as_dtype(dtype), pick_device(device)
     module = as_module(model, dtype=dtype, device=device)
+    if isinstance(module, torch.jit.ScriptModule):  # a scripted Sequential is rebuilt; anything else refused
+        module = unscript(module, input_shape)
     shape = infer_input_shape(module, input_shape)
     if _is_torch_layer(module):  # a bare torch.nn layer: fx would inline its forward into a functional call
         layers = [ChainLayer("model", module)]

@@ -43,8 +43,9 @@ _SHAPE_KEEPING_CALLS = {"relu", "relu_", "tanh", "sigmoid", "leaky_relu", "elu",
 
 
 def _first_linear_of_graph(model: torch.nn.Module) -> tuple[int, ...] | None:
-    """``(in_features,)`` of the first Linear layer (module or ``F.linear``) of ``model``'s torch.fx graph,
-    reached from the input through shape-keeping calls only; None when there is none (or no graph)."""
+    """``(in_features,)`` of the first Linear layers (modules or ``F.linear``) of ``model``'s torch.fx graph,
+    reached from the input through shape-keeping calls only (every such path, e.g. both sides of a
+    residual block; they must agree); None when there is none (or no graph)."""
     import torch.fx
 
     if isinstance(model, torch.jit.ScriptModule):
@@ -53,28 +54,29 @@ def _first_linear_of_graph(model: torch.nn.Module) -> tuple[int, ...] | None:
         graph = torch.fx.symbolic_trace(model)
     except Exception:  # not traceable: the caller says the shape cannot be read
         return None
-    node = next((n for n in graph.graph.nodes if n.op == "placeholder"), None)
-    while node is not None:
-        users = [u for u in node.users if not (u.op == "call_method" and u.target in ("size", "dim"))]
-        if len(users) != 1:
-            return None
-        node = users[0]
-        if node.op == "call_module":
-            module = graph.get_submodule(node.target)
-            if isinstance(module, torch.nn.Linear):
-                return (int(module.in_features),)
-            if not _passes_shape(module):
-                return None
-        elif node.op in ("call_function", "call_method"):
-            name = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", "")
-            if name == "linear" and len(node.args) > 1 and isinstance(node.args[1], torch.fx.Node) \
-                    and node.args[1].op == "get_attr":
-                return (int(graph.get_parameter(node.args[1].target).shape[1]),)
-            if name not in _SHAPE_KEEPING_CALLS:
-                return None
-        else:
-            return None
-    return None
+    found: set[int] = set()
+    frontier = [n for n in graph.graph.nodes if n.op == "placeholder"][:1]
+    seen: set = set()
+    while frontier:
+        node = frontier.pop()
+        for user in node.users:
+            if user in seen:
+                continue
+            seen.add(user)
+            if user.op == "call_module":
+                module = graph.get_submodule(user.target)
+                if isinstance(module, torch.nn.Linear):
+                    found.add(int(module.in_features))
+                elif _passes_shape(module):
+                    frontier.append(user)
+            elif user.op in ("call_function", "call_method"):
+                name = user.target if isinstance(user.target, str) else getattr(user.target, "__name__", "")
+                weight = user.args[1] if name == "linear" and len(user.args) > 1 else None
+                if isinstance(weight, torch.fx.Node) and weight.op == "get_attr":
+                    found.add(int(graph.get_parameter(weight.target).shape[1]))
+                elif name in _SHAPE_KEEPING_CALLS:
+                    frontier.append(user)
+    return (found.pop(),) if len(found) == 1 else None
 
 
 def infer_input_shape(model: Any, input_shape: Any = None) -> tuple[int, ...]:
