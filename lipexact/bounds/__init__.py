@@ -16,7 +16,9 @@ recorded in ``result.stats["threads"]``.
 Upper methods: ``autolip`` (Scaman & Virmaux 2018, on the torch.fx graph), ``frobenius`` (AutoLip with
 Frobenius norms of the layers), ``power`` (affine models only: their spectral norm), ``seqlip`` and
 ``seqlip_greedy`` (SeqLip for MLPs; the greedy variant is a heuristic), ``seqlip_cnn`` (SeqLip on the top-k
-singular vectors of each layer, for CNNs too large to unroll; a heuristic). Lower methods: ``data``,
+singular vectors of each layer, for CNNs too large to unroll; a heuristic), ``eclipse`` and ``eclipse_fast``
+(ECLipsE, Xu & Sivaranjani 2024: LipSDP-neuron multipliers chosen layer by layer, by one small SDP per
+layer or in closed form, certified; ReLU MLPs of any depth). Lower methods: ``data``,
 ``gradient``, ``annealing``, ``grid``.
 """
 
@@ -40,6 +42,8 @@ UPPER_METHODS: dict[str, str | Callable] = {
     "seqlip": "lipexact.bounds.seqlip:seqlip",
     "seqlip_greedy": "lipexact.bounds.seqlip:seqlip_greedy",
     "seqlip_cnn": "lipexact.bounds.seqlip:seqlip_cnn",
+    "eclipse": "lipexact.bounds.sdp.eclipse:eclipse",
+    "eclipse_fast": "lipexact.bounds.sdp.eclipse:eclipse_fast",
 }
 
 LOWER_METHODS: dict[str, str | Callable] = {
@@ -62,6 +66,8 @@ VALIDATORS: dict[str, str] = {
     "lipexact.bounds.seqlip:seqlip": "lipexact.bounds.seqlip:validate_seqlip",
     "lipexact.bounds.seqlip:seqlip_greedy": "lipexact.bounds.seqlip:validate_seqlip_greedy",
     "lipexact.bounds.seqlip:seqlip_cnn": "lipexact.bounds.seqlip:validate_seqlip_cnn",
+    "lipexact.bounds.sdp.eclipse:eclipse": "lipexact.bounds.sdp.eclipse:validate_eclipse",
+    "lipexact.bounds.sdp.eclipse:eclipse_fast": "lipexact.bounds.sdp.eclipse:validate_eclipse_fast",
     "lipexact.bounds.lower:data_lower_bound": "lipexact.bounds.lower:validate_data_lower_bound",
     "lipexact.bounds.lower:gradient_ascent": "lipexact.bounds.lower:validate_gradient_ascent",
     "lipexact.bounds.lower:simulated_annealing": "lipexact.bounds.lower:validate_simulated_annealing",
@@ -82,7 +88,7 @@ def resolve_method(method: Any, registry: dict[str, str | Callable], kind: str =
     >>> resolve_method("nope", UPPER_METHODS)
     Traceback (most recent call last):
     ...
-    reductions.validation.InvalidInputError: method: expected one of autolip, frobenius, ..., seqlip_cnn, got 'nope'
+    reductions.validation.InvalidInputError: method: expected one of autolip, frobenius, ..., got 'nope'
     """
     if not isinstance(method, str) or method not in registry:
         raise InvalidInputError("method", f"one of {', '.join(registry)}", repr(method))
