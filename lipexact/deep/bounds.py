@@ -96,7 +96,8 @@ class DeepBounds:
         self.reach = []
         S = np.ones((1, self.weights[-1].shape[0]))
         for W in reversed(self.abs_weights[1:]):
-            S = S @ W
+            with np.errstate(over="ignore", invalid="ignore"):
+                S = S @ W
             self.reach.append(S.ravel().copy())
         self.reach.reverse()
 
@@ -245,35 +246,42 @@ class DeepBounds:
         linear = affine.float_linear()
         offset = float_offset(affine) if self.box is not None else None
         states = self.stability(layer, np.asarray(state, dtype=np.int8), linear, offset)
-        if self.jacobian == "signed" and layer == len(self.weights) - 2:
-            exact = self.last_layer(states[0], linear)
-            if exact is not None:
-                return exact * (1 + BOUND_SLACK) if math.isfinite(exact) else math.inf
         B = self.entrywise(layer, states, linear)
         with np.errstate(over="ignore", invalid="ignore"):
             value = float(jacobian_norms(B, self.norm))
             if self.jacobian == "signed":
-                value = min(value, self.signed(layer, states, linear, B))
+                if layer == len(self.weights) - 2:
+                    value = min(value, self.last_layer(states[0], linear))
+                if not (layer == len(self.weights) - 2 and np.count_nonzero(states[0] < 0) <= LAST_LAYER_FREE):
+                    value = min(value, self.signed(layer, states, linear, B))  # (all enumerated: exact already)
         return value * (1 + BOUND_SLACK) if math.isfinite(value) else math.inf
 
-    def last_layer(self, state: np.ndarray, linear: np.ndarray) -> float | None:
-        """At the last ReLU layer: the largest ``||W_k D M||`` over every completion ``D`` of the free units
-        (``2^free`` Jacobians, at most :data:`LAST_LAYER_FREE` free units; None beyond), plus the norm of
-        the rounding slack ``PRODUCT_SLACK |W_k| |M|`` (``||J + E|| <= ||J|| + ||E||``)."""
+    def last_layer(self, state: np.ndarray, linear: np.ndarray) -> float:
+        """At the last ReLU layer: ``J = W_k D M`` with ``D`` fixed on the node's decided units. The free units
+        with the largest shares ``|W_k[:, i]| |M_i|`` (at most :data:`LAST_LAYER_FREE`) are enumerated
+        (``2^k`` completions, each Jacobian exact); the other free units are bounded entrywise (their shares'
+        negative and positive parts summed), and the bound is the largest norm of ``max(|J_E + lo|, |J_E + hi|)``
+        over the completions ``E``: the exact maximum over every completion when all free units are
+        enumerated. The rounding slack ``PRODUCT_SLACK |W_k| |M|`` is added entrywise (every term is a sum of
+        at most ``width + 1`` float products of the entries of ``|W_k| |M|``)."""
         free = np.flatnonzero(state < 0)
-        if free.size > LAST_LAYER_FREE:
-            return None
         on = np.flatnonzero(state == 1)
         W = self.weights[-1]
         with np.errstate(all="ignore"):
-            fixed = W[:, on] @ linear[on]
-            parts = W[:, free][:, :, None] * linear[free][None, :, :]  # m x free x n: each free unit's share
-            choices = _completions(free.size)
-            J = fixed[None] + np.einsum("dk,mkn->dmn", choices, parts)
             live = np.concatenate([on, free])
             A = self.abs_weights[-1][:, live] @ np.abs(linear[live])
-            value = float(jacobian_norms(J, self.norm).max()) + PRODUCT_SLACK * float(jacobian_norms(A, self.norm))
-        return value
+            parts = W[:, free].T[:, :, None] * linear[free][:, None, :]  # free x m x n: each free unit's share
+            if free.size > LAST_LAYER_FREE:
+                size = np.abs(parts).sum(axis=(1, 2))
+                order = np.argsort(-size, kind="stable")
+                rest, parts = parts[order[LAST_LAYER_FREE:]], parts[order[:LAST_LAYER_FREE]]
+                lo, hi = np.minimum(rest, 0.0).sum(axis=0), np.maximum(rest, 0.0).sum(axis=0)
+            else:
+                lo = hi = np.zeros((W.shape[0], linear.shape[1]))
+            fixed = W[:, on] @ linear[on]
+            J = fixed[None] + np.einsum("dk,kmn->dmn", _completions(parts.shape[0]), parts)
+            B = np.maximum(np.abs(J + lo), np.abs(J + hi)) + PRODUCT_SLACK * A
+            return float(jacobian_norms(B, self.norm).max())
 
     def signed(self, layer: int, states: list, linear: np.ndarray, B: np.ndarray) -> float:
         """The sign-vector bounds: ``||J||_inf <=`` the largest :meth:`row_sums`, ``||J||_1 <=`` the largest

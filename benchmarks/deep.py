@@ -1,0 +1,351 @@
+"""Exact constants of deep ReLU networks: times to proof, certified brackets, node bounds before and after.
+
+``python -m benchmarks.deep --out DIR [--quick | --full] [--seed S]`` writes a report section (Markdown,
+``results.json`` and one CSV per table, :func:`benchmarks.report.write_one_section`) with:
+
+- **published**: the seven published exact constants of ``../shared/networks`` (LipBaB 4-5-5-3 and
+  10-15-10-3 on boxes, three norms; ExLipBaB 4-6-6-3 global l2), each solved by ``auto`` with its time; a
+  check per constant (``optimal`` and within 1e-9 relative). Skipped with a message when the folder is absent.
+- **node bounds, before and after**: :func:`lipexact.deep.enumerate.run_search` (branch and bound) with the
+  entrywise interval Jacobian bound (``jacobian="interval"``, the bound before this section existed) and with
+  the sign-vector and last-layer bounds (``"signed"``, the default), side by side in one run on the same
+  networks (same limit), with the ratio of the times and of the node counts.
+- **random deep networks**: N(0, 1)/sqrt(fan-in) weights and biases, seed ``S``: 10-20-20-1 and
+  10-30-30-30-3 on ``[0, 1]^10``, ``[-1, 1]^10`` and globally, norms 2 and inf (``--full``: and 1)
+  (``auto``: time to proof, or the certified bracket at the limit: 60 s, 600 s with ``--full``); 11-12-12-1 and 11-24-24-1 globally (targets: < 60 s and
+  < 10 min); 13-20-16-8-3 globally (target: a bracket within 1% after 10 minutes, ``--full``).
+- **memory**: the peak resident set size of each run (psutil, sampled every 0.1 s in a thread) and of the
+  largest.
+
+The machine's load average is recorded before each row: the machine is shared and absolute times are
+inflated under load; the before/after comparison is a ratio of runs made one after the other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from benchmarks.report import Check, Section, Table
+
+__all__ = ["PROG", "random_network", "measure", "run_deep", "build_section", "main", "entry"]
+
+PROG = "python -m benchmarks.deep"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "networks"
+
+
+def random_network(sizes: Sequence[int], seed: int):
+    """N(0, 1)/sqrt(fan-in) weights and biases.
+
+    Examples
+    --------
+    >>> random_network([3, 4, 1], 0).sizes
+    [3, 4, 1]
+    """
+    from lipexact.deep.network import ReLUNetwork
+
+    rng = np.random.default_rng(seed)
+    return ReLUNetwork([(rng.standard_normal((o, i)) / np.sqrt(i), rng.standard_normal(o) / np.sqrt(i))
+                        for i, o in zip(sizes[:-1], sizes[1:])])
+
+
+@dataclass
+class Run:
+    group: str
+    name: str
+    scope: str
+    norm: str
+    method: str
+    limit: float | None
+    status: str
+    lower: float | None
+    upper: float | None
+    seconds: float
+    nodes: int | None
+    peak_rss_mb: float
+    load1: float | None
+    note: str = ""
+
+    @property
+    def gap(self) -> float | None:
+        if self.lower is None or self.upper is None or not self.lower > 0:
+            return None
+        return self.upper / self.lower - 1.0
+
+
+def measure(call: Callable[[], Any]) -> tuple[Any, float, float]:
+    """``(result, seconds, peak RSS in MiB)``: the call's wall time and the largest resident set size of this
+    process sampled every 0.1 s while it ran (psutil).
+
+    Examples
+    --------
+    >>> value, seconds, peak = measure(lambda: sum(range(10)))
+    >>> value, seconds >= 0, peak > 0
+    (45, True, True)
+    """
+    import psutil
+
+    process = psutil.Process()
+    peak = [process.memory_info().rss]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.1):
+            peak[0] = max(peak[0], process.memory_info().rss)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    start = time.perf_counter()
+    try:
+        value = call()
+    finally:
+        seconds = time.perf_counter() - start
+        done.set()
+        thread.join()
+    peak[0] = max(peak[0], process.memory_info().rss)
+    return value, seconds, peak[0] / 2 ** 20
+
+
+def _load() -> float | None:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+
+
+def _solve(group: str, name: str, net, norm: str, box, limit: float | None, seed: int, note: str = "") -> Run:
+    from lipexact.deep.solve import lipschitz_deep
+
+    load = _load()
+    domain = None if box is None else ([box[0]] * net.n_inputs, [box[1]] * net.n_inputs)
+    result, seconds, peak = measure(lambda: lipschitz_deep(net, "auto", norm, domain, limit, seed=seed))
+    stats = result.stats
+    nodes = stats.get("nodes", stats.get("second", {}).get("nodes"))
+    scope = "global" if box is None else f"[{box[0]:g}, {box[1]:g}]^{net.n_inputs}"
+    picked = stats.get("auto")
+    return Run(group, name, scope, norm, f"auto ({picked})", limit, result.status.value, result.lower, result.upper,
+               seconds, nodes, peak, load, note)
+
+
+def _compare(name: str, net, norm: str, box, limit: float, seed: int) -> list[Run]:
+    from lipexact.deep.enumerate import run_search
+    from lipexact.domain import as_box
+    from lipexact.exact.problem import Clock
+
+    rows = []
+    domain = None if box is None else as_box(([box[0]] * net.n_inputs, [box[1]] * net.n_inputs), net.n_inputs)
+    scope = "global" if box is None else f"[{box[0]:g}, {box[1]:g}]^{net.n_inputs}"
+    for jacobian in ("interval", "signed"):
+        load = _load()
+        outcome, seconds, peak = measure(lambda: run_search(net, norm, domain, Clock(limit), bnb=True, seed=seed,
+                                                            jacobian=jacobian))
+        rows.append(Run("bounds", name, scope, norm, f"bnb ({jacobian})", limit, outcome.status.value, outcome.value,
+                        outcome.upper, seconds, outcome.stats["nodes"], peak, load))
+    return rows
+
+
+def _published(seed: int) -> tuple[list[Run], list[Check], str | None]:
+    from lipexact.deep.network import ReLUNetwork
+
+    index_path = SHARED / "published.json"
+    if not index_path.is_file():
+        return [], [], f"published networks not found at {SHARED}"
+    runs, checks = [], []
+    for name, record in sorted(json.loads(index_path.read_text()).items()):
+        net = ReLUNetwork.from_dict(json.loads((SHARED / f"{name}.json").read_text()))
+        for entry in record["published"]:
+            box = None if entry["box"] is None else (float(entry["box"][0]), float(entry["box"][1]))
+            run = _solve("published", name, net, str(entry["norm"]), box, 300.0, seed,
+                         note=f"published {entry['value']!r}")
+            runs.append(run)
+            value = entry["value"]
+            ok = (run.status == "optimal" and run.lower is not None
+                  and abs(run.lower - value) <= 1e-9 * abs(value) and abs(run.upper - value) <= 1e-9 * abs(value))
+            checks.append(Check(f"{name} l{entry['norm']} {run.scope}: optimal and equal to the published "
+                                f"{value!r} (1e-9 relative)", ok,
+                                f"{run.status} [{run.lower!r}, {run.upper!r}] in {run.seconds:.2f} s"))
+    return runs, checks, None
+
+
+@dataclass
+class DeepResult:
+    runs: list
+    checks: list
+    skipped: list
+    mode: str
+    seed: int
+    limit: float
+    load_start: Any
+    load_end: Any
+    seconds: float
+
+
+def run_deep(mode: str = "default", seed: int = 0, progress: bool = True) -> DeepResult:
+    """Every row of the section (see the module docstring); ``mode`` is ``quick``, ``default`` or ``full``."""
+    import torch  # noqa: F401 - imported before any timing (the witness check imports it on first use)
+
+    load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    start = time.perf_counter()
+    limit = {"quick": 10.0, "default": 60.0, "full": 600.0}[mode]
+    runs, checks, skipped = [], [], []
+
+    def log(run: Run) -> None:
+        runs.append(run)
+        if progress:
+            print(f"[deep] {run.group} {run.name} {run.scope} l{run.norm} {run.method}: {run.status} "
+                  f"[{run.lower}, {run.upper}] {run.seconds:.1f} s (load {run.load1})", file=sys.stderr, flush=True)
+
+    published, published_checks, reason = _published(seed)
+    for run in published:
+        log(run)
+    checks.extend(published_checks)
+    if reason:
+        skipped.append(reason)
+    # node bounds before and after, side by side
+    comparisons = [("8-10-10-1", None, "2"), ("8-10-10-1", None, "inf")] if mode == "quick" else \
+        [("11-12-12-1", None, "2"), ("11-12-12-1", None, "inf"), ("10-20-20-1", (0.0, 1.0), "inf"),
+         ("10-20-20-1", None, "inf")]
+    compare_limit = 20.0 if mode == "quick" else 60.0
+    for sizes, box, norm in comparisons:
+        net = random_network([int(s) for s in sizes.split("-")], seed)
+        for run in _compare(sizes, net, norm, box, compare_limit, seed):
+            log(run)
+    # random deep nets
+    norms = {"quick": ("2",), "default": ("2", "inf"), "full": ("2", "inf", "1")}[mode]
+    nets = ["10-20-20-1"] if mode == "quick" else ["10-20-20-1", "10-30-30-30-3"]
+    for sizes in nets:
+        net = random_network([int(s) for s in sizes.split("-")], seed)
+        for box in ((0.0, 1.0), (-1.0, 1.0), None):
+            for norm in norms:
+                log(_solve("random", sizes, net, norm, box, limit, seed))
+    targets = [("11-12-12-1", 60.0)] if mode == "quick" else \
+        [("11-12-12-1", 60.0), ("11-24-24-1", 600.0), ("13-20-16-8-3", 600.0)]
+    for sizes, target in targets:
+        net = random_network([int(s) for s in sizes.split("-")], seed)
+        run_limit = target if mode == "full" else min(target, limit)
+        run = _solve("targets", sizes, net, "2", None, run_limit, seed, note=f"target {target:g} s")
+        log(run)
+        if sizes == "13-20-16-8-3":
+            ok = run.gap is not None and run.gap <= 0.01 if run_limit >= target else None
+            checks.append(Check(f"{sizes} global l2: certified bracket within 1% after {target:g} s", ok,
+                                f"[{run.lower}, {run.upper}] after {run.seconds:.1f} s (limit {run_limit:g} s)"))
+        else:
+            ok = run.status == "optimal" and run.seconds <= target if run_limit >= target or \
+                run.status == "optimal" else None
+            checks.append(Check(f"{sizes} global l2: proven optimal within {target:g} s", ok,
+                                f"{run.status} [{run.lower}, {run.upper}] in {run.seconds:.1f} s "
+                                f"(limit {run_limit:g} s)"))
+    load_end = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    return DeepResult(runs, checks, skipped, mode, seed, limit, load_start, load_end, time.perf_counter() - start)
+
+
+def _fmt(value: float | None) -> Any:
+    return None if value is None else float(f"{value:.10g}")
+
+
+def build_section(result: DeepResult, key: str = "deep",
+                  title: str = "Deep networks: exact constants, brackets and node bounds") -> Section:
+    section = Section(key, title)
+    cores = os.cpu_count() or 1
+    section.text.append(
+        f"Mode `{result.mode}` (limit {result.limit:g} s for the random nets), seed {result.seed}. Random nets: "
+        "N(0, 1)/sqrt(fan-in) weights and biases. Every value is certified: `lower` is the re-checked witness "
+        "(exact signs, autograd), `upper` the proven bound; `optimal` means they agree within 1e-9. The method "
+        "is `lipschitz_deep(net, 'auto')`, which says what it picked.")
+    loads = (f"Load average (1/5/15 min) at the start: {result.load_start}, at the end: {result.load_end} "
+             f"({cores} logical cores); the 1-minute load before each row is in the tables.")
+    if max((result.load_start or [0])[0], (result.load_end or [0])[0]) > cores:
+        loads += (" WARNING: more runnable processes than cores: other work shared the machine and the "
+                  "times are longer than on an idle machine.")
+    section.text.append(loads + f" Total {result.seconds:.0f} s.")
+    if result.skipped:
+        section.text.append("Skipped: " + "; ".join(result.skipped) + ".")
+    columns = ["network", "scope", "norm", "method", "limit (s)", "status", "lower", "upper", "gap", "time (s)",
+               "nodes", "peak RSS (MiB)", "load 1 min", "note"]
+
+    def rows(group: str) -> list:
+        return [[r.name, r.scope, r.norm, r.method, r.limit, r.status, _fmt(r.lower), _fmt(r.upper),
+                 None if r.gap is None else float(f"{r.gap:.3g}"), round(r.seconds, 2), r.nodes,
+                 round(r.peak_rss_mb, 1), r.load1, r.note] for r in result.runs if r.group == group]
+
+    section.tables.append(Table(f"{key}_published", "Published exact constants (../shared/networks)", columns,
+                                rows("published")))
+    section.tables.append(Table(f"{key}_random", "Random deep networks: time to proof or the bracket at the limit",
+                                columns, rows("random")))
+    section.tables.append(Table(f"{key}_targets", "Global l2 targets (11-12-12-1 < 60 s, 11-24-24-1 < 10 min, "
+                                "13-20-16-8-3 bracket within 1% after 10 min)", columns, rows("targets"),
+                                ["Outside --full the limit is the mode's, so a target row that stops there is not "
+                                 "judged."]))
+    bound_runs = [r for r in result.runs if r.group == "bounds"]
+    comparison = []
+    for before, after in zip(bound_runs[::2], bound_runs[1::2]):
+        comparison.append([before.name, before.scope, before.norm, before.status, after.status,
+                           _fmt(before.upper), _fmt(after.upper), round(before.seconds, 2), round(after.seconds, 2),
+                           round(after.seconds / before.seconds, 3) if before.seconds > 0 else None,
+                           before.nodes, after.nodes,
+                           round(after.nodes / before.nodes, 3) if before.nodes else None, before.load1])
+    section.tables.append(Table(
+        f"{key}_bounds", "Node bounds: entrywise interval Jacobian bound (before) against sign-vector and "
+        "last-layer bounds (after), bnb, same limit, side by side",
+        ["network", "scope", "norm", "status before", "status after", "upper before", "upper after",
+         "time before (s)", "time after (s)", "time ratio", "nodes before", "nodes after", "node ratio",
+         "load 1 min"], comparison,
+        ["A ratio below 1: the new bounds are faster (fewer nodes). When both stop at the limit, compare the "
+         "upper bounds (the certified bracket's top) instead."]))
+    largest = max(result.runs, key=lambda r: r.peak_rss_mb, default=None)
+    if largest is not None:
+        section.text.append(f"Peak RSS: {largest.peak_rss_mb:.0f} MiB (the largest run: {largest.name} "
+                            f"{largest.scope} l{largest.norm}, {largest.method}).")
+    section.checks.extend(result.checks)
+    section.records.extend(r.__dict__ for r in result.runs)
+    section.seconds = result.seconds
+    return section
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_true", help="small nets, 10 s limits (a few minutes)")
+    group.add_argument("--full", action="store_true", help="600 s limits and the 10-minute targets (hours)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random networks and the solvers")
+    parser.add_argument("-o", "--out", type=Path, default=None,
+                        help="output folder (default benchmarks/results/deep-<timestamp>)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the section and write its report; print the report's path."""
+    from benchmarks.report import timestamp, write_one_section
+    from reductions.validation import require
+
+    args = _parse(argv)
+    require(args.seed >= 0, "seed", "a non-negative integer", repr(args.seed))
+    mode = "quick" if args.quick else "full" if args.full else "default"
+    out = args.out if args.out is not None else Path(__file__).resolve().parent / "results" / f"deep-{timestamp()}"
+    require(not out.exists() or out.is_dir(), "out", "a folder", f"{out} is a file")
+    started = _dt.datetime.now().isoformat(timespec="seconds")
+    load_start = _load()
+    start = time.perf_counter()
+    result = run_deep(mode, args.seed, progress=not args.no_progress)
+    built = build_section(result)
+    write_one_section(out, built, PROG, argv, seed=args.seed, started=started, load_start=load_start,
+                      seconds=time.perf_counter() - start, config={"name": f"deep-{mode}", "mode": mode})
+    return 0
+
+
+def entry(argv: Sequence[str] | None = None) -> int:
+    from lipexact.cli import run_cli
+
+    return run_cli(PROG, main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(entry())

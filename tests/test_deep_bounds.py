@@ -1,0 +1,99 @@
+"""The deep node bounds (lipexact.deep.bounds): the sign-vector and last-layer bounds are sound, never looser
+than the entrywise interval bound (up to the rounding slack), exact at the last layer, and strictly tighter
+where signs cancel."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lipexact.deep.bounds import LAST_LAYER_FREE, DeepBounds, _completions, _sign_vectors
+from lipexact.deep.exact import ExactNetwork
+from lipexact.deep.network import ReLUNetwork
+from tests.test_deep_bnb import completions, random_net
+from tests.test_deep_strategies import boxes, deep_nets
+
+NORMS = ("2", "1", "inf")
+
+
+def test_sign_vectors_and_completions_enumerate_each_vector_once():
+    U = _sign_vectors(3)
+    assert U.shape == (3, 4) and np.all(U[0] == 1)
+    assert len({tuple(c) for c in U.T} | {tuple(-c) for c in U.T}) == 8
+    C = _completions(3)
+    assert C.shape == (8, 3) and len({tuple(r) for r in C}) == 8
+
+
+@settings(max_examples=40)
+@given(deep_nets(max_hidden=7), st.sampled_from(NORMS), st.booleans(), st.data())
+def test_signed_bound_is_sound_and_never_looser_than_the_interval_bound(net, norm, use_box, data):
+    box = data.draw(boxes(net.n_inputs)) if use_box else None
+    lower, upper = (None, None) if box is None else box
+    sizes = net.hidden_sizes
+    layer = data.draw(st.integers(0, len(sizes) - 1))
+    fixed = [np.array(data.draw(st.lists(st.booleans(), min_size=w, max_size=w))) for w in sizes[:layer]]
+    state = np.array(data.draw(st.lists(st.sampled_from((-1, 0, 1)), min_size=sizes[layer], max_size=sizes[layer])),
+                     dtype=np.int8)
+    affine = ExactNetwork(net).maps(fixed + [np.zeros(sizes[layer], dtype=bool)])[layer]
+    signed = DeepBounds(net, norm, box, "signed").bound(layer, state, affine)
+    interval = DeepBounds(net, norm, box, "interval").bound(layer, state, affine)
+    best = completions(net, norm, layer, fixed, state, lower, upper)
+    assert best <= signed, (best, signed)
+    assert signed <= interval * (1 + 1e-9) + 1e-300
+
+
+@settings(max_examples=30)
+@given(deep_nets(max_hidden=8), st.sampled_from(NORMS), st.data())
+def test_last_layer_bound_is_the_maximum_over_every_completion(net, norm, data):
+    """Globally, at the last ReLU layer with at most LAST_LAYER_FREE free units, the bound is the largest norm
+    over every completion (realizable or not): the enumeration is exact up to the rounding slack."""
+    sizes = net.hidden_sizes
+    layer = len(sizes) - 1
+    fixed = [np.array(data.draw(st.lists(st.booleans(), min_size=w, max_size=w))) for w in sizes[:layer]]
+    state = np.array(data.draw(st.lists(st.sampled_from((-1, 0, 1)), min_size=sizes[layer], max_size=sizes[layer])),
+                     dtype=np.int8)
+    assert np.count_nonzero(state < 0) <= LAST_LAYER_FREE
+    affine = ExactNetwork(net).maps(fixed + [np.zeros(sizes[layer], dtype=bool)])[layer]
+    bound = DeepBounds(net, norm).bound(layer, state, affine)
+    best = completions(net, norm, layer, fixed, state, None, None)
+    assert best <= bound <= best * (1 + 1e-8) + 1e-12 * (1 + abs(best))
+
+
+def test_signed_bound_is_strictly_tighter_where_signs_cancel():
+    # y = relu(x1 + x2) - relu(x1 - x2) + ...: the entrywise bound adds magnitudes that no completion reaches
+    net = random_net([11, 12, 12, 1], 0)
+    first = ExactNetwork(net).first()
+    state = np.full(12, -1, dtype=np.int8)
+    for norm in ("inf", "2"):
+        signed = DeepBounds(net, norm, None, "signed").bound(0, state, first)
+        interval = DeepBounds(net, norm, None, "interval").bound(0, state, first)
+        assert signed < 0.8 * interval, (norm, signed, interval)
+
+
+def test_several_outputs_use_the_output_sign_vectors():
+    net = ReLUNetwork([([[1.0, 0.0], [0.0, 1.0]], None), ([[1.0, 1.0], [1.0, -1.0]], None),
+                       ([[1.0, 1.0], [1.0, -1.0]], None)])
+    first = ExactNetwork(net).first()
+    state = np.array([-1, -1], dtype=np.int8)
+    bounds = DeepBounds(net, "1")
+    linear = first.float_linear()
+    states = bounds.stability(0, state, linear, None)
+    columns = bounds.column_sums(0, states, linear)
+    entrywise = bounds.entrywise(0, states, linear).sum(axis=0)
+    assert columns is not None and np.all(columns <= entrywise * (1 + 1e-9))
+    best = completions(net, "1", 0, [], state, None, None)
+    assert best <= bounds.bound(0, state, first)
+
+
+def test_unknown_bound_kind_is_refused():
+    with pytest.raises(ValueError, match="jacobian"):
+        DeepBounds(random_net([2, 3, 3, 1], 0), "2", None, "exactish")
+
+
+def test_infinite_weights_products_give_an_infinite_bound_not_a_small_one():
+    big = 1e200
+    net = ReLUNetwork([([[big, big]], None), ([[big]], None), ([[big]], None)])
+    bound = DeepBounds(net, "2").bound(0, np.array([-1], dtype=np.int8), ExactNetwork(net).first())
+    assert bound == math.inf  # the true bound 2^0.5 1e600 does not fit in a float: never a finite (wrong) one
