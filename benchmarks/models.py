@@ -1,8 +1,11 @@
 """The networks of the benchmarks, written with torch (no pretrained weights, no download).
 
 - :func:`mlp` / :func:`paper_mlp`: fully connected ReLU networks, ``n_layers`` linear layers.
-- :func:`paper_cnn`: ReLU CNNs with ``n_layers - 1`` convolutions and one linear read-out, for the
-  8x8 digits.
+- :func:`mnist_cnn`: the MNIST CNNs of the paper's reference code (``models/mnist_4.py`` and
+  ``models/mnist_5.py`` of github.com/avirmaux/lipEstimation: 32-64-128 channels, stride 2, 28x28 inputs),
+  extended to 7 and 10 layers by more 64-channel convolutions as ``mnist_5`` adds one.
+- :func:`paper_cnn`: small ReLU CNNs with ``n_layers - 1`` same-size convolutions and one linear read-out
+  (the smoke configuration's).
 - :func:`alexnet`: the AlexNet architecture of Krizhevsky, Sutskever & Hinton (2012) in its common
   single-tower form (5 convolutions, 3 overlapping max-poolings, 3 linear layers), random weights.
 - :func:`two_layer`: ``Sequential(Linear, ReLU, Linear)``, the networks the exact solver accepts.
@@ -16,7 +19,7 @@ from typing import Sequence
 
 from reductions.validation import require
 
-__all__ = ["mlp", "paper_mlp", "paper_cnn", "alexnet", "two_layer", "count_parameters", "describe"]
+__all__ = ["mlp", "paper_mlp", "mnist_cnn", "paper_cnn", "alexnet", "two_layer", "count_parameters", "describe"]
 
 
 def _torch():
@@ -68,6 +71,35 @@ def paper_mlp(n_layers: int, width: int, n_inputs: int = 2, n_outputs: int = 1, 
     """An MLP with ``n_layers`` linear layers, every hidden layer ``width`` wide (the paper's MLP family)."""
     require(n_layers >= 2, "n_layers", "an integer >= 2", repr(n_layers))
     return mlp([n_inputs] + [width] * (n_layers - 1) + [n_outputs], seed=seed, dtype=dtype)
+
+
+def mnist_cnn(n_layers: int, seed: int = 0, dtype=None):
+    """The reference code's MNIST CNN with ``n_layers`` convolutions (input ``(N, 1, 28, 28)``, 10 outputs).
+
+    ``n_layers = 4`` is ``mnist_4``: Conv(1->32, 5x5, stride 2), Conv(32->64, 3x3, stride 2),
+    Conv(64->128, 3x3, stride 2), Conv(128->10, 2x2), ReLU between them (28 -> 12 -> 5 -> 2 -> 1 pixels).
+    ``n_layers = 5`` is ``mnist_5``, which inserts Conv(64->64, 3x3, stride 1, padding 1) after the second
+    convolution. More layers insert more of that convolution at the same place (our choice: the paper's 7-
+    and 10-layer CNNs are not in its code).
+
+    Examples
+    --------
+    >>> describe(mnist_cnn(5))
+    'Conv(1->32,5x5,s2) ReLU Conv(32->64,3x3,s2) ReLU Conv(64->64,3x3,s1) ReLU Conv(64->128,3x3,s2) ReLU \
+Conv(128->10,2x2,s1) Flatten'
+    """
+    torch = _torch()
+    nn = torch.nn
+    require(isinstance(n_layers, int) and n_layers >= 4, "n_layers", "an integer >= 4", repr(n_layers))
+    state = _seeded(seed)
+    try:
+        layers: list = [nn.Conv2d(1, 32, 5, stride=2), nn.ReLU(), nn.Conv2d(32, 64, 3, stride=2), nn.ReLU()]
+        for _ in range(n_layers - 4):
+            layers += [nn.Conv2d(64, 64, 3, stride=1, padding=1), nn.ReLU()]
+        layers += [nn.Conv2d(64, 128, 3, stride=2), nn.ReLU(), nn.Conv2d(128, 10, 2), nn.Flatten()]
+        return _finish(nn.Sequential(*layers), seed, dtype)
+    finally:
+        torch.random.set_rng_state(state)
 
 
 def paper_cnn(n_layers: int, channels: int, image_size: int = 8, in_channels: int = 1, n_classes: int = 10,

@@ -23,7 +23,8 @@ from typing import Any
 from benchmarks.measure import Measurement
 from lipexact.io import write_atomic
 
-__all__ = ["Table", "Figure", "Check", "Section", "environment", "format_cell", "write_report"]
+__all__ = ["Table", "Figure", "Check", "Section", "environment", "format_cell", "write_report", "cpu_clock", "load_now",
+           "budget_check"]
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Section:
     checks: list[Check] = field(default_factory=list)
     records: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    cpu_seconds: float | None = None  # CPU time of this process and its children (cpu_clock), less load-sensitive
+    load: tuple[float | None, float | None] | None = None  # 1-minute load average at the start and the end
 
 
 # --------------------------------------------------------------------------- environment
@@ -224,7 +227,8 @@ def write_report(out: Path, sections: list[Section], meta: dict[str, Any]) -> di
     results = {
         "meta": meta,
         "sections": [
-            {"key": s.key, "title": s.title, "seconds": s.seconds, "text": s.text,
+            {"key": s.key, "title": s.title, "seconds": s.seconds, "cpu_seconds": s.cpu_seconds, "load": s.load,
+             "text": s.text,
              "tables": [{"key": t.key, "title": t.title, "columns": t.columns,
                          "rows": [[_raw(c) for c in row] for row in t.rows], "notes": t.notes}
                         for t in s.tables],
@@ -270,8 +274,9 @@ def render_markdown(sections: list[Section], meta: dict[str, Any]) -> str:
         lines.append(f"{i}. [{section.title}](#{_anchor(section.title)})")
     lines.append("")
     all_checks: list[tuple[str, Check]] = []
+    cores = env.get("cpu_count_logical") or 1
     for section in sections:
-        lines += [f"## {section.title}", "", f"_Section time: {section.seconds:.1f} s_", ""]
+        lines += [f"## {section.title}", "", _section_time(section, cores), ""]
         for paragraph in section.text:
             lines += [paragraph, ""]
         for table in section.tables:
@@ -284,14 +289,90 @@ def render_markdown(sections: list[Section], meta: dict[str, Any]) -> str:
                 lines.append(f"- {_verdict(check.passed)} {check.name}" + (f": {check.detail}" if check.detail else ""))
                 all_checks.append((section.title, check))
             lines.append("")
+    budget = budget_check(meta)
+    lines += ["## Run time", ""] + _time_lines(sections, meta, cores)
+    if budget is not None:
+        lines += [f"- {_verdict(budget.passed)} {budget.name}: {budget.detail}"]
+        all_checks.append(("Run time", budget))
+    lines.append("")
     failed = [c for _, c in all_checks if c.passed is False]
     lines += ["## Summary of checks", "",
-              f"{sum(c.passed is True for _, c in all_checks)} passed, {len(failed)} failed, "
-              f"{sum(c.passed is None for _, c in all_checks)} not checkable (a method was unavailable).", ""]
+              f"{len(all_checks)} checks: {sum(c.passed is True for _, c in all_checks)} passed, {len(failed)} "
+              f"failed, {sum(c.passed is None for _, c in all_checks)} not judged (n/a: a method was unavailable, "
+              "or a timing was recorded without a verdict).", ""]
     for title, check in all_checks:
         if check.passed is False:
             lines.append(f"- FAIL ({title}) {check.name}: {check.detail}")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _busy(load: float | None, cores: int) -> bool:
+    return load is not None and load > cores
+
+
+def _section_time(section: Section, cores: int) -> str:
+    text = f"_Section time: {section.seconds:.1f} s wall"
+    if section.cpu_seconds is not None:
+        text += f", {section.cpu_seconds:.1f} s CPU"
+    if section.load:
+        start, end = section.load
+        if start is not None and end is not None:
+            text += f"; 1-min load {start:.2f} at the start, {end:.2f} at the end"
+            if _busy(start, cores) or _busy(end, cores):
+                text += (f" (more runnable processes than the {cores} cores: timings of this section are "
+                         "inflated by other work)")
+    return text + "_"
+
+
+def _time_lines(sections: list[Section], meta: dict[str, Any], cores: int) -> list[str]:
+    lines = ["| section | wall seconds | CPU seconds | load at start | load at end |", "|---|---|---|---|---|"]
+    for section in sections:
+        start, end = section.load if section.load else (None, None)
+        lines.append(f"| {section.key} | {section.seconds:.1f} | {_number(section.cpu_seconds)} | "
+                     f"{_number(start, 3)} | {_number(end, 3)} |")
+    lines.append(f"| **total** | {meta['seconds']:.1f} | {_number(meta.get('cpu_seconds'))} | | |")
+    lines += ["", "CPU seconds: this process and its finished child processes (solver subprocesses); on an idle "
+              "machine a section that runs on one thread takes about its CPU time, so the CPU column estimates "
+              "the idle run time when the wall clock was inflated by other work.", ""]
+    return lines
+
+
+def budget_check(meta: dict[str, Any]) -> Check | None:
+    """The configuration's time budget (``budget_seconds``, on an idle machine) as a check: judged on the wall
+    clock when the machine was idle at the start and the end, else on the CPU time (an estimate of the idle
+    wall time, said so in the detail). None when the configuration has no budget or sections were left out.
+
+    Examples
+    --------
+    >>> meta = {"config": {"name": "quick", "budget_seconds": 300}, "seconds": 900.0, "cpu_seconds": 250.0,
+    ...         "load_average_start": [6.0], "environment": {"load_average": [5.0], "cpu_count_logical": 2},
+    ...         "sections_all": True}
+    >>> check = budget_check(meta)
+    >>> check.passed, "busy" in check.detail
+    (True, True)
+    >>> meta["cpu_seconds"] = 400.0
+    >>> budget_check(meta).passed
+    False
+    """
+    budget = meta["config"].get("budget_seconds")
+    if not budget or not meta.get("sections_all", False):
+        return None
+    cores = meta["environment"].get("cpu_count_logical") or 1
+    start = (meta.get("load_average_start") or [None])[0]
+    end = (meta["environment"].get("load_average") or [None])[0]
+    name = f"the `{meta['config']['name']}` run takes under {budget:g} s on an idle {cores}-core machine"
+    wall, cpu = meta["seconds"], meta.get("cpu_seconds")
+    if meta.get("scheduler"):
+        cpu = None  # sections ran in worker processes: this process's CPU time does not cover them
+    if start is not None and end is not None and not _busy(start, cores) and not _busy(end, cores):
+        return Check(name, wall <= budget, f"measured on an idle machine (1-min load {start:.2f} / {end:.2f}): "
+                                           f"{wall:.1f} s wall ({_number(cpu)} s CPU)")
+    if cpu is None:
+        return Check(name, None, f"{wall:.1f} s wall on a busy machine; no CPU time of the whole run recorded")
+    return Check(name, cpu <= budget,
+                 f"machine busy (1-min load {_number(start, 3)} at the start, {_number(end, 3)} at the end, "
+                 f"{cores} cores): {wall:.1f} s wall, judged on the {cpu:.1f} s of CPU time, the estimate of the "
+                 "idle run time")
 
 
 def _load_line(meta: dict[str, Any]) -> str:
@@ -315,6 +396,21 @@ def _verdict(passed: bool | None) -> str:
 def _anchor(title: str) -> str:
     keep = [ch.lower() if ch.isalnum() else ("-" if ch in " -" else "") for ch in title]
     return "".join(keep)
+
+
+def cpu_clock() -> float:
+    """CPU seconds used so far by this process and its finished children (solver subprocesses such as CBC).
+
+    Less sensitive to other work on the machine than the wall clock: on an idle machine a single-threaded
+    section's wall time is about its CPU time.
+    """
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def load_now() -> float | None:
+    """The 1-minute load average (runnable processes), or None where the platform has none."""
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
 def timestamp() -> str:

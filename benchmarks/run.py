@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Sequence
 
 from benchmarks.config import CONFIGS
-from benchmarks.report import Section, environment, timestamp, write_report
+from benchmarks.report import Section, cpu_clock, environment, load_now, timestamp, write_report
 from lipexact.cli import run_cli
 from reductions.validation import InvalidInputError, require
 
@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ctx = Context(config=config, seed=args.seed, devices=devices, out=out, progress=not args.no_progress)
     started = _dt.datetime.now().isoformat(timespec="seconds")
     load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_clock()
     sections: list[Section] = []
     from tqdm import tqdm
 
@@ -94,9 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                    dynamic_ncols=True)
     for name in overall:
         overall.set_postfix_str(name)
-        section_start = time.perf_counter()
+        section_start, section_cpu, section_load = time.perf_counter(), cpu_clock(), load_now()
         section = SECTIONS[name](ctx)
         section.seconds = time.perf_counter() - section_start
+        section.cpu_seconds = cpu_clock() - section_cpu
+        section.load = (section_load, load_now())
         sections.append(section)
     overall.close()
     meta = {
@@ -107,9 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "timing_devices": devices,
         "started": started,
         "seconds": time.perf_counter() - start,
+        "cpu_seconds": cpu_clock() - cpu_start,
         "environment": environment(),
         "load_average_start": load_start,
         "sections": chosen,
+        "sections_all": set(chosen) == set(SECTIONS),
     }
     paths = write_report(out, sections, meta)
     print(paths["report.md"])

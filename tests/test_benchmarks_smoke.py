@@ -146,6 +146,51 @@ def test_certify_fuzz_section_judges_every_run_against_the_oracle(smoke):
     assert total[0] == "all" and total[3] == len(runs)
 
 
+def test_paper_values_stand_beside_ours_with_their_citation(smoke):
+    out, results, _ = smoke
+    text = (out / "report.md").read_text()
+    mlp = next(s for s in results["sections"] if s["key"] == "mlp")
+    paper = next(t for t in mlp["tables"] if t["key"] == "mlp_paper")
+    assert paper["columns"][1:8] == [f"{c} (paper)" for c in ("Frobenius", "AutoLip", "SeqLip", "greedy SeqLip",
+                                                              "data", "annealing", "grid search")]
+    assert paper["rows"] == [[4, 648.2, 33.04, 21.47, 21.47, 4.36, 4.55, 6.56,
+                              'Scaman & Virmaux (2018), poster, section 7, MLP table, row "# layers = 4"']]
+    assert "| 4 | 648.2 | 33.04 | 21.47 |" in text
+    ratios = next(t for t in mlp["tables"] if t["key"] == "mlp_ratios")
+    row4 = next(r for r in ratios["rows"] if r[0] == 4)
+    assert row4[2] == pytest.approx(33.04 / 21.47) and row4[4] == pytest.approx((648.2 / 33.04) ** 0.25)
+    assert "Run time" in text and "CPU seconds" in text
+
+
+def test_the_summary_counts_every_failed_check():
+    from benchmarks.report import Check, Section, render_markdown
+
+    env = {"cpu": "x", "cpu_count_logical": 2, "memory_gib": 1, "platform": "p", "torch_threads": 1,
+           "cuda_available": False, "python": "3", "versions": {}, "git_commit": "c", "load_average": [0.1, 0, 0]}
+    meta = {"command": "c", "config": {"name": "quick", "budget_seconds": 300}, "seed": 0, "device": "cpu",
+            "started": "s", "seconds": 400.0, "cpu_seconds": 350.0, "environment": env,
+            "load_average_start": [0.2, 0, 0], "sections_all": True}
+    section = Section("s", "S", checks=[Check("fine", True), Check("speed target: x", False, "9 s > 5 s"),
+                                        Check("unjudged", None)])
+    section.load = (0.2, 0.1)
+    text = render_markdown([section], meta)
+    # the idle machine's wall clock (400 s) misses the 300 s budget: a second FAIL
+    assert "4 checks: 1 passed, 2 failed, 1 not judged" in text
+    assert "- FAIL (S) speed target: x: 9 s > 5 s" in text and "- FAIL (Run time) the `quick` run" in text
+
+
+def test_a_busy_machine_is_judged_on_cpu_time_and_said_so():
+    from benchmarks.report import budget_check
+
+    meta = {"config": {"name": "quick", "budget_seconds": 300}, "seconds": 1200.0, "cpu_seconds": 200.0,
+            "load_average_start": [9.0], "environment": {"load_average": [8.0], "cpu_count_logical": 2},
+            "sections_all": True}
+    check = budget_check(meta)
+    assert check.passed is True and "judged on the 200.0 s of CPU time" in check.detail
+    meta["sections_all"] = False  # a subset of sections is not the run the budget is about
+    assert budget_check(meta) is None
+
+
 def test_bracket_checks_catch_a_crossed_pair():
     upper = Measurement("upper", "autolip", "ok", kind="upper", value=1.0)
     lower = Measurement("lower", "data", "ok", kind="lower", value=2.0)
@@ -183,7 +228,8 @@ def test_cuda_is_refused_where_there_is_none(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("module", ["benchmarks.data", "benchmarks.models", "benchmarks.training",
-                                    "benchmarks.paper_values"])
+                                    "benchmarks.paper_values", "benchmarks.paper_tables", "benchmarks.plots",
+                                    "benchmarks.report", "benchmarks.tables"])
 def test_doctests(module):
     failures, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert failures == 0
