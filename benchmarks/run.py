@@ -42,6 +42,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sections", default=None,
                         help="comma-separated subset of sections to run (default: all)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--scheduler", default=None, metavar="local:N|ADDRESS",
+                        help="run the independent sections as Dask tasks, one per single-threaded worker "
+                             "(local:N starts N; devices and threads stay here, after them); default: one after "
+                             "another in this process")
     parser.set_defaults(config="quick")
     return parser.parse_args(argv)
 
@@ -92,7 +96,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     overall = tqdm(chosen, desc=f"benchmarks ({config.name})", file=sys.stderr, disable=args.no_progress,
                    dynamic_ncols=True)
+    remote: dict[str, Section] = {}
+    if args.scheduler is not None:  # see benchmarks/sections_on_dask.py
+        from benchmarks.sections_on_dask import run_sections
+
+        remote = run_sections(chosen, ctx, args.scheduler, progress=not args.no_progress)
     for name in overall:
+        if name in remote:
+            sections.append(remote[name])
+            continue
         overall.set_postfix_str(name)
         section_start, section_cpu, section_load = time.perf_counter(), cpu_clock(), load_now()
         section = SECTIONS[name](ctx)
@@ -113,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "environment": environment(),
         "load_average_start": load_start,
         "sections": chosen,
+        "scheduler": args.scheduler,
         "sections_all": set(chosen) == set(SECTIONS),
     }
     paths = write_report(out, sections, meta)
