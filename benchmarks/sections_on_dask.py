@@ -25,20 +25,21 @@ IN_PROCESS = ("devices", "threads")
 
 
 def _run_section(name: str, ctx: Any) -> tuple[Any, list[dict], str]:
-    """On a worker: seed, run one section, time it (wall and CPU); the section, its bound timings, the worker."""
+    """On a worker: seed, run one section, time it (wall, CPU, load at start and end); the section, its bound timings, the worker."""
     import numpy as np
     import torch
     from distributed import get_worker
 
-    from benchmarks.report import cpu_clock
+    from benchmarks.report import cpu_clock, load_now
     from benchmarks.tables import SECTIONS
 
     torch.manual_seed(ctx.seed)
     np.random.seed(ctx.seed)
-    start, cpu = time.perf_counter(), cpu_clock()
+    start, cpu, load = time.perf_counter(), cpu_clock(), load_now()
     section = SECTIONS[name](ctx)
     section.seconds = time.perf_counter() - start
     section.cpu_seconds = cpu_clock() - cpu
+    section.load = (load, load_now())
     return section, ctx.bound_timings, get_worker().address
 
 
