@@ -250,7 +250,7 @@ def seqlip(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
 
     Parameters
     ----------
-    model : torch.nn.Sequential or TwoLayerReLU
+    model : torch.nn.Module or TwoLayerReLU
         Affine layers, coordinatewise activations and max-poolings (see
         :func:`lipexact.bounds.layers.extract_segments`). A max-pooling splits the network: the bound is
         the product of the SeqLip bounds of the pieces and the poolings' Lipschitz constants.
@@ -410,7 +410,7 @@ def validate_seqlip(model: Any, *, input_shape: Any = None, device: Any = None, 
     >>> validate_seqlip(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.GELU(), torch.nn.Linear(3, 1)))
     Traceback (most recent call last):
     ...
-    reductions.validation.InvalidInputError: model[1]: expected an affine layer ..., got GELU
+    lipexact.bounds.errors.NotApplicableError: model[1]: expected an affine layer ..., got GELU
     """
     device, _, _ = _exact_config(device, dtype, seed, max_exact_width, max_exact_work, split_width, max_unroll,
                                  restarts, options)
