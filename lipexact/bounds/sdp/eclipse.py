@@ -31,10 +31,14 @@ ECLipsE's single stage is the LipSDP-neuron SDP itself (``ECLipsE = LipSDP <= EC
 variants are not ordered in general (each stage of ECLipsE is greedy).
 
 Certification. The estimate ``sqrt(lambda_max(...))`` is never reported: the multipliers ``T = tau T'`` (``tau``
-a hair above the estimate) go to a certifier that PROVES ``M(T, rho) <= 0`` in floating point for the ``rho``
-it reports: :func:`lipexact.bounds.sdp.certify.certified_rho` (the whole matrix) when the LMI side is at most
-``full_max_side``, else :func:`lipexact.bounds.sdp.layerwise_certify.certified_rho_layerwise` (one block per
-layer, linear in depth; ``certifier=`` forces either). Weights are first scaled by powers of two (exact) to
+a hair above the estimate) go to a certifier that finds the smallest ``rho`` for these ``T`` and PROVES
+``M(T, rho) <= 0`` in floating point for the ``rho`` it reports. That ``rho`` may lie below the estimate: ECLipsE
+ties ``rho`` to the scale of ``T`` (``X_0 = I``), while for fixed ``T`` the first block's influence fades with
+depth (measured on random width-100 nets: about 0.3% lower in ``L`` at depth 10, 23% at depth 50; the full and
+the layer-wise certifier agree to 5e-9 there). The certifiers: :func:`lipexact.bounds.sdp.certify.certified_rho`
+(the whole matrix) when the LMI side is at most ``full_max_side``, else
+:func:`lipexact.bounds.sdp.layerwise_certify.certified_rho_layerwise` (one block per layer, linear in depth:
+1.1 s against 54 s for the whole matrix at depth 50, width 100; ``certifier=`` forces either). Weights are first scaled by powers of two (exact) to
 norms about 1, and the certified value is scaled back exactly.
 
 References
