@@ -133,3 +133,11 @@ def test_in_process_run_does_not_import_dask(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.stdout.strip() == "0 []", result.stderr
     assert [line["status"] for line in _lines(out)] == ["optimal", "optimal"]
+
+
+def test_scheduler_without_dask_installed_exits_2_with_the_install_command(tmp_path, monkeypatch):
+    paths = write_inputs(tmp_path)
+    out = tmp_path / "out.jsonl"
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now raises ImportError
+    code, _, err = _run([paths["k3"], "--scheduler", "local:2", "-o", out])
+    assert code == 2 and not out.exists() and 'pip install -e ".[distributed]"' in err

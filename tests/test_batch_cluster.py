@@ -47,14 +47,18 @@ def _certificates(line: dict) -> dict:
 def test_results_on_the_cluster_equal_the_in_process_results(tmp_path, cluster):
     local, client = cluster
     write_inputs(tmp_path)
+    (tmp_path / "broken.rudy").write_text("3 1\n1 2 x\n")
     options = dict(methods=["auto", "bnb"], norms=["2", "inf"], seed=3)
     here = solve_many([tmp_path], **options)
     there = solve_many([tmp_path], scheduler=local.scheduler_address, **options)
-    assert len(here) == len(there) == 20
+    assert len(here) == len(there) == 24
     for a, b in zip(here, there):
         assert {k: a.get(k) for k in COMPARED} == {k: b.get(k) for k in COMPARED}
         assert _certificates(a) == _certificates(b)
     assert sum(line["status"] == "optimal" for line in there) == 14  # instances take norm 2 only: 6 error lines
+    broken = [line for line in there if line["input"]["path"].endswith("broken.rudy")]
+    assert len(broken) == 4 and all("broken.rudy line 2: expected a number, got 'x'" in line["error"]
+                                    for line in broken)
     assert {line["worker"]["pid"] for line in there} <= _worker_pids(client)
     assert all(line["worker"]["address"].startswith("tcp://") for line in there)
 
@@ -79,6 +83,22 @@ def test_a_killed_workers_task_is_retried_on_another_worker(tmp_path, cluster):
         runner.join(120)
     line, = [json.loads(raw) for raw in out.read_text().splitlines()]
     assert line["status"] == "optimal" and line["source_value"] == 2 and line["worker"]["pid"] == second
+
+
+def test_a_task_whose_workers_all_died_is_an_error_line():
+    from distributed.scheduler import KilledWorker
+
+    from lipexact.batch.cluster import _line_of
+    from lipexact.batch.tasks import InputFile, Task
+
+    class Lost:
+        status = "error"
+
+        def exception(self):
+            return KilledWorker("lipexact-batch-x", "tcp://127.0.0.1:1", 3)
+
+    line = _line_of(Lost(), Task(InputFile("/g.rudy", "0" * 64, "instance"), "bnb", "2"))
+    assert line["status"] == "error" and "worker died each time" in line["error"]
 
 
 def test_a_task_over_its_hard_limit_is_an_error_line_and_its_worker_is_restarted(tmp_path, cluster):

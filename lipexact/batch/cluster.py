@@ -9,14 +9,15 @@ Faults:
   task on another worker, up to ``distributed.scheduler.allowed-failures`` times (:data:`ALLOWED_FAILURES`
   on a ``local:N`` cluster; the scheduler's own setting on an existing one); after that the task is an
   ``error`` line (``KilledWorker``);
-* the hard time limit: each task reports its start (a worker event on a topic of this run); a task still
+* the hard time limit: each task reports its start when it begins to execute (after the worker's one-time
+  warm-up; a worker event on a topic of this run, timed on receipt by this client); a task still
   running ``hard_seconds`` after its start is cancelled, becomes an ``error`` line, and its worker is
   restarted through its nanny (``Client.restart_workers``): a thread stuck in C code cannot be stopped any
   other way. A worker started without a nanny cannot be restarted; the line says so.
 
 Workers of a ``local:N`` cluster have one thread each and ``LIPEXACT_THREADS=1`` (and dask's
 ``OMP_NUM_THREADS=1``), so N workers use N cores; the scheduler's worker saturation is 1.0, so a worker
-holds one task at a time and the start event is the real start.
+holds one task at a time (tasks stay with the scheduler until a worker is free).
 
 Examples
 --------
