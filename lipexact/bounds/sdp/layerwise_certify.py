@@ -45,15 +45,15 @@ symmetric matrix ``Q_i`` within an entrywise radius ``R_i`` of its floating-poin
    radii scale the same way. Rows whose diagonal entry and radius are zero must vanish (a positive
    semidefinite matrix with a zero diagonal entry has a zero row): they are checked to be exactly zero
    and dropped; a negative diagonal entry fails the check.
-3. Rump's test (Rump 2006, from the backward error of Cholesky, Higham 2002 Thm 10.3): with
-   ``B = fl(S Q~ S - sigma I)``, a completed floating-point Cholesky gives ``B >= -c_B I`` with
-   ``c_B = gamma_{n+2} / (1 - gamma_{n+2}) tr(B) + 8 (2n + max B_jj) eta``. Hence
-   ``S Q S >= (sigma (1 - u) - u (max |F_jj| + sigma) - c_B - e) I`` with ``e`` the largest row sum of the
-   scaled radius (a bound on the spectral norm of the difference), and the bracket is checked positive
-   with every term inflated (relative ``4 (n + 4) u`` for each evaluated sum, and 1% overall).
+3. Rump's test (Rump 2006, from the backward error of Cholesky, Higham 2002 Thm 10.3), as implemented by
+   :func:`lipexact.bounds.sdp.psd.certified_min_eigenvalue`: a completed floating-point Cholesky of
+   ``fl(S Q~ S - c I)`` proves ``lambda_min(S Q~ S) >= c - gamma_{n+1} / (1 - gamma_{n+1}) tr(...) - ...``; it is
+   handed ``e``, the largest row sum of the scaled radius (a bound on the spectral norm of the difference
+   between ``S Q S`` and ``S Q~ S``, inflated by a relative ``4 (n + 8) u`` for its own evaluation), so that
+   the bound holds for the exact ``S Q S``, and the block passes when that bound is positive.
 
 The argument assumes IEEE-754 binary64, rounding to nearest, no overflow (entries are checked finite),
-conventional (not Strassen-like) matrix products in LAPACK's Cholesky, and ``n u`` far below 1 (checked).
+and ``n u`` far below 1 (checked).
 
 Smallest ``rho`` for given multipliers
 --------------------------------------
@@ -92,6 +92,7 @@ import scipy.linalg
 
 from lipexact.bounds.sdp.certify import CertifiedRho
 from lipexact.bounds.sdp.lmi import check_multipliers, check_weights
+from lipexact.bounds.sdp.psd import certified_min_eigenvalue
 from reductions.validation import require
 
 __all__ = ["prove_lmi_layerwise", "certified_rho_layerwise", "schur_candidate_layerwise", "block_is_psd",
@@ -126,14 +127,6 @@ def default_theta(weights: Sequence[np.ndarray]) -> float:
     sides += [int(a.shape[0]) + int(b.shape[0]) for a, b in zip(weights[:-2], weights[1:-1])]
     n = max(sides)
     return min(DEFAULT_THETA_FACTOR * (n + 2) ** 2 * _U, 2.0 ** -12)
-
-
-def _cholesky_completes(B: np.ndarray) -> bool:
-    try:
-        np.linalg.cholesky(B)
-    except np.linalg.LinAlgError:
-        return False
-    return True
 
 
 def block_is_psd(Q: np.ndarray, radius: np.ndarray) -> tuple[bool, float]:
@@ -176,22 +169,8 @@ def block_is_psd(Q: np.ndarray, radius: np.ndarray) -> tuple[bool, float]:
     F = s[:, None] * Q * s[None, :]
     E = s[:, None] * radius * s[None, :]
     e = _up(float(E.sum(axis=1).max()), n + 4) + 2 * n * _ETA
-    fdiag = np.diag(F)
-    big = float(np.abs(fdiag).max())
-    gamma = _gamma(n + 2)
-    c_F = _up(gamma / (1.0 - gamma) * float(fdiag.sum()), n + 4) + 8 * (2 * n + big) * _ETA
-    sigma = 1.05 * (c_F + e) + 4.0 * _U * big
-    for _ in range(3):
-        B = F - sigma * np.eye(n)
-        bdiag = np.diag(B)
-        if bdiag.min() <= 0 or not _cholesky_completes(B):
-            return False, math.nan
-        c_B = _up(gamma / (1.0 - gamma) * float(bdiag.sum()), n + 4) + 8 * (2 * n + float(bdiag.max())) * _ETA
-        margin = sigma * (1 - _U) - 1.01 * (_U * (big + sigma) + c_B + e)
-        if margin > 0:
-            return True, margin
-        sigma *= 1.5
-    return False, math.nan
+    bound = certified_min_eigenvalue(F, error=e)
+    return (True, bound) if bound > 0 else (False, math.nan)
 
 
 def _product_radius(T: np.ndarray, W: np.ndarray, B: np.ndarray) -> np.ndarray:
