@@ -99,7 +99,7 @@ def build_section(runs: list[dict], folder: Path, time_limit: float, title: str 
                               all(len(k) == len(keys[0]) and k.keys() == keys[0].keys() for k in keys),
                               f"{len(keys[0])} tasks"))
     disagreements = [key for key, line in keys[0].items() for other in keys[1:]
-                     if line["status"] == "optimal" == other[key]["status"]
+                     if key in other and line["status"] == "optimal" == other[key]["status"]
                      and line["source_value"] != other[key]["source_value"]]
     built.checks.append(Check("runs agree on every optimum both proved", not disagreements,
                               f"{len(disagreements)} disagreements"))
