@@ -38,7 +38,7 @@ import numpy as np
 
 from benchmarks.report import Check, Section, Table
 
-__all__ = ["PROG", "random_network", "measure", "run_deep", "build_section", "main", "entry"]
+__all__ = ["PROG", "random_network", "measure", "run_deep", "build_section", "section", "main", "entry"]
 
 PROG = "python -m benchmarks.deep"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "networks"
@@ -309,6 +309,14 @@ def build_section(result: DeepResult, key: str = "deep",
     return section
 
 
+def section(ctx: Any) -> Section:
+    """The measurement as a section of ``python -m benchmarks.run`` (``quick`` and ``smoke`` configurations: the
+    quick mode; ``full``: the full mode; otherwise the default)."""
+    name = getattr(ctx.config, "name", "default")
+    mode = "quick" if name in ("quick", "smoke") else "full" if name == "full" else "default"
+    return build_section(run_deep(mode, ctx.seed, progress=ctx.progress))
+
+
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group()
@@ -332,7 +340,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.out if args.out is not None else Path(__file__).resolve().parent / "results" / f"deep-{timestamp()}"
     require(not out.exists() or out.is_dir(), "out", "a folder", f"{out} is a file")
     started = _dt.datetime.now().isoformat(timespec="seconds")
-    load_start = _load()
+    load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
     start = time.perf_counter()
     result = run_deep(mode, args.seed, progress=not args.no_progress)
     built = build_section(result)

@@ -20,6 +20,26 @@ spectral norm is monotone on non-negative matrices, Perron-Frobenius: ``||J||_2 
 ``B`` is never larger than the plain product ``|W_k| D ... |W_{l+1}| D_l |M_l|`` and is much smaller when
 signs cancel.
 
+Tighter bounds (``jacobian="signed"``, the default; the node bound is the smallest of those that apply):
+
+- **Sign vectors** (:meth:`DeepBounds.row_sums`): ``||J||_inf = max_r max_{u in {-1, 1}^n} J_r u``. For each
+  ``u`` the vector ``M_l u`` is propagated as an interval vector (the same rules as above), so the correlation
+  between the columns of ``J`` is kept (the entrywise ``B`` sums the worst case of every column separately).
+  ``2^(n-1)`` vectors (``u`` and ``-u`` give opposite values), within :data:`SIGN_BUDGET` entries.
+  Likewise ``||J||_1 = max_c max_{s in {-1, 1}^m} s^T J e_c`` (:meth:`DeepBounds.column_sums`, several
+  outputs): the last layer is applied as ``s^T W_k`` to the intervals of ``D_{k-1} ... D_l M_l e_c``.
+  ``||J||_2 <= sqrt(||J||_1 ||J||_inf)`` (Riesz-Thorin) gives the l2 bound from the two.
+- **Last layer** (:meth:`DeepBounds.last_layer`): at the last ReLU layer ``J = W_k D M`` with ``M`` exact;
+  the free units with the largest shares are enumerated (``2^k`` completions, :data:`LAST_LAYER_FREE`) and
+  the others bounded entrywise, so with at most :data:`LAST_LAYER_FREE` free units the bound is the exact
+  maximum over every completion (realizable or not).
+
+Measured (``python -m benchmarks.deep``; here: 2-core machine at load 10-12, seed-0 random nets with
+N(0, 1)/sqrt(fan-in) weights and biases, bnb): 11-12-12-1 global l_inf: 9,322 nodes / 54.9 s with the
+entrywise bound, 305 nodes / 2.4 s with these; global l2: 4,855 nodes / 26.4 s against 2,370 nodes / 13.1 s
+(the partial last-layer enumeration: 3,009 nodes without it); 10-20-20-1 on ``[0, 1]^10`` l_inf at 30 s: the
+bracket's top 6.50 against 4.01.
+
 Float rounding: the interval products are computed in float64 with round-to-nearest. Each product's error is
 at most ``gamma_w`` (``w`` the inner width, ``gamma_w ~ w 2^-53``) times the same product on absolute values,
 so the accumulated error over the layers is below ``1e-10`` times the absolute product ``A`` (also computed:
@@ -28,7 +48,9 @@ non-negative sums, relative error ``< depth * width * 2^-53``) for any width bel
 use a margin of ``1e-9`` times the absolute sums involved (the same argument; for the back-substituted
 linear bounds ``2 (depth + 1) 1e-9`` times the absolute product ``|W| ... |W| (|M| |x| + |e|) + |b|``, which
 bounds every term they sum, slopes in ``[0, 1]`` and intercepts below the previous layer's interval), so a
-unit is fixed only when its sign is certain.
+unit is fixed only when its sign is certain. The sign-vector and last-layer bounds are the same kind of sums
+(their terms are entries of ``A |u|`` with ``|u| = 1``, or of ``|W_k| A``) and add the same ``1e-10`` slack
+times those absolute sums.
 
 Examples
 --------

@@ -1,0 +1,33 @@
+"""benchmarks/deep.py: the section's tables, ratios and checks from given runs (no timing is tested)."""
+
+from benchmarks.deep import DeepResult, Run, build_section, measure, random_network
+from benchmarks.report import Check
+
+
+def run(group, method, seconds, nodes, upper, rss=100.0, status="optimal"):
+    return Run(group, "11-12-12-1", "global", "2", method, 60.0, status, 1.0, upper, seconds, nodes, rss, 3.0)
+
+
+def test_section_pairs_before_and_after_and_names_the_largest_run():
+    runs = [run("bounds", "bnb (interval)", 40.0, 4000, 1.0), run("bounds", "bnb (signed)", 10.0, 1000, 1.0),
+            run("random", "auto (bnb)", 60.0, 500, 1.5, rss=900.0, status="time_limit")]
+    result = DeepResult(runs, [Check("x", True)], ["nothing"], "quick", 0, 10.0, [1.0, 1.0, 1.0], [1.0, 1.0, 1.0],
+                        1.0)
+    section = build_section(result)
+    tables = {t.key: t for t in section.tables}
+    (row,) = tables["deep_bounds"].rows
+    assert row[9] == 0.25 and row[12] == 0.25  # time and node ratios after / before
+    (random_row,) = tables["deep_random"].rows
+    assert random_row[8] == 0.5  # gap upper / lower - 1
+    assert any("900 MiB" in text for text in section.text)
+    assert len(section.checks) == 1 and len(section.records) == 3
+
+
+def test_measure_reports_time_and_a_resident_size():
+    value, seconds, peak = measure(lambda: [0] * 1000)
+    assert len(value) == 1000 and seconds >= 0 and peak > 1
+
+
+def test_random_network_is_seeded():
+    a, b = random_network([3, 4, 2], 5), random_network([3, 4, 2], 5)
+    assert all((x == y).all() for x, y in zip(a.weights, b.weights))
