@@ -110,3 +110,15 @@ def test_unscript_rebuilds_scripted_sequentials_exactly():
     with pytest.raises(InvalidInputError) as error:
         unscript(torch.jit.script(Custom()), (3,))
     assert error.value.field == "model" and "TorchScript" in str(error.value)
+
+
+@pytest.mark.parametrize("rows, cols", [(3, 7), (7, 3), (5, 5), (1, 4)])
+def test_largest_block_norm_squared_equals_the_largest_squared_singular_value(rows, cols):
+    from lipexact.bounds.affine import largest_block_norm_squared
+
+    generator = torch.Generator().manual_seed(rows * 10 + cols)
+    blocks = torch.complex(torch.randn(6, rows, cols, generator=generator, dtype=torch.float64),
+                           torch.randn(6, rows, cols, generator=generator, dtype=torch.float64))
+    expected = float(torch.linalg.matrix_norm(blocks, ord=2).max()) ** 2
+    assert largest_block_norm_squared(blocks) == pytest.approx(expected, rel=1e-12)
+    assert largest_block_norm_squared(blocks[:0]) == 0.0
