@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from benchmarks import data as datasets
 from benchmarks import measure, models, paper_values, plots
 from benchmarks.measure import Measurement
-from benchmarks.report import Figure, Section, Table
+from benchmarks.report import AsPublished, Figure, Section, Table
 from benchmarks.tables import (LOWER_LABELS, UPPER_LABELS, Context, _float32, _options_text, _ratio, _record,
                                _timing_table, _values, bracket_checks, evaluate_bounds)
 
@@ -84,7 +84,8 @@ def _paper_table(key: str, title: str, rows: list[Any], first_column: str, extra
         values = published["rows"].get(row)
         if values is None:
             continue
-        body.append([row] + [values.get(c) for c in published["columns"]] + [paper_values.row_citation(key, row)])
+        body.append([row] + [_published(values.get(c)) for c in published["columns"]]
+                    + [paper_values.row_citation(key, row)])
     if not body:
         return Table(f"{key}_paper", title, columns, body, [
             f"The poster has no row for these layer counts ({', '.join(map(str, rows))}); its rows: "
@@ -94,6 +95,10 @@ def _paper_table(key: str, title: str, rows: list[Any], first_column: str, extra
     if extra_note:
         notes.append(extra_note)
     return Table(f"{key}_paper", title, columns, body, notes)
+
+
+def _published(value: float | None) -> AsPublished | None:
+    return None if value is None else AsPublished(value)
 
 
 def _save(ctx: Context, name: str, caption: str, draw, size=(8.0, 4.8), panels: int = 1) -> Figure | None:
@@ -386,7 +391,8 @@ def alexnet_section(ctx: Context) -> Section:
     name = "AlexNet, random weights" + (" (reduced)" if reduced else "")
     rows = [[name + " (ours)", "x".join(map(str, shape)), values["autolip"], values["seqlip_greedy"],
              _ratio(values["autolip"], values["seqlip_greedy"]), "this run"],
-            ["AlexNet, trained ImageNet weights (paper)", "3x224x224", paper["AutoLip"], paper["greedy SeqLip"],
+            ["AlexNet, trained ImageNet weights (paper)", "3x224x224", _published(paper["AutoLip"]),
+             _published(paper["greedy SeqLip"]),
              paper["AutoLip"] / paper["greedy SeqLip"], paper_values.row_citation("alexnet", "alexnet")]]
     section.tables.append(Table(
         "alexnet_table", "AlexNet bounds: ours (random weights) beside the paper's (trained weights)",

@@ -70,9 +70,22 @@ def plot_series(ax, xs: Sequence[float], ys: Sequence[float], key: str, label: s
     return ax.plot(list(xs), list(ys), **kwargs)
 
 
+def _plain_log_ticks(ax) -> None:
+    """On a log axis spanning less than two decades, plain numbers (``2``, ``0.9``) instead of ``2 x 10^0``."""
+    from matplotlib.ticker import FuncFormatter
+
+    for axis, scale, limits in ((ax.xaxis, ax.get_xscale(), ax.get_xlim()), (ax.yaxis, ax.get_yscale(), ax.get_ylim())):
+        low, high = sorted(limits)
+        if scale == "log" and low > 0 and high / low < 100:
+            plain = FuncFormatter(lambda value, _: f"{value:g}")
+            axis.set_major_formatter(plain)
+            axis.set_minor_formatter(plain)
+
+
 def finish(ax, xlabel: str, ylabel: str, title: str | None = None, legend_outside: bool = False,
-           legend_columns: int = 1) -> None:
-    """Axis labels, grid and a readable legend (outside the axes when there are many series)."""
+           legend_columns: int = 1, legend_below: bool = False) -> None:
+    """Axis labels, grid and a readable legend (outside the axes, right or below, when there are many series)."""
+    _plain_log_ticks(ax)
     ax.set_xlabel(xlabel, fontsize=LABEL_FONTSIZE)
     ax.set_ylabel(ylabel, fontsize=LABEL_FONTSIZE)
     if title:
@@ -82,7 +95,10 @@ def finish(ax, xlabel: str, ylabel: str, title: str | None = None, legend_outsid
     handles, _ = ax.get_legend_handles_labels()
     if not handles:
         return
-    if legend_outside:
+    if legend_below:
+        ax.legend(fontsize=LEGEND_FONTSIZE, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=legend_columns,
+                  frameon=False)
+    elif legend_outside:
         ax.legend(fontsize=LEGEND_FONTSIZE, loc="upper left", bbox_to_anchor=(1.01, 1.0), ncol=legend_columns,
                   frameon=False)
     else:

@@ -23,7 +23,7 @@ from typing import Any
 from benchmarks.measure import Measurement
 from lipexact.io import write_atomic
 
-__all__ = ["Table", "Figure", "Check", "Section", "environment", "format_cell", "write_report", "cpu_clock", "load_now",
+__all__ = ["AsPublished", "Table", "Figure", "Check", "Section", "environment", "format_cell", "write_report", "cpu_clock", "load_now",
            "budget_check"]
 
 
@@ -132,9 +132,20 @@ def _number(x: float | None, digits: int = 4) -> str:
         return str(x)
     if math.isinf(x) or math.isnan(x):
         return str(x)
-    if x != 0 and (abs(x) >= 1e5 or abs(x) < 1e-3):
+    if x != 0 and (abs(x) >= 10 ** digits or abs(x) < 1e-3):  # 4 digits: 9999 stays, 40002.8 is 4.000e+04
         return f"{x:.{digits - 1}e}"
     return f"{x:.{digits}g}"
+
+
+class AsPublished(float):
+    """A published value: written with the digits it was published with (``2463.44``, ``7.3438e+06``), not
+    rounded to the report's four significant digits. Behaves as a float everywhere else (JSON, CSV, sums).
+
+    Examples
+    --------
+    >>> format_cell(AsPublished(2463.44)), format_cell(2463.44)
+    ('2463.44', '2463')
+    """
 
 
 def format_cell(cell: Any, footnotes: list[str] | None = None) -> str:
@@ -152,6 +163,8 @@ def format_cell(cell: Any, footnotes: list[str] | None = None) -> str:
             return f"[{_number(cell.lower)}, {_number(cell.upper)}] ({cell.status})"
         text = _number(cell.value)
         return text + ("*" if cell.kind == "heuristic" else "")
+    if isinstance(cell, AsPublished):
+        return f"{float(cell):g}"
     if isinstance(cell, float):
         return _number(cell)
     if cell is None:

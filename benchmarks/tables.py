@@ -288,12 +288,12 @@ def open_question_section(ctx: Context) -> Section:
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             plots.finish(ax, "hidden width (log scale)", "bound / exact constant (log scale)",
-                         f"{side} bounds (1 = the exact constant)")
+                         f"{side} bounds (1 = the exact constant)", legend_below=True, legend_columns=2)
 
     figure = _figure(ctx, "open_question_ratios", "Bound / exact constant versus width, two-layer networks "
                      "(log-log): upper bounds left (>= 1), lower bounds right (<= 1); trained networks solid and "
                      "filled, random ones dashed and hollow; points shifted slightly sideways so that equal "
-                     "values stay visible.", draw, size=(13, 5.2), panels=2)
+                     "values stay visible.", draw, size=(13, 6.4), panels=2)
     if figure:
         section.figures.append(figure)
     return section
@@ -403,7 +403,7 @@ def scaling_section(ctx: Context) -> Section:
                 ax.scatter(*zip(*stopped), marker="x", s=80, color="red", zorder=5)
         ax.axhline(cfg.scaling_time_limit, color="red", linestyle=":", label=f"time limit ({cfg.scaling_time_limit:g} s)")
         ax.set_yscale("log")
-        plots.finish(ax, "hidden width h", "seconds (cpu, median; log scale)", "Exact solvers: time versus width",
+        plots.finish(ax, "hidden width h", "wall seconds (median, log scale)", "Exact solvers: time versus width",
                      legend_outside=True)
 
     figure = _figure(ctx, "exact_scaling", "Exact solve time versus hidden width (log scale; red line: time "
