@@ -28,7 +28,9 @@ Tighter bounds (``jacobian="signed"``, the default; the node bound is the smalle
   ``2^(n-1)`` vectors (``u`` and ``-u`` give opposite values), within :data:`SIGN_BUDGET` entries.
   Likewise ``||J||_1 = max_c max_{s in {-1, 1}^m} s^T J e_c`` (:meth:`DeepBounds.column_sums`, several
   outputs): the last layer is applied as ``s^T W_k`` to the intervals of ``D_{k-1} ... D_l M_l e_c``.
-  ``||J||_2 <= sqrt(||J||_1 ||J||_inf)`` (Riesz-Thorin) gives the l2 bound from the two.
+  ``||J||_2 <= sqrt(||J||_1 ||J||_inf)`` (Riesz-Thorin) gives the l2 bound from the two; with one output,
+  the orthant bound (:meth:`DeepBounds.orthant_l2`: per orthant of the gradient, its l1 budget from the sign
+  vectors and its entry caps from the interval, the largest l2 norm of that polytope) is tighter still.
 - **Last layer** (:meth:`DeepBounds.last_layer`): at the last ReLU layer ``J = W_k D M`` with ``M`` exact;
   the free units with the largest shares are enumerated (``2^k`` completions, :data:`LAST_LAYER_FREE`) and
   the others bounded entrywise, so with at most :data:`LAST_LAYER_FREE` free units the bound is the exact
@@ -231,10 +233,10 @@ class DeepBounds:
         with np.errstate(all="ignore"):
             return np.maximum(np.abs(lo), np.abs(hi)) + PRODUCT_SLACK * A
 
-    def row_sums(self, layer: int, states: list, linear: np.ndarray) -> np.ndarray | None:
-        """Per output ``r``: a bound on ``||J_r||_1 = max_u J_r u`` over the sign vectors ``u`` (half of them:
-        ``u`` and ``-u`` give opposite values), each ``J u`` bounded by the interval propagation of the vector
-        ``M_l u``; None when the ``2^(n-1)`` sign vectors exceed :data:`SIGN_BUDGET`."""
+    def _signs_through(self, layer: int, states: list, linear: np.ndarray):
+        """``(U, lo, hi, slack)``: the interval propagation of ``M_l u`` for the sign vectors ``u`` (columns of
+        ``U``, one of each pair ``u``, ``-u``) and the rounding slack per output; None beyond
+        :data:`SIGN_BUDGET`."""
         n = linear.shape[1]
         work = (1 << max(n - 1, 0)) * sum(W.shape[0] for W in self.weights[layer:])
         if n == 0 or work > SIGN_BUDGET:
@@ -244,7 +246,44 @@ class DeepBounds:
             V = linear @ U
             A = np.abs(linear).sum(axis=1, keepdims=True)  # |M| |u| with |u| = 1: the same for every u
             lo, hi, A = self._through(layer, states, V, V.copy(), A)
-            return np.maximum(hi.max(axis=1), -lo.min(axis=1)) + PRODUCT_SLACK * A[:, 0]
+        return U, lo, hi, PRODUCT_SLACK * A[:, 0]
+
+    def row_sums(self, layer: int, states: list, linear: np.ndarray) -> np.ndarray | None:
+        """Per output ``r``: a bound on ``||J_r||_1 = max_u J_r u`` over the sign vectors ``u`` (half of them:
+        ``u`` and ``-u`` give opposite values), each ``J u`` bounded by the interval propagation of the vector
+        ``M_l u``; None when the ``2^(n-1)`` sign vectors exceed :data:`SIGN_BUDGET`."""
+        found = self._signs_through(layer, states, linear)
+        if found is None:
+            return None
+        _, lo, hi, slack = found
+        with np.errstate(all="ignore"):
+            return np.maximum(hi.max(axis=1), -lo.min(axis=1)) + slack
+
+    def orthant_l2(self, layer: int, states: list, linear: np.ndarray) -> float | None:
+        """One output: ``||g||_2`` for the gradient ``g = J^T`` of every completion. In the orthant of the sign
+        vector ``s`` (``s_c g_c >= 0``), ``||g||_1 = s . g <= h(s)`` (the sign-vector bound) and
+        ``0 <= s_c g_c <= cap_c`` (the entrywise interval's side ``s_c``); the largest ``||g||_2`` on that
+        polytope puts the budget on the largest caps first (``sum g_c^2`` is Schur-convex: the greedy vector
+        majorizes every feasible one). The bound is the largest over all ``2^n`` orthants; None beyond
+        :data:`SIGN_BUDGET` or for several outputs."""
+        if self.weights[-1].shape[0] != 1:
+            return None
+        found = self._signs_through(layer, states, linear)
+        if found is None:
+            return None
+        U, lo, hi, slack = found
+        with np.errstate(all="ignore"):
+            e_lo, e_hi, A = self._through(layer, states, linear.copy(), linear.copy(), np.abs(linear))
+            e_slack = PRODUCT_SLACK * A[0]
+            up, down = np.maximum(e_hi[0], 0.0) + e_slack, np.maximum(-e_lo[0], 0.0) + e_slack
+            signs = np.hstack([U, -U])  # n x 2^n: every orthant
+            budget = np.concatenate([hi[0], -lo[0]]) + slack[0]
+            caps = np.where(signs.T > 0, up[None, :], down[None, :])  # 2^n x n
+            caps = -np.sort(-caps, axis=1)
+            before = np.cumsum(caps, axis=1) - caps  # budget used by the larger caps
+            take = np.clip(budget[:, None] - before, 0.0, caps)
+            value = float(np.sqrt((take ** 2).sum(axis=1)).max())
+        return value * (1 + BOUND_SLACK) if math.isfinite(value) else math.inf
 
     def column_sums(self, layer: int, states: list, linear: np.ndarray) -> np.ndarray | None:
         """Per input ``c``: a bound on ``||J e_c||_1 = max_s s^T J e_c`` over the output sign vectors ``s``
@@ -308,8 +347,13 @@ class DeepBounds:
     def signed(self, layer: int, states: list, linear: np.ndarray, B: np.ndarray) -> float:
         """The sign-vector bounds: ``||J||_inf <=`` the largest :meth:`row_sums`, ``||J||_1 <=`` the largest
         :meth:`column_sums` (or of ``B``'s column sums), and ``||J||_2 <= sqrt(||J||_1 ||J||_inf)``
-        (Riesz-Thorin). ``inf`` where nothing applies."""
+        (Riesz-Thorin); with one output and l2, :meth:`orthant_l2` instead (never larger). ``inf`` where
+        nothing applies."""
         rows = cols = math.inf
+        if self.norm == "2" and self.weights[-1].shape[0] == 1:
+            orthant = self.orthant_l2(layer, states, linear)  # never above the Riesz-Thorin bound (one output)
+            if orthant is not None:
+                return orthant
         if self.norm in ("inf", "2"):
             sums = self.row_sums(layer, states, linear)
             rows = float(sums.max()) if sums is not None else float(B.sum(axis=1).max())
