@@ -86,8 +86,9 @@ BOUND_SLACK = 1e-10
 PRODUCT_SLACK = 1e-10
 #: Relative margin (times the absolute sums) of the float interval bounds used to fix units as stable.
 INTERVAL_MARGIN = 1e-9
-#: Most entries (sign vectors times units) of one sign-vector propagation (:meth:`DeepBounds.row_sums`).
-SIGN_BUDGET = 1 << 18
+#: Most entries (sign vectors times units) of one sign-vector propagation (:meth:`DeepBounds.row_sums`): 11-24-24-1
+#: (50k) and 10-30-30-30-3 (48k) fit; 13-20-16-8-3 at its first layer (192k, about 30-100 ms a bound) does not.
+SIGN_BUDGET = 1 << 16
 #: Most free units of the last ReLU layer whose completions :meth:`DeepBounds.last_layer` enumerates.
 LAST_LAYER_FREE = 10
 #: The Jacobian bounds: ``interval`` (entrywise only) or ``signed`` (entrywise and sign vectors, the default).

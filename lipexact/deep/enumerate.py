@@ -427,9 +427,13 @@ class DeepSearch:
 def run_search(net: ReLUNetwork, norm: str, domain: Box | None, clock: Clock, node_limit: int | None = None,
                progress: bool = False, bnb: bool = False, branch: str | None = None, seed: int = 0,
                jacobian: str = "signed") -> DeepOutcome:
-    """Run :class:`DeepSearch` (see there)."""
-    return DeepSearch(net, norm, domain, clock, node_limit, progress, bnb=bnb, branch=branch, seed=seed,
-                      jacobian=jacobian).run()
+    """Run :class:`DeepSearch` (see there), with one BLAS thread (:func:`lipexact.threads.small_blas`: the node
+    bounds are many small products; under load, several BLAS threads made them 5-8x slower, measured)."""
+    from lipexact.threads import small_blas
+
+    with small_blas():
+        return DeepSearch(net, norm, domain, clock, node_limit, progress, bnb=bnb, branch=branch, seed=seed,
+                          jacobian=jacobian).run()
 
 
 __all__.append("run_search")
