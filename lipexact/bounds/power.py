@@ -326,6 +326,8 @@ def operator_matrix(fn: Any, input_shape: Sequence[int], *, dtype: Any = torch.f
             basis[torch.arange(stop - start), torch.arange(start, stop)] = 1
             columns.append(g(basis.reshape(-1, *shape)).reshape(stop - start, -1))
     return torch.cat(columns).T
+
+
 def exact_operator_norm(fn: Any, input_shape: Sequence[int], *, dtype: Any = torch.float64,
                         device: Any = None) -> tuple[float, torch.Tensor]:
     """``(||A||_2, v)`` of the materialized operator (:func:`matrix_spectral_norm`), ``v`` shaped as an input.
