@@ -103,3 +103,21 @@ def test_data_error_is_tiny_and_positive():
         SdpNodeBound(np.zeros((2, 2, 2)), "2", error=0.0)
     assert refused.value.field == "node_bound"
     assert sdp_bound.NODE_BOUNDS == ("eigen", "sdp")
+
+
+def test_the_sdp_is_only_sampled_once_it_stops_paying():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((10, 1, 3))
+    bound = SdpNodeBound(A, "2", error=0.0, exhaustive=0, eigen_iterations=0, min_free=1, probe=2,
+                         min_prune_rate=0.5, sample_every=3)
+    free = np.arange(10)
+    for _ in range(11):  # threshold -inf: no call can prune
+        value, _ = bound.refine(np.zeros((1, 3)), free, -math.inf, None)
+        assert math.isinf(value) or value > 0
+    # 2 probing calls, then 9 candidates of which every third is sampled
+    assert bound.sdp_calls == 2 + 3 and bound.sdp_skipped == 6 and bound.sdp_pruned == 0
+    always = SdpNodeBound(A, "2", error=0.0, exhaustive=0, eigen_iterations=0, min_free=1, probe=2,
+                          min_prune_rate=0.0)
+    for _ in range(5):
+        always.refine(np.zeros((1, 3)), free, -math.inf, None)
+    assert always.sdp_calls == 5 and always.sdp_skipped == 0
