@@ -188,6 +188,20 @@ def test_stage_matches_a_conic_solver(seed):
     assert c == pytest.approx(float(cv.value), rel=1e-5)
 
 
+def test_stage_on_a_wide_rank_deficient_layer():
+    # K of rank 20 in 200 dimensions (a hidden layer much wider than its input): a barrier started with too
+    # large a weight once drifted to c < 0 and stopped there (then X_1 was indefinite and ECLipsE failed)
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((200, 20)) / math.sqrt(20)
+    B = rng.standard_normal((200, 200)) / math.sqrt(200)
+    K, V = A @ A.T, B.T @ B
+    t_fast = np.full(200, 1.0 / np.linalg.eigvalsh(K)[-1])
+    start = np.linalg.eigvalsh(stage_matrix(K, V, t_fast, 0.0))[0] / np.linalg.eigvalsh(V)[-1]
+    t, c, info = solve_stage(K, V)
+    assert info["converged"] and c > start > 0
+    assert np.linalg.cholesky(stage_matrix(K, V, t, 0.0)) is not None  # X(t) positive definite
+
+
 def test_stage_refuses_an_infeasible_start():
     _, c, info = solve_stage(np.eye(2), np.eye(2), t0=np.array([3.0, 3.0]))  # 2t - t^2 < 0
     assert c == -math.inf and not info["converged"]

@@ -16,7 +16,8 @@ system (about 0.5 s for ``n = 100`` on one busy core):
     minimize  -c + mu * (-log det Y(t, c)),  mu -> 0,
 
 Newton steps with a backtracking line search that keeps ``Y`` positive definite (Cholesky), ``mu`` divided
-by 8 after each centering, stopped when the barrier gap bound ``n mu`` falls below ``tol * |c|``. Derivatives
+by 8 after each centering (from ``mu = c_0 / n``, ``c_0`` the start's objective), stopped when the barrier gap
+bound ``n mu`` falls below ``tol * c``. Derivatives
 (``Z = Y^{-1}``, ``W = I - T K``, ``P = Z W``, ``R = W^T Z W``, ``o`` the entrywise product)::
 
     d(-log det Y)/dt   = -2 diag(W^T Z)              d(-log det Y)/dc = tr(Z V)
@@ -25,7 +26,7 @@ by 8 after each centering, stopped when the barrier gap bound ``n mu`` falls bel
 
 The answer is not trusted by anyone: ECLipsE only uses ``t`` to propose multipliers, and every reported bound
 is certified afterwards (:mod:`lipexact.bounds.sdp.eclipse`). A stopped or failed solve returns its last
-strictly feasible point (always at least as good as the start).
+strictly feasible point, or the start when that is better.
 
 Examples
 --------
@@ -134,8 +135,9 @@ def solve_stage(K: Any, V: Any, t0: Any = None, tol: float = 1e-9, max_newton: i
     if vmax <= 0:  # V = 0: c is unbounded; any feasible t does
         return t, math.inf, {"converged": True, "newton_steps": 0, "mu": 0.0, "reason": "V = 0"}
     c = 0.5 * lowest / vmax
-    mu = max(c, 1e-300)
+    mu = max(c / n, 1e-300)  # the central path's gap bound n mu starts at the start's objective
     x = np.append(t, c)
+    start = x.copy()
     steps = 0
     converged = False
     while steps < max_newton:
@@ -168,8 +170,10 @@ def solve_stage(K: Any, V: Any, t0: Any = None, tol: float = 1e-9, max_newton: i
             x = trial
             if decrement < 0.05 * mu or steps >= max_newton:  # centered enough (self-concordance)
                 break
-        if n * mu <= tol * max(abs(x[n]), 1e-300):
+        if n * mu <= tol * max(x[n], start[n]):
             converged = True
             break
         mu /= 8.0
+    if not x[n] >= start[n]:  # never worse than the start (a stopped or failed solve)
+        x = start
     return x[:n].copy(), float(x[n]), {"converged": converged, "newton_steps": steps, "mu": mu}
