@@ -310,8 +310,8 @@ def certified_rho_layerwise(weights: Sequence[Any], multipliers: Sequence[Any], 
 
     Same contract as :func:`lipexact.bounds.sdp.certify.certified_rho` (whose result type it returns) at a
     cost linear in depth; the multipliers are used as given (no uniform rescaling; negative ones are set to
-    zero and counted in ``clipped``). ``sigma`` in the result is the smallest proven block margin (balanced);
-    ``scale`` is 1.
+    zero and counted in ``clipped``). ``sigma`` in the result is the smallest proven eigenvalue bound over the
+    balanced blocks; ``scale`` is 1; ``rounding`` is NaN (each block has its own rounding bound).
 
     Parameters
     ----------
