@@ -124,7 +124,8 @@ FULL = replace(
 )
 
 SMOKE = replace(
-    QUICK, name="smoke", budget_seconds=None, mlp_layers=(4,), mlp_width=5, mlp_two_layer_width=5, mlp_samples=200, mlp_epochs=5,
+    QUICK, name="smoke", budget_seconds=None, mlp_layers=(4,), mlp_width=5, mlp_two_layer_width=5, mlp_samples=200,
+    mlp_epochs=5,
     seqlip_exact_max_width=8, exact_time_limit=10.0,
     exact_node_limit=50, mlp_lower_options={"grid": {"points": 10, "radius": 8.0}}, threads_run=True,
     cnn_family="small", cnn_layers=(2,), cnn_channels=1, cnn_epochs=1, digits_limit=128, cnn_bound_samples=None,

@@ -23,8 +23,8 @@ from typing import Any
 from benchmarks.measure import Measurement
 from lipexact.io import write_atomic
 
-__all__ = ["AsPublished", "Table", "Figure", "Check", "Section", "environment", "format_cell", "write_report", "cpu_clock", "load_now",
-           "budget_check"]
+__all__ = ["AsPublished", "Table", "Figure", "Check", "Section", "environment", "format_cell", "write_report",
+           "cpu_clock", "load_now", "budget_check"]
 
 
 @dataclass
