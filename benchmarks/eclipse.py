@@ -186,8 +186,8 @@ def build_section(deep: list[dict], small: list[dict], width: int) -> Section:
         "LMI fits. eclipse-nn: the ECLipsE authors' package, floating-point estimates (not certified). Times: median "
         f"of the repeats (one call when the first took over {_SLOW:g} s), one thread, 1-minute load average before "
         "each method.")
-    columns = ["network", "method", "value", "/ AutoLip", "seconds", "certify s (last run)", "runs", "certifier", "load",
-               "note"]
+    columns = ["network", "method", "value", "/ AutoLip", "seconds", "certify s (last run)", "runs", "certifier",
+               "load", "note"]
     rows, checks_auto, fast_vs_ref = [], [], []
     for net in deep:
         auto = next((r.get("value") for r in net["rows"] if r["method"] == "autolip" and r.get("outcome") == "ok"),

@@ -16,7 +16,6 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from lipexact import lipschitz, upper_bound
 from lipexact.bounds import validate_request

@@ -2,7 +2,7 @@
 
 For a ReLU MLP ``f = W_k relu(W_{k-1} ... relu(W_1 x))`` the LipSDP-neuron matrix ``M(T, rho)`` of
 :mod:`lipexact.bounds.sdp.lmi` is block tridiagonal. Eliminating its blocks from the input side (Xu &
-Sivaranjani 2024, Theorem 1 and its sequential form), ``-M(rho T', rho) >= 0`` for ``rho > 0`` holds exactly
+Sivaranjani 2024, the sequential form of LipSDP-neuron), ``-M(rho T', rho) >= 0`` for ``rho > 0`` holds exactly
 when, with ``X_0 = I``,
 
     X_i = 2 T'_i - T'_i W_i X_{i-1}^{-1} W_i^T T'_i  is positive definite (i = 1, ..., k-1)  and
@@ -19,14 +19,16 @@ writes ``Lambda_i = 2 T'_i``.) Both variants choose the ``T'_i`` one layer at a 
   ``X_i >= c_i W_{i+1}^T W_{i+1}`` (the next layer's weights steer the choice), written as the LMI
   ``[[2 T - c W_{i+1}^T W_{i+1}, T F], [F^T T, I]] >= 0`` with ``F F^T = W_i X_{i-1}^{-1} W_i^T``, solved on
   its ``n_i x n_i`` Schur form by the barrier method of :mod:`lipexact.bounds.sdp.eclipse_stage` (a conic
-  interior-point solver would build a Newton system dense over the LMI's ``~n_i^2`` entries). The stage's ``T`` is moved a relative ``2^-20`` towards the Fast multiplier of the same
-  layer: ``T -> X(T)`` is matrix-concave, so this costs at most that fraction of ``c_i`` and keeps ``X_i``
-  safely positive definite.
+  interior-point solver would build a Newton system dense over the LMI's ``~n_i^2`` entries). The stage's
+  ``T`` is moved a relative ``2^-20`` towards the Fast multiplier of the same layer: ``T -> X(T)`` is
+  matrix-concave, so the stage value stays at least ``(1 - 2^-20)`` times the solver's and at least the Fast
+  multiplier's, and ``X_i`` stays safely positive definite.
 
 Orders (exact arithmetic). Any ``T' > 0`` with every ``X_i`` positive definite is a point of the LipSDP-neuron
 SDP, so ``L2(f) <= LipSDP <= ECLipsE`` and ``<= ECLipsE-Fast``. Both are at most the product of the spectral
 norms (AutoLip): by induction ``X_i >= I / (prod_{j<=i} ||W_j||^2)`` for Fast, and ECLipsE's stage optimum is
-at least the value of ``T' = c_{i-1} I``, which gives ``c_i >= c_{i-1} / ||W_{i+1}||^2``. With one hidden layer
+at least the value of ``T' = c_{i-1} I``, which gives ``c_i >= c_{i-1} / ||W_{i+1}||^2`` (so is the Fast
+multiplier's, hence the mixed one's). With one hidden layer
 ECLipsE's single stage is the LipSDP-neuron SDP itself (``ECLipsE = LipSDP <= ECLipsE-Fast``); deeper, the two
 variants are not ordered in general (each stage of ECLipsE is greedy).
 
@@ -38,8 +40,8 @@ depth (measured on random width-100 nets: about 0.3% lower in ``L`` at depth 10,
 the layer-wise certifier agree to 5e-9 there). The certifiers: :func:`lipexact.bounds.sdp.certify.certified_rho`
 (the whole matrix) when the LMI side is at most ``full_max_side``, else
 :func:`lipexact.bounds.sdp.layerwise_certify.certified_rho_layerwise` (one block per layer, linear in depth:
-1.1 s against 54 s for the whole matrix at depth 50, width 100; ``certifier=`` forces either). Weights are first scaled by powers of two (exact) to
-norms about 1, and the certified value is scaled back exactly.
+1.1 s against 54 s for the whole matrix at depth 50, width 100; ``certifier=`` forces either). Weights are
+first scaled by powers of two (exact) to norms about 1, and the certified value is scaled back exactly.
 
 References
 ----------

@@ -86,7 +86,8 @@ def _newton_system(K: np.ndarray, V: np.ndarray, t: np.ndarray, L: np.ndarray) -
     return grad, (H + H.T) / 2
 
 
-def solve_stage(K: Any, V: Any, t0: Any = None, tol: float = 1e-9, max_newton: int = 400) -> tuple[np.ndarray, float, dict]:
+def solve_stage(K: Any, V: Any, t0: Any = None, tol: float = 1e-9,
+                max_newton: int = 400) -> tuple[np.ndarray, float, dict]:
     """Maximize ``c`` subject to ``2 T - T K T - c V >= 0`` (the ECLipsE stage; module docstring).
 
     Parameters
