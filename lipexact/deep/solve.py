@@ -27,9 +27,11 @@ __all__ = ["lipschitz_deep", "DEEP_METHODS"]
 #: The exact methods for deep networks (``auto``: see :func:`choose_deep_method`).
 DEEP_METHODS = ("enumerate", "bnb", "milp", "auto")
 #: With a time limit and a fallback, ``auto`` gives its first choice (bnb) this share of it and the fallback (the
-#: MILP) the rest when bnb stops unproven: bnb's brackets were the tighter ones in every deep case measured
-#: (:func:`choose_deep_method`), so it gets most of the time.
-AUTO_FIRST_SHARE = 0.8
+#: MILP) the rest when bnb stops unproven. Measured (``python -m benchmarks.deep``, 60 s, load 9-10): with 0.8,
+#: 10-20-20-1 l_inf on ``[0, 1]^10`` ended at [1.708, 3.484] against [1.708, 2.997] for bnb alone, and on
+#: ``[-1, 1]^10`` at [2.190, 4.437]: the MILP's 20% never tightened a deep bracket, so bnb gets all of it and the
+#: MILP runs only when bnb ends ``error`` (regions no certificate decides) with time left.
+AUTO_FIRST_SHARE = 1.0
 
 _PROOFS = ("every joint activation region was decided by an exactly verified certificate (interior point or "
            "emptiness multipliers on the exact rational rows)",
@@ -144,8 +146,8 @@ def choose_deep_method(norm: str, box, node_limit=None) -> tuple[str, str | None
     on ``[-1, 1]^10`` ``milp`` [1.46, 13.0], ``bnb`` [2.19, 4.90]; on ``[0, 1]^10`` (60 s) ``milp`` [1.15, 9.23],
     ``bnb`` (30 s) [1.71, 4.01]. LipBaB's small nets: both under 0.4 s (:mod:`lipexact.deep.milp`). So ``bnb``
     goes first everywhere; on a box with the l1 or l_inf norm the MILP is the fallback: it gets the rest of
-    the time (:data:`AUTO_FIRST_SHARE`) when bnb stops unproven, or runs when bnb ends ``error`` (regions that
-    no certificate decides), and the brackets are combined. A node limit applies to the tree search only.
+    the time (:data:`AUTO_FIRST_SHARE`, measured) when bnb stops unproven or ends ``error`` (regions that no
+    certificate decides), and the brackets are combined. A node limit applies to the tree search only.
     """
     if box is not None and norm in ("1", "inf") and node_limit is None:
         return "bnb", "milp", f"box and l{'_inf' if norm == 'inf' else '1'}: bnb, the MILP as fallback"
