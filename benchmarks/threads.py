@@ -78,10 +78,17 @@ MAX_ROUNDS = 15  # rounds of calls shorter than a second: up to this many, about
 CROSSOVER_SIZES = ((16, 32, 28), (32, 64, 28), (64, 64, 28), (64, 128, 28), (96, 192, 27), (192, 384, 13))
 
 
+#: The busy loop, run as ``python -c BUSY_LOOP PARENT_PID``: every million iterations it checks that its parent is
+#: still that process (the pid is passed in, not read at start: the parent may die before the child starts).
+BUSY_LOOP = ("import os, sys\nparent = int(sys.argv[1])\nwhile os.getppid() == parent:\n"
+             "    for _ in range(10**6):\n        pass\n")
+
+
 @contextlib.contextmanager
 def busy_core() -> Iterator[subprocess.Popen]:
-    """One single-threaded busy-loop process for the duration of the block (stopped even on an error)."""
-    process = subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL,
+    """One single-threaded busy-loop process for the duration of the block (stopped even on an error, and
+    ending on its own once this process is gone, so a killed benchmark leaves no busy loop behind)."""
+    process = subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(os.getpid())], stdin=subprocess.DEVNULL,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         time.sleep(0.5)  # let it get scheduled before anything is timed
