@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -26,7 +27,7 @@ COMPARED = ("key", "status", "value", "lower", "upper", "source_value", "source_
 def cluster():
     settings = {"distributed.scheduler.worker-saturation": 1.0, "distributed.scheduler.allowed-failures": 3}
     with dask.config.set(settings):
-        local = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        local = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
         client = Client(local)
     yield local, client
     client.close()
@@ -58,7 +59,7 @@ def test_results_on_the_cluster_equal_the_in_process_results(tmp_path, cluster):
     assert sum(line["status"] == "optimal" for line in there) == 14  # instances take norm 2 only: 6 error lines
     broken = [line for line in there if line["input"]["path"].endswith("broken.rudy")]
     assert len(broken) == 4 and all("broken.rudy line 2: expected a number, got 'x'" in line["error"]
-                                    for line in broken)
+                                    for line in broken if line["norm"] == "2")
     assert {line["worker"]["pid"] for line in there} <= _worker_pids(client)
     assert all(line["worker"]["address"].startswith("tcp://") for line in there)
 
@@ -95,7 +96,7 @@ def test_a_task_whose_workers_all_died_is_an_error_line():
         status = "error"
 
         def exception(self):
-            return KilledWorker("lipexact-batch-x", "tcp://127.0.0.1:1", 3)
+            return KilledWorker("lipexact-batch-x", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
 
     line = _line_of(Lost(), Task(InputFile("/g.rudy", "0" * 64, "instance"), "bnb", "2"))
     assert line["status"] == "error" and "worker died each time" in line["error"]
@@ -125,3 +126,16 @@ def test_cli_on_a_local_cluster_it_starts(tmp_path):
     lines = [json.loads(raw) for raw in Path(out).read_text().splitlines()]
     assert code == 0 and sorted(line["source_value"] for line in lines) == [-4, 2]
     assert all(line["worker"]["pid"] != os.getpid() for line in lines)
+
+
+def test_benchmark_sections_run_on_the_cluster_and_say_so(tmp_path, cluster):
+    from benchmarks.config import CONFIGS
+    from benchmarks.sections_on_dask import run_sections
+    from benchmarks.tables import Context
+
+    local, _ = cluster
+    ctx = Context(config=CONFIGS["smoke"], seed=0, devices=["cpu"], out=tmp_path, progress=False)
+    sections = run_sections(["instances", "devices"], ctx, local.scheduler_address, progress=False)
+    assert list(sections) == ["instances"]  # devices stays in the main process
+    assert sections["instances"].key == "instances" and sections["instances"].seconds > 0
+    assert "up to 2 sections ran at once" in sections["instances"].text[-1]

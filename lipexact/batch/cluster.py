@@ -17,7 +17,8 @@ Faults:
 
 Workers of a ``local:N`` cluster have one thread each and ``LIPEXACT_THREADS=1`` (and dask's
 ``OMP_NUM_THREADS=1``), so N workers use N cores; the scheduler's worker saturation is 1.0, so a worker
-holds one task at a time (tasks stay with the scheduler until a worker is free).
+holds one task at a time (tasks stay with the scheduler until a worker is free). The scheduler's HTTP
+server (and dashboard, where bokeh is installed) listens on a free port, so that several batches can run.
 
 Examples
 --------
@@ -87,7 +88,7 @@ def connect(scheduler: str) -> tuple[Any, Any]:
     settings = {"distributed.scheduler.worker-saturation": 1.0,
                 "distributed.scheduler.allowed-failures": ALLOWED_FAILURES}
     with dask.config.set(settings):
-        cluster = LocalCluster(n_workers=value, threads_per_worker=1, processes=True, dashboard_address=None,
+        cluster = LocalCluster(n_workers=value, threads_per_worker=1, processes=True, dashboard_address=":0",
                                env={"LIPEXACT_THREADS": "1"}, silence_logs=logging.ERROR)
         return Client(cluster), cluster
 
