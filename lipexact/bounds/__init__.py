@@ -18,7 +18,10 @@ Frobenius norms of the layers), ``power`` (affine models only: their spectral no
 ``seqlip_greedy`` (SeqLip for MLPs; the greedy variant is a heuristic), ``seqlip_cnn`` (SeqLip on the top-k
 singular vectors of each layer, for CNNs too large to unroll; a heuristic), ``eclipse`` and ``eclipse_fast``
 (ECLipsE, Xu & Sivaranjani 2024: LipSDP-neuron multipliers chosen layer by layer, by one small SDP per
-layer or in closed form, certified; ReLU MLPs of any depth). Lower methods: ``data``,
+layer or in closed form, certified; ReLU MLPs of any depth), ``lipsdp`` (LipSDP-neuron, Fazlyab et al. 2019,
+l2, ReLU MLPs of any depth: interior point, certified by Rump's Cholesky test) and ``lipsdp_first_order``
+(the same SDP by first-order steps on the multipliers in torch, CPU or CUDA, certified the same way).
+Lower methods: ``data``,
 ``gradient``, ``annealing``, ``grid``.
 """
 
@@ -44,6 +47,8 @@ UPPER_METHODS: dict[str, str | Callable] = {
     "seqlip_cnn": "lipexact.bounds.seqlip:seqlip_cnn",
     "eclipse": "lipexact.bounds.sdp.eclipse:eclipse",
     "eclipse_fast": "lipexact.bounds.sdp.eclipse:eclipse_fast",
+    "lipsdp": "lipexact.bounds.sdp.lipsdp:lipsdp",
+    "lipsdp_first_order": "lipexact.bounds.sdp.first_order:lipsdp_first_order",
 }
 
 LOWER_METHODS: dict[str, str | Callable] = {
@@ -68,6 +73,9 @@ VALIDATORS: dict[str, str] = {
     "lipexact.bounds.seqlip:seqlip_cnn": "lipexact.bounds.seqlip:validate_seqlip_cnn",
     "lipexact.bounds.sdp.eclipse:eclipse": "lipexact.bounds.sdp.eclipse:validate_eclipse",
     "lipexact.bounds.sdp.eclipse:eclipse_fast": "lipexact.bounds.sdp.eclipse:validate_eclipse_fast",
+    "lipexact.bounds.sdp.lipsdp:lipsdp": "lipexact.bounds.sdp.lipsdp:validate_lipsdp",
+    "lipexact.bounds.sdp.first_order:lipsdp_first_order":
+        "lipexact.bounds.sdp.first_order:validate_lipsdp_first_order",
     "lipexact.bounds.lower:data_lower_bound": "lipexact.bounds.lower:validate_data_lower_bound",
     "lipexact.bounds.lower:gradient_ascent": "lipexact.bounds.lower:validate_gradient_ascent",
     "lipexact.bounds.lower:simulated_annealing": "lipexact.bounds.lower:validate_simulated_annealing",

@@ -74,6 +74,10 @@ __all__ = ["CertifiedRho", "certified_rho", "prove_lmi", "DEFAULT_SCALES", "UNIT
 UNIT_ROUNDOFF = 2.0 ** -53
 _ETA = 2.0 ** -1074
 
+#: First relative raise of the Schur candidate (a bound looser by 2^-30, about 1e-9, relative is immaterial;
+#: a smaller first raise often costs extra Cholesky tests on large LMIs).
+INITIAL_RAISE = 2.0 ** -30
+
 #: Uniform scales tried for ``T`` when ``-N(T)`` is not positive definite at scale 1 (in this order).
 DEFAULT_SCALES = (1.0, 1.0 + 2.0 ** -30, 1.0 + 2.0 ** -20, 1.0 + 2.0 ** -10, 1.0625, 1.25, 2.0, 4.0, 16.0, 256.0,
                   65536.0)
@@ -301,7 +305,8 @@ def certified_rho(weights: Sequence[Any], multipliers: Sequence[Any], *, scales:
         # a first raise that is scale-free: relative to the candidate (or, when it is 0, to the rounding
         # errors of the input rows, which live in the input block's scale)
         n0 = W[0].shape[1]
-        step = max(candidate * 64 * n * UNIT_ROUNDOFF, 4 * float(E[:n0].sum(axis=1).max()), 2.0 ** -1000)
+        step = max(candidate * max(64 * n * UNIT_ROUNDOFF, INITIAL_RAISE), 4 * float(E[:n0].sum(axis=1).max()),
+                   2.0 ** -1000)
         rho = candidate + step
         for _ in range(max_raises):
             attempts += 1

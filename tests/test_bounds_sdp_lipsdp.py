@@ -1,0 +1,171 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+
+import lipexact
+from lipexact.bounds import upper_bound, validate_request
+from lipexact.bounds.sdp import lipsdp as lipsdp_module
+from lipexact.bounds.sdp.barrier import barrier_lipsdp
+from lipexact.bounds.sdp.certify import certified_rho
+from lipexact.bounds.sdp.lipsdp import compress_input, lipsdp, normalize_weights, solve_lipsdp, validate_lipsdp
+from lipexact.deep.network import ReLUNetwork
+from lipexact.network import TwoLayerReLU
+from lipexact.result import Status
+from reductions.validation import InvalidInputError
+
+from .strategies import two_layer_nets
+from .test_deep_strategies import deep_nets
+
+RTOL = 1e-9
+
+
+def _lower(net, n_inputs):
+    data = np.random.default_rng(0).normal(scale=2.0, size=(32, n_inputs))
+    model = net.to_torch(dtype=torch.float64) if isinstance(net, ReLUNetwork) else net
+    return lipexact.lower_bound(model, "data", data=data, device="cpu").value
+
+
+@settings(max_examples=8, deadline=None)
+@given(two_layer_nets(max_inputs=3, max_hidden=5, max_outputs=2))
+def test_two_layer_order_lower_exact_lipsdp_autolip(net):
+    exact = lipexact.lipschitz(net, method="brute")
+    result = lipsdp(net)
+    auto = upper_bound(net, "autolip", device="cpu")
+    assert exact.status is Status.OPTIMAL and result.status is Status.UPPER_BOUND and result.upper == result.value
+    assert _lower(net, net.n_inputs) <= exact.value * (1 + RTOL) + 1e-12
+    assert exact.value <= result.value * (1 + RTOL) + 1e-12
+    assert result.value <= auto.value * (1 + 1e-7) + 1e-12  # LipSDP-neuron never exceeds the product of norms
+    assert result.stats["certificate"]["proven"]
+
+
+@settings(max_examples=5, deadline=None)
+@given(deep_nets(depths=(3,), max_inputs=3, max_width=3, max_outputs=2, integer=True))
+def test_three_layer_order_lower_exact_lipsdp_autolip(net):
+    exact = lipexact.lipschitz(net, norm=2, time_limit=60)
+    result = lipsdp(net)
+    auto = upper_bound(net.to_torch(dtype=torch.float64), "autolip", device="cpu")
+    assert result.status is Status.UPPER_BOUND
+    assert exact.upper is not None and exact.lower <= result.value * (1 + RTOL) + 1e-12
+    if exact.status is Status.OPTIMAL:
+        assert _lower(net, net.n_inputs) <= exact.value * (1 + RTOL) + 1e-12 <= result.value * (1 + RTOL) + 2e-12
+    assert result.value <= auto.value * (1 + 1e-7) + 1e-12
+
+
+def test_known_values_and_the_solver_value():
+    result = lipsdp(TwoLayerReLU([[3]], [[4]]))
+    assert 12.0 <= result.value <= 12.0 * (1 + 1e-7)
+    assert math.isclose(result.stats["solver_value"], 12.0, rel_tol=1e-6)
+    # f = relu(x1) + relu(x2): the SDP is exact (sqrt 2); a 2x2 identity then a sum
+    result = lipsdp(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1)).double()
+                    .requires_grad_(False).apply(_set_identity_sum))
+    assert math.sqrt(2) <= result.value <= math.sqrt(2) * (1 + 1e-7)
+
+
+def _set_identity_sum(module):
+    if isinstance(module, torch.nn.Linear):
+        module.weight.copy_(torch.eye(2) if module.out_features == 2 else torch.ones(1, 2))
+
+
+@pytest.mark.parametrize("solver", ["clarabel", "barrier"])
+def test_solvers_agree_and_every_value_is_recertified(solver):
+    rng = np.random.default_rng(3)
+    weights = [rng.normal(size=(5, 4)), rng.normal(size=(4, 5)), rng.normal(size=(2, 4))]
+    net = ReLUNetwork([(w, None) for w in weights])
+    result = lipsdp(net, solver=solver)
+    reference = lipsdp(net, solver="barrier" if solver == "clarabel" else "clarabel")
+    assert result.stats["solver"] == solver
+    assert math.isclose(result.value, reference.value, rel_tol=1e-5)
+    scaled, exponent = normalize_weights(weights)  # the multipliers belong to the normalized weights
+    assert exponent == result.certificate["scale_exponent"]
+    again = certified_rho(scaled, result.certificate["multipliers"], scales=[1.0])
+    assert again.proven and math.isclose(math.ldexp(math.sqrt(again.value), exponent), result.value, rel_tol=1e-12)
+
+
+def test_barrier_reaches_the_sdp_optimum_of_a_closed_form_case():
+    # one neuron: rho(t) = 9 t^2 / (2 t - 16), minimum 144 at t = 16
+    out = barrier_lipsdp([np.array([[3.0]]), np.array([[4.0]])], tol=1e-10)
+    assert out["status"] == "optimal" and math.isclose(out["rho"], 144.0, rel_tol=1e-8)
+    assert math.isclose(float(out["multipliers"][0][0]), 16.0, rel_tol=1e-4)
+
+
+def test_input_compression_keeps_the_value():
+    rng = np.random.default_rng(5)
+    weights = [rng.normal(size=(3, 9)), rng.normal(size=(2, 3))]
+    small = compress_input(weights)
+    assert small[0].shape == (3, 3)
+    full = solve_lipsdp(weights, "clarabel")  # compresses internally; certify on the full weights
+    assert certified_rho(weights, full["multipliers"]).proven
+    direct = barrier_lipsdp(weights)
+    assert math.isclose(full["rho"], direct["rho"], rel_tol=1e-5)
+
+
+def test_scaling_the_weights_scales_the_bound_exactly():
+    rng = np.random.default_rng(1)
+    weights = [rng.normal(size=(4, 3)), rng.normal(size=(1, 4))]
+    base = lipsdp(ReLUNetwork([(w, None) for w in weights]), solver="barrier")
+    scaled = lipsdp(ReLUNetwork([(weights[0] * 2.0 ** 40, None), (weights[1] * 2.0 ** -25, None)]),
+                    solver="barrier")
+    assert math.isclose(scaled.value, base.value * 2.0 ** 15, rel_tol=1e-9)
+
+
+def test_a_solver_answer_is_never_trusted(monkeypatch):
+    net = TwoLayerReLU([[3]], [[4]])
+
+    def lying(weights, solver="auto", verbose=False):  # claims rho = 1 (L = 1) with multipliers that prove 144
+        return {"rho": 1.0, "multipliers": [np.array([16.0])], "solver": "liar", "status": "optimal",
+                "attempts": []}
+
+    monkeypatch.setattr(lipsdp_module, "solve_lipsdp", lying)
+    result = lipsdp(net)
+    assert result.status is Status.UPPER_BOUND and result.value >= 12.0
+    assert result.stats["solver_value"] < result.value
+
+    def useless(weights, solver="auto", verbose=False):  # T = 0 proves nothing
+        return {"rho": 1.0, "multipliers": [np.array([0.0])], "solver": "liar", "status": "optimal", "attempts": []}
+
+    monkeypatch.setattr(lipsdp_module, "solve_lipsdp", useless)
+    result = lipsdp(net)
+    assert result.status is Status.ERROR and result.value is None and "did not certify" in result.message
+
+    def failing(weights, solver="auto", verbose=False):
+        raise RuntimeError("clarabel: status infeasible")
+
+    monkeypatch.setattr(lipsdp_module, "solve_lipsdp", failing)
+    result = lipsdp(net)
+    assert result.status is Status.ERROR and "no SDP solver" in result.message
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"norm": "inf"}, "norm"),
+    ({"norm": 1}, "norm"),
+    ({"solver": "mosek"}, "solver"),
+    ({"max_dim": 0}, "max_dim"),
+    ({"tolerance": 1e-3}, "tolerance"),
+    ({"input_shape": (3,)}, "input_shape"),
+    ({"max_dim": 2}, "model"),
+    ({"device": "abacus"}, "device"),
+])
+def test_bad_requests_are_refused_before_solving(kwargs, field):
+    net = TwoLayerReLU([[1, 2], [3, 4]], [[1, 1]])
+    with pytest.raises(InvalidInputError) as info:
+        validate_lipsdp(net, **kwargs)
+    assert info.value.field == field
+    with pytest.raises(InvalidInputError) as info:
+        lipsdp(net, **kwargs)
+    assert info.value.field == field
+
+
+def test_registered_and_validated_through_the_registry():
+    net = TwoLayerReLU([[1, -2], [3, 1]], [[1, 2]])
+    result = upper_bound(net, "lipsdp", device="cpu")
+    assert result.method == "lipsdp" and result.status is Status.UPPER_BOUND and result.timings["total"] > 0
+    with pytest.raises(InvalidInputError) as info:
+        validate_request("lipsdp", net, norm="1")
+    assert info.value.field == "norm"
+    gelu = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.GELU(), torch.nn.Linear(3, 1))
+    with pytest.raises(InvalidInputError) as info:
+        validate_request("lipsdp", gelu)
+    assert info.value.field == "model[1]"
