@@ -226,7 +226,7 @@ def build_section(roots: list[dict], pairs: list[dict], time_limit: float, messa
             section.text.append(f"Instances both closed: time ratio sdp / eigen median {statistics.median(ratios):.3g} "
                                 f"over {len(ratios)} instances.")
         for name, e, s in width:
-            section.text.append(f"{name}: stopped; proven bracket width eigen {_num(e, 6)}, sdp {_num(s, 6)}.")
+            section.text.append(f"{name}: not closed by both; proven bracket width eigen {_num(e, 6)}, sdp {_num(s, 6)}.")
         agree = all(abs(pair["eigen"]["upper"] - pair["sdp"]["upper"]) <= 1e-6 * abs(pair["eigen"]["upper"])
                     for pair in by_instance.values() if all(p in pair and pair[p]["status"] == "optimal"
                                                             for p in ("eigen", "sdp")))

@@ -82,9 +82,9 @@ def solve_bnb(problem: Problem, clock: Clock, branching: str = "largest", lookah
         ``"sdp"`` adds the certified pattern SDP (:class:`~lipexact.exact.sdp_bound.SdpNodeBound`) after the
         eigenvalue bound on the nodes that survive it (l2, scalar output only; sampled only once it stops
         pruning). Off by default because it does not win everywhere (``benchmarks/pattern_sdp.py``, 120 s
-        limit, load about 11 on 2 cores): QUBO networks bqp50-1 closed in 22 s (not closed in 120 s
-        without), bqp50-2 12 s instead of 107 s; Max-Cut g05_60.0/.1 1.4x/1.15x slower with 2-3x fewer nodes;
-        random 5-32-1 and 5-48-1 networks median 1.3x slower.
+        limit, load 7-10 on 2 cores): the QUBO networks bqp50-1 and bqp50-2 close in 18 s and 7 s (not
+        closed in 120 s without it; 107 s in another run); Max-Cut g05_60.0/.1 1.3x/1.1x slower with 2-3x
+        fewer nodes; random 5-32-1 and 5-48-1 networks median 1.4x slower.
 
     Examples
     --------

@@ -14,7 +14,7 @@ sampled (see :class:`SdpNodeBound`).
 Why it can beat the default: the default strong bound (the weighted eigenvalue bound of
 :mod:`lipexact.exact.bounds`) converges to the same relaxation but stops after a few descent steps; on the
 QUBO networks of the shared instances its root value is 3-28% from the optimum where the SDP's is 0.7-12%
-(``benchmarks/pattern_sdp.py``), and bnb then proves bqp50 instances with 20-60x fewer nodes.
+(``benchmarks/pattern_sdp.py``), and bnb then proves bqp50 instances with about 30x fewer nodes.
 
 Data error: the node's float data differ from the exact network's products and sums by rounding. With
 ``a_u = W2_u W1_u`` every float Jacobian of the search (a sum of at most ``G + h + 2`` rounded terms) is within
