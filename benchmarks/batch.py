@@ -85,7 +85,8 @@ def build_section(runs: list[dict], folder: Path, time_limit: float, title: str 
     for run in runs:
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(run["statuses"].items()))
         rows.append([f"local:{run['workers']}", run["wall"], base["wall"] / run["wall"], run["span"],
-                     base["span"] / run["span"], run["optimal_task_seconds"], run["task_seconds"], statuses, run["load_start"], run["load_end"]])
+                     base["span"] / run["span"], run["optimal_task_seconds"], run["task_seconds"], statuses,
+                     run["load_start"], run["load_end"]])
     built.tables.append(Table("batch_runs", "Instance library, local:1 against local:N",
                               ["scheduler", "wall (s)", "speed-up (wall)", "task span (s)", "speed-up (span)",
                                "optimal tasks (s)",

@@ -25,7 +25,8 @@ IN_PROCESS = ("devices", "threads")
 
 
 def _run_section(name: str, ctx: Any) -> tuple[Any, list[dict], str]:
-    """On a worker: seed, run one section, time it (wall, CPU, load at start and end); the section, its bound timings, the worker."""
+    """On a worker: seed, run one section, time it (wall, CPU, load at start and end); the section, its bound
+    timings, the worker's address."""
     import numpy as np
     import torch
     from distributed import get_worker

@@ -126,7 +126,8 @@ def test_in_process_run_does_not_import_dask(tmp_path):
     script = (
         "import sys\n"
         "from lipexact.batch.cli import main\n"
-        f"code = main([{str(paths['k3'])!r}, {str(paths['deep'])!r}, '--methods', 'bnb', '-o', {str(out)!r}, '--quiet'])\n"
+        f"code = main([{str(paths['k3'])!r}, {str(paths['deep'])!r}, '--methods', 'bnb', '-o', {str(out)!r}, "
+        "'--quiet'])\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))\n"
         "print(code, loaded)\n"
     )

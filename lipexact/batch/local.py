@@ -39,7 +39,8 @@ class HardLimitExceeded(BaseException):
 def hard_limit(seconds: float | None) -> Iterator[None]:
     """Raise :class:`HardLimitExceeded` in this thread after ``seconds`` (None, no SIGALRM, or not the main
     thread: no limit); the timer and the previous handler are restored on exit."""
-    usable = seconds is not None and hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    main_thread = threading.current_thread() is threading.main_thread()
+    usable = seconds is not None and hasattr(signal, "SIGALRM") and main_thread
     if not usable:
         yield
         return
