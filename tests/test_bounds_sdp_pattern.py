@@ -12,6 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 import lipexact
 from lipexact.bounds import upper_bound
+from lipexact.bounds.errors import NotApplicableError
 from lipexact.bounds.sdp import pattern
 from lipexact.bounds.sdp.pattern import (binary_norm_bound, certify_pm1_dual, certify_qcqp, pattern_sdp,
                                          pm1_quadratic_bound, qcqp_bound)
@@ -119,6 +120,24 @@ def test_bad_requests_name_the_field(model, options, field):
     with pytest.raises(InvalidInputError) as error:
         pattern_sdp(model, **options)
     assert error.value.field == field
+    # a model or norm the method does not cover is "not applicable" (a row of the CLI), not malformed input
+    assert isinstance(error.value, NotApplicableError) == (field in ("model", "norm") and options.get("norm") != "3")
+
+
+def test_any_module_whose_graph_is_linear_relu_linear():
+    class Custom(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp, self.out = torch.nn.Linear(3, 4), torch.nn.Linear(4, 1)
+
+        def forward(self, x):
+            return self.out(torch.relu(self.inp(x)))
+
+    model = Custom().double()
+    result = pattern_sdp(model)
+    net = TwoLayerReLU(model.inp.weight.detach().numpy(), model.out.weight.detach().numpy(),
+                       model.inp.bias.detach().numpy())
+    assert result.status is Status.UPPER_BOUND and all_patterns_max(net) <= result.value
 
 
 # --------------------------------------------------------------------------- the certificate refuses bad duals

@@ -20,8 +20,9 @@ singular vectors of each layer, for CNNs too large to unroll; a heuristic), ``ec
 (ECLipsE, Xu & Sivaranjani 2024: LipSDP-neuron multipliers chosen layer by layer, by one small SDP per
 layer or in closed form, certified; ReLU MLPs of any depth), ``lipsdp`` (LipSDP-neuron, Fazlyab et al. 2019,
 l2, ReLU MLPs of any depth: interior point, certified by Rump's Cholesky test) and ``lipsdp_first_order``
-(the same SDP by first-order steps on the multipliers in torch, CPU or CUDA, certified the same way).
-Lower methods: ``data``,
+(the same SDP by first-order steps on the multipliers in torch, CPU or CUDA, certified the same way),
+``pattern_sdp`` (two-layer networks only: Shor's SDP relaxation of the maximum over all activation patterns,
+certified; l2, and l1 / l_inf for scalar outputs). Lower methods: ``data``,
 ``gradient``, ``annealing``, ``grid``.
 """
 

@@ -63,6 +63,7 @@ import numpy as np
 import torch
 
 from lipexact.bounds.device import as_dtype, pick_device
+from lipexact.bounds.errors import NotApplicableError
 from lipexact.bounds.sdp.pm1_ipm import solve_pm1_dual
 from lipexact.bounds.sdp.psd import UNIT_ROUNDOFF, certified_min_eigenvalue, gamma, upper
 from lipexact.network import TwoLayerReLU
@@ -460,9 +461,19 @@ def as_two_layer(model: Any) -> TwoLayerReLU:
         return model
     try:
         return TwoLayerReLU.from_torch(model)
-    except Exception as error:  # noqa: BLE001 - whatever from_torch refuses is not a two-layer network
-        raise InvalidInputError("model", "a TwoLayerReLU or nn.Sequential(Linear, ReLU, Linear) (pattern_sdp is "
-                                "for two-layer networks)", f"{type(model).__name__}: {error}") from error
+    except Exception as error:  # noqa: BLE001 - not an nn.Sequential(Linear, ReLU, Linear): try its fx chain
+        reason = error
+    if isinstance(model, torch.nn.Module):
+        from lipexact.bounds.chain import as_sequential
+
+        try:
+            sequential = as_sequential(model)
+            if sequential is not None:
+                return TwoLayerReLU.from_torch(sequential)
+        except Exception as error:  # noqa: BLE001 - any failure means: not a two-layer ReLU chain
+            reason = error
+    raise NotApplicableError("model", "a two-layer ReLU network (TwoLayerReLU, or a module whose torch.fx graph "
+                             "is Linear, ReLU, Linear)", f"{type(model).__name__}: {reason}")
 
 
 def _check_options(net: TwoLayerReLU, norm: Any, solver: Any, max_size: Any) -> str:
@@ -471,15 +482,17 @@ def _check_options(net: TwoLayerReLU, norm: Any, solver: Any, max_size: Any) -> 
     require(isinstance(max_size, int) and not isinstance(max_size, bool) and max_size >= 1, "max_size",
             "a positive integer", repr(max_size))
     if net.n_outputs != 1:
-        require(norm == "2", "norm", '"2" (the only norm supported for vector outputs)', repr(norm))
+        if norm != "2":
+            raise NotApplicableError("norm", '"2" (the only norm supported for vector outputs)', repr(norm))
         require(solver != "ipm", "solver", "clarabel, scs or auto for vector outputs", repr(solver))
         size = net.n_inputs + net.n_hidden
-        require(size <= max_size, "model", f"n + h <= max_size = {max_size} for the vector-output SDP",
-                f"n + h = {size}")
+        if size > max_size:
+            raise NotApplicableError("model", f"n + h <= max_size = {max_size} for the vector-output SDP",
+                                     f"n + h = {size}")
     elif norm == "inf":
         size = 1 + net.n_inputs + net.n_hidden
-        require(size <= max(max_size, net.n_hidden + 1), "model",
-                f"1 + n + h <= max_size = {max_size} for the l_inf SDP", f"{size}")
+        if size > max(max_size, net.n_hidden + 1):
+            raise NotApplicableError("model", f"1 + n + h <= max_size = {max_size} for the l_inf SDP", f"{size}")
     return norm
 
 
@@ -492,7 +505,7 @@ def validate_pattern_sdp(model: Any, input_shape: Any = None, *, device: Any = N
     >>> validate_pattern_sdp(TwoLayerReLU([[1.0]], [[2.0], [1.0]]), norm="inf")
     Traceback (most recent call last):
     ...
-    reductions.validation.InvalidInputError: norm: expected "2" (the only norm supported for vector outputs), got 'inf'
+    lipexact.bounds.errors.NotApplicableError: norm: expected "2" (the only norm supported for vector outputs), got 'inf'
     """
     require(isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0, "seed", "a non-negative integer",
             repr(seed))
