@@ -61,7 +61,9 @@ Smallest ``rho`` for given multipliers
 ``Y_{i} = P_i - B_{i+1}^T Y_{i+1}^{-1} B_{i+1}`` (the Schur complements eliminating from the output side,
 each positive definite). :func:`certified_rho_layerwise` computes that candidate in floating point (it is
 not trusted) and raises it geometrically until :func:`prove_lmi_layerwise` succeeds, exactly as the
-full-matrix certifier does; ``theta`` is raised when an inner check fails for lack of margin.
+full-matrix certifier does; ``theta`` is raised when an inner check fails for lack of margin. While it
+searches, a pass tests only the last block (the inner blocks are the same floats whatever the outcome of the
+last test); the value it reports has passed a full pass that tests every block.
 
 References
 ----------
@@ -221,9 +223,14 @@ def prove_lmi_layerwise(weights: Sequence[Any], multipliers: Sequence[Any], rho:
     """
     W = check_weights(weights)
     T = check_multipliers(W, multipliers)
-    rho = float(rho)
     theta = default_theta(W) if theta is None else theta
     require(isinstance(theta, float) and 0 < theta < 0.5, "theta", "a float in (0, 1/2)", repr(theta))
+    return _layerwise_pass(W, T, float(rho), theta, inner=True)
+
+
+def _layerwise_pass(W: list, T: list, rho: float, theta: float, inner: bool) -> tuple[bool, dict]:
+    """The pass of :func:`prove_lmi_layerwise`; with ``inner`` False only the last block is tested (a cheap
+    search for ``rho``: the inner blocks are the same floats in the full pass, which tests them all)."""
     k = len(W)
     facts: dict = {"failed_block": None, "min_margin": math.inf, "blocks": k - 1, "theta": theta}
     if not math.isfinite(rho) or rho <= 0 or any((t < 0).any() for t in T):
@@ -245,13 +252,14 @@ def prove_lmi_layerwise(weights: Sequence[Any], multipliers: Sequence[Any], rho:
             radius_C = np.zeros_like(C)
         else:
             C, radius_C = _last_block(t, W[-1])
-        Q = np.block([[A, B.T], [B, C]])
-        radius = np.block([[radius_A, radius_B.T], [radius_B, radius_C]])
-        ok, margin = block_is_psd(Q, radius)
-        if not ok:
-            facts.update(failed_block=i, reason=f"Q_{i} was not proven positive semidefinite")
-            return False, facts
-        facts["min_margin"] = min(facts["min_margin"], margin)
+        if inner or i == k - 1:
+            Q = np.block([[A, B.T], [B, C]])
+            radius = np.block([[radius_A, radius_B.T], [radius_B, radius_C]])
+            ok, margin = block_is_psd(Q, radius)
+            if not ok:
+                facts.update(failed_block=i, reason=f"Q_{i} was not proven positive semidefinite")
+                return False, facts
+            facts["min_margin"] = min(facts["min_margin"], margin)
         if i < k - 1:
             A = -C
             A[np.diag_indices_from(A)] += 2.0 * t  # exact negation off the diagonal; one rounding on it
@@ -304,7 +312,7 @@ def schur_candidate_layerwise(weights: Sequence[Any], multipliers: Sequence[Any]
     return math.nan  # pragma: no cover - the loop always returns
 
 
-def certified_rho_layerwise(weights: Sequence[Any], multipliers: Sequence[Any], *, max_raises: int = 40,
+def certified_rho_layerwise(weights: Sequence[Any], multipliers: Sequence[Any], *, max_raises: int = 80,
                             theta: float | None = None, max_theta: float = 2.0 ** -10) -> CertifiedRho:
     """The smallest ``rho`` (up to a small relative raise) PROVEN layer by layer to satisfy ``M(T, rho) <= 0``.
 
@@ -318,7 +326,7 @@ def certified_rho_layerwise(weights: Sequence[Any], multipliers: Sequence[Any], 
     weights, multipliers
         As for :func:`prove_lmi_layerwise`.
     max_raises : int
-        Geometric raises of ``rho`` (factor 4 on the relative step) before giving up.
+        Geometric raises of ``rho`` (factor 2 on the relative step) before giving up.
     theta, max_theta : float
         First (default :func:`default_theta`) and largest block reserve; ``theta`` grows 16-fold when an
         inner block fails.
@@ -344,6 +352,7 @@ def certified_rho_layerwise(weights: Sequence[Any], multipliers: Sequence[Any], 
                             "a Schur complement of the hidden blocks is not positive definite at these multipliers",
                             multipliers_used)
     theta = default_theta(W) if theta is None else theta
+    require(isinstance(theta, float) and 0 < theta < 0.5, "theta", "a float in (0, 1/2)", repr(theta))
     step = max(candidate, 1e-300) * theta * len(W)
     attempts = 0
     facts: dict = {}
@@ -351,7 +360,9 @@ def certified_rho_layerwise(weights: Sequence[Any], multipliers: Sequence[Any], 
         rho = candidate + step
         while True:
             attempts += 1
-            ok, facts = prove_lmi_layerwise(W, T, rho, theta)
+            ok, facts = _layerwise_pass(W, T, rho, theta, inner=False)  # the last block only: finds rho cheaply
+            if ok:
+                ok, facts = _layerwise_pass(W, T, rho, theta, inner=True)  # the proof: every block
             if ok:
                 how = (f"layer-wise block decomposition, Rump's Cholesky test on {len(W) - 1} blocks (reserve "
                        f"theta {theta:.3g}), rho raised by {step / max(candidate, 1e-300):.3g} relative from the "
@@ -363,8 +374,8 @@ def certified_rho_layerwise(weights: Sequence[Any], multipliers: Sequence[Any], 
                 theta *= 16  # an inner block lacked margin: reserve more, same rho
                 continue
             break
-        step *= 4.0
-    reason = (f"no rho up to {candidate + step / 4:.6g} proven (candidate {candidate:.6g}; last failure: "
+        step *= 2.0
+    reason = (f"no rho up to {candidate + step / 2:.6g} proven (candidate {candidate:.6g}; last failure: "
               f"{facts.get('reason', '?')})")
     return CertifiedRho(math.inf, False, candidate, 1.0, math.nan, math.nan, clipped, attempts, reason,
                         multipliers_used)
