@@ -38,8 +38,10 @@ symmetric matrix ``Q_i`` within an entrywise radius ``R_i`` of its floating-poin
 1. Radii. ``rho`` and ``2 t`` are exact, ``C_i`` is exact by definition (a matrix of floats we chose), so
    only three things are rounded: ``fl(t w)`` (``u |fl(t w)| + eta`` per entry, ``eta`` for an underflow),
    the diagonal of ``fl(P_i - C_i)`` (one subtraction: ``2u |result|``; the off-diagonal entries are exact
-   negations), and ``fl(2 T_{k-1} - W_k^T W_k)`` (an inner product of length ``m`` and one subtraction,
-   any order, fused multiply-adds included: ``gamma_{m+2} (|W_k|^T |W_k| + 2 T)`` plus ``(m + 2) eta``).
+   negations), and ``fl(2 T_{k-1} - W_k^T W_k)`` (an inner product of length ``m``, any order, fused
+   multiply-adds included, one subtraction and the average of the two triangles that makes it exactly
+   symmetric: at most ``gamma_{m+4} (|W_k|^T |W_k| + 2 T)`` plus ``(m + 4) eta``, with ``|W_k|^T |W_k|`` itself
+   evaluated in floats and inflated by a relative ``4 (m + 8) u``).
 2. Balancing. A diagonal power-of-two congruence ``S Q S`` brings every diagonal entry into ``[1/4, 4)``
    (definiteness is preserved; the scaling is exact except for subnormal results, ``eta`` per entry); the
    radii scale the same way. Rows whose diagonal entry and radius are zero must vanish (a positive
@@ -47,8 +49,8 @@ symmetric matrix ``Q_i`` within an entrywise radius ``R_i`` of its floating-poin
    and dropped; a negative diagonal entry fails the check.
 3. Rump's test (Rump 2006, from the backward error of Cholesky, Higham 2002 Thm 10.3), as implemented by
    :func:`lipexact.bounds.sdp.psd.certified_min_eigenvalue`: a completed floating-point Cholesky of
-   ``fl(S Q~ S - c I)`` proves ``lambda_min(S Q~ S) >= c - gamma_{n+1} / (1 - gamma_{n+1}) tr(...) - ...``; it is
-   handed ``e``, the largest row sum of the scaled radius (a bound on the spectral norm of the difference
+   ``fl(S Q~ S - c I)`` proves ``lambda_min(S Q~ S) >= c - gamma_{n+1} / (1 - gamma_{n+1}) tr(...) - ...``;
+   it is handed ``e``, the largest row sum of the scaled radius (a bound on the spectral norm of the difference
    between ``S Q S`` and ``S Q~ S``, inflated by a relative ``4 (n + 8) u`` for its own evaluation), so that
    the bound holds for the exact ``S Q S``, and the block passes when that bound is positive.
 
