@@ -51,7 +51,10 @@ def test_results_on_the_cluster_equal_the_in_process_results(tmp_path, cluster):
     (tmp_path / "broken.rudy").write_text("3 1\n1 2 x\n")
     options = dict(methods=["auto", "bnb"], norms=["2", "inf"], seed=3)
     here = solve_many([tmp_path], **options)
-    there = solve_many([tmp_path], scheduler=local.scheduler_address, **options)
+    out = tmp_path / "out.jsonl"
+    there = solve_many([tmp_path], scheduler=local.scheduler_address, output=out, **options)
+    assert solve_many([tmp_path], scheduler="tcp://127.0.0.1:1", output=out, **options) == there  # all done:
+    # no scheduler is contacted (nothing listens on port 1)
     assert len(here) == len(there) == 24
     for a, b in zip(here, there):
         assert {k: a.get(k) for k in COMPARED} == {k: b.get(k) for k in COMPARED}

@@ -169,7 +169,9 @@ def execute(plan: Plan, results: Any, scheduler: str | None = None, quiet: bool 
 
     try:
         with results:
-            if scheduler is None:
+            if not plan.to_run:
+                pass  # everything is in the output already: no cluster to start
+            elif scheduler is None:
                 from lipexact.batch.local import run_in_process
 
                 run_in_process(plan.to_run, finished, progress.started, plan.hard_limit, run)
