@@ -70,7 +70,7 @@ from lipexact.network import TwoLayerReLU
 from lipexact.norms import parse_norm
 from lipexact.result import LipschitzResult, Status
 from lipexact.threads import small_blas
-from reductions.validation import InvalidInputError, require
+from reductions.validation import require
 
 __all__ = ["SOLVERS", "PatternBound", "certify_pm1_dual", "pm1_quadratic_bound", "binary_norm_bound",
            "qcqp_bound", "pattern_sdp", "validate_pattern_sdp", "as_two_layer"]
@@ -450,7 +450,7 @@ def one_norm_value(net: TwoLayerReLU) -> PatternBound:
 
 
 def as_two_layer(model: Any) -> TwoLayerReLU:
-    """``model`` as a :class:`~lipexact.network.TwoLayerReLU` (or ``InvalidInputError`` naming ``model``).
+    """``model`` as a :class:`~lipexact.network.TwoLayerReLU` (else :class:`~lipexact.bounds.errors.NotApplicableError` naming ``model``).
 
     Examples
     --------
