@@ -450,7 +450,10 @@ def one_norm_value(net: TwoLayerReLU) -> PatternBound:
 
 
 def as_two_layer(model: Any) -> TwoLayerReLU:
-    """``model`` as a :class:`~lipexact.network.TwoLayerReLU` (else :class:`~lipexact.bounds.errors.NotApplicableError` naming ``model``).
+    """``model`` as a :class:`~lipexact.network.TwoLayerReLU`.
+
+    Anything else than a two-layer ReLU network raises :class:`~lipexact.bounds.errors.NotApplicableError`
+    naming ``model``.
 
     Examples
     --------

@@ -156,7 +156,7 @@ def certified_min_eigenvalue(A: np.ndarray, error: float = 0.0, attempts: int = 
             loss = upper(alpha * trace, 1) + upper(UNIT_ROUNDOFF * float(np.max(np.abs(diagonal))), 1)
             loss = upper(loss + UNDERFLOW_GUARD * (n + 2) ** 2, 2)
             bound = float(np.nextafter(c - loss, -math.inf))
-            bound = float(np.nextafter(math.ldexp(bound, exponent), -math.inf)) if bound < 0 else math.ldexp(bound, exponent)
+            bound = float(np.nextafter(math.ldexp(bound, exponent), -math.inf))  # (ldexp rounds when subnormal)
             if error > 0:
                 bound = float(np.nextafter(bound - upper(float(error), 0), -math.inf))
             return bound
