@@ -125,6 +125,14 @@ class DeepBounds:
                 S = S @ W
             self.reach.append(S.ravel().copy())
         self.reach.reverse()
+        # tails[i] >= ||W_i||_p ... ||W_k||_p (0-based affine layers i; tails[k] = 1): the float norms with a
+        # relative slack of 1e-8 each (SVD backward error, or non-negative sums)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.layer_norms = [float(jacobian_norms(W, norm)) * (1 + 1e-8) for W in self.weights]
+            self.tails = [1.0]
+            for value in reversed(self.layer_norms):
+                self.tails.append(self.tails[-1] * value)
+        self.tails.reverse()
 
     # ------------------------------------------------------------------ interval bounds (boxes)
     def stability(self, layer: int, state: np.ndarray, linear: np.ndarray, offset: np.ndarray) -> list:
@@ -205,7 +213,7 @@ class DeepBounds:
 
     # ------------------------------------------------------------------ the bound
     def _through(self, layer: int, states: list, lo: np.ndarray, hi: np.ndarray, A: np.ndarray,
-                 last: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 last: bool = True, collect: list | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Interval propagation of ``D_l V`` (``lo = hi = V``: the node's pre-activation map applied to some
         matrix) through ``W_{l+1} D_{l+1} ... W_k`` (``last=False``: up to ``D_{k-1}``), with the absolute
         product ``A`` carried along for the rounding slack."""
@@ -214,6 +222,8 @@ class DeepBounds:
         lo = np.where(free[:, None], np.minimum(lo, 0.0), lo)
         hi = np.where(free[:, None], np.maximum(hi, 0.0), hi)
         lo[off], hi[off], A[off] = 0.0, 0.0, 0.0
+        if collect is not None:
+            collect.append((layer, lo, hi, A))
         end = len(self.weights) if last else len(self.weights) - 1
         with np.errstate(all="ignore"):
             for j in range(layer + 1, end):
@@ -226,13 +236,35 @@ class DeepBounds:
                     lo = np.where(free[:, None], np.minimum(lo, 0.0), lo)
                     hi = np.where(free[:, None], np.maximum(hi, 0.0), hi)
                     lo[off], hi[off], A[off] = 0.0, 0.0, 0.0
+                    if collect is not None:
+                        collect.append((j, lo, hi, A))
         return lo, hi, A
 
-    def entrywise(self, layer: int, states: list, linear: np.ndarray) -> np.ndarray:
-        """``B >= |J|`` entrywise for every completion (``states`` from :meth:`stability`)."""
-        lo, hi, A = self._through(layer, states, linear.copy(), linear.copy(), np.abs(linear))
+    def entrywise(self, layer: int, states: list, linear: np.ndarray, collect: list | None = None) -> np.ndarray:
+        """``B >= |J|`` entrywise for every completion (``states`` from :meth:`stability`); ``collect`` receives
+        the intermediate intervals (:meth:`split`)."""
+        lo, hi, A = self._through(layer, states, linear.copy(), linear.copy(), np.abs(linear), collect=collect)
         with np.errstate(all="ignore"):
             return np.maximum(np.abs(lo), np.abs(hi)) + PRODUCT_SLACK * A
+
+    def split(self, collect: list, linear: np.ndarray, state: np.ndarray) -> float:
+        """``||J|| <= ||W_k|| ... ||W_{j+1}|| N_j`` for every ReLU layer ``j`` from the node's layer ``l`` on, with
+        ``N_j >= ||D_j P_j||``, ``P_j = W_j D_{j-1} ... D_l M_l``: every ``D`` is a contraction in the three norms
+        and dropping rows never increases them, so ``N_l = ||M_l||`` over the rows not fixed off (exact ``M_l``,
+        no interval) and ``N_j = min(||B_j||, ||W_j|| N_{j-1})``, ``B_j`` the entrywise interval bound of
+        ``D_j P_j`` (``collect`` from :meth:`entrywise`). The layer norms carry a relative slack of ``1e-8`` each
+        (the float SVD's backward error, or non-negative sums; ``M_l`` is the nearest-float map). This keeps deep
+        networks' bounds from compounding the interval widening layer after layer."""
+        best = math.inf
+        with np.errstate(all="ignore"):
+            rows = linear[np.asarray(state) != 0]
+            head = float(jacobian_norms(rows, self.norm)) * (1 + 1e-8) if rows.size else 0.0
+            for j, lo, hi, A in collect:
+                B = np.maximum(np.abs(lo), np.abs(hi)) + PRODUCT_SLACK * A
+                value = float(jacobian_norms(B, self.norm))
+                head = min(value, head) if j == collect[0][0] else min(value, self.layer_norms[j] * head)
+                best = min(best, self.tails[j + 1] * head)
+        return best
 
     def _signs_through(self, layer: int, states: list, linear: np.ndarray):
         """``(U, lo, hi, slack)``: the interval propagation of ``M_l u`` for the sign vectors ``u`` (columns of
@@ -308,10 +340,12 @@ class DeepBounds:
         linear = affine.float_linear()
         offset = float_offset(affine) if self.box is not None else None
         states = self.stability(layer, np.asarray(state, dtype=np.int8), linear, offset)
-        B = self.entrywise(layer, states, linear)
+        collect = [] if self.jacobian == "signed" else None
+        B = self.entrywise(layer, states, linear, collect)
         with np.errstate(over="ignore", invalid="ignore"):
             value = float(jacobian_norms(B, self.norm))
             if self.jacobian == "signed":
+                value = min(value, self.split(collect, linear, states[0]))
                 if layer == len(self.weights) - 2:
                     value = min(value, self.last_layer(states[0], linear))
                 if not (layer == len(self.weights) - 2 and np.count_nonzero(states[0] < 0) <= LAST_LAYER_FREE):
