@@ -8,8 +8,8 @@
   check per constant (``optimal`` and within 1e-9 relative). Skipped with a message when the folder is absent.
 - **node bounds, before and after**: :func:`lipexact.deep.enumerate.run_search` (branch and bound) with the
   entrywise interval Jacobian bound (``jacobian="interval"``, the bound before this section existed) and with
-  the sign-vector and last-layer bounds (``"signed"``, the default), side by side in one run on the same
-  networks (same limit), with the ratio of the times and of the node counts.
+  the sign-vector, orthant, last-layer and layer-norm split bounds (``"signed"``, the default), side by side
+  in one run on the same networks (same limit), with the ratio of the times and of the node counts.
 - **random deep networks**: N(0, 1)/sqrt(fan-in) weights and biases, seed ``S``: 10-20-20-1 and
   10-30-30-30-3 on ``[0, 1]^10``, ``[-1, 1]^10`` and globally, norms 2 and inf (``--full``: and 1)
   (``auto``: time to proof, or the certified bracket at the limit: 60 s, 600 s with ``--full``); 11-12-12-1 and 11-24-24-1 globally (targets: < 60 s and
@@ -292,8 +292,8 @@ def build_section(result: DeepResult, key: str = "deep",
                            before.nodes, after.nodes,
                            round(after.nodes / before.nodes, 3) if before.nodes else None, before.load1])
     section.tables.append(Table(
-        f"{key}_bounds", "Node bounds: entrywise interval Jacobian bound (before) against sign-vector and "
-        "last-layer bounds (after), bnb, same limit, side by side",
+        f"{key}_bounds", "Node bounds: entrywise interval Jacobian bound (before) against the sign-vector, "
+        "orthant, last-layer and layer-norm split bounds (after), bnb, same limit, side by side",
         ["network", "scope", "norm", "status before", "status after", "upper before", "upper after",
          "time before (s)", "time after (s)", "time ratio", "nodes before", "nodes after", "node ratio",
          "load 1 min"], comparison,
