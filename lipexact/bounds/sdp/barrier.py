@@ -104,7 +104,7 @@ def _chol(S: np.ndarray):
 
 
 def barrier_lipsdp(weights: Sequence[np.ndarray], *, tol: float = 1e-8, max_newton: int = 300,
-                   growth: float = 10.0) -> dict:
+                   growth: float = 10.0, centering: float = 1e-9) -> dict:
     """Solve ``min rho s.t. M(T, rho) <= 0, T >= 0`` by a log-barrier path-following Newton method.
 
     Parameters
@@ -117,6 +117,8 @@ def barrier_lipsdp(weights: Sequence[np.ndarray], *, tol: float = 1e-8, max_newt
         Newton steps in all (a deterministic iteration limit).
     growth : float
         Factor by which the barrier weight grows after each centering.
+    centering : float
+        Centering stops when half the squared Newton decrement is at most this.
 
     Returns
     -------
@@ -164,7 +166,7 @@ def barrier_lipsdp(weights: Sequence[np.ndarray], *, tol: float = 1e-8, max_newt
                 dx = -np.linalg.lstsq(H, g, rcond=None)[0]
             decrement = float(-g @ dx)
             steps += 1
-            if decrement / 2.0 <= 1e-9:
+            if decrement / 2.0 <= centering:
                 break
             # backtracking line search on the barrier, staying strictly feasible
             value = tau * rho - 2.0 * float(np.log(np.diag(factor[0])).sum()) - float(np.log(t).sum())

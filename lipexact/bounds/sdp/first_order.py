@@ -50,7 +50,7 @@ __all__ = ["lipsdp_first_order", "validate_lipsdp_first_order", "minimize_schur_
            "DEFAULT_ITERATIONS", "DEFAULT_LR"]
 
 DEFAULT_ITERATIONS = 200
-DEFAULT_LR = 0.05
+DEFAULT_LR = 0.1
 DEFAULT_POWER_STEPS = 4
 
 
@@ -157,7 +157,7 @@ def minimize_schur_value(weights: Sequence[np.ndarray], *, iterations: int = DEF
     """
     device = pick_device(device)
     dtype = as_dtype(dtype)
-    W = [torch.as_tensor(np.asarray(w), dtype=dtype, device=device) for w in weights]
+    W = [torch.as_tensor(np.array(w, dtype=np.float64), dtype=dtype, device=device) for w in weights]
     start = _best_uniform_scale(W, [torch.as_tensor(t, dtype=dtype, device=device)
                                     for t in feasible_multipliers(list(weights))])
     theta = [torch.log(t).detach().clone().requires_grad_(True) for t in start]
