@@ -27,7 +27,7 @@ NET = TwoLayerReLU([[1, -2], [3, 1], [0, 2]], [[1, 2, -1]], [0, 1, -1])
 
 def test_registries_hold_the_specified_names():
     assert list(UPPER_METHODS) == ["autolip", "frobenius", "power", "pattern_sdp", "seqlip", "seqlip_greedy",
-                                   "seqlip_cnn", "eclipse", "eclipse_fast"]
+                                   "seqlip_cnn", "eclipse", "eclipse_fast", "lipsdp", "lipsdp_first_order"]
     assert list(LOWER_METHODS) == ["data", "gradient", "annealing", "grid"]
     assert UPPER_METHODS["seqlip"] == "lipexact.bounds.seqlip:seqlip"
     assert UPPER_METHODS["seqlip_cnn"] == "lipexact.bounds.seqlip:seqlip_cnn"
