@@ -114,8 +114,8 @@ def test_scaling_the_weights_scales_the_bound_exactly():
 def test_a_solver_answer_is_never_trusted(monkeypatch):
     net = TwoLayerReLU([[3]], [[4]])
 
-    def lying(weights, solver="auto", verbose=False):  # claims rho = 1 (L = 1) with multipliers that prove 144
-        return {"rho": 1.0, "multipliers": [np.array([16.0])], "solver": "liar", "status": "optimal",
+    def lying(weights, solver="auto", verbose=False):  # claims a tiny rho with multipliers that prove far more
+        return {"rho": 1e-6, "multipliers": [np.array([16.0])], "solver": "liar", "status": "optimal",
                 "attempts": []}
 
     monkeypatch.setattr(lipsdp_module, "solve_lipsdp", lying)
@@ -127,6 +127,10 @@ def test_a_solver_answer_is_never_trusted(monkeypatch):
         return {"rho": 1.0, "multipliers": [np.array([0.0])], "solver": "liar", "status": "optimal", "attempts": []}
 
     monkeypatch.setattr(lipsdp_module, "solve_lipsdp", useless)
+    result = lipsdp(net)  # the ECLipsE-Fast floor still proves a bound
+    assert result.status is Status.UPPER_BOUND and result.value >= 12.0
+    assert result.stats["certified_multipliers"] == "eclipse_fast"
+    monkeypatch.setattr(lipsdp_module, "fast_start", lambda weights: [np.array([0.0])])
     result = lipsdp(net)
     assert result.status is Status.ERROR and result.value is None and "did not certify" in result.message
 
@@ -169,3 +173,22 @@ def test_registered_and_validated_through_the_registry():
     with pytest.raises(InvalidInputError) as info:
         validate_request("lipsdp", gelu)
     assert info.value.field == "model[1]"
+
+
+def test_a_solver_that_stops_short_never_leaves_the_bound_above_eclipse_fast(monkeypatch):
+    from lipexact.bounds.sdp.barrier import feasible_multipliers
+
+    torch.manual_seed(3)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Linear(6, 6), torch.nn.ReLU(),
+                                torch.nn.Linear(6, 6), torch.nn.ReLU(), torch.nn.Linear(6, 2)).double()
+
+    def stopped_short(weights, solver="auto", verbose=False):  # a crude feasible point, as an early stop leaves
+        return {"rho": 1.0, "multipliers": feasible_multipliers(list(weights)), "solver": "barrier",
+                "status": "iteration_limit", "attempts": []}
+
+    honest = lipsdp(model)
+    monkeypatch.setattr(lipsdp_module, "solve_lipsdp", stopped_short)
+    short = lipsdp(model)
+    fast = upper_bound(model, "eclipse_fast", device="cpu")
+    assert short.status is Status.UPPER_BOUND and short.stats["certified_multipliers"] == "eclipse_fast"
+    assert honest.value <= short.value <= fast.value * (1 + 1e-6)

@@ -72,7 +72,7 @@ from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
 
 __all__ = ["eclipse", "eclipse_fast", "validate_eclipse", "validate_eclipse_fast", "fast_multipliers",
-           "eclipse_multipliers", "LayerwiseProposal", "CERTIFIERS", "DEFAULT_FULL_MAX_SIDE", "MIX"]
+           "fast_start", "eclipse_multipliers", "LayerwiseProposal", "CERTIFIERS", "DEFAULT_FULL_MAX_SIDE", "MIX"]
 
 #: Certifier choices: ``"auto"`` (full matrix up to ``full_max_side``, else layer-wise), ``"full"``, ``"layerwise"``.
 CERTIFIERS = ("auto", "full", "layerwise")
@@ -186,6 +186,22 @@ def fast_multipliers(weights: Sequence[Any]) -> LayerwiseProposal:
         values.append(s)
         X, shift = _next_state(X, t, K, shift)
     return LayerwiseProposal(multipliers, _final_rho(X, W[-1], shift), values)
+
+
+def fast_start(weights: Sequence[Any]) -> list[np.ndarray] | None:
+    """The ECLipsE-Fast multipliers as LipSDP-neuron multipliers ``T = tau T'`` (``tau`` a hair above the Fast
+    ``rho``), a strictly feasible start for the full SDP's solvers; None when the closed form broke down.
+
+    Examples
+    --------
+    >>> [t.round(6).tolist() for t in fast_start([np.array([[3.0]]), np.array([[4.0]])])]   # optimal t = 16
+    [[16.0]]
+    """
+    proposal = fast_multipliers(weights)
+    if not (proposal.rho > 0 and math.isfinite(proposal.rho)) or len(proposal.multipliers) != len(weights) - 1:
+        return None
+    tau = proposal.rho * (1.0 + _TAU_STEP)
+    return [np.asarray(t, dtype=np.float64) * tau for t in proposal.multipliers]
 
 
 def eclipse_multipliers(weights: Sequence[Any], tol: float = 1e-9) -> LayerwiseProposal:

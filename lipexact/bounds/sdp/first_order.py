@@ -40,6 +40,7 @@ import torch
 from lipexact.bounds.device import as_dtype, pick_device
 from lipexact.bounds.sdp.barrier import feasible_multipliers
 from lipexact.bounds.sdp.certify import certified_rho
+from lipexact.bounds.sdp.eclipse import fast_start
 from lipexact.bounds.sdp.lipsdp import compress_input, normalize_weights
 from lipexact.bounds.sdp.lmi import hidden_widths, mlp_weights
 from lipexact.norms import parse_norm
@@ -140,8 +141,9 @@ def minimize_schur_value(weights: Sequence[np.ndarray], *, iterations: int = DEF
                          dtype: Any = torch.float64) -> dict:
     """Adam on ``log t`` for ``rho(T)``; returns the best multipliers seen (float64 numpy) and a trace.
 
-    The start is the best uniform multiple of
-    :func:`~lipexact.bounds.sdp.barrier.feasible_multipliers` (a one-dimensional search). Each step estimates
+    The start is the better of the best uniform multiples of
+    :func:`~lipexact.bounds.sdp.barrier.feasible_multipliers` and of the ECLipsE-Fast multipliers
+    (:func:`~lipexact.bounds.sdp.eclipse.fast_start`; a one-dimensional search each). Each step estimates
     the top right singular vector ``v`` of ``Y`` by ``power_steps`` warm-started power
     iterations (LipDiff's use of an iterative eigen-solver; the start vector is drawn from ``seed``) and
     follows the gradient of ``||Y v||^2`` (the gradient of ``lambda_max`` when ``v`` is its eigenvector).
@@ -158,8 +160,14 @@ def minimize_schur_value(weights: Sequence[np.ndarray], *, iterations: int = DEF
     device = pick_device(device)
     dtype = as_dtype(dtype)
     W = [torch.as_tensor(np.array(w, dtype=np.float64), dtype=dtype, device=device) for w in weights]
-    start = _best_uniform_scale(W, [torch.as_tensor(t, dtype=dtype, device=device)
-                                    for t in feasible_multipliers(list(weights))])
+    starts = [feasible_multipliers(list(weights))]
+    fast = fast_start(list(weights))
+    if fast is not None and all((t > 0).all() for t in fast):
+        starts.append(fast)
+    scaled_starts = [_best_uniform_scale(W, [torch.as_tensor(t, dtype=dtype, device=device) for t in begin])
+                     for begin in starts]
+    with torch.no_grad():
+        start = min(scaled_starts, key=lambda ts: float(schur_value(W, ts)))
     theta = [torch.log(t).detach().clone().requires_grad_(True) for t in start]
     optimizer = torch.optim.Adam(theta, lr=lr)
     generator = torch.Generator(device="cpu").manual_seed(seed)

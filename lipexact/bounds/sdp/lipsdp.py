@@ -11,7 +11,8 @@ of the SDP optimum), and for larger ones the structured log-barrier Newton metho
 ``n(n+1)/2`` for an ``n x n`` LMI, hopeless beyond a few hundred neurons; this SDP has only one variable per
 neuron and rank-two constraint matrices). Each falls back to the other, then to SCS (first-order
 splitting) when it fails or is not installed. The solver's number is never reported as the bound: its
-multipliers go through
+multipliers (and, as a floor, the ECLipsE-Fast ones: the smaller certified value is reported, so a solver
+that stops short never leaves the bound above ECLipsE-Fast) go through
 :func:`lipexact.bounds.sdp.certify.certified_rho`, which PROVES ``M(T', rho) <= 0`` in floating point for a
 ``rho`` at most a tiny relative step above the Schur-complement minimum for ``T'``. The bound is
 ``sqrt(rho)``, rounded up.
@@ -45,6 +46,7 @@ import torch
 from lipexact.bounds.device import as_dtype, pick_device
 from lipexact.bounds.sdp.barrier import barrier_lipsdp
 from lipexact.bounds.sdp.certify import certified_rho
+from lipexact.bounds.sdp.eclipse import fast_start
 from lipexact.bounds.sdp.lmi import hidden_widths, mlp_weights
 from lipexact.norms import parse_norm
 from lipexact.result import LipschitzResult, Status
@@ -283,11 +285,18 @@ def lipsdp(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
                                timings={**timings, "total": time.perf_counter() - start}, stats=base_stats)
     t0 = time.perf_counter()
     cert = certified_rho(scaled, solved["multipliers"])
+    source = solved["solver"]
+    fast = fast_start(scaled)  # a solver stopped short must not leave the bound above ECLipsE-Fast's
+    if fast is not None:
+        fast_cert = certified_rho(scaled, fast)
+        if fast_cert.proven and (not cert.proven or fast_cert.value < cert.value):
+            cert, source = fast_cert, "eclipse_fast"
     timings["certify"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - start
     solver_value = math.sqrt(max(solved["rho"], 0.0)) * 2.0 ** exponent
     stats = {**base_stats, "solver": solved["solver"], "solver_status": solved["status"],
              "solver_value": solver_value, "failed_solvers": [list(a) for a in solved["attempts"]],
+             "certified_multipliers": source,
              "certificate": cert.as_dict()}
     if not cert.proven:
         return LipschitzResult(Status.ERROR, None, "lipsdp",
@@ -296,7 +305,8 @@ def lipsdp(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
     value = math.ldexp(cert.lipschitz, exponent)  # exact scaling back by a power of two
     return LipschitzResult(
         Status.UPPER_BOUND, value, "lipsdp", upper=value,
-        message=(f"LipSDP-neuron ({solved['solver']}), certified by Rump's Cholesky test: sqrt(rho) with rho "
+        message=(f"LipSDP-neuron ({solved['solver']}; certified multipliers: {source}), certified by Rump's "
+                 f"Cholesky test: sqrt(rho) with rho "
                  f"{cert.value / max(solved['rho'], 1e-300) - 1:+.2e} relative to the solver's"),
         certificate={"rho_normalized": cert.value, "scale_exponent": exponent,
                      "multiplier_scale": cert.scale, "multipliers": [t.tolist() for t in cert.multipliers]},
