@@ -36,11 +36,13 @@ Tighter bounds (``jacobian="signed"``, the default; the node bound is the smalle
   the others bounded entrywise, so with at most :data:`LAST_LAYER_FREE` free units the bound is the exact
   maximum over every completion (realizable or not).
 
-Measured (``python -m benchmarks.deep``; here: 2-core machine at load 10-12, seed-0 random nets with
-N(0, 1)/sqrt(fan-in) weights and biases, bnb): 11-12-12-1 global l_inf: 9,322 nodes / 54.9 s with the
-entrywise bound, 305 nodes / 2.4 s with these; global l2: 4,855 nodes / 26.4 s against 2,370 nodes / 13.1 s
-(the partial last-layer enumeration: 3,009 nodes without it); 10-20-20-1 on ``[0, 1]^10`` l_inf at 30 s: the
-bracket's top 6.50 against 4.01.
+Measured (``python -m benchmarks.deep``, one run, the two bounds side by side; 2-core machine at load 5, seed-0
+random nets with N(0, 1)/sqrt(fan-in) weights and biases, bnb): 11-12-12-1 global l_inf: 9,322 nodes / 53.9 s
+with the entrywise bound alone, 305 nodes / 1.6 s with these; global l2: 4,855 nodes / 21.8 s against
+1,193 nodes / 12.9 s (the partial last-layer enumeration and the orthant bound each removed about half);
+10-20-20-1 l_inf at 60 s, the bracket's top: 4.88 against 3.02 on ``[0, 1]^10``, 7.41 against 4.44 globally.
+The layer-norm split took the root bound of 10-30-30-30-3 (l2) from 43.6 to 11.0, and its 60 s brackets'
+tops from 22.8-28.7 to 10.2-10.8 (two runs of the benchmark).
 
 Float rounding: the interval products are computed in float64 with round-to-nearest. Each product's error is
 at most ``gamma_w`` (``w`` the inner width, ``gamma_w ~ w 2^-53``) times the same product on absolute values,
