@@ -12,8 +12,9 @@
   in one run on the same networks (same limit), with the ratio of the times and of the node counts.
 - **random deep networks**: N(0, 1)/sqrt(fan-in) weights and biases, seed ``S``: 10-20-20-1 and
   10-30-30-30-3 on ``[0, 1]^10``, ``[-1, 1]^10`` and globally, norms 2 and inf (``--full``: and 1)
-  (``auto``: time to proof, or the certified bracket at the limit: 60 s, 600 s with ``--full``); 11-12-12-1 and 11-24-24-1 globally (targets: < 60 s and
-  < 10 min); 13-20-16-8-3 globally (target: a bracket within 1% after 10 minutes, ``--full``).
+  (``auto``: time to proof, or the certified bracket at the limit: 60 s, 600 s with ``--full``);
+  11-12-12-1 and 11-24-24-1 globally (targets: < 60 s and < 10 min); 13-20-16-8-3 globally (target: a
+  bracket within 1% after 10 minutes, ``--full``).
 - **memory**: the peak resident set size of each run (psutil, sampled every 0.1 s in a thread) and of the
   largest.
 
