@@ -28,7 +28,6 @@ Examples
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Sequence
 

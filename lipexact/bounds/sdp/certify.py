@@ -67,12 +67,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from lipexact.bounds.sdp.lmi import check_multipliers, check_weights, hidden_widths, lipsdp_matrix
+from lipexact.bounds.sdp.psd import SMALLEST_SUBNORMAL, UNIT_ROUNDOFF, gamma, inflate
 from reductions.validation import require
 
 __all__ = ["CertifiedRho", "certified_rho", "prove_lmi", "DEFAULT_SCALES", "UNIT_ROUNDOFF"]
 
-UNIT_ROUNDOFF = 2.0 ** -53
-_ETA = 2.0 ** -1074
+_ETA = SMALLEST_SUBNORMAL
 
 #: First relative raise of the Schur candidate (a bound looser by 2^-30, about 1e-9, relative is immaterial;
 #: a smaller first raise often costs extra Cholesky tests on large LMIs).
@@ -83,14 +83,8 @@ DEFAULT_SCALES = (1.0, 1.0 + 2.0 ** -30, 1.0 + 2.0 ** -20, 1.0 + 2.0 ** -10, 1.0
                   65536.0)
 
 
-def _gamma(k: int) -> float:
-    ku = k * UNIT_ROUNDOFF
-    return ku / (1.0 - ku)
-
-
-def _up(x: float, k: int) -> float:
-    """An upper bound of the exact value of a nonnegative float expression of ``k`` rounded operations."""
-    return float(np.nextafter(x * (1.0 + 4.0 * (k + 2) * UNIT_ROUNDOFF), np.inf))
+_gamma = gamma
+_up = inflate
 
 
 @dataclass(frozen=True)

@@ -96,27 +96,25 @@ import scipy.linalg
 
 from lipexact.bounds.sdp.certify import CertifiedRho
 from lipexact.bounds.sdp.lmi import check_multipliers, check_weights
-from lipexact.bounds.sdp.psd import certified_min_eigenvalue
+from lipexact.bounds.sdp.psd import SMALLEST_SUBNORMAL, UNIT_ROUNDOFF, certified_min_eigenvalue, gamma, inflate
 from reductions.validation import require
 
 __all__ = ["prove_lmi_layerwise", "certified_rho_layerwise", "schur_candidate_layerwise", "block_is_psd",
            "default_theta"]
 
-_U = 2.0 ** -53
-_ETA = 2.0 ** -1074
+_U = UNIT_ROUNDOFF
+_ETA = SMALLEST_SUBNORMAL
 #: Relative reserve ``theta`` left in each block ``Q_i`` by default, before any raise: ``DEFAULT_THETA_FACTOR
 #: (n + 2)^2 u`` for blocks of side at most ``n`` (the size of the rounding bounds of Rump's test, balanced).
 DEFAULT_THETA_FACTOR = 16.0
 
 
-def _gamma(j: int) -> float:
-    ju = j * _U
-    return ju / (1.0 - ju)
+_gamma = gamma
 
 
 def _up(x: float, operations: int) -> float:
     """Upper bound on the exact value of a nonnegative float result of ``operations`` rounded operations."""
-    return float(np.nextafter(x * (1.0 + 4.0 * (operations + 4) * _U), np.inf))
+    return inflate(x, operations + 2)
 
 
 def default_theta(weights: Sequence[np.ndarray]) -> float:

@@ -35,11 +35,13 @@ import numpy as np
 
 from reductions.validation import InvalidInputError, require
 
-__all__ = ["UNIT_ROUNDOFF", "gamma", "upper", "cholesky_completes", "certified_min_eigenvalue",
-           "gram_error_norm"]
+__all__ = ["UNIT_ROUNDOFF", "SMALLEST_SUBNORMAL", "gamma", "upper", "inflate", "cholesky_completes",
+           "certified_min_eigenvalue", "gram_error_norm"]
 
 #: Unit roundoff of IEEE binary64 with rounding to nearest.
 UNIT_ROUNDOFF = 2.0 ** -53
+#: The smallest positive (subnormal) binary64 number: the absolute error of an underflowing product.
+SMALLEST_SUBNORMAL = 2.0 ** -1074
 #: Allowance for underflow (absolute, after scaling the matrix to unit size): far above any accumulated
 #: underflow error of the operations here for matrices of fewer than 2^20 rows.
 UNDERFLOW_GUARD = 2.0 ** -1000
@@ -69,6 +71,19 @@ def upper(value: float, operations: int) -> float:
     """
     bound = value * (1.0 + 2.0 * gamma(operations + 2))
     return float(np.nextafter(bound, math.inf)) if bound > 0 else 0.0
+
+
+def inflate(value: float, operations: int) -> float:
+    """``value (1 + 4 (operations + 2) u)`` rounded up: a generous upper bound on the exact value of a
+    non-negative float result of ``operations`` rounded operations (the certifiers' margin for their own
+    bookkeeping arithmetic).
+
+    Examples
+    --------
+    >>> inflate(1.0, 3) > upper(1.0, 3) > 1.0
+    True
+    """
+    return float(np.nextafter(value * (1.0 + 4.0 * (operations + 2) * UNIT_ROUNDOFF), math.inf))
 
 
 def cholesky_completes(B: np.ndarray) -> bool:
