@@ -22,7 +22,7 @@ from benchmarks.tables import (LOWER_LABELS, UPPER_LABELS, Context, _float32, _o
 
 __all__ = ["mlp_section", "cnn_section", "alexnet_section", "best", "per_layer"]
 
-MLP_UPPERS = ("frobenius", "autolip", "seqlip", "seqlip_greedy")
+MLP_UPPERS = ("frobenius", "autolip", "seqlip", "seqlip_greedy", "eclipse_fast", "eclipse", "lipsdp")
 MLP_LOWERS = ("data", "annealing", "grid")
 CNN_UPPERS = ("autolip", "seqlip_greedy")
 CNN_LOWERS = ("data", "annealing")

@@ -40,7 +40,8 @@ __all__ = ["Context", "SECTIONS", "UPPER_LABELS", "LOWER_LABELS", "bracket_check
 ORDER_TOLERANCE = 1e-6
 
 UPPER_LABELS = {"frobenius": "Frobenius", "autolip": "AutoLip", "seqlip": "SeqLip (exact)",
-                "seqlip_greedy": "greedy SeqLip*"}
+                "seqlip_greedy": "greedy SeqLip*", "eclipse_fast": "ECLipsE-Fast", "eclipse": "ECLipsE",
+                "lipsdp": "LipSDP", "pattern_sdp": "pattern SDP"}
 LOWER_LABELS = {"data": "data", "gradient": "gradient ascent", "annealing": "annealing", "grid": "grid search"}
 
 
@@ -205,7 +206,7 @@ def alexnet_section(ctx: Context) -> Section:
 
 
 # --------------------------------------------------------------------------- 4. the open question
-OPEN_UPPERS = ("frobenius", "autolip", "seqlip", "seqlip_greedy")
+OPEN_UPPERS = ("frobenius", "autolip", "seqlip", "seqlip_greedy", "eclipse_fast", "lipsdp", "pattern_sdp")
 OPEN_LOWERS = ("data", "gradient", "annealing", "grid")
 
 
