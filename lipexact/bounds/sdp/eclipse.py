@@ -66,7 +66,7 @@ from lipexact.bounds.device import as_dtype, pick_device
 from lipexact.bounds.sdp.certify import certified_rho
 from lipexact.bounds.sdp.eclipse_stage import solve_stage
 from lipexact.bounds.sdp.layerwise_certify import certified_rho_layerwise
-from lipexact.bounds.sdp.lmi import check_weights, hidden_widths, mlp_weights
+from lipexact.bounds.sdp.lmi import check_weights, checked_mlp_weights, hidden_widths
 from lipexact.norms import parse_norm
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
@@ -267,16 +267,7 @@ def _check_request(method: str, norm: Any, certifier: Any, full_max_side: Any, s
 
 
 def _check_model(model: Any, input_shape: Any) -> list[np.ndarray]:
-    weights = mlp_weights(model)
-    n0 = weights[0].shape[1]
-    if input_shape is not None:
-        try:
-            shape = tuple(int(s) for s in input_shape)
-        except (TypeError, ValueError):
-            raise InvalidInputError("input_shape", "a tuple of positive integers", repr(input_shape)) from None
-        require(all(s > 0 for s in shape) and math.prod(shape) == n0, "input_shape",
-                f"a shape with {n0} entries (the first Linear layer's inputs)", repr(input_shape))
-    return weights
+    return checked_mlp_weights(model, input_shape)
 
 
 def _run(method: str, model: Any, input_shape: Any, certifier: str, full_max_side: int,

@@ -42,7 +42,7 @@ from lipexact.bounds.sdp.barrier import feasible_multipliers
 from lipexact.bounds.sdp.certify import certified_rho
 from lipexact.bounds.sdp.eclipse import fast_start
 from lipexact.bounds.sdp.lipsdp import compress_input, normalize_weights
-from lipexact.bounds.sdp.lmi import hidden_widths, mlp_weights
+from lipexact.bounds.sdp.lmi import checked_mlp_weights, hidden_widths
 from lipexact.norms import parse_norm
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
@@ -230,16 +230,7 @@ def _check_request(norm: Any, iterations: Any, lr: Any, seed: Any, dtype: Any, d
 
 
 def _check_model(model: Any, input_shape: Any) -> list[np.ndarray]:
-    weights = mlp_weights(model)
-    if input_shape is not None:
-        n0 = weights[0].shape[1]
-        try:
-            shape = tuple(int(s) for s in input_shape)
-        except (TypeError, ValueError):
-            raise InvalidInputError("input_shape", "a tuple of positive integers", repr(input_shape)) from None
-        require(all(s > 0 for s in shape) and math.prod(shape) == n0, "input_shape",
-                f"a shape with {n0} entries (the first Linear layer's inputs)", repr(input_shape))
-    return weights
+    return checked_mlp_weights(model, input_shape)
 
 
 def validate_lipsdp_first_order(model: Any, *, input_shape: Any = None, device: Any = None,

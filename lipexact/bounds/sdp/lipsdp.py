@@ -47,7 +47,7 @@ from lipexact.bounds.device import as_dtype, pick_device
 from lipexact.bounds.sdp.barrier import barrier_lipsdp
 from lipexact.bounds.sdp.certify import certified_rho
 from lipexact.bounds.sdp.eclipse import fast_start
-from lipexact.bounds.sdp.lmi import hidden_widths, mlp_weights
+from lipexact.bounds.sdp.lmi import checked_mlp_weights, hidden_widths
 from lipexact.norms import parse_norm
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
@@ -106,15 +106,8 @@ def _check_request(norm: Any, solver: Any, max_dim: Any, seed: Any, dtype: Any, 
 
 
 def _check_model(model: Any, input_shape: Any, max_dim: int) -> list[np.ndarray]:
-    weights = mlp_weights(model)
+    weights = checked_mlp_weights(model, input_shape)
     n0 = weights[0].shape[1]
-    if input_shape is not None:
-        try:
-            shape = tuple(int(s) for s in input_shape)
-        except (TypeError, ValueError):
-            raise InvalidInputError("input_shape", "a tuple of positive integers", repr(input_shape)) from None
-        require(all(s > 0 for s in shape) and math.prod(shape) == n0, "input_shape",
-                f"a shape with {n0} entries (the first Linear layer's inputs)", repr(input_shape))
     side = min(n0, weights[0].shape[0]) + sum(hidden_widths(weights))  # after compress_input
     require(side <= max_dim, "model", f"an LMI of side at most max_dim={max_dim} (min(inputs, first width) + hidden widths) for the "
             "interior-point solver; use lipsdp_first_order for larger networks", f"side {side}")

@@ -30,13 +30,14 @@ neural networks. NeurIPS 2019 (LipSDP; the neuron-level multipliers used here).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
 
 from reductions.validation import InvalidInputError, require
 
-__all__ = ["mlp_weights", "lipsdp_matrix", "check_weights", "check_multipliers", "hidden_widths"]
+__all__ = ["mlp_weights", "checked_mlp_weights", "lipsdp_matrix", "check_weights", "check_multipliers", "hidden_widths"]
 
 
 def _flat_children(module: Any) -> list:
@@ -48,6 +49,30 @@ def _flat_children(module: Any) -> list:
             out.extend(_flat_children(child))
         return out
     return [module]
+
+
+def checked_mlp_weights(model: Any, input_shape: Any = None) -> list[np.ndarray]:
+    """:func:`mlp_weights`, with ``input_shape`` (when given) checked against the first Linear layer's inputs.
+
+    Examples
+    --------
+    >>> import torch
+    >>> mlp = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    >>> checked_mlp_weights(mlp, input_shape=(2,))
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: input_shape: expected a shape with 3 entries (the first Linear layer's inputs), got (2,)
+    """
+    weights = mlp_weights(model)
+    if input_shape is not None:
+        n0 = weights[0].shape[1]
+        try:
+            shape = tuple(int(s) for s in input_shape)
+        except (TypeError, ValueError):
+            raise InvalidInputError("input_shape", "a tuple of positive integers", repr(input_shape)) from None
+        require(all(s > 0 for s in shape) and math.prod(shape) == n0, "input_shape",
+                f"a shape with {n0} entries (the first Linear layer's inputs)", repr(input_shape))
+    return weights
 
 
 def mlp_weights(model: Any) -> list[np.ndarray]:
