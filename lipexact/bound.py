@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Bound the l2 Lipschitz constant of a PyTorch model from above (AutoLip, Frobenius, SeqLip, "
-                    "power method for affine models) and from below (data, gradient ascent, simulated annealing, "
+                    "certified LipSDP-class SDP bounds, power method for affine models) and from below (data, gradient ascent, simulated annealing, "
                     "grid search), side by side.",
         epilog="WARNING: a pickled model (torch.save(model)) is loaded with torch.load(weights_only=False), which "
                "executes the code stored in the file. Only load files you trust.",
