@@ -10,33 +10,7 @@ from lipexact.bounds.sdp.certify import _verify, certified_rho, prove_lmi
 from lipexact.deep.network import ReLUNetwork
 from lipexact.network import TwoLayerReLU
 from reductions.validation import InvalidInputError
-
-
-def _exact_neg_lmi(weights, multipliers, rho):
-    """-M(T, rho) in exact rationals, built from the exact float values (no rounding anywhere)."""
-    W = [[[Fraction(float(x)) for x in row] for row in w] for w in weights]
-    T = [[Fraction(float(x)) for x in t] for t in multipliers]
-    sizes = [len(W[0][0])] + [len(t) for t in T]
-    offsets = [0]
-    for s in sizes:
-        offsets.append(offsets[-1] + s)
-    n = offsets[-1]
-    A = [[Fraction(0)] * n for _ in range(n)]
-    for a in range(sizes[0]):
-        A[a][a] = Fraction(float(rho))
-    for i in range(1, len(sizes)):
-        for j in range(sizes[i]):
-            r = offsets[i] + j
-            A[r][r] += 2 * T[i - 1][j]
-            for a in range(sizes[i - 1]):
-                value = -W[i - 1][j][a] * T[i - 1][j]
-                A[offsets[i - 1] + a][r] = value
-                A[r][offsets[i - 1] + a] = value
-    last = W[-1]
-    for a in range(sizes[-1]):
-        for b in range(sizes[-1]):
-            A[offsets[-2] + a][offsets[-2] + b] -= sum(last[o][a] * last[o][b] for o in range(len(last)))
-    return A
+from tests.exact_lmi import exact_neg_lmi
 
 
 def _exactly_positive_definite(A):
@@ -81,9 +55,9 @@ def test_certified_rho_is_exactly_valid_and_tight(seed, sizes):
     cert = certified_rho(weights, multipliers)
     assert cert.proven and cert.scale == 1.0 and math.isfinite(cert.value)
     # exact: -M(T, rho) is positive definite at the certified rho ...
-    assert _exactly_positive_definite(_exact_neg_lmi(weights, cert.multipliers, cert.value))
+    assert _exactly_positive_definite(exact_neg_lmi(weights, cert.multipliers, cert.value))
     # ... and not below it by a relative 1e-7 (the certified rho is the minimum for T, up to the raise)
-    assert not _exactly_positive_definite(_exact_neg_lmi(weights, cert.multipliers, cert.value * (1 - 1e-7)))
+    assert not _exactly_positive_definite(exact_neg_lmi(weights, cert.multipliers, cert.value * (1 - 1e-7)))
     # the bound it proves is at least the exact Lipschitz constant
     net = ReLUNetwork([(w, None) for w in weights])
     exact = lipexact.lipschitz(net, norm=2)
@@ -109,7 +83,7 @@ def test_slightly_infeasible_multipliers_are_scaled_up():
     cert = certified_rho([[[3.0]], [[4.0]]], [[7.99]])
     assert cert.proven and cert.scale > 1.0
     assert cert.value >= 144.0
-    assert _exactly_positive_definite(_exact_neg_lmi([[[3.0]], [[4.0]]], cert.multipliers, cert.value))
+    assert _exactly_positive_definite(exact_neg_lmi([[[3.0]], [[4.0]]], cert.multipliers, cert.value))
 
 
 def test_negative_multipliers_are_clipped_and_counted():
@@ -124,7 +98,7 @@ def test_a_lying_candidate_is_raised_until_proven(monkeypatch):
     monkeypatch.setattr(certify, "_schur_candidate", lambda W, T: 0.25 * real(W, T))
     cert = certified_rho([[[3.0]], [[4.0]]], [[16.0]])
     assert cert.proven and cert.value > 144.0
-    assert _exactly_positive_definite(_exact_neg_lmi([[[3.0]], [[4.0]]], cert.multipliers, cert.value))
+    assert _exactly_positive_definite(exact_neg_lmi([[[3.0]], [[4.0]]], cert.multipliers, cert.value))
 
 
 def test_verify_refuses_what_plain_float_cholesky_accepts():

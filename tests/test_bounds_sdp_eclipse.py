@@ -10,7 +10,6 @@ comparisons; the comparison with the exact constant has none.
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -29,6 +28,7 @@ from lipexact.deep.network import ReLUNetwork
 from lipexact.network import TwoLayerReLU
 from lipexact.result import Status
 from reductions.validation import InvalidInputError
+from tests.exact_lmi import exact_neg_lmi
 from tests.test_deep_strategies import deep_nets
 
 RAISE = 1e-6  # relative: certified values vs floating-point ones (measured below 1e-7)
@@ -50,29 +50,6 @@ def _sequential(weights):
             linear.bias.zero_()
         layers += [linear, torch.nn.ReLU()]
     return torch.nn.Sequential(*layers[:-1])
-
-
-def _exact_neg_lmi(weights, multipliers, rho):
-    """-M(T, rho) in exact rationals from the exact float values."""
-    W = [[[Fraction(float(x)) for x in row] for row in w] for w in weights]
-    T = [[Fraction(float(x)) for x in t] for t in multipliers]
-    sizes = [len(W[0][0])] + [len(t) for t in T]
-    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
-    n = offsets[-1]
-    A = [[Fraction(0)] * n for _ in range(n)]
-    for a in range(sizes[0]):
-        A[a][a] = Fraction(float(rho))
-    for i in range(1, len(sizes)):
-        for j in range(sizes[i]):
-            r = offsets[i] + j
-            A[r][r] += 2 * T[i - 1][j]
-            for a in range(sizes[i - 1]):
-                A[offsets[i - 1] + a][r] = A[r][offsets[i - 1] + a] = -W[i - 1][j][a] * T[i - 1][j]
-    last = W[-1]
-    for a in range(sizes[-1]):
-        for b in range(sizes[-1]):
-            A[offsets[-2] + a][offsets[-2] + b] -= sum(last[o][a] * last[o][b] for o in range(len(last)))
-    return A
 
 
 def _exactly_psd(A):
@@ -228,10 +205,10 @@ def test_layerwise_proofs_hold_in_exact_arithmetic(seed):
     T = [t * proposal.rho for t in proposal.multipliers]
     cert = certified_rho_layerwise(weights, T)
     assert cert.proven
-    assert _exactly_psd(_exact_neg_lmi(weights, T, cert.value))
+    assert _exactly_psd(exact_neg_lmi(weights, T, cert.value))
     # below the Schur value the exact matrix is indefinite, and the prover refuses it
     below = cert.candidate * (1 - 1e-6)
-    assert not _exactly_psd(_exact_neg_lmi(weights, T, below))
+    assert not _exactly_psd(exact_neg_lmi(weights, T, below))
     assert not prove_lmi_layerwise(weights, T, below)[0]
 
 
