@@ -15,8 +15,7 @@ from lipexact.deep.exact import ExactNetwork
 from lipexact.deep.network import ReLUNetwork
 from lipexact.norms import jacobian_norms
 from lipexact.result import Status
-from reductions.realizability import decide_region
-from tests.test_deep_enumerate import brute_force, composed_rows
+from tests.test_deep_enumerate import brute_force, region_is_empty
 from tests.test_deep_strategies import boxes, deep_nets
 
 NORMS = ("2", "1", "inf")
@@ -81,6 +80,18 @@ def test_time_limit_returns_a_proven_bracket():
     assert outcome.value is None or outcome.value <= exact.value * (1 + 1e-12)
 
 
+def draw_node(net, use_box, data):
+    """A search node drawn by hypothesis: ``(box or None, layer, fixed patterns, state of layer, its exact map)``."""
+    box = data.draw(boxes(net.n_inputs)) if use_box else None
+    sizes = net.hidden_sizes
+    layer = data.draw(st.integers(0, len(sizes) - 1))
+    fixed = [np.array(data.draw(st.lists(st.booleans(), min_size=w, max_size=w))) for w in sizes[:layer]]
+    state = np.array(data.draw(st.lists(st.sampled_from((-1, 0, 1)), min_size=sizes[layer], max_size=sizes[layer])),
+                     dtype=np.int8)
+    affine = ExactNetwork(net).maps(fixed + [np.zeros(sizes[layer], dtype=bool)])[layer]
+    return box, layer, fixed, state, affine
+
+
 def completions(net, norm, layer, fixed, state, lower=None, upper=None):
     """Best ||J|| over every full pattern extending (``fixed`` layers, ``state`` of ``layer``) whose region meets
     the open box (globally: every extension, realizable or not)."""
@@ -93,26 +104,8 @@ def completions(net, norm, layer, fixed, state, lower=None, upper=None):
         current[free] = bits[:len(free)]
         tail = np.split(np.array(bits[len(free):], dtype=bool), np.cumsum(sizes[layer + 1:])[:-1]) if rest else []
         patterns = list(fixed) + [current] + list(tail)
-        if lower is not None:
-            A_q, c_q = [], []
-            empty = False
-            for (M, d), s in zip(composed_rows(net, patterns), patterns):
-                for row, offset, on in zip(M, d, s):
-                    if not any(row):
-                        empty = empty or on != (offset > 0)
-                        continue
-                    sign = 1 if on else -1
-                    A_q.append([sign * v for v in row])
-                    c_q.append(sign * offset)
-            if empty:
-                continue
-            if A_q:
-                A = np.array([[float(v) for v in row] for row in A_q])
-                c = np.array([float(v) for v in c_q])
-                decision = decide_region(A, c, lower, upper, exact=(A_q, c_q))
-                assert not decision.undecided
-                if decision.empty:
-                    continue
+        if lower is not None and region_is_empty(net, patterns, lower, upper):
+            continue
         best = max(best, float(jacobian_norms(net.jacobian_of_patterns(patterns), norm)))
     return best
 
@@ -120,14 +113,8 @@ def completions(net, norm, layer, fixed, state, lower=None, upper=None):
 @settings(max_examples=40)
 @given(deep_nets(max_hidden=7), st.sampled_from(NORMS), st.booleans(), st.data())
 def test_node_bound_never_falls_below_the_best_completion(net, norm, use_box, data):
-    box = data.draw(boxes(net.n_inputs)) if use_box else None
+    box, layer, fixed, state, affine = draw_node(net, use_box, data)
     lower, upper = (None, None) if box is None else box
-    sizes = net.hidden_sizes
-    layer = data.draw(st.integers(0, len(sizes) - 1))
-    fixed = [np.array(data.draw(st.lists(st.booleans(), min_size=w, max_size=w))) for w in sizes[:layer]]
-    state = np.array(data.draw(st.lists(st.sampled_from((-1, 0, 1)), min_size=sizes[layer], max_size=sizes[layer])),
-                     dtype=np.int8)
-    affine = ExactNetwork(net).maps(fixed + [np.zeros(sizes[layer], dtype=bool)])[layer]
     bound = DeepBounds(net, norm, box).bound(layer, state, affine)
     best = completions(net, norm, layer, fixed, state, lower, upper)
     assert best <= bound, (best, bound)

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from lipexact.deep.bounds import LAST_LAYER_FREE, DeepBounds, _completions, _sign_vectors
 from lipexact.deep.exact import ExactNetwork
 from lipexact.deep.network import ReLUNetwork
-from tests.test_deep_bnb import completions, random_net
-from tests.test_deep_strategies import boxes, deep_nets
+from tests.test_deep_bnb import completions, draw_node, random_net
+from tests.test_deep_strategies import deep_nets
 
 NORMS = ("2", "1", "inf")
 
@@ -29,14 +29,8 @@ def test_sign_vectors_and_completions_enumerate_each_vector_once():
 @settings(max_examples=40)
 @given(deep_nets(max_hidden=7), st.sampled_from(NORMS), st.booleans(), st.data())
 def test_signed_bound_is_sound_and_never_looser_than_the_interval_bound(net, norm, use_box, data):
-    box = data.draw(boxes(net.n_inputs)) if use_box else None
+    box, layer, fixed, state, affine = draw_node(net, use_box, data)
     lower, upper = (None, None) if box is None else box
-    sizes = net.hidden_sizes
-    layer = data.draw(st.integers(0, len(sizes) - 1))
-    fixed = [np.array(data.draw(st.lists(st.booleans(), min_size=w, max_size=w))) for w in sizes[:layer]]
-    state = np.array(data.draw(st.lists(st.sampled_from((-1, 0, 1)), min_size=sizes[layer], max_size=sizes[layer])),
-                     dtype=np.int8)
-    affine = ExactNetwork(net).maps(fixed + [np.zeros(sizes[layer], dtype=bool)])[layer]
     signed = DeepBounds(net, norm, box, "signed").bound(layer, state, affine)
     interval = DeepBounds(net, norm, box, "interval").bound(layer, state, affine)
     best = completions(net, norm, layer, fixed, state, lower, upper)

@@ -46,27 +46,31 @@ def brute_force(net: ReLUNetwork, norm: str, lower=None, upper=None):
     sizes = net.hidden_sizes
     for flat in itertools.product((False, True), repeat=sum(sizes)):
         patterns = np.split(np.array(flat), np.cumsum(sizes)[:-1])
-        A_q, c_q, empty = [], [], False
-        for (M, d), s in zip(composed_rows(net, patterns), patterns):
-            for row, offset, on in zip(M, d, s):
-                if not any(row):  # constant unit: its pattern is the sign of its offset (0 counts as off)
-                    if on != (offset > 0):
-                        empty = True
-                    continue
-                sign = 1 if on else -1
-                A_q.append([sign * v for v in row])
-                c_q.append(sign * offset)
-        if empty:
+        if region_is_empty(net, patterns, lower, upper):
             continue
-        if A_q:
-            A = np.array([[float(v) for v in row] for row in A_q])
-            c = np.array([float(v) for v in c_q])
-            decision = decide_region(A, c, lower, upper, exact=(A_q, c_q))
-            assert not decision.undecided, decision.message
-            if decision.empty:
-                continue
         best = max(best, float(jacobian_norms(net.jacobian_of_patterns(patterns), norm)))
     return best
+
+
+def region_is_empty(net: ReLUNetwork, patterns, lower=None, upper=None) -> bool:
+    """Whether no input of the open box (or of R^n) has these activation patterns, decided exactly."""
+    A_q, c_q = [], []
+    for (M, d), s in zip(composed_rows(net, patterns), patterns):
+        for row, offset, on in zip(M, d, s):
+            if not any(row):  # constant unit: its pattern is the sign of its offset (0 counts as off)
+                if on != (offset > 0):
+                    return True
+                continue
+            sign = 1 if on else -1
+            A_q.append([sign * v for v in row])
+            c_q.append(sign * offset)
+    if not A_q:
+        return False
+    A = np.array([[float(v) for v in row] for row in A_q])
+    c = np.array([float(v) for v in c_q])
+    decision = decide_region(A, c, lower, upper, exact=(A_q, c_q))
+    assert not decision.undecided, decision.message
+    return decision.empty
 
 
 def sampled_gradient_norms(net, norm, points):
