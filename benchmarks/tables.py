@@ -12,6 +12,8 @@
 8. :func:`certify_fuzz_section` - every exact method against an independent oracle (``benchmarks/certify_fuzz.py``).
 9. :func:`time_limits_section` - every exact method within ``limit x 1.1 + 0.2 s`` (``benchmarks/time_limits.py``).
 10. :func:`threads_section` - default thread settings against fixed counts, one core busy (``benchmarks/threads.py``).
+11. :func:`deep_section` - exact constants of deep networks: the published ones, brackets, node bounds
+    (``benchmarks/deep.py``; the published constants only in the ``smoke`` and ``quick`` configurations).
 
 Every bound and exact solve runs under the library's thread rule (:mod:`lipexact.threads`); the count each
 bound used is in its record (``extra.stats.threads``) and in the tables' notes.
@@ -584,6 +586,13 @@ def threads_section(ctx: Context) -> Section:
     return threads.section(ctx)
 
 
+# --------------------------------------------------------------------------- 11. deep networks
+def deep_section(ctx: Context) -> Section:
+    from benchmarks import deep
+
+    return deep.section(ctx)
+
+
 def _threads_used(measurements: Iterable[Measurement]) -> str:
     """The thread counts the library chose for these calls (``result.stats["threads"]``), as text."""
     counts = sorted({m.extra.get("stats", {}).get("threads") for m in measurements if m.available} - {None})
@@ -603,4 +612,5 @@ SECTIONS: dict[str, Callable[[Context], Section]] = {
     "certify_fuzz": certify_fuzz_section,
     "time_limits": time_limits_section,
     "threads": threads_section,
+    "deep": deep_section,
 }

@@ -31,3 +31,12 @@ def test_measure_reports_time_and_a_resident_size():
 def test_random_network_is_seeded():
     a, b = random_network([3, 4, 2], 5), random_network([3, 4, 2], 5)
     assert all((x == y).all() for x, y in zip(a.weights, b.weights))
+
+
+def test_the_report_configurations_pick_their_mode_and_published_mode_says_so():
+    from benchmarks.deep import section_mode
+
+    assert [section_mode(name) for name in ("smoke", "quick", "default", "full")] == \
+        ["published", "published", "default", "full"]
+    result = DeepResult([], [], [], "published", 0, 300.0, [1.0, 1.0, 1.0], [1.0, 1.0, 1.0], 1.0)
+    assert "published constants only" in build_section(result).text[0]
