@@ -671,13 +671,16 @@ def _farkas_lp(A: np.ndarray, c: np.ndarray, lower: np.ndarray | None, upper: np
 
 
 def certificate_from_duals(A: Any, c: Any, duals: Any, lower: Any = None, upper: Any = None,
-                           box_duals: Any = None) -> dict[int, Fraction] | None:
+                           box_duals: Any = None, exact: Any = None) -> dict[int, Fraction] | None:
     """A verified emptiness certificate built from an LP's dual values (any LP whose duals combine the rows
     ``A x + c > 0``, e.g. a warm-started Chebyshev LP of the caller's own), or None.
 
     ``duals`` has one non-negative value per row (in the units of ``A``); ``box_duals`` the values of the
     faces ``x_j - lower_j > 0`` then ``upper_j - x_j > 0``. The float values only propose: the certificate
     returned has been verified exactly (:func:`certify_empty`).
+
+    With ``exact`` (:class:`ExactRows` or ``(A_q, c_q)``, as in :func:`decide_region`) the rows are rational
+    and ``(A, c)`` only their floats: the exact projection and the check run on the rational rows.
 
     Examples
     --------
@@ -686,6 +689,19 @@ def certificate_from_duals(A: Any, c: Any, duals: Any, lower: Any = None, upper:
     {0: Fraction(1, 1), 1: Fraction(1, 1)}
     >>> certificate_from_duals(A, c, [1.0, 0.0]) is None
     True
+
+    Rational rows ``x / 3 - 1 > 0`` and ``-(1/3 - 2^-70) x + 1 > 0``: the region ``3 < x < 3 / (1 - 3 2^-70)`` is
+    not empty, although the rows' floats (equal and opposite ``x`` parts) would be proven empty:
+
+    >>> rows = ExactRows.from_fractions([[Fraction(1, 3)], [-(Fraction(1, 3) - Fraction(1, 2 ** 70))]], [-1, 1])
+    >>> floats_only = certificate_from_duals(rows.A, rows.c, [1.0, 1.0])
+    >>> floats_only[0] == floats_only[1] > 0
+    True
+    >>> certificate_from_duals(rows.A, rows.c, [1.0, 1.0], exact=rows) is None
+    True
+    >>> rows = ExactRows.from_fractions([[Fraction(1, 3)], [Fraction(-1, 3)]], [-1, -1])   # x > 3 and x < -3
+    >>> certificate_from_duals(rows.A, rows.c, [1.0, 1.0], exact=rows)
+    {0: Fraction(1, 1), 1: Fraction(1, 1)}
     """
     A = np.asarray(A, dtype=np.float64)
     c = np.asarray(c, dtype=np.float64).reshape(A.shape[0])
@@ -695,7 +711,8 @@ def certificate_from_duals(A: Any, c: Any, duals: Any, lower: Any = None, upper:
     if not np.all(np.isfinite(duals)):
         return None
     box = None if box_duals is None else np.maximum(np.asarray(box_duals, dtype=np.float64), 0.0)
-    return _farkas(A, c, _Proposal(margin=-1.0, point=None, duals=duals, box_duals=box), lower, upper)
+    rows = None if exact is None else _as_exact(exact, A.shape[0], A.shape[1])
+    return _farkas(A, c, _Proposal(margin=-1.0, point=None, duals=duals, box_duals=box), lower, upper, rows)
 
 
 def decide_region(A: Any, c: Any, lower: Any = None, upper: Any = None, exact: Any = None) -> RegionDecision:

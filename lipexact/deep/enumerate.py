@@ -64,6 +64,7 @@ from lipexact.deep.certificate import CertificateError, verify_deep_witness
 from lipexact.deep.exact import AffineMap, ExactNetwork, dyadic, exact_rows
 from lipexact.deep.incumbent import cell_walk, local_search, pattern_norms
 from lipexact.deep.network import ReLUNetwork
+from lipexact.deep.region_lp import DeepRegionLP
 from lipexact.domain import Box
 from lipexact.exact.problem import RELATIVE_TOLERANCE, Clock
 from lipexact.exact.progress import SearchProgress
@@ -250,6 +251,14 @@ class DeepSearch:
                 return "nonempty", point
         A, c, exact = self.region(node.rows)
         self.stats["lps"] += 1
+        if getattr(self, "fast_regions", True):  # False: decide_region only (the earlier path, for measurements)
+            if getattr(self, "region_lp", None) is None:
+                self.region_lp = DeepRegionLP(self.n, self.lower, self.upper)
+            fast = self.region_lp.decide(A, c, exact)  # one HiGHS LP, its answer verified exactly, or None
+            key = "fallback" if fast is None else "fast_lp"
+            self.stats[key] = self.stats.get(key, 0) + 1
+            if fast is not None:
+                return fast.status, fast.point
         decision = decide_region(A, c, self.lower, self.upper, exact=exact)
         return decision.status, decision.point
 
