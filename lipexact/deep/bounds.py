@@ -137,9 +137,15 @@ class DeepBounds:
         self.tails.reverse()
 
     # ------------------------------------------------------------------ interval bounds (boxes)
-    def stability(self, layer: int, state: np.ndarray, linear: np.ndarray, offset: np.ndarray) -> list:
+    def stability(self, layer: int, state: np.ndarray, linear: np.ndarray, offset: np.ndarray,
+                  region: tuple | None = None) -> list:
         """Per ReLU layer from ``layer`` on: int8 arrays, 1 (certainly on over the box), 0 (certainly off) or
-        -1 (unknown), the node's fixed units of ``layer`` included. Without a box: ``state`` and all -1."""
+        -1 (unknown), the node's fixed units of ``layer`` included. Without a box: ``state`` and all -1.
+
+        ``region``: proven intervals ``(lo, hi)`` of layer ``layer``'s pre-activations over the node's region
+        (:func:`lipexact.deep.lp_bounds.region_intervals`); they are intersected with the box intervals, so
+        "certainly" then means over the node's region (all the bound needs: its completions are the patterns
+        realized there), and the downstream interval and linear bounds start from the tighter intervals."""
         widths = [W.shape[0] for W in self.weights[:-1]]
         if self.box is None:
             return [state] + [np.full(w, -1, dtype=np.int8) for w in widths[layer + 1:]]
@@ -151,6 +157,8 @@ class DeepBounds:
             magnitude = np.abs(linear) @ np.maximum(np.abs(low), np.abs(high)) + np.abs(offset)
             margin = INTERVAL_MARGIN * magnitude + 1e-300
             lo, hi = centre - radius - margin, centre + radius + margin
+            if region is not None:  # proven over the region (their own rounding margins included)
+                lo, hi = np.maximum(lo, region[0]), np.minimum(hi, region[1])
             absolute = magnitude  # |W| ... |W| (|M| |x| + |e|) + biases: bounds every term of the linear bounds
             result, intervals = [], []
             for j in range(layer, len(widths)):
@@ -335,13 +343,14 @@ class DeepBounds:
             reach = self.abs_weights[-1].sum(axis=0) @ A  # sum_r (|W_k| A)_rc bounds every term
             return np.maximum(top.max(axis=0), -bottom.min(axis=0)) + PRODUCT_SLACK * reach
 
-    def bound(self, layer: int, state: np.ndarray, affine) -> float:
+    def bound(self, layer: int, state: np.ndarray, affine, region: tuple | None = None) -> float:
         """Proven upper bound on ``||J||`` over the completions of a node at ReLU layer ``layer`` whose units
         of that layer have ``state`` (1 on, 0 off, -1 free) and whose pre-activation map is ``affine``
-        (:class:`lipexact.deep.exact.AffineMap`)."""
+        (:class:`lipexact.deep.exact.AffineMap`); ``region``: proven intervals of those pre-activations over
+        the node's region (:meth:`stability`; boxes only)."""
         linear = affine.float_linear()
         offset = float_offset(affine) if self.box is not None else None
-        states = self.stability(layer, np.asarray(state, dtype=np.int8), linear, offset)
+        states = self.stability(layer, np.asarray(state, dtype=np.int8), linear, offset, region)
         collect = [] if self.jacobian == "signed" else None
         B = self.entrywise(layer, states, linear, collect)
         with np.errstate(over="ignore", invalid="ignore"):

@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from lipexact.deep.bounds import BOUND_SLACK, DeepBounds
+from lipexact.deep.bounds import BOUND_SLACK, DeepBounds, float_offset
 from lipexact.deep.certificate import CertificateError, verify_deep_witness
 from lipexact.deep.exact import AffineMap, ExactNetwork, dyadic, exact_rows
 from lipexact.deep.incumbent import cell_walk, local_search, pattern_norms
@@ -91,6 +91,8 @@ class DeepNode:
     depth: int = 0
     bound: float = math.inf
     """Proven upper bound on every completion (branch and bound; ``inf`` when not computed)."""
+    region: tuple | None = None
+    """Proven intervals ``(lo, hi)`` of ``layer``'s pre-activations over an enclosing region (``lp_bounds``)."""
 
 
 @dataclass
@@ -104,6 +106,8 @@ class DeepOutcome:
 
 #: Branching rules of the branch and bound (the enumeration branches on the first free unit).
 BRANCH_RULES = ("first", "largest", "strong")
+#: When branch and bound on a box tightens the node bounds by region LPs (:class:`DeepSearch` ``lp_bounds``).
+LP_BOUNDS = ("off", "layer", "node")
 
 
 class DeepSearch:
@@ -129,6 +133,12 @@ class DeepSearch:
     jacobian : {"signed", "interval"}
         The node bounds of :class:`lipexact.deep.bounds.DeepBounds` (``interval``: entrywise only, the
         earlier bound, kept for side-by-side measurements).
+    lp_bounds : {"off", "layer", "node"}
+        Boxes, branch and bound: LP-tightened pre-activation intervals over the node's region
+        (:mod:`lipexact.deep.lp_bounds`, proven by weak duality) for the node bounds, computed when a node
+        enters a layer (``layer``) or at every node that branches (``node``), for the units the box leaves free;
+        the children inherit them. A unit whose LP interval has one sign is also fixed in the tree when its
+        dual vector verifies exactly as a Farkas certificate (:func:`lipexact.deep.lp_bounds.certify_sign`).
 
     Examples
     --------
@@ -143,7 +153,10 @@ class DeepSearch:
 
     def __init__(self, net: ReLUNetwork, norm: str, domain: Box | None, clock: Clock, node_limit: int | None = None,
                  progress: bool = False, bnb: bool = False, branch: str | None = None, seed: int = 0,
-                 jacobian: str = "signed"):
+                 jacobian: str = "signed", lp_bounds: str = "off"):
+        if lp_bounds not in LP_BOUNDS:
+            raise ValueError(f"lp_bounds must be one of {LP_BOUNDS}, got {lp_bounds!r}")
+        self.lp_bounds = lp_bounds if (bnb and domain is not None) else "off"
         self.net = net
         self.norm = norm
         self.domain = domain
@@ -177,7 +190,46 @@ class DeepSearch:
     # ------------------------------------------------------------------ bounds and incumbent
     def node_bound(self, node: DeepNode) -> float:
         """Proven upper bound on the value of every completion of ``node`` (:mod:`lipexact.deep.bounds`)."""
-        return min(node.bound, self.bounds.bound(node.layer, node.current, node.affine))
+        return min(node.bound, self.bounds.bound(node.layer, node.current, node.affine, node.region))
+
+    def tighten(self, node: DeepNode) -> bool | None:
+        """``lp_bounds``: proven intervals over the node's region for its free units (the children inherit
+        them), and every unit they call stable whose dual vector verifies exactly fixed in the tree, then
+        :meth:`fix_unbranched` again; True when the node became a leaf, None when nothing changed."""
+        changed = None
+        while node.rows and (node.region is None or self.lp_bounds == "node"):
+            from lipexact.deep.lp_bounds import certify_sign, region_intervals
+
+            free = np.flatnonzero(node.current < 0)
+            A, c, _ = self.region(node.rows)
+            linear = node.affine.float_linear()
+            found = region_intervals(linear, float_offset(node.affine), A, c, self.lower, self.upper, free)
+            self.stats["region_lps"] = self.stats.get("region_lps", 0) + found.lps
+            if node.region is not None:
+                found.lo, found.hi = np.maximum(found.lo, node.region[0]), np.minimum(found.hi, node.region[1])
+            node.region = (found.lo, found.hi)
+            fixed = False
+            for i in free.tolist():
+                on = found.lo[i] > 0
+                if not (on or found.hi[i] < 0):
+                    continue
+                duals = found.duals_low[i] if on else found.duals_high[i]
+                if duals is not None and certify_sign(node.rows, node.affine.row(i, 1 if on else -1), duals,
+                                                      self.lower, self.upper, self.n):
+                    node.current = node.current.copy() if not fixed else node.current
+                    node.current[i] = 1 if on else 0
+                    self.stats["stable_by_lp"] = self.stats.get("stable_by_lp", 0) + 1
+                    fixed = True
+            if not fixed:
+                break
+            changed = False
+            layer = node.layer
+            if self.fix_unbranched(node):
+                return True
+            if node.layer == layer:  # same region: its other intervals stand
+                break
+            node.region = None
+        return changed
 
     def threshold(self) -> float:
         """Nodes whose bound is at most this cannot hold a value above the incumbent (relative tolerance)."""
@@ -372,7 +424,7 @@ class DeepSearch:
                 for on in (0, 1):
                     current = node.current.copy()
                     current[unit] = on
-                    pair.append(self.bounds.bound(node.layer, current, node.affine))
+                    pair.append(self.bounds.bound(node.layer, current, node.affine, node.region))
                 key = (max(pair), min(pair))
                 if best is None or key < best:
                     best, chosen = key, unit
@@ -401,8 +453,13 @@ class DeepSearch:
         layer_before = node.layer
         if self.fix_unbranched(node):
             return
+        if node.layer != layer_before:
+            node.region = None  # intervals of the layer before
+        tightened = self.tighten(node) if self.lp_bounds != "off" else None
+        if tightened:
+            return
         if self.bnb:
-            if node.layer != layer_before or node.depth == 0:
+            if node.layer != layer_before or node.depth == 0 or tightened is not None:
                 node.bound = self.node_bound(node)  # units fixed since the bound was taken: tighten it
             self.offer(x)
             if node.bound <= self.threshold():
@@ -418,11 +475,11 @@ class DeepSearch:
             current = node.current.copy()
             current[unit] = 1 if on else 0
             child = DeepNode(node.layer, node.patterns, current, node.affine, node.rows + [row],
-                             x if inherits else None, None if inherits else x, node.depth + 1)
+                             x if inherits else None, None if inherits else x, node.depth + 1, region=node.region)
             if self.bnb:
                 known = self.child_bounds.get((unit, int(on)))
                 if known is None:
-                    known = self.bounds.bound(child.layer, child.current, child.affine)
+                    known = self.bounds.bound(child.layer, child.current, child.affine, node.region)
                 child.bound = min(node.bound, known)
             children.append(child)
         # explore first (push last): the larger bound, then the child that inherits the point
@@ -437,14 +494,14 @@ class DeepSearch:
 
 def run_search(net: ReLUNetwork, norm: str, domain: Box | None, clock: Clock, node_limit: int | None = None,
                progress: bool = False, bnb: bool = False, branch: str | None = None, seed: int = 0,
-               jacobian: str = "signed") -> DeepOutcome:
+               jacobian: str = "signed", lp_bounds: str = "off") -> DeepOutcome:
     """Run :class:`DeepSearch` (see there), with one BLAS thread (:func:`lipexact.threads.small_blas`: the node
     bounds are many small products; under load, several BLAS threads made them 5-8x slower, measured)."""
     from lipexact.threads import small_blas
 
     with small_blas():
         return DeepSearch(net, norm, domain, clock, node_limit, progress, bnb=bnb, branch=branch, seed=seed,
-                          jacobian=jacobian).run()
+                          jacobian=jacobian, lp_bounds=lp_bounds).run()
 
 
 __all__.append("run_search")

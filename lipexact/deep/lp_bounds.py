@@ -1,0 +1,225 @@
+"""Proven pre-activation intervals over a node's region, from linear programs whose answers are never trusted.
+
+A node of the deep search (:mod:`lipexact.deep.enumerate`) at ReLU layer ``l`` has the exact pre-activation
+map ``z = M x + e`` of that layer on its region, and the region is the polyhedron
+
+    R = {x in the open box : A x + c > 0}
+
+(the rows of the units branched so far, every layer up to ``l``). Interval bound propagation sees only the box;
+on ``R`` many units that the box calls unstable have one sign. For a unit ``z_i = m x + e`` (``m`` a row of
+``M``), an LP over the closed region ``cl R = {x in the closed box : A x + c >= 0}`` gives the largest value, but
+a float LP proves nothing. Its dual vector does, by weak duality:
+
+**Bound.** For EVERY ``y >= 0`` (one entry per row), with ``r = m + A^T y``,
+
+    m x + e  <=  U(y) = e + y^T c + sum_j max(r_j low_j, r_j high_j)     for every x in cl R.
+
+*Proof.* For ``x`` in ``cl R``, ``A x + c >= 0`` and ``y >= 0`` give ``y^T (A x + c) >= 0``, so
+``m x + e <= m x + e + y^T (A x + c) = e + y^T c + r^T x``; ``x`` lies in the closed box, where the linear
+function ``r^T x`` is at most ``sum_j max(r_j low_j, r_j high_j)``. Nothing else is used: whatever vector the LP
+returned (optimal, inaccurate, or from a failed solve) is clipped to ``y >= 0`` and gives a valid bound; the LP's
+quality only decides how tight it is (at an optimal dual it equals the LP's maximum). The lower bound is
+``-U`` of ``-(m x + e)``. ``R`` lies in ``cl R``, so the bounds hold on the open region too.
+
+**Rounding.** ``U(y)`` is evaluated in float64 from the nearest floats of the exact ``M``, ``e``, ``A``, ``c``.
+Every quantity is a sum of at most ``w = k + n + 2`` products of floats (``k`` rows, ``n`` inputs); its float
+value differs from the exact one by at most ``gamma_w = w 2^-53 / (1 - w 2^-53)`` times the same sum of absolute
+values, the representation errors of the inputs add ``2^-53`` times the same sums, and the error in ``r`` moves
+``max_box r^T x`` by at most ``sum_j |delta r_j| max(|low_j|, |high_j|)``. All of it is below
+:data:`DUAL_MARGIN` (``1e-9``, far above ``gamma_w`` for ``w < 10^5``) times the absolute sum
+
+    |e| + y^T |c| + sum_j (|m_j| + (|A|^T y)_j) max(|low_j|, |high_j|)
+
+which the bound adds (plus ``1e-300`` for underflow), so the returned value is a proven upper bound.
+
+These intervals are used for BOUNDS only (:meth:`lipexact.deep.bounds.DeepBounds.stability`: a unit whose proven
+interval over the region has one sign is fixed for the Jacobian completions). Fixing a unit in the tree itself
+needs an exact proof that the other side is empty: :func:`certify_sign` checks the dual vector as a Farkas
+certificate in exact rational arithmetic (:func:`reductions.realizability.certify_empty`).
+
+Examples
+--------
+>>> A, c = np.array([[1.0, -1.0]]), np.array([0.0])          # the region x1 > x2 in the box [0, 1]^2
+>>> bounds = region_intervals(np.array([[-1.0, 1.0], [1.0, 1.0]]), np.array([0.0, -0.5]), A, c,
+...                           np.zeros(2), np.ones(2))
+>>> bounds.lo.round(6).tolist(), bounds.hi.round(6).tolist()   # x2 - x1 <= 0 on the region (box: <= 1)
+([-1.0, -0.5], [0.0, 1.5])
+>>> bool(bounds.hi[0] >= 0.0), bounds.lps                  # a proven bound never cuts the true maximum 0
+(True, 4)
+>>> float(proven_upper(np.array([[-1.0, 1.0]]), np.zeros(1), A, c, np.array([[0.5]]), np.zeros(2),
+...                    np.ones(2))[0]) >= 0.5            # a poorer dual vector: still valid, looser (0.5)
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+__all__ = ["DUAL_MARGIN", "RegionBounds", "RegionLP", "proven_upper", "region_intervals", "certify_sign"]
+
+#: Relative margin (times the absolute sums, module docstring) of the float evaluation of the dual bounds.
+DUAL_MARGIN = 1e-9
+
+
+def proven_upper(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: np.ndarray, Y: np.ndarray,
+                 low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Proven upper bounds on ``linear[u] x + offset[u]`` over ``{x in [low, high] : A x + c >= 0}``, one per
+    row ``u``, from the dual vectors ``Y[u]`` (any values: they are clipped to ``>= 0``; non-finite ones give
+    ``inf``). See the module docstring for the proof and the rounding margin.
+
+    Examples
+    --------
+    >>> A, c = np.array([[-1.0]]), np.array([0.25])            # x <= 0.25 in [0, 1]
+    >>> proven_upper(np.array([[1.0]]), np.array([0.0]), A, c, np.array([[1.0]]), np.zeros(1), np.ones(1))
+    array([0.25])
+    >>> proven_upper(np.array([[1.0]]), np.array([0.0]), A, c, np.array([[-3.0]]), np.zeros(1), np.ones(1))
+    array([1.])
+    """
+    linear = np.asarray(linear, dtype=np.float64).reshape(len(offset), -1)
+    offset = np.asarray(offset, dtype=np.float64)
+    A = np.asarray(A, dtype=np.float64).reshape(-1, linear.shape[1])
+    c = np.asarray(c, dtype=np.float64).reshape(A.shape[0])
+    Y = np.maximum(np.asarray(Y, dtype=np.float64).reshape(linear.shape[0], A.shape[0]), 0.0)
+    size = np.maximum(np.abs(low), np.abs(high))
+    with np.errstate(all="ignore"):
+        R = linear + Y @ A
+        value = offset + Y @ c + np.maximum(R * low, R * high).sum(axis=1)
+        absolute = np.abs(offset) + Y @ np.abs(c) + (np.abs(linear) + Y @ np.abs(A)) @ size
+        value = value + DUAL_MARGIN * absolute + 1e-300
+    return np.where(np.isfinite(value) & np.isfinite(absolute), value, np.inf)
+
+
+@dataclass
+class RegionBounds:
+    """Proven intervals ``[lo, hi]`` of the pre-activations over a region; ``duals_low[i]`` / ``duals_high[i]``
+    the dual vectors (one entry per row) that proved them (None for units not solved), ``lps`` the LP count."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    duals_low: list
+    duals_high: list
+    lps: int
+
+
+class RegionLP:
+    """One HiGHS model (one thread) of the closed region ``{x in [low, high] : A x + c >= 0}``; its costs change
+    per solve (warm starts from the previous basis).
+
+    Examples
+    --------
+    >>> lp = RegionLP(np.array([[1.0, 1.0]]), np.array([-1.5]), np.zeros(2), np.ones(2))   # x1 + x2 >= 1.5
+    >>> y = lp.dual_for_max(np.array([-1.0, 0.0]))                                       # max -x1: -0.5
+    >>> y.tolist(), round(float(proven_upper(np.array([[-1.0, 0.0]]), np.zeros(1), lp.A, lp.c, y[None], lp.low,
+    ...                                          lp.high)[0]), 6)
+    ([1.0], -0.5)
+    """
+
+    def __init__(self, A: np.ndarray, c: np.ndarray, low: np.ndarray, high: np.ndarray):
+        import highspy
+
+        from lipexact.exact.highs import new_highs
+
+        self.A = np.asarray(A, dtype=np.float64)
+        self.c = np.asarray(c, dtype=np.float64)
+        self.low = np.asarray(low, dtype=np.float64)
+        self.high = np.asarray(high, dtype=np.float64)
+        k, n = self.A.shape
+        self.n, self.k = n, k
+        self.columns = np.arange(n, dtype=np.int32)
+        self.model = new_highs(1)
+        self.model.addVars(n, self.low, self.high)
+        usable = np.all(np.isfinite(self.A), axis=1) & np.isfinite(self.c)
+        self.rows = np.flatnonzero(usable)  # rows with a non-finite float are left out (their duals are 0)
+        if self.rows.size:
+            kept = self.A[self.rows]
+            starts = np.arange(0, kept.size, n, dtype=np.int32)
+            indices = np.tile(self.columns, self.rows.size)
+            self.model.addRows(int(self.rows.size), -self.c[self.rows], np.full(self.rows.size, highspy.kHighsInf),
+                               int(kept.size), starts, indices, kept.ravel())
+        self.solves = 0
+
+    def dual_for_max(self, cost: np.ndarray) -> np.ndarray:
+        """A dual vector ``y >= 0`` (one entry per row of ``A``) for ``max cost^T x`` over the region: the
+        row duals of ``min -cost^T x`` (for a minimization HiGHS's row duals of active lower bounds are
+        ``>= 0``). Zeros when the solve does not end optimal (the box bound)."""
+        y = np.zeros(self.k)
+        if not self.rows.size or not np.all(np.isfinite(cost)):
+            return y
+        import highspy
+
+        self.model.changeColsCost(self.n, self.columns, -np.asarray(cost, dtype=np.float64))
+        self.model.run()
+        self.solves += 1
+        if self.model.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return y
+        duals = np.asarray(self.model.getSolution().row_dual, dtype=np.float64)
+        y[self.rows] = np.where(np.isfinite(duals), np.maximum(duals, 0.0), 0.0)
+        return y
+
+
+def region_intervals(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: np.ndarray, low: np.ndarray,
+                     high: np.ndarray, units=None, model: RegionLP | None = None) -> RegionBounds:
+    """Proven intervals of ``z = linear x + offset`` over ``{x in [low, high] : A x + c >= 0}``: two LPs per
+    unit of ``units`` (default all), the others get their box interval (also proven: the dual ``y = 0``).
+
+    Every value is :func:`proven_upper` of a dual vector (module docstring), never an LP objective."""
+    linear = np.asarray(linear, dtype=np.float64)
+    offset = np.asarray(offset, dtype=np.float64)
+    A = np.asarray(A, dtype=np.float64).reshape(-1, linear.shape[1])
+    c = np.asarray(c, dtype=np.float64).reshape(A.shape[0])
+    width, k = linear.shape[0], A.shape[0]
+    Y_high, Y_low = np.zeros((width, k)), np.zeros((width, k))
+    units = range(width) if units is None else [int(i) for i in units]
+    duals_low, duals_high = [None] * width, [None] * width
+    lps = 0
+    if k and len(units):
+        model = model if model is not None else RegionLP(A, c, low, high)
+        for i in units:
+            Y_high[i] = duals_high[i] = model.dual_for_max(linear[i])
+            Y_low[i] = duals_low[i] = model.dual_for_max(-linear[i])
+            lps += 2
+    hi = proven_upper(linear, offset, A, c, Y_high, low, high)
+    lo = -proven_upper(-linear, -offset, A, c, Y_low, low, high)
+    return RegionBounds(lo, hi, duals_low, duals_high, lps)
+
+
+def certify_sign(rows: list, unit_row: tuple, duals: np.ndarray, lower: np.ndarray, upper: np.ndarray, n: int,
+                 digits: int = 40) -> bool:
+    """True when the region of ``rows`` (exact ``(numerators, offset, denominator)`` triples, ``> 0``) has no
+    point, inside the open box ``(lower, upper)``, where the exact affine function ``unit_row`` is negative:
+    the Farkas certificate ``rows`` weighted by ``duals`` (rounded to rationals) plus ``unit_row`` weighted by 1
+    is checked in exact rational arithmetic by :func:`reductions.realizability.certify_empty` (``max`` over the
+    closed box of ``y^T (A x + c) - u(x) <= 0``, so ``u(x) < 0`` is impossible where every row is positive).
+
+    Then ``u > 0`` on the whole open region when ``u`` is not constant (a zero of a non-constant affine function
+    inside an open set has negative points next to it). ``duals`` come from the LP for ``min u`` over the region
+    (:meth:`RegionLP.dual_for_max` of ``-u``); a float value alone never fixes anything.
+
+    Examples
+    --------
+    >>> rows = [([2, 0], -1, 2)]                                      # x1 - 1/2 > 0 in the box (0, 1)^2
+    >>> certify_sign(rows, ([2, 1], -1, 1), np.array([2.0]), np.zeros(2), np.ones(2), 2)     # 2 x1 + x2 - 1 > 0
+    True
+    >>> certify_sign(rows, ([2, 1], -1, 1), np.array([4.0]), np.zeros(2), np.ones(2), 2)     # a wrong multiplier
+    False
+    >>> certify_sign(rows, ([1, 1], -1, 1), np.array([2.0]), np.zeros(2), np.ones(2), 2)     # x1 + x2 > 1: false
+    False
+    """
+    from lipexact.deep.exact import exact_rows
+    from reductions.realizability import certify_empty
+
+    numerators, offset, denominator = unit_row
+    negated = ([-int(v) for v in numerators], -int(offset), int(denominator))
+    exact = exact_rows(list(rows) + [negated], n)
+    multipliers = {}
+    for i, y in enumerate(np.asarray(duals, dtype=np.float64).tolist()):
+        if not math.isfinite(y):
+            return False
+        if y > 0:
+            multipliers[i] = Fraction(y).limit_denominator(1 << digits) if digits else Fraction(y)
+    multipliers[len(rows)] = Fraction(1)
+    return certify_empty(exact.A, exact.c, multipliers, lower, upper, exact=exact)

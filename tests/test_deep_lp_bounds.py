@@ -1,0 +1,156 @@
+"""LP-tightened pre-activation intervals (lipexact.deep.lp_bounds): proven by weak duality whatever the dual vector,
+checked against the exact range over small polygons; the exact certificate that fixes units in the tree refuses bad
+multipliers and false claims; branch and bound with the region LPs equals brute force."""
+
+import itertools
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from lipexact.deep.bounds import DeepBounds, float_offset
+from lipexact.deep.enumerate import LP_BOUNDS, DeepSearch
+from lipexact.deep.exact import ExactNetwork
+from lipexact.deep.lp_bounds import certify_sign, proven_upper, region_intervals
+from lipexact.domain import as_box
+from lipexact.exact.problem import Clock
+from lipexact.result import Status
+from tests.test_deep_bnb import completions, draw_node
+from tests.test_deep_enumerate import brute_force
+from tests.test_deep_strategies import boxes, deep_nets
+
+NORMS = ("2", "1", "inf")
+
+
+def exact_range(m, e, A, c, low, high):
+    """Exact ``(min, max)`` of ``m x + e`` over the polygon ``{x in [low, high]^2 : A x + c >= 0}`` (integers):
+    the extremes of a linear function over a non-empty polygon are attained at vertices, every vertex is the
+    intersection of two of its lines; None when the polygon is empty."""
+    lines = [([Fraction(int(v)) for v in a], Fraction(int(b))) for a, b in zip(A, c)]
+    for j in range(2):
+        unit = [Fraction(int(j == 0)), Fraction(int(j == 1))]
+        lines += [(unit, -Fraction(float(low[j]))), ([-v for v in unit], Fraction(float(high[j])))]
+    values = []
+    for (a1, b1), (a2, b2) in itertools.combinations(lines, 2):
+        det = a1[0] * a2[1] - a1[1] * a2[0]
+        if det == 0:
+            continue
+        x = [(-b1 * a2[1] + b2 * a1[1]) / det, (-a1[0] * b2 + a2[0] * b1) / det]
+        if all(a[0] * x[0] + a[1] * x[1] + b >= 0 for a, b in lines):
+            values.append(int(m[0]) * x[0] + int(m[1]) * x[1] + int(e))
+    return (min(values), max(values)) if values else None
+
+
+small = st.integers(-4, 4)
+polygons = st.integers(1, 4).flatmap(lambda k: st.tuples(
+    hnp.arrays(np.int64, (k, 2), elements=small), hnp.arrays(np.int64, (3, 2), elements=small),
+    hnp.arrays(np.int64, (k,), elements=small), hnp.arrays(np.int64, (3,), elements=small)))
+
+
+@settings(max_examples=80)
+@given(polygons)
+def test_proven_interval_contains_and_matches_the_exact_range(case):
+    A, M, c, e = case
+    low, high = np.array([-1.0, 0.0]), np.array([1.0, 2.0])
+    bounds = region_intervals(M.astype(float), e.astype(float), A.astype(float), c.astype(float), low, high)
+    for i in range(M.shape[0]):
+        exact = exact_range(M[i], e[i], A, c, low, high)
+        if exact is None:
+            continue  # empty region: any interval is valid
+        assert Fraction(float(bounds.lo[i])) <= exact[0] and exact[1] <= Fraction(float(bounds.hi[i]))
+        scale = 1.0 + float(np.abs(M[i]).sum() * 2 + abs(e[i]))
+        assert bounds.hi[i] - float(exact[1]) <= 1e-6 * scale  # the LP's dual is optimal: tight
+        assert float(exact[0]) - bounds.lo[i] <= 1e-6 * scale
+
+
+@settings(max_examples=60)
+@given(polygons, hnp.arrays(np.float64, 4, elements=st.floats(-10, 10)))
+def test_any_dual_vector_gives_a_valid_bound(case, forged):
+    A, M, c, e = case
+    low, high = np.array([-1.0, 0.0]), np.array([1.0, 2.0])
+    Y = np.tile(forged[:A.shape[0]], (M.shape[0], 1))  # negative entries are clipped, not trusted
+    upper = proven_upper(M.astype(float), e.astype(float), A.astype(float), c.astype(float), Y, low, high)
+    optimal = region_intervals(M.astype(float), e.astype(float), A.astype(float), c.astype(float), low, high).hi
+    for i in range(M.shape[0]):
+        exact = exact_range(M[i], e[i], A, c, low, high)
+        if exact is not None:  # (an empty region has every bound)
+            assert exact[1] <= Fraction(float(upper[i]))
+            assert upper[i] >= optimal[i] - 1e-9 * (1 + abs(optimal[i]))  # a forged dual is never tighter
+
+
+def test_non_finite_duals_and_rows_give_no_information():
+    A, c = np.array([[1.0, 0.0]]), np.array([0.0])
+    value = proven_upper(np.array([[1.0, 1.0]]), np.zeros(1), A, c, np.array([[np.nan]]), np.zeros(2), np.ones(2))
+    assert value[0] == math.inf
+    bounds = region_intervals(np.array([[1.0, 1.0]]), np.zeros(1), np.array([[np.inf, 0.0]]), c, np.zeros(2),
+                              np.ones(2))
+    assert bounds.lo[0] <= 0.0 and bounds.hi[0] >= 2.0  # the unusable row is left out: the box interval
+
+
+def test_the_sign_certificate_refuses_bad_multipliers_and_false_claims():
+    rows = [([1, -1], 0, 1)]                       # x1 > x2 in the box (0, 1)^2
+    lower, upper = np.zeros(2), np.ones(2)
+    assert certify_sign(rows, ([1, -1], 0, 2), np.array([0.5]), lower, upper, 2)       # (x1 - x2) / 2 > 0
+    assert not certify_sign(rows, ([1, -1], 0, 2), np.array([0.25]), lower, upper, 2)  # too small a multiplier
+    assert not certify_sign(rows, ([1, -1], 0, 2), np.array([np.nan]), lower, upper, 2)
+    assert not certify_sign(rows, ([1, -2], 0, 1), np.array([1.0]), lower, upper, 2)   # x1 > 2 x2: not implied
+    # a float value that rounds the wrong way: x1 - x2 - 2^-60 > 0 does not follow from x1 > x2
+    assert not certify_sign(rows, ([1 << 60, -(1 << 60)], -1, 1 << 60), np.array([1.0]), lower, upper, 2)
+
+
+def node_rows(net, fixed, state, affine):
+    """The exact rows of a drawn node: the upstream fixed patterns and the fixed units of its layer."""
+    maps = ExactNetwork(net).maps(list(fixed) + [np.zeros(net.hidden_sizes[len(fixed)], dtype=bool)])
+    rows = []
+    for layer_map, pattern in zip(maps, list(fixed)):
+        rows += [layer_map.row(i, 1 if on else -1) for i, on in enumerate(pattern) if not layer_map.zero_row(i)]
+    rows += [affine.row(i, 1 if s == 1 else -1) for i, s in enumerate(state) if s >= 0 and not affine.zero_row(i)]
+    return rows
+
+
+@settings(max_examples=40)
+@given(deep_nets(max_hidden=7), st.sampled_from(NORMS), st.data())
+def test_node_bound_with_region_intervals_never_falls_below_the_best_completion(net, norm, data):
+    box, layer, fixed, state, affine = draw_node(net, True, data)
+    lower, upper = box
+    rows = node_rows(net, fixed, state, affine)
+    region = None
+    if rows:
+        from lipexact.deep.exact import exact_rows
+
+        exact = exact_rows(rows, net.n_inputs)
+        found = region_intervals(affine.float_linear(), float_offset(affine), exact.A, exact.c, lower, upper)
+        region = (found.lo, found.hi)
+    bound = DeepBounds(net, norm, box).bound(layer, state, affine, region)
+    best = completions(net, norm, layer, fixed, state, lower, upper)
+    assert best <= bound, (best, bound)
+
+
+@settings(max_examples=30, deadline=None)
+@given(deep_nets(max_hidden=7), st.sampled_from(NORMS), st.sampled_from(LP_BOUNDS[1:]), st.data())
+def test_bnb_with_region_lps_equals_brute_force(net, norm, mode, data):
+    lower, upper = data.draw(boxes(net.n_inputs))
+    outcome = DeepSearch(net, norm, as_box((lower, upper), net.n_inputs), Clock(), bnb=True, lp_bounds=mode).run()
+    assert outcome.status is Status.OPTIMAL
+    assert outcome.value == pytest.approx(brute_force(net, norm, lower, upper), rel=1e-9, abs=1e-12)
+    assert outcome.upper >= outcome.value
+
+
+def test_region_lps_fix_units_and_keep_the_value_on_a_deeper_net():
+    rng = np.random.default_rng(3)
+    from lipexact.deep.network import ReLUNetwork
+
+    net = ReLUNetwork([(0.65 * rng.standard_normal((o, i)), -0.35 + 0.9 * rng.standard_normal(o))
+                       for i, o in zip([4, 8, 8, 2], [8, 8, 2])])
+    box = as_box((np.zeros(4), np.full(4, 0.5)), 4)
+    plain = DeepSearch(net, "2", box, Clock(), bnb=True).run()
+    tightened = DeepSearch(net, "2", box, Clock(), bnb=True, lp_bounds="node").run()
+    assert plain.status is tightened.status is Status.OPTIMAL
+    assert tightened.value == pytest.approx(plain.value, rel=1e-12)
+    assert tightened.stats["region_lps"] > 0 and tightened.stats["nodes"] <= plain.stats["nodes"]
+    with pytest.raises(ValueError):
+        DeepSearch(net, "2", box, Clock(), bnb=True, lp_bounds="always")
