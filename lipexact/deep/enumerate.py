@@ -26,7 +26,8 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   enumerated completions; units stable on the box fixed by interval and back-substituted linear bounds,
   float rounding covered by explicit slacks);
 - an incumbent: candidates of a local search (:mod:`lipexact.deep.incumbent`: samples, perturbations, then a
-  walk across hyperplanes to better neighbouring cells) and the cell of every node's point, each accepted only
+  walk across hyperplanes to better neighbouring cells; restarted with twice the effort at 256, 512, ... nodes,
+  :func:`lipexact.deep.incumbent.restart_effort`) and the cell of every node's point, each accepted only
   when its point lies strictly inside its joint region (exact signs); the final witness check re-evaluates it;
 - a node whose bound is at most ``incumbent * (1 + 0.5e-9)`` is closed (its bound enters the upper bound);
   node selection is best first with plunging (after each dive, the open node with the largest bound).
@@ -55,6 +56,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,7 +64,7 @@ import numpy as np
 from lipexact.deep.bounds import BOUND_SLACK, DeepBounds, float_offset
 from lipexact.deep.certificate import CertificateError, verify_deep_witness
 from lipexact.deep.exact import AffineMap, ExactNetwork, dyadic, exact_rows
-from lipexact.deep.incumbent import cell_walk, local_search, pattern_norms
+from lipexact.deep.incumbent import cell_walk, local_search, pattern_norms, restart_effort
 from lipexact.deep.network import ReLUNetwork
 from lipexact.deep.region_lp import DeepRegionLP
 from lipexact.domain import Box
@@ -185,7 +187,8 @@ class DeepSearch:
         self.stats = {"nodes": 0, "cells": 0, "lps": 0, "ray_points": 0, "empty": 0, "undecided": 0,
                       "stable_by_box": 0, "constant_units": 0, "max_frontier": 0}
         if bnb:
-            self.stats.update({"pruned_by_bound": 0, "incumbent_updates": 0, "branch": self.branch})
+            self.stats.update({"pruned_by_bound": 0, "incumbent_updates": 0, "restarts": 0, "branch": self.branch})
+        self.restart_seconds = 0.0
 
     # ------------------------------------------------------------------ bounds and incumbent
     def node_bound(self, node: DeepNode) -> float:
@@ -327,6 +330,23 @@ class DeepSearch:
         for value, x in local_search(self.net, self.norm, self.domain, np.random.default_rng(self.seed)):
             self.offer(x, value)
 
+    def restart_incumbent(self) -> None:
+        """At the node counts of :func:`lipexact.deep.incumbent.restart_effort`, a larger local search (seeded
+        by the seed and the node count), unless the time left is below twice the last restart's cost."""
+        effort = restart_effort(self.stats["nodes"])
+        if effort is None:
+            return
+        if self.clock.time_limit is not None and self.clock.remaining() < 2 * self.restart_seconds:
+            return
+        samples, keep = effort
+        started = time.perf_counter()
+        rng = np.random.default_rng([self.seed, self.stats["nodes"]])
+        for value, x in local_search(self.net, self.norm, self.domain, rng, samples=samples, steps=25 * keep,
+                                     keep=keep):
+            self.offer(x, value)
+        self.restart_seconds = 2 * (time.perf_counter() - started)  # the next one has twice the samples
+        self.stats["restarts"] += 1
+
     def run(self) -> DeepOutcome:
         dive = [self.root()]  # depth first; branch and bound: the current dive
         pool: list = []  # branch and bound: the other open nodes, largest bound first
@@ -343,6 +363,8 @@ class DeepSearch:
                 if self.clock.expired():
                     status = Status.TIME_LIMIT
                     break
+                if self.bnb:
+                    self.restart_incumbent()
                 if not dive:
                     dive.append(heapq.heappop(pool)[2])
                 current = dive.pop()

@@ -24,7 +24,10 @@ from lipexact.deep.network import ReLUNetwork
 from lipexact.domain import Box
 from lipexact.norms import jacobian_norms
 
-__all__ = ["local_search", "pattern_norms", "cell_walk", "neighbours"]
+__all__ = ["local_search", "pattern_norms", "cell_walk", "neighbours", "restart_effort", "RESTART_FIRST"]
+
+#: The branch and bound restarts the local search after this many nodes, then at every power of two.
+RESTART_FIRST = 256
 
 
 def pattern_norms(net: ReLUNetwork, points: np.ndarray, norm: str) -> np.ndarray:
@@ -107,3 +110,24 @@ def local_search(net: ReLUNetwork, norm: str, domain: Box | None, rng: np.random
         results.append(cell_walk(net, norm, x, value, domain))
     results.sort(key=lambda item: -item[0])
     return results
+
+
+def restart_effort(nodes: int) -> tuple[int, int] | None:
+    """``(samples, keep)`` of the local-search restart that a branch and bound makes once it has processed
+    ``nodes`` nodes, or None: restarts at 256, 512, 1024, ... nodes, each with twice the samples and kept cells
+    of the one before (up to 65,536 samples and 256 cells), so their total cost stays a small share of the search.
+
+    Measured (seed-0 random nets, N(0, 1)/sqrt(fan-in) weights and biases, global l2, 60 s, one run each way on
+    the 2-core machine at load 2-3.6): the lower end of the bracket went from 0.838 to 0.907 on 10-20-20-1
+    and from 1.117 to 1.241 on 11-24-24-1 (where the search without restarts reached 1.25 only after 600 s),
+    for 5-10% fewer nodes in the same time; the upper ends were unchanged (2.00 / 2.01 and 2.68 / 2.68).
+
+    Examples
+    --------
+    >>> [restart_effort(n) for n in (100, 256, 300, 512, 1 << 20)]
+    [None, (2048, 32), None, (4096, 64), (65536, 256)]
+    """
+    if nodes < RESTART_FIRST or nodes & (nodes - 1):
+        return None
+    doublings = (nodes // RESTART_FIRST).bit_length()
+    return min(1024 << doublings, 1 << 16), min(16 << doublings, 256)
