@@ -154,3 +154,19 @@ def test_region_lps_fix_units_and_keep_the_value_on_a_deeper_net():
     assert tightened.stats["region_lps"] > 0 and tightened.stats["nodes"] <= plain.stats["nodes"]
     with pytest.raises(ValueError):
         DeepSearch(net, "2", box, Clock(), bnb=True, lp_bounds="always")
+
+
+@settings(max_examples=80)
+@given(st.integers(1, 4).flatmap(lambda k: st.tuples(
+    hnp.arrays(np.int64, (k, 2), elements=small), hnp.arrays(np.int64, (k,), elements=small),
+    hnp.arrays(np.int64, (k,), elements=st.integers(0, 3)))), st.booleans())
+def test_the_integer_farkas_check_agrees_with_certify_empty(case, use_box):
+    from reductions.realizability import certify_empty
+
+    from lipexact.deep.lp_bounds import farkas_holds
+
+    A, c, y = case
+    lower, upper = (np.array([-0.5, 0.25]), np.array([1.0, 2.75])) if use_box else (None, None)
+    expected = certify_empty(A.astype(float), c.astype(float), {i: int(v) for i, v in enumerate(y)}, lower, upper)
+    assert farkas_holds(A.tolist(), c.tolist(), [int(v) for v in y], lower, upper, 2) == expected
+    assert not farkas_holds(A.tolist(), c.tolist(), [-1] + [int(v) for v in y[1:]], lower, upper, 2)  # refused
