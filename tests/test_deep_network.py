@@ -120,3 +120,19 @@ def test_jacobian_of_float_pattern_matches_autograd(net, seed):
             continue
         J = torch.autograd.functional.jacobian(model, torch.tensor(x)).numpy().reshape(net.n_outputs, net.n_inputs)
         assert np.allclose(net.jacobian(x), J, atol=1e-9)
+
+
+def test_power_of_two_normalization_keeps_the_regions_and_refuses_inexact_scalings():
+    from lipexact.deep.network import normalized_by_powers_of_two
+
+    net = ReLUNetwork([([[3.0, -8.0], [1e-3, 2.0]], [5.0, -0.5]), ([[0.25, 7.0]], [1.0]), ([[1e6]], [3.0])])
+    copy, exponent = normalized_by_powers_of_two(net)
+    assert all(0.5 <= np.max(np.abs(W)) < 1 for W in copy.weights)
+    x = np.array([[0.3, -1.7], [2.0, 0.1]])
+    for layer, (a, b) in enumerate(zip(net.preactivations(x), copy.preactivations(x))):
+        assert np.array_equal(np.sign(a), np.sign(b))
+    assert np.allclose(net(x), copy(x) * 2.0 ** exponent)
+    # a bias pushed below the normal range by the scaling would no longer be exact: the network is kept as is
+    tiny = ReLUNetwork([([[2.0 ** 600]], [2.0 ** -500]), ([[1.0]], None)])  # bias 2^-1101: below the normals
+    same, zero = normalized_by_powers_of_two(tiny)
+    assert same is tiny and zero == 0

@@ -89,7 +89,7 @@ import numpy as np
 import pulp
 
 from lipexact.deep.exact import ExactNetwork, exact_rows
-from lipexact.deep.network import ReLUNetwork
+from lipexact.deep.network import ReLUNetwork, normalized_by_powers_of_two
 from lipexact.domain import Box
 from lipexact.exact.milp_model import pulp_solver
 from lipexact.exact.problem import Clock
@@ -568,6 +568,12 @@ def solve_deep_milp(net: ReLUNetwork, norm: str, domain: Box, clock: Clock, thre
                                                                                     str, str, dict]:
     """Run :class:`DeepMilp`: ``(status, witness, upper, upper_proof, message, stats)``.
 
+    The MILP is built on the copy of ``net`` whose layers are scaled by powers of two to weights of magnitude
+    about 1 (:func:`lipexact.deep.network.normalized_by_powers_of_two`: the same regions exactly, the constant
+    scaled by ``2^-E``), and its values are scaled back exactly. HiGHS's tolerances are absolute: on the raw
+    weights a net scaled by ``2^27`` once came back "optimal" at 0 (the witness check refused it, status
+    ``error``); normalized, the result is the same at every scale (tests/test_deep_invariance.py).
+
     Examples
     --------
     >>> net = ReLUNetwork([([[1.0], [-1.0]], [0.0, 0.0]), ([[1.0, 1.0]], [0.0]), ([[2.0]], None)])
@@ -575,8 +581,11 @@ def solve_deep_milp(net: ReLUNetwork, norm: str, domain: Box, clock: Clock, thre
     >>> status.value, upper
     ('optimal', 2.0)
     """
-    search = DeepMilp(net, norm, domain, clock, threads=threads, max_rounds=max_rounds, progress=progress)
+    scaled, exponent = normalized_by_powers_of_two(net)
+    search = DeepMilp(scaled, norm, domain, clock, threads=threads, max_rounds=max_rounds, progress=progress)
+    search.progress.scale = math.ldexp(1.0, exponent)
     status, message = search.run()
     search.progress.update(search.best_value, search.upper, search.stats["rounds"], force=True)
-    stats = dict(search.stats, lower_found=search.best_value)
-    return status, search.best_point, search.upper, search.proof, message, stats
+    lower = None if search.best_value is None else math.ldexp(search.best_value, exponent)
+    stats = dict(search.stats, lower_found=lower, weight_scale_exponent=exponent)
+    return status, search.best_point, math.ldexp(search.upper, exponent), search.proof, message, stats

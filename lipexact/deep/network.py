@@ -319,3 +319,43 @@ def as_network(net: Any) -> ReLUNetwork:
 
 __all__.append("as_network")
 
+
+
+def normalized_by_powers_of_two(net: ReLUNetwork) -> tuple[ReLUNetwork, int]:
+    """A copy of ``net`` whose every layer has its largest absolute weight in ``[0.5, 1)``, and the exponent
+    ``E`` with ``L(net) = 2^E L(copy)`` in every norm, on every box and globally.
+
+    Layer ``j``'s weights are multiplied by ``2^-e_j`` and its bias by ``2^-(e_1 + ... + e_j)``: every
+    pre-activation of layer ``j`` is multiplied by that power of two, so (relu being positively homogeneous)
+    every joint activation region stays exactly the same and every Jacobian is multiplied by ``2^-E``,
+    ``E = e_1 + ... + e_k``. Powers of two multiply floats exactly; when a scaled entry would overflow or leave
+    the normal range (so that the product is no longer exact), the network is returned unchanged with ``E = 0``.
+
+    Examples
+    --------
+    >>> net = ReLUNetwork([([[3.0, -8.0]], [5.0]), ([[0.25]], [1.0])])
+    >>> copy, exponent = normalized_by_powers_of_two(net)
+    >>> [W.tolist() for W in copy.weights], [b.tolist() for b in copy.biases], exponent
+    ([[[0.1875, -0.5]], [[0.5]]], [[0.3125], [0.125]], 3)
+    """
+    import math
+
+    layers, total, exponent = [], 0, 0
+    for W, b in zip(net.weights, net.biases):
+        W = np.asarray(W, dtype=np.float64)
+        largest = float(np.max(np.abs(W))) if W.size else 0.0
+        e = math.frexp(largest)[1] if largest > 0 and math.isfinite(largest) else 0
+        total += e
+        exponent += e
+        scaled_W = np.ldexp(W, -e)
+        scaled_b = None if b is None else np.ldexp(np.asarray(b, dtype=np.float64), -total)
+        for original, scaled, shift in ((W, scaled_W, e), (b, scaled_b, total)):
+            if original is not None and not np.array_equal(np.ldexp(scaled, shift), np.asarray(original, np.float64)):
+                return net, 0  # a product left the exactly representable range
+            if original is not None and np.any((scaled != 0) & (np.abs(scaled) < np.finfo(np.float64).tiny)):
+                return net, 0  # subnormal: later products would round
+        layers.append((scaled_W, scaled_b))
+    return ReLUNetwork(layers), exponent
+
+
+__all__.append("normalized_by_powers_of_two")

@@ -15,8 +15,10 @@ class SearchProgress:
     Disabled instances cost one comparison per call.
     """
 
-    def __init__(self, method: str, enabled: bool = False, interval: float = 1.0, stream: TextIO | None = None):
+    def __init__(self, method: str, enabled: bool = False, interval: float = 1.0, stream: TextIO | None = None,
+                 scale: float = 1.0):
         self.method = method
+        self.scale = scale  # the values shown are the search's times this (a search on a rescaled copy)
         self.enabled = enabled
         self.interval = interval
         self.stream = stream if stream is not None else sys.stderr
@@ -30,8 +32,8 @@ class SearchProgress:
         if not force and now - self._last < self.interval:
             return
         self._last = now
-        low = "-" if lower is None else f"{lower:.8g}"
-        up = "-" if upper is None else f"{upper:.8g}"
+        low = "-" if lower is None else f"{lower * self.scale:.8g}"
+        up = "-" if upper is None else f"{upper * self.scale:.8g}"
         gap = "-" if lower is None or upper is None or upper == 0 else f"{100 * (upper - lower) / upper:.3g}%"
         print(f"[{self.method}] t={now - self.start:.1f}s nodes={nodes} lower={low} upper={up} gap={gap}",
               file=self.stream, flush=True)
