@@ -100,8 +100,8 @@ def _nearest_float(numerator: int, denominator: int) -> float:
     """``numerator / denominator`` correctly rounded (Python's integer true division), +-inf on overflow."""
     try:
         return numerator / denominator
-    except OverflowError:
-        return math.copysign(math.inf, numerator)
+    except OverflowError:  # (copysign would convert the huge integer to a float and overflow again)
+        return math.inf if (numerator > 0) == (denominator > 0) else -math.inf
 
 
 class ExactRows:
@@ -339,35 +339,30 @@ def certify_empty(A: Any, c: Any, multipliers: Mapping[int, Any], lower: Any = N
         return False
     if any(not 0 <= i < A.shape[0] for i in weights):
         return False
-    residual: dict[int, Fraction] = {}  # sparse: only the columns the rows touch
-    total = Fraction(0)
+    # Integer arithmetic: row i (with its offset) is the integer vector k_i over d_i (the rational rows of
+    # ``exact``; or floats, which are dyadic: k_i 2^-e_i) and y_i = p_i / q_i; over a common denominator D every
+    # term is an integer, and the sums have the exact signs.
+    terms = []
     if exact is not None:
         exact = _as_exact(exact, A.shape[0], A.shape[1])
         for i, y in weights.items():
-            if y == 0:
-                continue
-            scaled = y / exact.denominators[i]
-            total += scaled * exact.offsets[i]
-            for j, a in enumerate(exact.numerators[i]):
-                if a:
-                    residual[j] = residual.get(j, Fraction(0)) + scaled * a
+            if y != 0:
+                terms.append((y.numerator, y.denominator * exact.denominators[i],
+                              list(exact.numerators[i]) + [exact.offsets[i]]))
     else:
-        # Integer arithmetic: row i with c_i is k_i 2^-e_i (floats are dyadic) and y_i = p_i / q_i; over a
-        # common denominator D every term is an integer, and the sums have the exact signs.
-        terms = []
         for i, y in weights.items():
             if y != 0:
                 k, e = _integer_row(np.append(A[i], c[i]))
                 terms.append((y.numerator, y.denominator << e, k))
-        D = 1
-        for _, q, _ in terms:
-            D = D * q // math.gcd(D, q)
-        sums = [0] * (A.shape[1] + 1)
-        for p, q, k in terms:
-            factor = p * (D // q)
-            sums = [t + factor * v for t, v in zip(sums, k)]
-        total = Fraction(sums[-1], D)
-        residual = {j: Fraction(r, D) for j, r in enumerate(sums[:-1]) if r}
+    D = 1
+    for _, q, _ in terms:
+        D = D * q // math.gcd(D, q)
+    sums = [0] * (A.shape[1] + 1)
+    for p, q, k in terms:
+        factor = p * (D // q)
+        sums = [t + factor * int(v) for t, v in zip(sums, k)]
+    total = Fraction(sums[-1], D)
+    residual = {j: Fraction(r, D) for j, r in enumerate(sums[:-1]) if r}
     if lower is None:
         return all(r == 0 for r in residual.values()) and total <= 0
     low, high = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)

@@ -117,3 +117,29 @@ def test_exact_proportionality():
 def test_region_decision_flags():
     assert RegionDecision("empty").empty and not RegionDecision("empty").nonempty
     assert RegionDecision("undecided").undecided
+
+
+def test_exact_rows_beyond_the_float_range_have_infinite_floats():
+    from fractions import Fraction
+
+    from reductions.realizability import ExactRows
+
+    rows = ExactRows.from_fractions([[Fraction(10 ** 400), Fraction(-(10 ** 400))]], [Fraction(-(10 ** 401), 3)], n=2)
+    assert rows.A.tolist() == [[np.inf, -np.inf]] and rows.c.tolist() == [-np.inf]
+
+
+def test_certify_empty_on_rational_rows_is_exact_in_both_directions():
+    from fractions import Fraction
+
+    from reductions.realizability import certify_empty
+
+    # x > 1/3 and x < 1/3 (as -x + 1/3 > 0): empty; with 1/3 + 2^-60 on the second row it is not
+    A = np.array([[1.0], [-1.0]])
+    empty = ([[Fraction(1)], [Fraction(-1)]], [Fraction(-1, 3), Fraction(1, 3)])
+    nonempty = ([[Fraction(1)], [Fraction(-1)]], [Fraction(-1, 3), Fraction(1, 3) + Fraction(1, 2 ** 60)])
+    c = np.array([-1 / 3, 1 / 3])
+    assert certify_empty(A, c, {0: 1, 1: 1}, exact=empty)
+    assert not certify_empty(A, c, {0: 1, 1: 1}, exact=nonempty)
+    assert not certify_empty(A, c, {0: Fraction(1), 1: Fraction(1, 2)}, exact=empty)  # y^T A != 0
+    assert certify_empty(A, c, {0: 1, 1: 1}, lower=[0.0], upper=[1.0], exact=empty)
+    assert not certify_empty(A, c, {0: 1, 1: 1}, lower=[0.0], upper=[1.0], exact=nonempty)
