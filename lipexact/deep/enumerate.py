@@ -110,6 +110,9 @@ class DeepOutcome:
 BRANCH_RULES = ("first", "largest", "strong")
 #: When branch and bound on a box tightens the node bounds by region LPs (:class:`DeepSearch` ``lp_bounds``).
 LP_BOUNDS = ("off", "layer", "node")
+#: ``lp_bounds="node"``: a node re-solves the LPs of the free units whose inherited interval ``[lo, hi]`` has
+#: its smaller side (``min(-lo, hi)``) at most this share of its width (0.5: every free unit).
+LP_RECHECK = 0.5
 
 
 class DeepSearch:
@@ -159,6 +162,7 @@ class DeepSearch:
         if lp_bounds not in LP_BOUNDS:
             raise ValueError(f"lp_bounds must be one of {LP_BOUNDS}, got {lp_bounds!r}")
         self.lp_bounds = lp_bounds if (bnb and domain is not None) else "off"
+        self.lp_recheck = LP_RECHECK
         self.net = net
         self.norm = norm
         self.domain = domain
@@ -203,10 +207,15 @@ class DeepSearch:
         while node.rows and (node.region is None or self.lp_bounds == "node"):
             from lipexact.deep.lp_bounds import certify_sign, region_intervals
 
-            free = np.flatnonzero(node.current < 0)
+            free = units = np.flatnonzero(node.current < 0)
+            if node.region is not None:  # inherited: re-solve only the units whose interval nearly has one sign
+                lo, hi = node.region[0][free], node.region[1][free]
+                with np.errstate(all="ignore"):
+                    share = np.minimum(np.maximum(-lo, 0.0), np.maximum(hi, 0.0)) / (hi - lo)
+                units = free[~(share > self.lp_recheck)]
             A, c, _ = self.region(node.rows)
             linear = node.affine.float_linear()
-            found = region_intervals(linear, float_offset(node.affine), A, c, self.lower, self.upper, free)
+            found = region_intervals(linear, float_offset(node.affine), A, c, self.lower, self.upper, units)
             self.stats["region_lps"] = self.stats.get("region_lps", 0) + found.lps
             if node.region is not None:
                 found.lo, found.hi = np.maximum(found.lo, node.region[0]), np.minimum(found.hi, node.region[1])
