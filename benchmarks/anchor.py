@@ -303,7 +303,13 @@ def _ours(h: int, seed: int, method: str, call: Callable[[], Any], limit: float)
     result = call()
     seconds = time.perf_counter() - start
     stats = result.stats or {}
-    note = f"picked {stats['auto']}" if "auto" in stats else ""
+    first, second = stats.get("first"), stats.get("second")
+    if isinstance(first, dict) and isinstance(second, dict):  # auto's fallback: the first search stalled
+        note = (f"picked {first.get('method')}, stopped at its share of the limit, then {second.get('method')}"
+                + "".join(f"; {part.get('method')}: {part['nodes']} nodes" for part in (first, second)
+                          if part.get("nodes") is not None))
+    else:
+        note = f"picked {stats['auto']}" if "auto" in stats else ""
     if stats.get("nodes") is not None:
         note += ("; " if note else "") + f"{stats['nodes']} nodes"
     if stats.get("rounds") is not None:

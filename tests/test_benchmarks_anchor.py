@@ -216,3 +216,19 @@ def test_an_output_path_that_is_a_file_exits_2(tmp_path):
     path = tmp_path / "file"
     path.write_text("x")
     assert anchor.entry(["--out", str(path), "--quick"]) == 2
+
+
+def test_the_runs_name_what_auto_ran_including_its_fallback():
+    from types import SimpleNamespace
+
+    from lipexact.result import Status
+
+    def fake(stats, status=Status.TIME_LIMIT):
+        return lambda: SimpleNamespace(status=status, lower=1.0, upper=2.0, message="", stats=stats)
+
+    fallback = anchor._ours(48, 0, "auto", fake({"auto": "milp", "first": {"method": "bnb", "nodes": 911},
+                                                 "second": {"method": "milp", "rounds": 1}}), 60.0)
+    assert fallback.note.startswith("picked bnb, stopped") and "then milp" in fallback.note
+    assert "911 nodes" in fallback.note and not fallback.proven and fallback.counted_seconds == 60.0
+    direct = anchor._ours(32, 0, "auto", fake({"auto": "bnb", "nodes": 12}, Status.OPTIMAL), 60.0)
+    assert direct.note == "picked bnb; 12 nodes" and direct.proven
