@@ -14,6 +14,8 @@
 10. :func:`threads_section` - default thread settings against fixed counts, one core busy (``benchmarks/threads.py``).
 11. :func:`deep_section` - exact constants of deep networks: the published ones, brackets, node bounds
     (``benchmarks/deep.py``; the published constants only in the ``smoke`` and ``quick`` configurations).
+12. :func:`conv_norms_section` - convolution layer norms: certified against exact, the FFT bound and a
+    reference-style power method (``benchmarks/conv_norms.py``).
 
 Every bound and exact solve runs under the library's thread rule (:mod:`lipexact.threads`); the count each
 bound used is in its record (``extra.stats.threads``) and in the tables' notes.
@@ -593,6 +595,13 @@ def deep_section(ctx: Context) -> Section:
     return deep.section(ctx)
 
 
+# --------------------------------------------------------------------------- 12. convolution layer norms
+def conv_norms_section(ctx: Context) -> Section:
+    from benchmarks import conv_norms
+
+    return conv_norms.section(ctx)
+
+
 def _threads_used(measurements: Iterable[Measurement]) -> str:
     """The thread counts the library chose for these calls (``result.stats["threads"]``), as text."""
     counts = sorted({m.extra.get("stats", {}).get("threads") for m in measurements if m.available} - {None})
@@ -613,4 +622,5 @@ SECTIONS: dict[str, Callable[[Context], Section]] = {
     "time_limits": time_limits_section,
     "threads": threads_section,
     "deep": deep_section,
+    "conv_norms": conv_norms_section,
 }

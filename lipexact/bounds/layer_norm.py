@@ -15,7 +15,13 @@ Policy: which numbers are proven
   - ``"exact"``: the largest singular value of the operator materialized by autograd (at most
     ``exact_max_dim`` rows and columns, 4096 by default): an SVD, or for sides above 512 the top
     eigenvalue of the Gram matrix by Lanczos, proven maximal by a Cholesky factorization of
-    ``(1 + 1e-9) theta I - G`` (:func:`lipexact.bounds.matrices.matrix_spectral_norm`);
+    ``(1 + 1e-9) theta I - G`` (:func:`lipexact.bounds.matrices.matrix_spectral_norm`); and zero-padded
+    convolutions whose SMALLER side has at most ``min(exact_max_dim, 2048)`` entries
+    (:data:`lipexact.bounds.conv_matrix.SPARSE_GRAM_MAX_SIDE`; ``exact_max_dim=0`` turns every exact path off,
+    for speed): their sparse matrix built from the
+    kernel (:mod:`lipexact.bounds.conv_matrix`), the Gram matrix of the smaller side, and a Cholesky
+    certificate whose rounding (formation and factorization) is bounded explicitly: within a few ``1e-9`` of
+    the exact norm, where the FFT bound below is 2-3% above it on the MNIST CNNs' strided layers;
   - ``"closed_form"``: the layer's own parameters (Linear: SVD of the weight; BatchNorm in eval: the
     largest ``|gamma| / sqrt(var + eps)``; Flatten, Identity, Dropout in eval: 1);
   - ``"fft"``: zero-padded convolutions and transposed convolutions too large to materialize. The
@@ -52,6 +58,7 @@ import torch
 
 from lipexact.bounds import affine
 from lipexact.bounds.device import as_dtype, pick_device
+from lipexact.bounds.conv_matrix import SPARSE_GRAM_MAX_SIDE, certified_sparse_norm, conv_sparse_matrix
 from lipexact.bounds.matrices import rounding_margin
 from lipexact.bounds.power import (EXACT_MAX_DIM, as_map, centered_map, checked_shape, exact_operator_norm,
                                    power_method)
@@ -135,6 +142,14 @@ def spectral_norm(layer: Any, input_shape: Sequence[int], *, exact_max_dim: int 
     if rows <= exact_max_dim and cols <= exact_max_dim:
         value, _ = exact_operator_norm(fn, shape, dtype=dtype, device=device)
         return OperatorNorm(value * margin, value, True, "exact", details)
+
+    if isinstance(fn, torch.nn.Module) and min(rows, cols) <= min(exact_max_dim, SPARSE_GRAM_MAX_SIDE):
+        sparse = conv_sparse_matrix(fn, shape)
+        if sparse is not None:
+            value = certified_sparse_norm(sparse)
+            if value is not None:
+                details.update(nonzeros=int(sparse.nnz), via="sparse convolution matrix, Gram of the smaller side")
+                return OperatorNorm(value, None, True, "exact", details)
 
     structured = None
     if isinstance(fn, torch.nn.Module):

@@ -1,0 +1,88 @@
+"""lipexact/bounds/conv_matrix.py: sparse convolution matrices and their certified spectral norms."""
+
+import numpy as np
+import pytest
+import scipy.sparse
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lipexact.bounds.conv_matrix import certified_sparse_norm, conv_sparse_matrix
+from lipexact.bounds.layer_norm import spectral_norm
+from lipexact.bounds.power import operator_matrix
+
+
+@st.composite
+def convolutions(draw):
+    dims = draw(st.sampled_from([1, 2, 3]))
+    groups = draw(st.sampled_from([1, 2]))
+    c_in, c_out = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    stride = tuple(draw(st.integers(1, 3)) for _ in range(dims))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(dims))
+    padding = tuple(draw(st.integers(0, 2)) for _ in range(dims))
+    size = tuple(max(1, d * (k - 1) + 1 - 2 * p) + draw(st.integers(0, 4 if dims < 3 else 1))
+                 for k, d, p in zip(kernel, dilation, padding))
+    conv = getattr(torch.nn, f"Conv{dims}d")(c_in, c_out, kernel, stride=stride, padding=padding, dilation=dilation,
+                                             groups=groups, bias=draw(st.booleans()), dtype=torch.float64)
+    torch.manual_seed(draw(st.integers(0, 2 ** 16)))
+    with torch.no_grad():
+        conv.weight.copy_(torch.randn_like(conv.weight))
+    return conv, (c_in,) + size
+
+
+@settings(max_examples=60, deadline=None)
+@given(convolutions())
+def test_the_sparse_matrix_is_the_operator(case):
+    conv, shape = case
+    A = conv_sparse_matrix(conv, shape)
+    assert A is not None
+    # the columns g(e_j) - g(0) of autograd's matrix round once where there is a bias
+    scale = float(conv.weight.abs().max()) + (float(conv.bias.abs().max()) if conv.bias is not None else 0.0)
+    assert np.allclose(A.toarray(), operator_matrix(conv, shape, device="cpu").numpy(), rtol=0, atol=1e-15 * scale)
+
+
+@settings(max_examples=40, deadline=None)
+@given(convolutions())
+def test_the_certified_norm_is_above_the_exact_norm_and_within_1e_8(case):
+    conv, shape = case
+    A = conv_sparse_matrix(conv, shape).toarray()
+    exact = float(np.linalg.norm(A, 2)) if A.size else 0.0
+    bound = certified_sparse_norm(scipy.sparse.csr_matrix(A))
+    assert bound >= exact
+    assert bound <= exact * (1 + 1e-8) + 1e-300
+
+
+def test_layers_it_does_not_cover_are_refused():
+    assert conv_sparse_matrix(torch.nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect"), (1, 5, 5)) is None
+    assert conv_sparse_matrix(torch.nn.Conv2d(1, 1, 3, padding="same"), (1, 5, 5)) is None
+    assert conv_sparse_matrix(torch.nn.Linear(3, 2), (3,)) is None
+    assert conv_sparse_matrix(torch.nn.Conv2d(2, 1, 3), (1, 5, 5)) is None  # wrong channel count
+    assert conv_sparse_matrix(torch.nn.Conv2d(1, 4, 3), (1, 30, 30), max_entries=100) is None
+
+
+def test_a_failing_certificate_returns_none_not_a_number(monkeypatch):
+    import lipexact.bounds.conv_matrix as module
+
+    A = scipy.sparse.csr_matrix(np.arange(1.0, 7.0).reshape(2, 3))
+    assert certified_sparse_norm(A) >= np.linalg.norm(A.toarray(), 2)
+
+    class Failed:
+        info = torch.tensor(1)
+
+    monkeypatch.setattr(module.torch.linalg, "cholesky_ex", lambda M: Failed())
+    assert certified_sparse_norm(A) is None
+    bad = scipy.sparse.csr_matrix(np.array([[np.inf, 1.0]]))
+    assert certified_sparse_norm(bad) is None
+
+
+def test_strided_mnist_layer_is_certified_to_the_exact_norm_where_fft_is_percent_above():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(32, 64, 3, stride=2, dtype=torch.float64)
+    shape = (32, 12, 12)
+    exact = float(np.linalg.norm(operator_matrix(conv, shape, device="cpu").numpy(), 2))
+    result = spectral_norm(conv, shape, device="cpu")
+    assert result.certified and result.method == "exact" and "sparse" in result.details["via"]
+    assert exact <= result.value <= exact * (1 + 1e-8)
+    fast = spectral_norm(conv, shape, device="cpu", exact_max_dim=0)
+    assert fast.method == "fft" and fast.value > exact * 1.001  # the bound this path replaces
