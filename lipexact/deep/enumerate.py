@@ -110,9 +110,9 @@ class DeepOutcome:
 BRANCH_RULES = ("first", "largest", "strong")
 #: When branch and bound on a box tightens the node bounds by region LPs (:class:`DeepSearch` ``lp_bounds``).
 LP_BOUNDS = ("off", "layer", "node")
-#: ``lp_bounds="node"``: a node re-solves the LPs of the free units whose inherited interval ``[lo, hi]`` has
-#: its smaller side (``min(-lo, hi)``) at most this share of its width (0.5: every free unit).
-LP_RECHECK = 0.5
+#: ``lp_bounds``: most units per node whose LPs are solved (the largest branching scores first; measured in
+#: :class:`DeepSearch`).
+LP_UNITS = 8
 
 
 class DeepSearch:
@@ -158,11 +158,12 @@ class DeepSearch:
 
     def __init__(self, net: ReLUNetwork, norm: str, domain: Box | None, clock: Clock, node_limit: int | None = None,
                  progress: bool = False, bnb: bool = False, branch: str | None = None, seed: int = 0,
-                 jacobian: str = "signed", lp_bounds: str = "off"):
+                 jacobian: str = "signed", lp_bounds: str = "node"):
         if lp_bounds not in LP_BOUNDS:
             raise ValueError(f"lp_bounds must be one of {LP_BOUNDS}, got {lp_bounds!r}")
         self.lp_bounds = lp_bounds if (bnb and domain is not None) else "off"
-        self.lp_recheck = LP_RECHECK
+        self.lp_fix = True  # False: the LP intervals only tighten the bounds (for measurements)
+        self.lp_units = LP_UNITS
         self.net = net
         self.norm = norm
         self.domain = domain
@@ -208,13 +209,11 @@ class DeepSearch:
             from lipexact.deep.lp_bounds import certify_sign, region_intervals
 
             free = units = np.flatnonzero(node.current < 0)
-            if node.region is not None:  # inherited: re-solve only the units whose interval nearly has one sign
-                lo, hi = node.region[0][free], node.region[1][free]
-                with np.errstate(all="ignore"):
-                    share = np.minimum(np.maximum(-lo, 0.0), np.maximum(hi, 0.0)) / (hi - lo)
-                units = free[~(share > self.lp_recheck)]
-            A, c, _ = self.region(node.rows)
             linear = node.affine.float_linear()
+            if units.size > self.lp_units:  # the units that reach the outputs most (the branching score)
+                score = self.bounds.contribution(node.layer, linear)[units]
+                units = units[np.argsort(-score, kind="stable")[:self.lp_units]]
+            A, c, _ = self.region(node.rows)
             found = region_intervals(linear, float_offset(node.affine), A, c, self.lower, self.upper, units)
             self.stats["region_lps"] = self.stats.get("region_lps", 0) + found.lps
             if node.region is not None:
@@ -226,8 +225,9 @@ class DeepSearch:
                 if not (on or found.hi[i] < 0):
                     continue
                 duals = found.duals_low[i] if on else found.duals_high[i]
-                if duals is not None and certify_sign(node.rows, node.affine.row(i, 1 if on else -1), duals,
-                                                      self.lower, self.upper, self.n):
+                row = node.affine.row(i, 1 if on else -1)
+                if self.lp_fix and duals is not None and certify_sign(node.rows, row, duals, self.lower, self.upper,
+                                                                      self.n):
                     node.current = node.current.copy() if not fixed else node.current
                     node.current[i] = 1 if on else 0
                     self.stats["stable_by_lp"] = self.stats.get("stable_by_lp", 0) + 1
@@ -525,7 +525,7 @@ class DeepSearch:
 
 def run_search(net: ReLUNetwork, norm: str, domain: Box | None, clock: Clock, node_limit: int | None = None,
                progress: bool = False, bnb: bool = False, branch: str | None = None, seed: int = 0,
-               jacobian: str = "signed", lp_bounds: str = "off") -> DeepOutcome:
+               jacobian: str = "signed", lp_bounds: str = "node") -> DeepOutcome:
     """Run :class:`DeepSearch` (see there), with one BLAS thread (:func:`lipexact.threads.small_blas`: the node
     bounds are many small products; under load, several BLAS threads made them 5-8x slower, measured)."""
     from lipexact.threads import small_blas
