@@ -117,16 +117,17 @@ def conv_sparse_matrix(module: nn.Module, input_shape: Sequence[int], max_entrie
             continue
         in_flat = np.ravel_multi_index(tuple(source[inside].T), spatial)
         kept_out = out_flat[inside]
-        for o in range(c_out):
-            group = o // out_per_group
-            values = weight[(o, slice(None)) + tap]  # c_group
-            nonzero = np.flatnonzero(values)
-            if nonzero.size == 0:
-                continue
-            channels = group * c_group + nonzero
-            row_parts.append(np.repeat(o * math.prod(out) + kept_out, nonzero.size))
-            col_parts.append((channels[None, :] * math.prod(spatial) + in_flat[:, None]).reshape(-1))
-            value_parts.append(np.tile(values[nonzero], kept_out.size))
+        values = weight[(slice(None), slice(None)) + tap]  # c_out x c_group
+        channels = (np.arange(c_out) // out_per_group)[:, None] * c_group + np.arange(c_group)[None, :]
+        shape3 = (c_out, kept_out.size, c_group)
+        row_index = np.broadcast_to((np.arange(c_out)[:, None] * math.prod(out) + kept_out[None, :])[:, :, None],
+                                    shape3)
+        col_index = np.broadcast_to(channels[:, None, :] * math.prod(spatial) + in_flat[None, :, None], shape3)
+        entries = np.broadcast_to(values[:, None, :], shape3)
+        keep = entries != 0
+        row_parts.append(row_index[keep])
+        col_parts.append(col_index[keep])
+        value_parts.append(entries[keep])
     if not row_parts:
         return scipy.sparse.csr_matrix((rows, cols), dtype=np.float64)
     matrix = scipy.sparse.coo_matrix((np.concatenate(value_parts), (np.concatenate(row_parts),
