@@ -131,10 +131,13 @@ def test_node_bound_with_region_intervals_never_falls_below_the_best_completion(
 
 
 @settings(max_examples=30, deadline=None)
-@given(deep_nets(max_hidden=7), st.sampled_from(NORMS), st.sampled_from(LP_BOUNDS[1:]), st.data())
-def test_bnb_with_region_lps_equals_brute_force(net, norm, mode, data):
+@given(deep_nets(max_hidden=7), st.sampled_from(NORMS), st.sampled_from(LP_BOUNDS[1:]), st.sampled_from((8, 1)),
+       st.data())
+def test_bnb_with_region_lps_equals_brute_force(net, norm, mode, units, data):
     lower, upper = data.draw(boxes(net.n_inputs))
-    outcome = DeepSearch(net, norm, as_box((lower, upper), net.n_inputs), Clock(), bnb=True, lp_bounds=mode).run()
+    search = DeepSearch(net, norm, as_box((lower, upper), net.n_inputs), Clock(), bnb=True, lp_bounds=mode)
+    search.lp_units = units  # 1: the cap on the units solved per node
+    outcome = search.run()
     assert outcome.status is Status.OPTIMAL
     assert outcome.value == pytest.approx(brute_force(net, norm, lower, upper), rel=1e-9, abs=1e-12)
     assert outcome.upper >= outcome.value
@@ -147,7 +150,7 @@ def test_region_lps_fix_units_and_keep_the_value_on_a_deeper_net():
     net = ReLUNetwork([(0.65 * rng.standard_normal((o, i)), -0.35 + 0.9 * rng.standard_normal(o))
                        for i, o in zip([4, 8, 8, 2], [8, 8, 2])])
     box = as_box((np.zeros(4), np.full(4, 0.5)), 4)
-    plain = DeepSearch(net, "2", box, Clock(), bnb=True).run()
+    plain = DeepSearch(net, "2", box, Clock(), bnb=True, lp_bounds="off").run()
     tightened = DeepSearch(net, "2", box, Clock(), bnb=True, lp_bounds="node").run()
     assert plain.status is tightened.status is Status.OPTIMAL
     assert tightened.value == pytest.approx(plain.value, rel=1e-12)

@@ -10,8 +10,10 @@ Units fixed by the node have their ``D`` entry fixed; on a box, units whose pre-
 box (interval bound propagation from layer ``l``: ``[lo, hi]`` of ``z_l`` over the box, then
 ``relu``, then ``W z + b`` in centre-radius form, intersected with linear bounds back-substituted to layer
 ``l``, :meth:`DeepBounds.back_substitute`) lies strictly on one side are fixed too; every other entry
-is only known to lie in ``[0, 1]``. The bound is computed in interval arithmetic on the product (right to
-left): ``P = D_l M_l`` has the rows of ``M_l`` (fixed on), zero rows (off) or the interval rows
+is only known to lie in ``[0, 1]``. (On a box, the search can pass proven intervals of layer ``l`` over the
+node's region, :mod:`lipexact.deep.lp_bounds`; they are intersected with the box intervals of that layer, and
+"stable" then means stable on the region.) The bound is computed in interval arithmetic on the product (right
+to left): ``P = D_l M_l`` has the rows of ``M_l`` (fixed on), zero rows (off) or the interval rows
 ``[min(M, 0), max(M, 0)]`` (free); ``W P`` maps an interval matrix to
 ``[W+ P_lo + W- P_hi, W+ P_hi + W- P_lo]``; a free unit again widens its row to contain 0. The result
 ``[J_lo, J_hi]`` contains every completion's ``J`` entrywise, so ``|J| <= B = max(|J_lo|, |J_hi|)`` and
