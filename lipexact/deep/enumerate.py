@@ -175,6 +175,7 @@ class DeepSearch:
         self.lp_bounds = lp_bounds if (bnb and domain is not None) else "off"
         self.lp_fix = True  # False: the LP intervals only tighten the bounds (for measurements)
         self.lp_units = LP_UNITS
+        self.lp_hints = True  # False: the children re-solve every LP (for measurements)
         self.net = net
         self.norm = norm
         self.domain = domain
@@ -225,11 +226,13 @@ class DeepSearch:
                 score = self.bounds.contribution(node.layer, linear)[units]
                 units = units[np.argsort(-score, kind="stable")[:self.lp_units]]
             A, c, _ = self.region(node.rows)
-            found = region_intervals(linear, float_offset(node.affine), A, c, self.lower, self.upper, units)
+            hints = node.region[2] if node.region is not None and self.lp_hints else None
+            found = region_intervals(linear, float_offset(node.affine), A, c, self.lower, self.upper, units,
+                                     hints=hints)
             self.stats["region_lps"] = self.stats.get("region_lps", 0) + found.lps
             if node.region is not None:
                 found.lo, found.hi = np.maximum(found.lo, node.region[0]), np.minimum(found.hi, node.region[1])
-            node.region = (found.lo, found.hi)
+            node.region = (found.lo, found.hi, found)  # the LP optima: hints for the children
             fixed = False
             for i in free.tolist():
                 on = found.lo[i] > 0

@@ -97,13 +97,17 @@ def proven_upper(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: np.nd
 @dataclass
 class RegionBounds:
     """Proven intervals ``[lo, hi]`` of the pre-activations over a region; ``duals_low[i]`` / ``duals_high[i]``
-    the dual vectors (one entry per row) that proved them (None for units not solved), ``lps`` the LP count."""
+    the dual vectors (one entry per row) that proved them (None for units not solved), ``lps`` the LP count;
+    ``points_low[i]`` / ``points_high[i]`` the float points where the LPs found the optima (None when unknown):
+    hints for a subregion (:func:`region_intervals`)."""
 
     lo: np.ndarray
     hi: np.ndarray
     duals_low: list
     duals_high: list
     lps: int
+    points_low: list | None = None
+    points_high: list | None = None
 
 
 class RegionLP:
@@ -142,6 +146,7 @@ class RegionLP:
             self.model.addRows(int(self.rows.size), -self.c[self.rows], np.full(self.rows.size, highspy.kHighsInf),
                                int(kept.size), starts, indices, kept.ravel())
         self.solves = 0
+        self.point: np.ndarray | None = None
 
     def dual_for_max(self, cost: np.ndarray) -> np.ndarray:
         """A dual vector ``y >= 0`` (one entry per row of ``A``) for ``max cost^T x`` over the region: the
@@ -152,22 +157,29 @@ class RegionLP:
             return y
         import highspy
 
+        self.point = None
         self.model.changeColsCost(self.n, self.columns, -np.asarray(cost, dtype=np.float64))
         self.model.run()
         self.solves += 1
         if self.model.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return y
-        duals = np.asarray(self.model.getSolution().row_dual, dtype=np.float64)
+        solution = self.model.getSolution()
+        duals = np.asarray(solution.row_dual, dtype=np.float64)
         y[self.rows] = np.where(np.isfinite(duals), np.maximum(duals, 0.0), 0.0)
+        self.point = np.asarray(solution.col_value, dtype=np.float64)  # the optimum found (a hint only)
         return y
 
 
 def region_intervals(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: np.ndarray, low: np.ndarray,
-                     high: np.ndarray, units=None, model: RegionLP | None = None) -> RegionBounds:
+                     high: np.ndarray, units=None, model: RegionLP | None = None,
+                     hints: RegionBounds | None = None) -> RegionBounds:
     """Proven intervals of ``z = linear x + offset`` over ``{x in [low, high] : A x + c >= 0}``: two LPs per
     unit of ``units`` (default all), the others get their box interval (also proven: the dual ``y = 0``). A
     side whose box optimum (the corner chosen by the signs of the row) satisfies every row needs no LP: the box
-    bound is then the region's.
+    bound is then the region's. ``hints``: the intervals of an enclosing region (the parent node's): a side
+    whose optimum there satisfies every row here has the same optimum, so its LP is skipped too and the side
+    keeps the box bound (``y = 0``, no dual vector), which the caller intersects with the enclosing interval.
+    These tests are in floats: they only choose which LPs to solve, never a bound.
 
     Every value is :func:`proven_upper` of a dual vector (module docstring), never an LP objective."""
     linear = np.asarray(linear, dtype=np.float64)
@@ -178,6 +190,7 @@ def region_intervals(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: n
     Y_high, Y_low = np.zeros((width, k)), np.zeros((width, k))
     units = range(width) if units is None else [int(i) for i in units]
     duals_low, duals_high = [None] * width, [None] * width
+    points_low, points_high = [None] * width, [None] * width
     lps = 0
     if k and len(units):
         with np.errstate(all="ignore"):  # the box's maximizers (minimizers) of each unit, and whether they are in R
@@ -185,18 +198,27 @@ def region_intervals(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: n
             down = np.where(linear[units] > 0, low, high)
             up_inside = np.all(up @ A.T + c >= 0, axis=1)
             down_inside = np.all(down @ A.T + c >= 0, axis=1)
-        for i, skip_high, skip_low in zip(units, up_inside.tolist(), down_inside.tolist()):
-            for sign, skip, Y, duals in ((1.0, skip_high, Y_high, duals_high), (-1.0, skip_low, Y_low, duals_low)):
+        for i, skip_high, skip_low, corner_high, corner_low in zip(units, up_inside.tolist(), down_inside.tolist(),
+                                                                   up, down):
+            for sign, skip, Y, duals, points, corner, hint in (
+                    (1.0, skip_high, Y_high, duals_high, points_high, corner_high,
+                     None if hints is None or hints.points_high is None else hints.points_high[i]),
+                    (-1.0, skip_low, Y_low, duals_low, points_low, corner_low,
+                     None if hints is None or hints.points_low is None else hints.points_low[i])):
                 if skip:  # the box's optimum lies in the region: y = 0 is optimal, no LP (a float test: it only
-                    duals[i] = Y[i]  # chooses the dual vector, which proves the bound whatever it is)
+                    duals[i], points[i] = Y[i], corner  # chooses the dual vector, which proves the bound anyway)
+                    continue
+                if hint is not None and np.all(A @ hint + c >= 0):  # the enclosing region's optimum is in here
+                    points[i] = hint
                     continue
                 if model is None:
                     model = RegionLP(A, c, low, high)
                 Y[i] = duals[i] = model.dual_for_max(sign * linear[i])
+                points[i] = model.point
                 lps += 1
     hi = proven_upper(linear, offset, A, c, Y_high, low, high)
     lo = -proven_upper(-linear, -offset, A, c, Y_low, low, high)
-    return RegionBounds(lo, hi, duals_low, duals_high, lps)
+    return RegionBounds(lo, hi, duals_low, duals_high, lps, points_low, points_high)
 
 
 def certify_sign(rows: list, unit_row: tuple, duals: np.ndarray, lower: np.ndarray, upper: np.ndarray,
