@@ -173,3 +173,24 @@ def test_the_integer_farkas_check_agrees_with_certify_empty(case, use_box):
     expected = certify_empty(A.astype(float), c.astype(float), {i: int(v) for i, v in enumerate(y)}, lower, upper)
     assert farkas_holds(A.tolist(), c.tolist(), [int(v) for v in y], lower, upper, 2) == expected
     assert not farkas_holds(A.tolist(), c.tolist(), [-1] + [int(v) for v in y[1:]], lower, upper, 2)  # refused
+
+
+def test_hints_skip_lps_and_never_make_a_bound_invalid():
+    low, high = np.zeros(2), np.ones(2)
+    M, e = np.array([[-1.0, 1.0]]), np.zeros(1)  # z = x2 - x1, max 0 on x1 >= x2
+    A, c = np.array([[1.0, -1.0]]), np.array([0.0])
+    parent = region_intervals(M, e, A, c, low, high)
+    assert parent.lps == 1 and parent.points_high[0] is not None
+    child_A, child_c = np.array([[1.0, -1.0], [-1.0, 0.0]]), np.array([0.0, 1.0])  # and x1 <= 1 (no cut)
+    child = region_intervals(M, e, child_A, child_c, low, high, hints=parent)
+    assert child.lps == 0 and child.duals_high[0] is None  # the parent's optimum is in the child region
+    assert child.hi[0] >= 1.0  # the side keeps the box bound (proven); the caller intersects with the parent's
+    # a forged hint (inside the region, far from optimal) only skips the LP: the box bound stays valid
+    parent.points_high[0] = np.array([1.0, 0.0])
+    forged = region_intervals(M, e, child_A, child_c, low, high, hints=parent)
+    assert forged.lps == 0 and forged.hi[0] >= 0.0
+    # a hint outside the child region: the LP is solved
+    cut_A, cut_c = np.array([[1.0, -1.0], [-1.0, 0.0]]), np.array([0.0, 0.5])  # x1 <= 1/2
+    parent.points_high[0] = np.array([1.0, 1.0])
+    cut = region_intervals(M, e, cut_A, cut_c, low, high, hints=parent)
+    assert cut.lps == 2 and abs(cut.hi[0]) <= 1e-6  # (and the min side: its corner (1, 0) is cut off too)
