@@ -16,6 +16,8 @@
     (``benchmarks/deep.py``; the published constants only in the ``smoke`` and ``quick`` configurations).
 12. :func:`conv_norms_section` - convolution layer norms: certified against exact, the FFT bound and a
     reference-style power method (``benchmarks/conv_norms.py``).
+13. :func:`anchor_section` - the two-layer anchor: auto and the deep MILP against a plain big-M MILP solved by
+    HiGHS (``benchmarks/anchor.py``).
 
 Every bound and exact solve runs under the library's thread rule (:mod:`lipexact.threads`); the count each
 bound used is in its record (``extra.stats.threads``) and in the tables' notes.
@@ -602,6 +604,13 @@ def conv_norms_section(ctx: Context) -> Section:
     return conv_norms.section(ctx)
 
 
+# --------------------------------------------------------------------------- 13. the two-layer anchor
+def anchor_section(ctx: Context) -> Section:
+    from benchmarks import anchor
+
+    return anchor.section(ctx)
+
+
 def _threads_used(measurements: Iterable[Measurement]) -> str:
     """The thread counts the library chose for these calls (``result.stats["threads"]``), as text."""
     counts = sorted({m.extra.get("stats", {}).get("threads") for m in measurements if m.available} - {None})
@@ -623,4 +632,5 @@ SECTIONS: dict[str, Callable[[Context], Section]] = {
     "threads": threads_section,
     "deep": deep_section,
     "conv_norms": conv_norms_section,
+    "anchor": anchor_section,
 }

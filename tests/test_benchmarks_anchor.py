@@ -185,6 +185,15 @@ def test_section_has_the_summary_every_run_and_the_checks():
     assert built.load == (1.0, 1.5)
 
 
+def test_the_smoke_mode_records_the_target_without_judging_it():
+    runs = [run(32, s, m, t) for s in range(3) for m, t in (("auto", 2.0), ("deep milp", 1.0), ("baseline", 5.0))]
+    result = fake_result(runs, heights=(32,))
+    assert build_section(result).checks[0].passed is False  # ratio 2.5
+    result.mode = "smoke"
+    target = build_section(result).checks[0]
+    assert target.passed is None and "does not judge" in target.detail
+
+
 def test_a_tiny_real_run_agrees_with_itself():
     result = anchor.run_anchor("quick", 0, progress=False, heights=(6,), seeds=2, limit=30.0)
     assert [r.method for r in result.runs] == ["auto", "deep milp", "baseline"] * 2
@@ -197,7 +206,8 @@ def test_a_tiny_real_run_agrees_with_itself():
 # --------------------------------------------------------------------------- modes and CLI
 def test_report_configurations_pick_their_mode():
     assert [anchor.section_mode(name) for name in ("smoke", "quick", "default", "full")] == \
-        ["quick", "quick", "default", "full"]
+        ["smoke", "quick", "default", "full"]
+    assert anchor.MODES["smoke"]["heights"] == (12,)
     assert anchor.MODES["quick"] == {"heights": (32,), "seeds": 3, "limit": 30.0}
     assert anchor.MODES["default"]["heights"] == (32, 48, 64) and anchor.MODES["default"]["seeds"] == 5
 
