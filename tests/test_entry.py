@@ -68,3 +68,20 @@ def test_a_sequential_with_other_modules_is_refused():
     model = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1))
     with pytest.raises(InvalidInputError):
         lipschitz(model)
+
+
+def test_auto_hands_two_layer_nets_with_many_unstable_units_on_a_box_to_the_big_m_milp():
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    net = TwoLayerReLU(rng.standard_normal((40, 3)), rng.standard_normal((1, 40)), rng.standard_normal(40))
+    box = ([-20.0] * 3, [20.0] * 3)  # every hyperplane crosses it
+    routed = lipschitz(net, norm="inf", domain=box)
+    assert routed.stats["auto"] == "deep milp" and routed.status is Status.OPTIMAL, routed.message
+    direct = lipschitz(net, method="bnb", norm="inf", domain=box)
+    assert direct.status is Status.OPTIMAL
+    assert routed.value == pytest.approx(direct.value, rel=1e-9)
+    # l2, a small box with few unstable units, or no box: the two-layer solvers
+    assert lipschitz(net, norm=2, domain=box, time_limit=5).stats["auto"] != "deep milp"
+    assert lipschitz(net, norm="inf", domain=([0.0] * 3, [1e-3] * 3)).stats["auto"] != "deep milp"
+    assert lipschitz(net, norm="inf", time_limit=5).stats["auto"] != "deep milp"
