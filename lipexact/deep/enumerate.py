@@ -149,12 +149,13 @@ class DeepSearch:
         :data:`LP_UNITS` of the units the box leaves free (largest branching score first); the children inherit
         them. A unit whose LP interval has one sign is also fixed in the tree when its dual vector verifies
         exactly as a Farkas certificate (:func:`lipexact.deep.lp_bounds.certify_sign`). Measured side by side
-        (``python -m benchmarks.deep_lp_bounds``, load 1.7-3.8, CPU seconds): six 10-30-30-30-3 nets/norms on
-        ``[0, 0.1]^10``, medians ``off`` 2.03 s / 930 nodes, ``layer`` 1.33 s / 428, ``node`` 1.07 s / 238 (all
-        optimal); 10-20-20-1 on ``[0, 1]^10`` l_inf at 60 s: brackets ``[1.768, 2.190]`` (``off``), ``[1.768,
-        2.239]`` (``layer``), ``[1.768, 2.179]`` (``node``). The LPs only for the bound (no fixing in the tree)
-        were slower than ``node`` (seed 0, l2: 4.3-6.1 s against 2.7 s CPU); no cap on the units a node
-        (instead of 8) gave the same nodes on 10-30-30-30-3 and a wider 10-20-20-1 bracket (2.26).
+        (``python -m benchmarks.deep_lp_bounds``, CPU seconds, two runs at load 0.9-1.7 and 1.7-3.8): six
+        10-30-30-30-3 nets/norms on ``[0, 0.1]^10``, medians ``off`` 1.77 s / 930 nodes, ``layer`` 1.23 s / 428,
+        ``node`` 1.00 s / 238 (all optimal; the other run 2.03, 1.33, 1.07 s); 10-20-20-1 on ``[0, 1]^10`` l_inf
+        at 60 s: bracket tops 2.226 / 2.190 (``off``), 2.187 / 2.239 (``layer``), 2.211 / 2.179 (``node``), all
+        above 1.768: no gain, no loss. The LPs only for the bound (no fixing in the tree) were slower than
+        ``node`` (seed 0, l2: 4.3-6.1 s against 2.7 s CPU); no cap on the units a node (instead of 8) gave the
+        same nodes on 10-30-30-30-3 and a wider 10-20-20-1 bracket (2.26).
 
     Examples
     --------

@@ -38,6 +38,13 @@ needs an exact proof that the other side is empty: :func:`certify_sign` checks t
 certificate in exact integer arithmetic (:func:`farkas_holds`, the check of
 :func:`reductions.realizability.certify_empty`).
 
+Where they pay (measured, :class:`lipexact.deep.enumerate.DeepSearch` ``lp_bounds``, ``python -m
+benchmarks.deep_lp_bounds``): on small boxes, where the box leaves few units free and the rows of the branched
+units decide many more. 10-30-30-30-3 nets on ``[0, 0.1]^10`` (six nets/norms): median 1.77 s CPU / 930 nodes
+without, 1.00 s / 238 nodes with the LPs at every node (about 0.2 ms an LP, up to 8 units a node; about one LP
+in five fixes a unit in the tree, which removes an empty child the search had to decide before). On
+``[0, 1]^10`` (10-20-20-1, l_inf, 60 s) the brackets were the same with and without.
+
 Examples
 --------
 >>> A, c = np.array([[1.0, -1.0]]), np.array([0.0])          # the region x1 > x2 in the box [0, 1]^2
