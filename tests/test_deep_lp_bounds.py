@@ -88,7 +88,11 @@ def test_non_finite_duals_and_rows_give_no_information():
     assert value[0] == math.inf
     bounds = region_intervals(np.array([[1.0, 1.0]]), np.zeros(1), np.array([[np.inf, 0.0]]), c, np.zeros(2),
                               np.ones(2))
-    assert bounds.lo[0] <= 0.0 and bounds.hi[0] >= 2.0  # the unusable row is left out: the box interval
+    assert bounds.lo[0] == pytest.approx(0.0, abs=1e-8) and bounds.hi[0] == pytest.approx(2.0)  # the box interval
+    assert bounds.lo[0] <= 0.0 and bounds.hi[0] >= 2.0
+    forged = proven_upper(np.array([[1.0, 1.0]]), np.zeros(1), np.array([[np.inf, 0.0]]), c, np.array([[1.0]]),
+                          np.zeros(2), np.ones(2))
+    assert forged[0] == math.inf  # a weight on an overflowed row proves nothing
 
 
 def test_the_sign_certificate_refuses_bad_multipliers_and_false_claims():

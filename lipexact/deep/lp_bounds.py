@@ -77,7 +77,8 @@ def proven_upper(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: np.nd
                  low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Proven upper bounds on ``linear[u] x + offset[u]`` over ``{x in [low, high] : A x + c >= 0}``, one per
     row ``u``, from the dual vectors ``Y[u]`` (any values: they are clipped to ``>= 0``; non-finite ones give
-    ``inf``). See the module docstring for the proof and the rounding margin.
+    ``inf``, and so does a positive weight on a row with a non-finite float, which otherwise counts with weight
+    0). See the module docstring for the proof and the rounding margin.
 
     Examples
     --------
@@ -93,11 +94,15 @@ def proven_upper(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: np.nd
     c = np.asarray(c, dtype=np.float64).reshape(A.shape[0])
     Y = np.maximum(np.asarray(Y, dtype=np.float64).reshape(linear.shape[0], A.shape[0]), 0.0)
     size = np.maximum(np.abs(low), np.abs(high))
+    broken = ~(np.all(np.isfinite(A), axis=1) & np.isfinite(c))  # overflowed rows: usable only with y_i = 0
+    if broken.any():
+        A, c = np.where(broken[:, None], 0.0, A), np.where(broken, 0.0, c)
     with np.errstate(all="ignore"):
         R = linear + Y @ A
         value = offset + Y @ c + np.maximum(R * low, R * high).sum(axis=1)
         absolute = np.abs(offset) + Y @ np.abs(c) + (np.abs(linear) + Y @ np.abs(A)) @ size
         value = value + DUAL_MARGIN * absolute + 1e-300
+        value = np.where((Y[:, broken] != 0).any(axis=1), np.inf, value)  # (NaN duals included)
     return np.where(np.isfinite(value) & np.isfinite(absolute), value, np.inf)
 
 
