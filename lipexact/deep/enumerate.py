@@ -177,6 +177,7 @@ class DeepSearch:
         self.lp_fix = True  # False: the LP intervals only tighten the bounds (for measurements)
         self.lp_units = LP_UNITS
         self.lp_hints = True  # False: the children re-solve every LP (for measurements)
+        self.fast_regions = True  # False: decide_region only, the earlier path (for measurements)
         self.net = net
         self.norm = norm
         self.domain = domain
@@ -330,7 +331,7 @@ class DeepSearch:
                 return "nonempty", point
         A, c, exact = self.region(node.rows)
         self.stats["lps"] += 1
-        if getattr(self, "fast_regions", True):  # False: decide_region only (the earlier path, for measurements)
+        if self.fast_regions:
             if getattr(self, "region_lp", None) is None:
                 self.region_lp = DeepRegionLP(self.n, self.lower, self.upper)
             fast = self.region_lp.decide(A, c, exact)  # one HiGHS LP, its answer verified exactly, or None
