@@ -30,7 +30,6 @@ A second check: every proven value agrees between the methods (1e-9 relative bet
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import os
 import statistics
 import sys
@@ -582,22 +581,13 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the section and write its report; print the report's path."""
-    from benchmarks.report import timestamp, write_one_section
-    from reductions.validation import require
+    from benchmarks.report import run_one_section
 
     args = _parse(argv)
-    require(args.seed >= 0, "seed", "a non-negative integer", repr(args.seed))
     mode = "quick" if args.quick else "full" if args.full else "default"
-    out = args.out if args.out is not None else Path(__file__).resolve().parent / "results" / f"anchor-{timestamp()}"
-    require(not out.exists() or out.is_dir(), "out", "a folder", f"{out} is a file")
-    started = _dt.datetime.now().isoformat(timespec="seconds")
-    load_start = _loads()
-    start = time.perf_counter()
-    result = run_anchor(mode, args.seed, progress=not args.no_progress)
-    built = build_section(result)
-    write_one_section(out, built, PROG, argv, seed=args.seed, started=started, load_start=load_start,
-                      seconds=time.perf_counter() - start, config={"name": f"anchor-{mode}", "mode": mode})
-    return 0
+    return run_one_section(PROG, argv, "anchor", args.out, args.seed,
+                           lambda: build_section(run_anchor(mode, args.seed, progress=not args.no_progress)),
+                           {"name": f"anchor-{mode}", "mode": mode})
 
 
 def entry(argv: Sequence[str] | None = None) -> int:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime as _dt
 import os
 import sys
 import time
@@ -210,21 +209,14 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the section and write its report; print the report's path."""
-    from benchmarks.report import timestamp, write_one_section
-    from reductions.validation import require
+    from benchmarks.report import run_one_section
 
     args = _parse(argv)
-    require(args.seed >= 0, "seed", "a non-negative integer", repr(args.seed))
-    out = args.out if args.out is not None else Path(__file__).resolve().parent / "results" / f"conv_norms-{timestamp()}"
-    require(not out.exists() or out.is_dir(), "out", "a folder", f"{out} is a file")
-    started = _dt.datetime.now().isoformat(timespec="seconds")
-    load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    start = time.perf_counter()
     layers = (4, 5) if args.quick else (4, 5, 7, 10)
-    built = build_section(run_conv_norms(layers, args.seed, progress=not args.no_progress), judge_speed=not args.quick)
-    write_one_section(out, built, PROG, argv, seed=args.seed, started=started, load_start=load_start,
-                      seconds=time.perf_counter() - start, config={"name": "conv_norms", "layers": list(layers)})
-    return 0
+    return run_one_section(PROG, argv, "conv_norms", args.out, args.seed,
+                           lambda: build_section(run_conv_norms(layers, args.seed, progress=not args.no_progress),
+                                                 judge_speed=not args.quick),
+                           {"name": "conv_norms", "layers": list(layers)})
 
 
 def entry(argv: Sequence[str] | None = None) -> int:

@@ -25,7 +25,6 @@ inflated under load; the before/after comparison is a ratio of runs made one aft
 from __future__ import annotations
 
 import argparse
-import datetime as _dt
 import json
 import os
 import sys
@@ -351,22 +350,13 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the section and write its report; print the report's path."""
-    from benchmarks.report import timestamp, write_one_section
-    from reductions.validation import require
+    from benchmarks.report import run_one_section
 
     args = _parse(argv)
-    require(args.seed >= 0, "seed", "a non-negative integer", repr(args.seed))
     mode = "published" if args.published else "quick" if args.quick else "full" if args.full else "default"
-    out = args.out if args.out is not None else Path(__file__).resolve().parent / "results" / f"deep-{timestamp()}"
-    require(not out.exists() or out.is_dir(), "out", "a folder", f"{out} is a file")
-    started = _dt.datetime.now().isoformat(timespec="seconds")
-    load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
-    start = time.perf_counter()
-    result = run_deep(mode, args.seed, progress=not args.no_progress)
-    built = build_section(result)
-    write_one_section(out, built, PROG, argv, seed=args.seed, started=started, load_start=load_start,
-                      seconds=time.perf_counter() - start, config={"name": f"deep-{mode}", "mode": mode})
-    return 0
+    return run_one_section(PROG, argv, "deep", args.out, args.seed,
+                           lambda: build_section(run_deep(mode, args.seed, progress=not args.no_progress)),
+                           {"name": f"deep-{mode}", "mode": mode})
 
 
 def entry(argv: Sequence[str] | None = None) -> int:

@@ -16,15 +16,16 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from benchmarks.measure import Measurement
 from lipexact.io import write_atomic
 
 __all__ = ["AsPublished", "Table", "Figure", "Check", "Section", "environment", "format_cell", "write_report",
-           "cpu_clock", "load_now", "budget_check"]
+           "cpu_clock", "load_now", "budget_check", "write_one_section", "run_one_section", "timestamp"]
 
 
 @dataclass
@@ -454,3 +455,24 @@ def write_one_section(out: Path, built: "Section", prog: str, argv: Any, config:
     paths = write_report(out, [built], meta)
     print(paths["report.md"])
     return paths
+
+
+def run_one_section(prog: str, argv: Any, name: str, out: Path | None, seed: int, build: Callable[[], "Section"],
+                    config: dict[str, Any]) -> int:
+    """The body of a standalone section's ``main``: check the seed and the output folder (default
+    ``benchmarks/results/<name>-<timestamp>``), time ``build()`` and write its report
+    (:func:`write_one_section`); 0 on success. Bad input raises
+    :class:`~reductions.validation.InvalidInputError` before anything runs."""
+    from reductions.validation import require
+
+    require(seed >= 0, "seed", "a non-negative integer", repr(seed))
+    out = out if out is not None else Path(__file__).resolve().parent / "results" / f"{name}-{timestamp()}"
+    require(not out.exists() or out.is_dir(), "out", "a folder", f"{out} is a file")
+    started = _dt.datetime.now().isoformat(timespec="seconds")
+    load_start = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    start = time.perf_counter()
+    built = build()
+    write_one_section(out, built, prog, argv, seed=seed, started=started, load_start=load_start,
+                      seconds=time.perf_counter() - start, config=config)
+    return 0
+

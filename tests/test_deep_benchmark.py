@@ -40,3 +40,19 @@ def test_the_report_configurations_pick_their_mode_and_published_mode_says_so():
         ["published", "published", "default", "full"]
     result = DeepResult([], [], [], "published", 0, 300.0, [1.0, 1.0, 1.0], [1.0, 1.0, 1.0], 1.0)
     assert "published constants only" in build_section(result).text[0]
+
+
+def test_a_standalone_section_refuses_a_file_as_its_folder_before_running(tmp_path):
+    import pytest
+
+    from benchmarks.report import run_one_section
+    from reductions.validation import InvalidInputError
+
+    target = tmp_path / "report"
+    target.write_text("not a folder")
+    called = []
+    with pytest.raises(InvalidInputError, match="out"):
+        run_one_section("prog", [], "deep", target, 0, lambda: called.append(1), {})
+    with pytest.raises(InvalidInputError, match="seed"):
+        run_one_section("prog", [], "deep", tmp_path / "new", -1, lambda: called.append(1), {})
+    assert called == [] and not (tmp_path / "new").exists()
