@@ -61,7 +61,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -234,7 +234,6 @@ class DeepSearch:
             self.stats["region_lps"] = self.stats.get("region_lps", 0) + found.lps
             if node.region is not None:
                 found.lo, found.hi = np.maximum(found.lo, node.region[0]), np.minimum(found.hi, node.region[1])
-            node.region = (found.lo, found.hi, found)  # the LP optima: hints for the children
             fixed = False
             for i in free.tolist():
                 on = found.lo[i] > 0
@@ -248,6 +247,8 @@ class DeepSearch:
                     node.current[i] = 1 if on else 0
                     self.stats["stable_by_lp"] = self.stats.get("stable_by_lp", 0) + 1
                     fixed = True
+            # the children need the intervals and the optima's points (hints), not the dual vectors: drop them
+            node.region = (found.lo, found.hi, replace(found, duals_low=[], duals_high=[]))
             if not fixed:
                 break
             changed = False
