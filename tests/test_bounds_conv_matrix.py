@@ -86,3 +86,65 @@ def test_strided_mnist_layer_is_certified_to_the_exact_norm_where_fft_is_percent
     assert exact <= result.value <= exact * (1 + 1e-8)
     fast = spectral_norm(conv, shape, device="cpu", exact_max_dim=0)
     assert fast.method == "fft" and fast.value > exact * 1.001  # the bound this path replaces
+
+
+@settings(max_examples=40, deadline=None)
+@given(convolutions())
+def test_positions_first_numbering_permutes_rows_and_columns(case):
+    conv, shape = case
+    channels_first = conv_sparse_matrix(conv, shape).toarray()
+    positions_first = conv_sparse_matrix(conv, shape, positions_first=True).toarray()
+    rows, cols = channels_first.shape
+    c_out, c_in = conv.out_channels, shape[0]
+    row_order = np.arange(rows).reshape(c_out, rows // c_out).T.reshape(-1)  # position-major -> channel-major
+    col_order = np.arange(cols).reshape(c_in, cols // c_in).T.reshape(-1)
+    assert np.array_equal(positions_first, channels_first[np.ix_(row_order, col_order)])
+
+
+@settings(max_examples=40, deadline=None)
+@given(convolutions(), st.sampled_from(["sparse", "dense", 1, 2, 5, 16]))
+def test_every_gram_product_gives_the_same_matrix(case, method):
+    from lipexact.bounds.conv_matrix import _gram
+
+    conv, shape = case
+    A = conv_sparse_matrix(conv, shape, positions_first=True)
+    dense = A.toarray()
+    expected = dense.T @ dense
+    got = _gram(A, method)
+    scale = float((np.abs(dense).T @ np.abs(dense)).max()) if dense.size else 0.0
+    assert got.shape == expected.shape
+    assert np.allclose(got, expected, rtol=0, atol=1e-13 * max(scale, 1e-300))
+
+
+def test_the_banded_gram_is_chosen_for_a_strided_layer_and_skips_the_zeros():
+    from lipexact.bounds.conv_matrix import _chunk_spans
+
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(32, 64, 3, stride=2, dtype=torch.float64)
+    A = conv_sparse_matrix(conv, (32, 12, 12), positions_first=True)
+    low, high = _chunk_spans(A, (64,))[64]  # one output position per chunk: its 3x3 window
+    assert int(np.max(high - low)) <= (2 * 12 + 3) * 32 < A.shape[1] / 5
+
+
+def test_a_low_eigenvalue_estimate_is_corrected_by_the_float64_one(monkeypatch):
+    import lipexact.bounds.conv_matrix as module
+
+    rng = np.random.default_rng(3)
+    A = scipy.sparse.csr_matrix(rng.standard_normal((120, 90)))
+    exact = float(np.linalg.norm(A.toarray(), 2))
+    calls = []
+    monkeypatch.setattr(module, "_lanczos_float32", lambda G: calls.append("low") or 0.5 * exact ** 2)
+    bound = certified_sparse_norm(A)
+    assert calls == ["low"]
+    assert exact <= bound <= exact * (1 + 1e-9)
+
+
+def test_estimates_that_stay_below_the_top_end_in_none(monkeypatch):
+    import lipexact.bounds.conv_matrix as module
+
+    rng = np.random.default_rng(4)
+    A = scipy.sparse.csr_matrix(rng.standard_normal((120, 90)))
+    low = 0.5 * float(np.linalg.norm(A.toarray(), 2)) ** 2
+    monkeypatch.setattr(module, "_lanczos_float32", lambda G: low)
+    monkeypatch.setattr(module, "_lanczos_float64", lambda G: low)
+    assert certified_sparse_norm(A) is None

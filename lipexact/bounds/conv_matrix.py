@@ -6,14 +6,16 @@ inside the input (zero padding drops the others). :func:`conv_sparse_matrix` bui
 from the weights alone (``rows x c_in/groups x prod(kernel)`` entries), in float64, where the float32 or
 float64 weights are exact.
 
-:func:`certified_sparse_norm` bounds ``||A||_2`` from above, within about ``3e-9`` relative of the exact value:
+:func:`certified_sparse_norm` bounds ``||A||_2`` from above, within a few ``1e-10`` relative of the exact value
+(the worst-case rounding terms below; the shift above the eigenvalue estimate is ``2e-11``):
 
-1. ``G`` is the Gram matrix of the smaller side (``A^T A`` or ``A A^T``, ``n x n``), formed by a sparse
-   product in float64. Each entry is a sum of at most ``m`` products (``m`` the larger side), so the computed
+1. ``G`` is the Gram matrix of the smaller side (``A^T A`` or ``A A^T``, ``n x n``), formed in float64 by a
+   sparse product, dense BLAS or BLAS on banded chunks of rows (:func:`_gram`). Each entry is a sum of at most ``m`` products (``m`` the larger side), so the computed
    ``G`` differs from the exact one by ``E`` with ``|E| <= gamma_m |A|^T |A|`` entrywise, ``gamma_m =
    m u / (1 - m u)``, ``u = 2^-53``, and ``||E||_2 <= gamma_m || |A| ||_2^2 <= gamma_m ||A||_1 ||A||_inf``
    (Schur's bound on the non-negative ``|A|``: its largest row and column absolute sums).
-2. Lanczos (scipy ``eigsh``) estimates ``theta ~ lambda_max(G)``; the Cholesky factorization of
+2. Lanczos (scipy ``eigsh``, in float32, refined by the float64 Rayleigh quotient of its vector; then in float64
+   if the factorization below fails) estimates ``theta ~ lambda_max(G)``; the Cholesky factorization of
    ``M = t I - G``, ``t = theta (1 + GRAM_SLACK)``, succeeds only if ``t`` is above the top eigenvalue up to
    rounding: a computed Cholesky factor satisfies ``L L^T = M + dM`` with ``|dM| <= gamma_{n+1} |L| |L|^T``
    (Higham, Accuracy and Stability of Numerical Algorithms, Theorem 10.3; LAPACK's blocked factorization
@@ -24,8 +26,8 @@ float64 weights are exact.
 3. ``||A||_2^2 = lambda_max(exact G) <= t (1 + 2 n gamma_{n+1} (1 + gamma_{n+1})) + gamma_m ||A||_1 ||A||_inf``,
    evaluated with every operation rounded and then inflated by ``(1 + 16 u)``; the square root too.
 
-If the factorization fails (Lanczos stopped below the top), ``t`` grows by factors of ``1 + 1e-6`` a few
-times, and then the answer is None (the caller falls back to another certified bound). The relative cost of
+If the factorization fails (Lanczos stopped below the top), ``t`` grows by factors of ``1 + 1e-9``, ``1 + 1e-7``,
+``1 + 1e-5``, and then the answer is None (the caller falls back to another certified bound). The relative cost of
 the certificate: ``n gamma_{n+1}`` is ``2e-10`` for ``n = 1600``, ``gamma_m ||A||_1 ||A||_inf / ||A||_2^2`` is
 of the same order for convolutions (their absolute and signed norms differ by small factors).
 
@@ -55,27 +57,38 @@ import torch
 from torch import nn
 
 __all__ = ["conv_sparse_matrix", "certified_sparse_norm", "CONV_MATRIX_MAX_ENTRIES", "GRAM_SLACK",
-           "SPARSE_GRAM_MAX_SIDE", "DENSE_GRAM_DENSITY"]
+           "SPARSE_GRAM_MAX_SIDE"]
 
 #: Largest number of stored entries :func:`conv_sparse_matrix` builds (float64 values and two index arrays).
 CONV_MATRIX_MAX_ENTRIES = 1 << 24
-#: Largest Gram side :func:`lipexact.bounds.layer_norm.spectral_norm` certifies this way: a Cholesky
-#: factorization and a Lanczos run of side 1600 took 0.1-0.5 s each on this machine (one thread, load 2-4), while
-#: the FFT bound (2-3% above the exact norm on strided MNIST layers) takes milliseconds; side 4096 would cost
-#: seconds per layer.
+#: Largest Gram side :func:`lipexact.bounds.layer_norm.spectral_norm` certifies this way: at side 1600 the Cholesky
+#: factorization takes 35 ms and the Gram product and Lanczos about 30 ms each on this machine (one thread), while
+#: the FFT bound (2-3% above the exact norm on strided MNIST layers) takes milliseconds; the factorization grows as
+#: the cube of the side (side 4096: about 0.6 s).
 SPARSE_GRAM_MAX_SIDE = 2048
-#: Relative shift of the Cholesky test above the Lanczos estimate (:func:`certified_sparse_norm`).
-GRAM_SLACK = 1e-9
-#: Above this share of non-zero entries the Gram matrix is formed by dense BLAS (the same rounding bound).
-DENSE_GRAM_DENSITY = 0.05
+#: Relative shift of the Cholesky test above the eigenvalue estimate (:func:`certified_sparse_norm`): above the
+#: estimate's error (about 1e-12 measured) and the factorization's typical rounding (far below its worst case).
+GRAM_SLACK = 2e-11
+#: Growth of the shift after each failed factorization (the first entry applies before the first one).
+_GROWTH = (0.0, 1e-9, 1e-7, 1e-5)
+#: Operation-count weights of :func:`_gram`'s choice: a sparse multiply-add costs about this many BLAS ones, and
+#: one chunk of the banded product this many (slicing, copying; measured on this machine).
+_SPARSE_SLOWDOWN = 20.0
+_CHUNK_OVERHEAD = 2e5
 _U = 2.0 ** -53
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
-def conv_sparse_matrix(module: nn.Module, input_shape: Sequence[int], max_entries: int = CONV_MATRIX_MAX_ENTRIES):
+def conv_sparse_matrix(module: nn.Module, input_shape: Sequence[int], max_entries: int = CONV_MATRIX_MAX_ENTRIES,
+                       positions_first: bool = False):
     """The matrix of a zero-padded convolution's linear part as a ``scipy.sparse.csr_matrix`` (float64; rows:
     flattened outputs, columns: flattened inputs), or None when the module is not a zero-padded ``Conv1d/2d/3d``
     with numeric padding, the input shape does not fit it, or the matrix would exceed ``max_entries``.
+
+    ``positions_first=True`` numbers rows and columns position by position (index ``position * channels +
+    channel`` instead of ``channel * positions + position``): the same matrix up to a permutation of its rows and
+    of its columns (the same singular values), whose non-zeros then lie in a narrow band of row chunks, which is
+    what :func:`certified_sparse_norm` exploits to form the Gram matrix.
 
     Examples
     --------
@@ -86,6 +99,13 @@ def conv_sparse_matrix(module: nn.Module, input_shape: Sequence[int], max_entrie
     [[1.0, -2.0, 0.0], [0.0, 1.0, -2.0]]
     >>> conv_sparse_matrix(torch.nn.Conv1d(1, 1, 2, padding_mode="circular", padding=1), (1, 3)) is None
     True
+    >>> two = torch.nn.Conv1d(1, 2, 1, bias=False)
+    >>> with torch.no_grad():
+    ...     _ = two.weight.copy_(torch.tensor([[[1.0]], [[2.0]]]))
+    >>> conv_sparse_matrix(two, (1, 2)).toarray().tolist()
+    [[1.0, 0.0], [0.0, 1.0], [2.0, 0.0], [0.0, 2.0]]
+    >>> conv_sparse_matrix(two, (1, 2), positions_first=True).toarray().tolist()
+    [[1.0, 0.0], [2.0, 0.0], [0.0, 1.0], [0.0, 2.0]]
     """
     import scipy.sparse
 
@@ -120,9 +140,14 @@ def conv_sparse_matrix(module: nn.Module, input_shape: Sequence[int], max_entrie
         values = weight[(slice(None), slice(None)) + tap]  # c_out x c_group
         channels = (np.arange(c_out) // out_per_group)[:, None] * c_group + np.arange(c_group)[None, :]
         shape3 = (c_out, kept_out.size, c_group)
-        row_index = np.broadcast_to((np.arange(c_out)[:, None] * math.prod(out) + kept_out[None, :])[:, :, None],
-                                    shape3)
-        col_index = np.broadcast_to(channels[:, None, :] * math.prod(spatial) + in_flat[None, :, None], shape3)
+        if positions_first:
+            row_flat = kept_out[None, :] * c_out + np.arange(c_out)[:, None]
+            col_flat = in_flat[None, :, None] * shape[0] + channels[:, None, :]
+        else:
+            row_flat = np.arange(c_out)[:, None] * math.prod(out) + kept_out[None, :]
+            col_flat = channels[:, None, :] * math.prod(spatial) + in_flat[None, :, None]
+        row_index = np.broadcast_to(row_flat[:, :, None], shape3)
+        col_index = np.broadcast_to(col_flat, shape3)
         entries = np.broadcast_to(values[:, None, :], shape3)
         keep = entries != 0
         row_parts.append(row_index[keep])
@@ -144,9 +169,13 @@ def _up(value: float) -> float:
     return value * (1 + 16 * _U)
 
 
-def certified_sparse_norm(A: Any, tries: int = 4) -> float | None:
-    """A proven upper bound on ``||A||_2`` for a sparse (or dense numpy) matrix, within a few ``1e-9`` of it,
+def certified_sparse_norm(A: Any, tries: int = 4, blocks: tuple[int, int] | None = None) -> float | None:
+    """A proven upper bound on ``||A||_2`` for a sparse (or dense numpy) matrix, within a few ``1e-10`` of it,
     or None when the Cholesky certificate keeps failing (see the module docstring for the proof).
+
+    ``blocks=(r, c)``: the rows of ``A`` come in consecutive groups of ``r`` and its columns in groups of ``c``
+    (a convolution numbered positions first: one group per position, one entry per channel), which lets the
+    Gram matrix be formed block by block (:func:`_gram`).
 
     Examples
     --------
@@ -164,35 +193,141 @@ def certified_sparse_norm(A: Any, tries: int = 4) -> float | None:
         return 0.0
     if not np.all(np.isfinite(A.data)):
         return None
-    small = A.T if cols > rows else A  # G = small^T small: n x n with n = min(rows, cols)
+    small = A.T.tocsr() if cols > rows else A  # G = small^T small: n x n with n = min(rows, cols)
     n, m = small.shape[1], small.shape[0]
-    if A.nnz > DENSE_GRAM_DENSITY * rows * cols:  # BLAS on the dense matrix beats the sparse product
-        dense = small.toarray()
-        G = dense.T @ dense
-    else:
-        G = (small.T @ small).toarray()
+    if blocks is not None and cols > rows:
+        blocks = (blocks[1], blocks[0])
+    G = _gram(small, blocks=blocks)
     absolute = abs(A)
     schur = _up(float(np.max(absolute.sum(axis=0))) * float(np.max(absolute.sum(axis=1))))
     formation = _up(_gamma(m) * schur)
-    if n <= 64:
-        theta = float(np.linalg.eigvalsh(G)[-1])
-    else:
-        try:
-            theta = float(scipy.sparse.linalg.eigsh(G, k=1, which="LA", tol=1e-10, v0=np.ones(n),
-                                                    return_eigenvectors=False)[0])
-        except scipy.sparse.linalg.ArpackError:
-            theta = float(np.linalg.eigvalsh(G)[-1])
-    if not (math.isfinite(theta) and theta >= 0):
-        return None
-    if theta == 0.0:
-        theta = float(np.max(np.diag(G))) or schur
-    t = theta * (1 + GRAM_SLACK)
-    eye = np.eye(n)
-    for _ in range(tries):
-        factor = torch.linalg.cholesky_ex(torch.from_numpy(t * eye - G))
-        if int(factor.info) == 0:
+    estimates = [lambda: float(np.linalg.eigvalsh(G)[-1])] if n <= 64 else [lambda: _lanczos_float32(G),
+                                                                            lambda: _lanczos_float64(G)]
+    t = 0.0
+    for attempt in range(tries):
+        t *= 1 + _GROWTH[min(attempt, len(_GROWTH) - 1)]
+        if attempt < len(estimates):  # the cheap estimate, then a float64 one
+            theta = estimates[attempt]()
+            if not (math.isfinite(theta) and theta >= 0):
+                return None
+            if theta == 0.0:
+                theta = float(np.max(np.diag(G))) or schur
+            t = max(t, theta * (1 + GRAM_SLACK))
+        if _cholesky_succeeds(t, G):
             g = _gamma(n + 1)
             top = _up(t * (1 + 2 * n * g * (1 + g)))
             return _up(math.sqrt(_up(top + formation)))
-        t *= 1 + 1e-6
     return None
+
+
+def _gram(small: Any, method: Any = None, blocks: tuple[int, int] | None = None) -> np.ndarray:
+    """``small^T small`` (dense), by whichever of three products the operation counts say is cheapest: the
+    sparse product (``sum_r nnz_r^2`` multiply-adds at about a twentieth of BLAS's speed), BLAS on the dense
+    matrix (``n^2 m / 2``, a symmetric rank-k update), or BLAS on chunks of consecutive rows, each restricted
+    to the span of its columns (``sum_chunk rows * span^2 / 2``, plus a fixed cost per chunk): a convolution
+    numbered position by position is banded, so the chunks skip most of the zeros. Every entry is a sum of the
+    same ``m`` products (zeros added exactly), in some order, so the rounding bound of the module docstring
+    holds for all three. With ``blocks=(r, c)`` (:func:`certified_sparse_norm`) a fourth: each group of ``r``
+    rows, restricted to the column groups it touches, gives one dense product whose ``c x c`` blocks are added
+    to ``G`` (``sum_group r (k c)^2 / 2`` for ``k`` groups touched; a convolution's window). ``method``
+    (``"sparse"``, ``"dense"``, ``"blocks"`` or a chunk size) overrides the choice."""
+    m, n = small.shape
+    counts = np.diff(small.indptr).astype(np.float64)
+    costs = {"sparse": _SPARSE_SLOWDOWN * float(np.sum(counts * counts)), "dense": 0.5 * n * n * m}
+    spans = _chunk_spans(small)
+    for size, (low, high) in spans.items():
+        rows = np.minimum(size, m - size * np.arange(low.size)).astype(np.float64)
+        width = np.maximum(high - low, 0).astype(np.float64)
+        costs[size] = float(np.sum(0.5 * rows * width * width)) + _CHUNK_OVERHEAD * low.size
+    if blocks is not None and m % blocks[0] == 0 and n % blocks[1] == 0:
+        r, c = blocks
+        low, high = _chunk_spans(small, (r,))[r]
+        touched = np.where(high > low, (high - 1) // c - low // c + 1, 0).astype(np.float64)
+        costs["blocks"] = float(np.sum(0.5 * r * (touched * c) ** 2)) + (_CHUNK_OVERHEAD + r * n) * low.size
+    best = min(costs, key=costs.get) if method is None else method
+    if best == "blocks":
+        return _block_gram(small, *blocks)
+    if best == "sparse":
+        return (small.T @ small).toarray()
+    if best == "dense":
+        dense = small.toarray()
+        return dense.T @ dense
+    G = np.zeros((n, n))
+    low, high = spans[best] if best in spans else _chunk_spans(small, (best,))[best]
+    for chunk, (lo, hi) in enumerate(zip(low.tolist(), high.tolist())):
+        if hi > lo:
+            block = small[chunk * best:(chunk + 1) * best, lo:hi].toarray()
+            G[lo:hi, lo:hi] += block.T @ block
+    return G
+
+
+def _block_gram(small: Any, r: int, c: int) -> np.ndarray:
+    m, n = small.shape
+    positions = n // c
+    G = np.zeros((n, n))
+    view = G.reshape(positions, c, positions, c)
+    for start in range(0, m, r):
+        rows = small[start:start + r]
+        if rows.nnz == 0:
+            continue
+        touched = np.unique(rows.indices // c)
+        dense = rows.toarray().reshape(r, positions, c)[:, touched, :].reshape(r, -1)
+        k = touched.size
+        product = (dense.T @ dense).reshape(k, c, k, c).transpose(0, 2, 1, 3)
+        view[touched[:, None], :, touched[None, :], :] += product
+    return G
+
+
+def _chunk_spans(small: Any, sizes: Sequence[int] = (16, 32, 64, 128, 256)) -> dict:
+    """For each chunk size (rows): the first and one-past-last column of each chunk (``low >= high``: an
+    empty chunk)."""
+    m, n = small.shape
+    counts = np.diff(small.indptr)
+    first = np.full(m, n, dtype=np.int64)
+    last = np.zeros(m, dtype=np.int64)
+    filled = counts > 0
+    if small.nnz:
+        starts = small.indptr[:-1][filled]
+        first[filled] = np.minimum.reduceat(small.indices, starts)
+        last[filled] = np.maximum.reduceat(small.indices, starts) + 1
+    spans = {}
+    for size in sizes:
+        chunks = -(-m // size)
+        pad = chunks * size - m
+        low = np.concatenate([first, np.full(pad, n)]).reshape(chunks, size).min(axis=1)
+        high = np.concatenate([last, np.zeros(pad, dtype=np.int64)]).reshape(chunks, size).max(axis=1)
+        spans[size] = (low, high)
+    return spans
+
+
+def _cholesky_succeeds(t: float, G: np.ndarray) -> bool:
+    shifted = -G
+    shifted[np.diag_indices_from(shifted)] += t
+    return int(torch.linalg.cholesky_ex(torch.from_numpy(shifted)).info) == 0
+
+
+def _lanczos_float32(G: np.ndarray) -> float:
+    """An estimate of ``lambda_max(G)``: Lanczos on a float32 copy (half the memory traffic per product), then
+    the float64 Rayleigh quotient of its vector (below ``lambda_max``, within rounding, and accurate to the
+    square of the vector's error: about ``1e-12`` relative on the MNIST CNNs' layers against ``1e-6`` for the
+    float32 value itself)."""
+    import scipy.sparse.linalg
+
+    try:
+        _, vectors = scipy.sparse.linalg.eigsh(G.astype(np.float32), k=1, which="LA", tol=1e-6,
+                                               v0=np.ones(G.shape[0], dtype=np.float32))
+    except scipy.sparse.linalg.ArpackError:
+        return _lanczos_float64(G)
+    v = vectors[:, 0].astype(np.float64)
+    norm = float(v @ v)
+    return float(v @ (G @ v)) / norm if norm > 0 else _lanczos_float64(G)
+
+
+def _lanczos_float64(G: np.ndarray) -> float:
+    import scipy.sparse.linalg
+
+    try:
+        return float(scipy.sparse.linalg.eigsh(G, k=1, which="LA", tol=1e-10, v0=np.ones(G.shape[0]),
+                                               return_eigenvectors=False)[0])
+    except scipy.sparse.linalg.ArpackError:
+        return float(np.linalg.eigvalsh(G)[-1])
