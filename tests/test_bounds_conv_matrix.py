@@ -1,7 +1,6 @@
 """lipexact/bounds/conv_matrix.py: sparse convolution matrices and their certified spectral norms."""
 
 import numpy as np
-import pytest
 import scipy.sparse
 import torch
 from hypothesis import given, settings
