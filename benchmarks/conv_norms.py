@@ -5,7 +5,7 @@ the paper's reference code (:func:`benchmarks.models.mnist_cnn`, random weights,
 else 4, 5, 7 and 10):
 
 - **per layer**: the exact spectral norm (the largest singular value of the dense operator matrix, LAPACK), our
-  certified value (:func:`lipexact.bounds.layer_norm.spectral_norm`: exact-sparse Gram certificate where the
+  certified value (:func:`lipexact.bounds.layer_norm.spectral_norm`: the kernel-built Gram certificate where the
   smaller side is at most 2048, else the FFT bound), the FFT bound alone (``exact_max_dim=0``), and the value of
   a reference-style power method, each with its time;
 - **per network**: AutoLip (the product of the layer norms) by :func:`lipexact.bounds.upper_bound` with our

@@ -81,7 +81,7 @@ def test_strided_mnist_layer_is_certified_to_the_exact_norm_where_fft_is_percent
     shape = (32, 12, 12)
     exact = float(np.linalg.norm(operator_matrix(conv, shape, device="cpu").numpy(), 2))
     result = spectral_norm(conv, shape, device="cpu")
-    assert result.certified and result.method == "exact" and "sparse" in result.details["via"]
+    assert result.certified and result.method == "exact" and "kernel" in result.details["via"]
     assert exact <= result.value <= exact * (1 + 1e-8)
     fast = spectral_norm(conv, shape, device="cpu", exact_max_dim=0)
     assert fast.method == "fft" and fast.value > exact * 1.001  # the bound this path replaces
@@ -147,3 +147,64 @@ def test_estimates_that_stay_below_the_top_end_in_none(monkeypatch):
     monkeypatch.setattr(module, "_lanczos_float32", lambda G: low)
     monkeypatch.setattr(module, "_lanczos_float64", lambda G: low)
     assert certified_sparse_norm(A) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(convolutions())
+def test_the_kernel_gram_is_the_gram_of_the_smaller_side(case):
+    from lipexact.bounds.conv_matrix import conv_gram
+
+    conv, shape = case
+    A = conv_sparse_matrix(conv, shape, positions_first=True).toarray()
+    G, m, row_sum, column_sum = conv_gram(conv, shape)
+    expected = A.T @ A if A.shape[1] <= A.shape[0] else A @ A.T
+    scale = float((np.abs(A).T @ np.abs(A)).max()) if A.size else 0.0
+    assert G.shape == expected.shape and m == max(A.shape)
+    assert np.allclose(G, expected, rtol=0, atol=1e-13 * max(scale, 1e-300))
+    assert np.isclose(row_sum, np.abs(A).sum(axis=1).max(), rtol=1e-12)
+    assert np.isclose(column_sum, np.abs(A).sum(axis=0).max(), rtol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(convolutions())
+def test_the_certified_conv_norm_is_above_the_exact_norm_and_within_1e_8(case):
+    from lipexact.bounds.conv_matrix import certified_conv_norm
+
+    conv, shape = case
+    A = conv_sparse_matrix(conv, shape).toarray()
+    exact = float(np.linalg.norm(A, 2)) if A.size else 0.0
+    bound = certified_conv_norm(conv, shape)
+    assert exact <= bound <= exact * (1 + 1e-8) + 1e-300
+
+
+def test_the_kernel_gram_refuses_what_the_sparse_matrix_refuses():
+    from lipexact.bounds.conv_matrix import certified_conv_norm, conv_gram
+
+    assert conv_gram(torch.nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect"), (1, 5, 5)) is None
+    assert conv_gram(torch.nn.Linear(3, 2), (3,)) is None
+    assert certified_conv_norm(torch.nn.Conv2d(2, 1, 3), (1, 5, 5)) is None  # wrong channel count
+
+
+def test_a_non_finite_gram_or_sum_is_refused():
+    from lipexact.bounds.conv_matrix import _certify
+
+    G = np.eye(3)
+    assert _certify(G, 3, 1.0, 1.0) >= 1.0
+    bad = G.copy()
+    bad[0, 1] = np.nan
+    assert _certify(bad, 3, 1.0, 1.0) is None
+    assert _certify(G, 3, np.inf, 1.0) is None
+
+
+def test_many_channels_on_few_positions_take_the_sparse_product(monkeypatch):
+    import lipexact.bounds.conv_matrix as module
+
+    calls = []
+    product = module._gram
+    monkeypatch.setattr(module, "_gram", lambda small, method=None: calls.append(small.shape) or product(small))
+    torch.manual_seed(1)
+    conv = torch.nn.Conv2d(128, 128, 3, padding=1, bias=False, dtype=torch.float64)  # (9 x 128)^2 > 2^20
+    A = conv_sparse_matrix(conv, (128, 1, 1), positions_first=True).toarray()
+    G, m, _, _ = module.conv_gram(conv, (128, 1, 1))
+    assert calls == [(128, 128)]
+    assert np.allclose(G, A.T @ A, rtol=0, atol=1e-12) and m == 128

@@ -60,7 +60,7 @@ from lipexact.bounds.shapes import infer_input_shape
 from lipexact.bounds.torchscript import unscript
 from lipexact.bounds.tracing import Traced, trace
 from lipexact.result import LipschitzResult, Status
-from reductions.validation import InvalidInputError, require
+from reductions.validation import InvalidInputError
 
 __all__ = [
     "UnsupportedOperationError",

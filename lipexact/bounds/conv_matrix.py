@@ -6,14 +6,17 @@ inside the input (zero padding drops the others). :func:`conv_sparse_matrix` bui
 from the weights alone (``rows x c_in/groups x prod(kernel)`` entries), in float64, where the float32 or
 float64 weights are exact.
 
-:func:`certified_sparse_norm` bounds ``||A||_2`` from above, within a few ``1e-10`` relative of the exact value
+:func:`certified_sparse_norm` (any sparse matrix) and :func:`certified_conv_norm` (a convolution, from its kernel
+without building the matrix) bound ``||A||_2`` from above, within a few ``1e-10`` relative of the exact value
 (the worst-case rounding terms below; the shift above the eigenvalue estimate is ``2e-11``):
 
-1. ``G`` is the Gram matrix of the smaller side (``A^T A`` or ``A A^T``, ``n x n``), formed in float64 by a
-   sparse product, dense BLAS or BLAS on banded chunks of rows (:func:`_gram`). Each entry is a sum of at most ``m`` products (``m`` the larger side), so the computed
-   ``G`` differs from the exact one by ``E`` with ``|E| <= gamma_m |A|^T |A|`` entrywise, ``gamma_m =
-   m u / (1 - m u)``, ``u = 2^-53``, and ``||E||_2 <= gamma_m || |A| ||_2^2 <= gamma_m ||A||_1 ||A||_inf``
-   (Schur's bound on the non-negative ``|A|``: its largest row and column absolute sums).
+1. ``G`` is the Gram matrix of the smaller side (``A^T A`` or ``A A^T``, ``n x n``), formed in float64: by a
+   sparse product, dense BLAS or BLAS on banded chunks of rows (:func:`_gram`), or for a convolution from the
+   products of its kernel taps (:func:`conv_gram`). Each entry is a sum of at most ``m`` products (``m`` the
+   larger side), so the computed ``G`` differs from the exact one by ``E`` with ``|E| <= gamma_m |A|^T |A|``
+   entrywise, ``gamma_m = m u / (1 - m u)``, ``u = 2^-53``, and ``||E||_2 <= gamma_m || |A| ||_2^2 <= gamma_m
+   ||A||_1 ||A||_inf`` (Schur's bound on the non-negative ``|A|``: its largest row and column absolute sums,
+   computed in float and inflated by ``1 + gamma_{m+n}``).
 2. Lanczos (scipy ``eigsh``, in float32, refined by the float64 Rayleigh quotient of its vector; then in float64
    if the factorization below fails) estimates ``theta ~ lambda_max(G)``; the Cholesky factorization of
    ``M = t I - G``, ``t = theta (1 + GRAM_SLACK)``, succeeds only if ``t`` is above the top eigenvalue up to
@@ -56,7 +59,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["conv_sparse_matrix", "certified_sparse_norm", "CONV_MATRIX_MAX_ENTRIES", "GRAM_SLACK",
+__all__ = ["conv_sparse_matrix", "conv_gram", "certified_conv_norm", "certified_sparse_norm", "CONV_MATRIX_MAX_ENTRIES", "GRAM_SLACK",
            "SPARSE_GRAM_MAX_SIDE"]
 
 #: Largest number of stored entries :func:`conv_sparse_matrix` builds (float64 values and two index arrays).
@@ -87,8 +90,8 @@ def conv_sparse_matrix(module: nn.Module, input_shape: Sequence[int], max_entrie
 
     ``positions_first=True`` numbers rows and columns position by position (index ``position * channels +
     channel`` instead of ``channel * positions + position``): the same matrix up to a permutation of its rows and
-    of its columns (the same singular values), whose non-zeros then lie in a narrow band of row chunks, which is
-    what :func:`certified_sparse_norm` exploits to form the Gram matrix.
+    of its columns (the same singular values), whose non-zeros then lie in a narrow band of row chunks (which
+    :func:`certified_sparse_norm`'s banded Gram product exploits); :func:`conv_gram` numbers its Gram matrix so.
 
     Examples
     --------
@@ -109,23 +112,13 @@ def conv_sparse_matrix(module: nn.Module, input_shape: Sequence[int], max_entrie
     """
     import scipy.sparse
 
-    if not isinstance(module, _CONVS) or module.padding_mode != "zeros" or isinstance(module.padding, str):
+    geometry = _geometry(module, input_shape, max_entries)
+    if geometry is None:
         return None
-    weight = module.weight.detach().to(device="cpu", dtype=torch.float64).numpy()
+    weight, shape, out, stride, padding, dilation = geometry
     c_out, c_group, *kernel = weight.shape
-    dims = len(kernel)
-    shape = tuple(int(v) for v in input_shape)
-    if len(shape) != dims + 1 or shape[0] != c_group * module.groups:
-        return None
-    spatial = shape[1:]
-    stride, padding, dilation = (tuple(module.stride), tuple(module.padding), tuple(module.dilation))
-    out = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, p, d, k, s in zip(spatial, padding, dilation, kernel,
-                                                                                     stride))
-    if min(out, default=1) < 1:
-        return None
+    dims, spatial = len(kernel), shape[1:]
     rows, cols = c_out * math.prod(out), shape[0] * math.prod(spatial)
-    if rows * c_group * math.prod(kernel) > max_entries:
-        return None
     out_per_group = c_out // module.groups
     row_parts, col_parts, value_parts = [], [], []
     positions = np.stack(np.meshgrid(*[np.arange(n) for n in out], indexing="ij"), axis=-1).reshape(-1, dims)
@@ -160,6 +153,130 @@ def conv_sparse_matrix(module: nn.Module, input_shape: Sequence[int], max_entrie
     return matrix.tocsr()
 
 
+def _geometry(module: nn.Module, input_shape: Sequence[int], max_entries: int):
+    """``(weight, input shape, output spatial shape, stride, padding, dilation)`` of a zero-padded convolution
+    (weights in float64, exact), or None when it is not one, the shape does not fit it, or its matrix would have
+    more than ``max_entries`` entries."""
+    if not isinstance(module, _CONVS) or module.padding_mode != "zeros" or isinstance(module.padding, str):
+        return None
+    weight = module.weight.detach().to(device="cpu", dtype=torch.float64).numpy()
+    c_out, c_group, *kernel = weight.shape
+    shape = tuple(int(v) for v in input_shape)
+    if len(shape) != len(kernel) + 1 or shape[0] != c_group * module.groups:
+        return None
+    stride, padding, dilation = (tuple(module.stride), tuple(module.padding), tuple(module.dilation))
+    out = tuple((n + 2 * p - d * (k - 1) - 1) // s + 1 for n, p, d, k, s in zip(shape[1:], padding, dilation, kernel,
+                                                                                     stride))
+    if min(out, default=1) < 1 or c_out * math.prod(out) * c_group * math.prod(kernel) > max_entries:
+        return None
+    return weight, shape, out, stride, padding, dilation
+
+
+def _incidence(spatial: Sequence[int], out: Sequence[int], kernel: Sequence[int], stride, padding, dilation):
+    """``(y, p, t)``: for every output position ``y``, input position ``p`` and kernel tap ``t`` (flat indices)
+    with ``p = y stride - padding + t dilation`` inside the input."""
+    dims = len(kernel)
+    grid = lambda sizes: np.stack(np.meshgrid(*[np.arange(v) for v in sizes], indexing="ij"),
+                                  axis=-1).reshape(-1, dims)
+    positions, taps = grid(out), grid(kernel)
+    source = (positions[:, None, :] * np.array(stride) - np.array(padding)
+              + taps[None, :, :] * np.array(dilation))  # outputs x taps x dims
+    inside = np.all((source >= 0) & (source < np.array(spatial)), axis=2)
+    y, t = np.nonzero(inside)
+    p = np.ravel_multi_index(tuple(source[y, t].T), tuple(spatial)) if dims else np.zeros(y.size, dtype=np.int64)
+    return y, p, t
+
+
+def conv_gram(module: nn.Module, input_shape: Sequence[int], max_entries: int = CONV_MATRIX_MAX_ENTRIES):
+    """The Gram matrix of the smaller side of a zero-padded convolution's matrix, formed from the kernel alone.
+
+    Returns ``(G, m, row_sum, column_sum)`` or None (as :func:`conv_sparse_matrix`): ``G`` (float64, numbered
+    position by position: index ``position * channels + channel``, a permutation of the matrix's side, which
+    leaves its eigenvalues unchanged) is ``A^T A`` when the input side is the smaller one (else ``A A^T``);
+    ``m`` the larger side; ``row_sum`` and ``column_sum`` the largest absolute row and column sums of ``A``.
+
+    Every output position applies the same kernel, so the products of two taps ``T = K_t^T K_t'`` (``c x c``
+    blocks, one BLAS product of the reshaped kernel) are shared: entry block ``(p, q)`` of ``A^T A`` is the sum
+    of ``T[t(y, p), t(y, q)]`` over the output positions ``y`` whose window holds both ``p`` and ``q`` (for
+    ``A A^T`` the roles of inputs and outputs swap). Each entry is still a sum of the same (at most ``m``)
+    products, in another order (groups' zeros add exactly), so the rounding bound of the module docstring holds.
+    Where the tap products would be larger than ``4 G`` (many channels, few positions) the Gram matrix comes from
+    the sparse matrix instead (:func:`certified_sparse_norm`'s products).
+
+    Examples
+    --------
+    >>> conv = torch.nn.Conv2d(2, 3, 3, stride=2, padding=1, bias=False, dtype=torch.float64)
+    >>> G, m, _, _ = conv_gram(conv, (2, 6, 6))
+    >>> A = conv_sparse_matrix(conv, (2, 6, 6), positions_first=True).toarray()
+    >>> G.shape, m, bool(np.allclose(G, A @ A.T))
+    ((27, 27), 72, True)
+    """
+    geometry = _geometry(module, input_shape, max_entries)
+    if geometry is None:
+        return None
+    weight, shape, out, stride, padding, dilation = geometry
+    c_out, c_group, *kernel = weight.shape
+    c_in, spatial, taps = shape[0], shape[1:], math.prod(kernel)
+    K = np.zeros((c_out, c_in, taps))  # every input channel, zeros outside each output channel's group
+    per_group = c_out // module.groups
+    for group in range(module.groups):
+        rows = slice(group * per_group, (group + 1) * per_group)
+        K[rows, group * c_group:(group + 1) * c_group] = weight[rows].reshape(per_group, c_group, taps)
+    y, p, t = _incidence(spatial, out, kernel, stride, padding, dilation)
+    n_out, n_in = c_out * math.prod(out), c_in * math.prod(spatial)
+    absolute = np.abs(K)
+    row_sums = np.zeros((math.prod(out), c_out))
+    np.add.at(row_sums, y, absolute.sum(axis=1)[:, t].T)
+    column_sums = np.zeros((math.prod(spatial), c_in))
+    np.add.at(column_sums, p, absolute.sum(axis=0)[:, t].T)
+    c = c_in if n_in <= n_out else c_out
+    if (taps * c) ** 2 > max(4 * min(n_in, n_out) ** 2, 1 << 20):  # the tap products would outweigh G: sparse
+        A = conv_sparse_matrix(module, input_shape, max_entries, positions_first=True)
+        small = A.T.tocsr() if n_in > n_out else A
+        return (_gram(small), max(n_in, n_out), float(row_sums.max(initial=0.0)),
+                float(column_sums.max(initial=0.0)))
+    if n_in <= n_out:  # A^T A: blocks over input positions, summed over the output positions
+        shared, own, c, positions, m = y, p, c_in, math.prod(spatial), n_out
+        flat = K.transpose(0, 2, 1).reshape(c_out, taps * c_in)
+        T = (flat.T @ flat).reshape(taps, c_in, taps, c_in)
+    else:  # A A^T: blocks over output positions, summed over the input positions
+        shared, own, c, positions, m = p, y, c_out, math.prod(out), n_in
+        flat = K.transpose(2, 0, 1).reshape(taps * c_out, c_in)
+        T = (flat @ flat.T).reshape(taps, c_out, taps, c_out)
+    T = np.ascontiguousarray(T.transpose(0, 2, 1, 3))  # taps x taps x c x c
+    G = np.zeros((positions * c, positions * c))
+    view = G.reshape(positions, c, positions, c)
+    order = np.argsort(shared, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(shared[order]) != 0])
+    for first, last in zip(starts, np.r_[starts[1:], order.size]):
+        window = order[first:last]
+        a, k = own[window], t[window]
+        view[a[:, None], :, a[None, :], :] += T[k[:, None], k[None, :]]
+    return G, m, float(row_sums.max(initial=0.0)), float(column_sums.max(initial=0.0))
+
+
+def certified_conv_norm(module: nn.Module, input_shape: Sequence[int], tries: int = 4) -> float | None:
+    """A proven upper bound on the spectral norm of a zero-padded convolution's linear part, within a few
+    ``1e-10`` of it (:func:`conv_gram`, then steps 2 and 3 of the module docstring), or None when the module is not
+    one :func:`conv_sparse_matrix` covers, or the certificate fails.
+
+    Examples
+    --------
+    >>> conv = torch.nn.Conv2d(2, 3, 3, stride=2, padding=1, bias=False, dtype=torch.float64)
+    >>> exact = float(np.linalg.norm(conv_sparse_matrix(conv, (2, 6, 6)).toarray(), 2))
+    >>> bound = certified_conv_norm(conv, (2, 6, 6))
+    >>> bool(exact <= bound <= exact * (1 + 1e-9))
+    True
+    """
+    found = conv_gram(module, input_shape)
+    if found is None:
+        return None
+    G, m, row_sum, column_sum = found
+    if G.size == 0 or not np.any(G):
+        return 0.0 if np.all(np.isfinite(G)) else None
+    return _certify(G, m, row_sum, column_sum, tries)
+
+
 def _gamma(k: int) -> float:
     return k * _U / (1 - k * _U)
 
@@ -169,13 +286,9 @@ def _up(value: float) -> float:
     return value * (1 + 16 * _U)
 
 
-def certified_sparse_norm(A: Any, tries: int = 4, blocks: tuple[int, int] | None = None) -> float | None:
+def certified_sparse_norm(A: Any, tries: int = 4) -> float | None:
     """A proven upper bound on ``||A||_2`` for a sparse (or dense numpy) matrix, within a few ``1e-10`` of it,
     or None when the Cholesky certificate keeps failing (see the module docstring for the proof).
-
-    ``blocks=(r, c)``: the rows of ``A`` come in consecutive groups of ``r`` and its columns in groups of ``c``
-    (a convolution numbered positions first: one group per position, one entry per channel), which lets the
-    Gram matrix be formed block by block (:func:`_gram`).
 
     Examples
     --------
@@ -194,12 +307,20 @@ def certified_sparse_norm(A: Any, tries: int = 4, blocks: tuple[int, int] | None
     if not np.all(np.isfinite(A.data)):
         return None
     small = A.T.tocsr() if cols > rows else A  # G = small^T small: n x n with n = min(rows, cols)
-    n, m = small.shape[1], small.shape[0]
-    if blocks is not None and cols > rows:
-        blocks = (blocks[1], blocks[0])
-    G = _gram(small, blocks=blocks)
     absolute = abs(A)
-    schur = _up(float(np.max(absolute.sum(axis=0))) * float(np.max(absolute.sum(axis=1))))
+    return _certify(_gram(small), small.shape[0], float(np.max(absolute.sum(axis=1))),
+                    float(np.max(absolute.sum(axis=0))), tries)
+
+
+def _certify(G: np.ndarray, m: int, row_sum: float, column_sum: float, tries: int = 4) -> float | None:
+    """Steps 2 and 3 of the module docstring: ``G`` the float Gram matrix (``n x n``) whose entries are sums of
+    at most ``m`` products, ``row_sum`` and ``column_sum`` the largest absolute row and column sums of ``A`` as
+    computed in float (sums of at most ``m + n`` non-negative terms, inflated here by ``gamma_{m+n}``)."""
+    n = G.shape[0]
+    if not (np.all(np.isfinite(G)) and math.isfinite(row_sum) and math.isfinite(column_sum)):
+        return None
+    inflate = 1 + _gamma(m + n)
+    schur = _up(row_sum * inflate * column_sum * inflate)
     formation = _up(_gamma(m) * schur)
     estimates = [lambda: float(np.linalg.eigvalsh(G)[-1])] if n <= 64 else [lambda: _lanczos_float32(G),
                                                                             lambda: _lanczos_float64(G)]
@@ -220,17 +341,14 @@ def certified_sparse_norm(A: Any, tries: int = 4, blocks: tuple[int, int] | None
     return None
 
 
-def _gram(small: Any, method: Any = None, blocks: tuple[int, int] | None = None) -> np.ndarray:
+def _gram(small: Any, method: Any = None) -> np.ndarray:
     """``small^T small`` (dense), by whichever of three products the operation counts say is cheapest: the
     sparse product (``sum_r nnz_r^2`` multiply-adds at about a twentieth of BLAS's speed), BLAS on the dense
     matrix (``n^2 m / 2``, a symmetric rank-k update), or BLAS on chunks of consecutive rows, each restricted
     to the span of its columns (``sum_chunk rows * span^2 / 2``, plus a fixed cost per chunk): a convolution
     numbered position by position is banded, so the chunks skip most of the zeros. Every entry is a sum of the
     same ``m`` products (zeros added exactly), in some order, so the rounding bound of the module docstring
-    holds for all three. With ``blocks=(r, c)`` (:func:`certified_sparse_norm`) a fourth: each group of ``r``
-    rows, restricted to the column groups it touches, gives one dense product whose ``c x c`` blocks are added
-    to ``G`` (``sum_group r (k c)^2 / 2`` for ``k`` groups touched; a convolution's window). ``method``
-    (``"sparse"``, ``"dense"``, ``"blocks"`` or a chunk size) overrides the choice."""
+    holds for all three. ``method`` (``"sparse"``, ``"dense"`` or a chunk size) overrides the choice."""
     m, n = small.shape
     counts = np.diff(small.indptr).astype(np.float64)
     costs = {"sparse": _SPARSE_SLOWDOWN * float(np.sum(counts * counts)), "dense": 0.5 * n * n * m}
@@ -239,14 +357,7 @@ def _gram(small: Any, method: Any = None, blocks: tuple[int, int] | None = None)
         rows = np.minimum(size, m - size * np.arange(low.size)).astype(np.float64)
         width = np.maximum(high - low, 0).astype(np.float64)
         costs[size] = float(np.sum(0.5 * rows * width * width)) + _CHUNK_OVERHEAD * low.size
-    if blocks is not None and m % blocks[0] == 0 and n % blocks[1] == 0:
-        r, c = blocks
-        low, high = _chunk_spans(small, (r,))[r]
-        touched = np.where(high > low, (high - 1) // c - low // c + 1, 0).astype(np.float64)
-        costs["blocks"] = float(np.sum(0.5 * r * (touched * c) ** 2)) + (_CHUNK_OVERHEAD + r * n) * low.size
     best = min(costs, key=costs.get) if method is None else method
-    if best == "blocks":
-        return _block_gram(small, *blocks)
     if best == "sparse":
         return (small.T @ small).toarray()
     if best == "dense":
@@ -258,23 +369,6 @@ def _gram(small: Any, method: Any = None, blocks: tuple[int, int] | None = None)
         if hi > lo:
             block = small[chunk * best:(chunk + 1) * best, lo:hi].toarray()
             G[lo:hi, lo:hi] += block.T @ block
-    return G
-
-
-def _block_gram(small: Any, r: int, c: int) -> np.ndarray:
-    m, n = small.shape
-    positions = n // c
-    G = np.zeros((n, n))
-    view = G.reshape(positions, c, positions, c)
-    for start in range(0, m, r):
-        rows = small[start:start + r]
-        if rows.nnz == 0:
-            continue
-        touched = np.unique(rows.indices // c)
-        dense = rows.toarray().reshape(r, positions, c)[:, touched, :].reshape(r, -1)
-        k = touched.size
-        product = (dense.T @ dense).reshape(k, c, k, c).transpose(0, 2, 1, 3)
-        view[touched[:, None], :, touched[None, :], :] += product
     return G
 
 

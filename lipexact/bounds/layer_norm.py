@@ -18,8 +18,8 @@ Policy: which numbers are proven
     ``(1 + 1e-9) theta I - G`` (:func:`lipexact.bounds.matrices.matrix_spectral_norm`); and zero-padded
     convolutions whose SMALLER side has at most ``min(exact_max_dim, 2048)`` entries
     (:data:`lipexact.bounds.conv_matrix.SPARSE_GRAM_MAX_SIDE`; ``exact_max_dim=0`` turns every exact path off,
-    for speed): their sparse matrix built from the
-    kernel (:mod:`lipexact.bounds.conv_matrix`), the Gram matrix of the smaller side, and a Cholesky
+    for speed; tried before the materialization, which costs more): the Gram matrix of the smaller side formed
+    from the kernel (:func:`lipexact.bounds.conv_matrix.certified_conv_norm`), and a Cholesky
     certificate whose rounding (formation and factorization) is bounded explicitly: within a few ``1e-10`` of
     the exact norm, where the FFT bound below is 2-3% above it on the MNIST CNNs' strided layers;
   - ``"closed_form"``: the layer's own parameters (Linear: SVD of the weight; BatchNorm in eval: the
@@ -58,7 +58,7 @@ import torch
 
 from lipexact.bounds import affine
 from lipexact.bounds.device import as_dtype, pick_device
-from lipexact.bounds.conv_matrix import SPARSE_GRAM_MAX_SIDE, certified_sparse_norm, conv_sparse_matrix
+from lipexact.bounds.conv_matrix import SPARSE_GRAM_MAX_SIDE, certified_conv_norm
 from lipexact.bounds.matrices import rounding_margin
 from lipexact.bounds.power import (EXACT_MAX_DIM, as_map, centered_map, checked_shape, exact_operator_norm,
                                    power_method)
@@ -141,12 +141,10 @@ def spectral_norm(layer: Any, input_shape: Sequence[int], *, exact_max_dim: int 
     details = {"rows": rows, "columns": cols}
     # a convolution's matrix from its kernel costs less than materializing it through autograd
     if isinstance(fn, torch.nn.Module) and min(rows, cols) <= min(exact_max_dim, SPARSE_GRAM_MAX_SIDE):
-        sparse = conv_sparse_matrix(fn, shape, positions_first=True)
-        if sparse is not None:
-            value = certified_sparse_norm(sparse, blocks=(fn.out_channels, fn.in_channels))
-            if value is not None:
-                details.update(nonzeros=int(sparse.nnz), via="sparse convolution matrix, Gram of the smaller side")
-                return OperatorNorm(value, None, True, "exact", details)
+        value = certified_conv_norm(fn, shape)
+        if value is not None:
+            details.update(via="Gram matrix of the smaller side, formed from the kernel")
+            return OperatorNorm(value, None, True, "exact", details)
 
     if rows <= exact_max_dim and cols <= exact_max_dim:
         value, _ = exact_operator_norm(fn, shape, dtype=dtype, device=device)
