@@ -364,3 +364,28 @@ def test_batchnorm_in_training_mode_is_bounded_in_eval_mode_and_the_result_says_
     in_eval = seqlip(copy.deepcopy(model).eval(), device="cpu")  # the same number as the eval-mode model's
     assert in_eval.value == pytest.approx(report["seqlip"]["value"], rel=1e-12) and "BatchNorm" not in in_eval.message
     assert report["seqlip"]["value"] <= report["autolip"]["value"] * (1 + 1e-9)
+
+
+def test_lipsdp_methods_read_a_custom_class_through_its_fx_chain_and_skip_a_cnn(files, capsys):
+    out = files / "sdp.json"
+    methods = "lipsdp,eclipse,eclipse_fast,seqlip"
+    code = main([str(files / "net_state.pt"), "--arch", "nets:Net", "--pythonpath", str(files), "--methods", methods,
+                 "--device", "cpu", "--json", str(out)])
+    assert code == 0, capsys.readouterr().err
+    custom = _report(out)
+    net = _nets(files).Net()
+    net.load_state_dict(torch.load(files / "net_state.pt"))
+    torch.save(nn.Sequential(net.inp, nn.ReLU(), net.out), files / "sdp_twin.pt")
+    assert main([str(files / "sdp_twin.pt"), "--methods", methods, "--device", "cpu", "--json", str(out)]) == 0
+    sequential = _report(out)
+    for method in ("lipsdp", "eclipse", "eclipse_fast"):
+        assert custom[method]["status"] == "upper_bound"
+        assert custom[method]["value"] == pytest.approx(sequential[method]["value"], rel=1e-9)
+        assert custom[method]["value"] >= custom["seqlip"]["value"] * (1 - 1e-9)  # SeqLip is exact on 2 layers
+    code = main([str(files / "cnn.pt"), "--input-shape", "1,6,6", "--methods", "lipsdp,autolip", "--device", "cpu",
+                 "--json", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    cnn = _report(out)
+    assert cnn["lipsdp"]["status"] == "not_applicable" and "Conv2d" in cnn["lipsdp"]["message"]
+    assert cnn["autolip"]["status"] == "upper_bound"

@@ -80,3 +80,28 @@ def test_bad_multipliers_and_weights_are_refused():
         lipsdp_matrix(weights, [[1.0, np.nan]], 1.0)
     with pytest.raises(InvalidInputError, match=r"weights\[0\]"):
         lipsdp_matrix([np.full((2, 3), np.inf), np.ones((1, 2))], [[1.0, 1.0]], 1.0)
+
+
+class _Custom(nn.Module):  # not a Sequential: a functional ReLU in forward
+    def __init__(self, activation=torch.relu):
+        super().__init__()
+        torch.manual_seed(0)
+        self.inp, self.out, self.activation = nn.Linear(3, 5), nn.Linear(5, 2), activation
+
+    def forward(self, x):
+        return self.out(self.activation(self.inp(x)))
+
+
+def test_mlp_weights_read_a_custom_class_through_its_fx_chain():
+    model = _Custom()
+    weights = mlp_weights(model)
+    assert [w.shape for w in weights] == [(5, 3), (2, 5)]
+    assert np.array_equal(weights[1], model.out.weight.detach().double().numpy())
+
+
+def test_a_custom_class_that_is_not_a_relu_mlp_is_not_applicable():
+    from lipexact.bounds.errors import NotApplicableError
+
+    with pytest.raises(NotApplicableError) as info:
+        mlp_weights(_Custom(torch.tanh))
+    assert "Tanh" in str(info.value)

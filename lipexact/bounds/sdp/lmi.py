@@ -35,6 +35,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from lipexact.bounds.errors import NotApplicableError
 from reductions.validation import InvalidInputError, require
 
 __all__ = ["mlp_weights", "checked_mlp_weights", "lipsdp_matrix", "check_weights", "check_multipliers", "hidden_widths"]
@@ -63,7 +64,7 @@ def checked_mlp_weights(model: Any, input_shape: Any = None) -> list[np.ndarray]
     ...
     reductions.validation.InvalidInputError: input_shape: expected a shape with 3 entries (the first Linear layer's inputs), got (2,)
     """
-    weights = mlp_weights(model)
+    weights = mlp_weights(model, input_shape)
     if input_shape is not None:
         n0 = weights[0].shape[1]
         try:
@@ -75,14 +76,17 @@ def checked_mlp_weights(model: Any, input_shape: Any = None) -> list[np.ndarray]
     return weights
 
 
-def mlp_weights(model: Any) -> list[np.ndarray]:
+def mlp_weights(model: Any, input_shape: Any = None) -> list[np.ndarray]:
     """The weight matrices ``W_1..W_k`` (float64, shapes ``(n_i, n_{i-1})``) of a ReLU MLP.
 
     Accepts a :class:`~lipexact.network.TwoLayerReLU`, a :class:`~lipexact.deep.network.ReLUNetwork`, or a
-    ``torch.nn.Sequential`` (nested ones are flattened) of ``Linear`` layers separated by exactly one
+    torch module whose layers (an ``nn.Sequential``, nested ones flattened, or any module whose torch.fx graph
+    is a chain: :func:`lipexact.bounds.chain.chain_layers`) are ``Linear`` layers separated by exactly one
     ``ReLU`` each, with ``Flatten``, ``Identity`` and ``Dropout`` (in eval mode: the identity) anywhere.
     Biases are ignored (they do not change the global Lipschitz constant). At least one hidden layer is
-    required. Anything else raises :class:`~reductions.validation.InvalidInputError` naming ``model``.
+    required. ``input_shape`` (one input, no batch dimension) is used to trace a module that is not an
+    ``nn.Sequential`` (read from its first Linear layer when omitted). A model of another form raises :class:`~lipexact.bounds.errors.NotApplicableError` (the method
+    does not apply to it) naming ``model`` or the layer.
 
     Examples
     --------
@@ -97,7 +101,7 @@ def mlp_weights(model: Any) -> list[np.ndarray]:
     >>> mlp_weights(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2)))
     Traceback (most recent call last):
     ...
-    reductions.validation.InvalidInputError: model[1]: expected Linear, ReLU, Flatten, Identity or Dropout ..., got Tanh
+    lipexact.bounds.errors.NotApplicableError: model[1]: expected Linear, ReLU, Flatten, Identity or Dropout ..., got Tanh
     """
     from lipexact.deep.network import ReLUNetwork
     from lipexact.network import TwoLayerReLU
@@ -111,8 +115,18 @@ def mlp_weights(model: Any) -> list[np.ndarray]:
     except ImportError:  # pragma: no cover - torch is a dependency of the bounds
         raise InvalidInputError("model", "a TwoLayerReLU, a ReLUNetwork or a torch.nn.Sequential MLP",
                                 type(model).__name__) from None
-    require(isinstance(model, nn.Sequential), "model",
-            "a TwoLayerReLU, a ReLUNetwork or a torch.nn.Sequential of Linear and ReLU layers", type(model).__name__)
+    if isinstance(model, nn.Module) and not isinstance(model, nn.Sequential):
+        from lipexact.bounds.chain import chain_layers  # a custom class, functional calls, TorchScript: its fx chain
+
+        try:
+            model = chain_layers(model, input_shape).sequential()
+        except NotApplicableError:
+            raise
+        except InvalidInputError as error:  # e.g. no input shape to trace with: not an MLP that starts with Linear
+            raise NotApplicableError("model", "a chain of Linear and ReLU layers", str(error)) from None
+    if not isinstance(model, nn.Sequential):
+        raise NotApplicableError("model", "a TwoLayerReLU, a ReLUNetwork or a torch module of Linear and ReLU layers",
+                                 type(model).__name__)
     weights: list[np.ndarray] = []
     expect_linear = True
     children = _flat_children(model)
@@ -120,19 +134,22 @@ def mlp_weights(model: Any) -> list[np.ndarray]:
         if isinstance(layer, (nn.Flatten, nn.Identity, nn.Dropout)):
             continue
         if isinstance(layer, nn.Linear):
-            require(expect_linear, f"model[{index}]", "a ReLU between two Linear layers", "Linear")
+            if not expect_linear:
+                raise NotApplicableError(f"model[{index}]", "a ReLU between two Linear layers", "Linear")
             weights.append(layer.weight.detach().to("cpu").double().numpy().copy())
             expect_linear = False
         elif isinstance(layer, nn.ReLU):
-            require(not expect_linear, f"model[{index}]",
-                    "a Linear layer first and one ReLU after each Linear but the last", "ReLU")
+            if expect_linear:
+                raise NotApplicableError(f"model[{index}]",
+                                         "a Linear layer first and one ReLU after each Linear but the last", "ReLU")
             expect_linear = True
         else:
-            raise InvalidInputError(f"model[{index}]",
-                                    "Linear, ReLU, Flatten, Identity or Dropout (a ReLU MLP for LipSDP)",
-                                    type(layer).__name__)
-    require(weights and not expect_linear, "model", "a ReLU MLP ending with a Linear layer",
-            "no Linear layer" if not weights else "a trailing ReLU")
+            raise NotApplicableError(f"model[{index}]",
+                                     "Linear, ReLU, Flatten, Identity or Dropout (a ReLU MLP for LipSDP)",
+                                     type(layer).__name__)
+    if not weights or expect_linear:
+        raise NotApplicableError("model", "a ReLU MLP ending with a Linear layer",
+                                 "no Linear layer" if not weights else "a trailing ReLU")
     return check_weights(weights)
 
 
