@@ -302,11 +302,16 @@ class DeepMilp:
                     continue
                 lo, hi = _down(self.z_low[layer][i]), _up(self.z_high[layer][i])
                 a = self._var(f"a_{layer}_{i}", 0, 1, binary=True)
+                self.a[(layer, i)] = a
+                if layer == len(self.hidden) - 1:  # no later layer reads relu(z): only its sign matters
+                    P += z >= lo * (1 - a), f"z_{layer}_{i}_on"
+                    P += z <= hi * a, f"z_{layer}_{i}_off"
+                    nxt.append(0)
+                    continue
                 out = self._var(f"h_{layer}_{i}", 0.0, hi)
                 P += out >= z, f"h_{layer}_{i}_ge_z"
                 P += out <= z - lo * (1 - a), f"h_{layer}_{i}_le_z"
                 P += out <= hi * a, f"h_{layer}_{i}_off"
-                self.a[(layer, i)] = a
                 nxt.append(out)
             h = nxt
         # Backward pass from c.
