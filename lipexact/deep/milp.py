@@ -9,7 +9,9 @@ the box ``[lower, upper]``:
   tolerance decides stability. The big-M constants are these exact intervals rounded outward to floats.
 - **Forward pass** (realizability in the closed box): ``x`` in the box, ``z_l = W_l h_{l-1} + b_l``; per
   unstable unit a binary ``a``: ``h >= z``, ``h >= 0``, ``h <= z - lo (1 - a)``, ``h <= hi a`` (so ``a = 1``
-  forces ``z >= 0`` and ``a = 0`` forces ``z <= 0``).
+  forces ``z >= 0`` and ``a = 0`` forces ``z <= 0``). The last hidden layer's ``h`` is read by nothing (the
+  objective depends on the pattern only), so its units get the two sign rows ``z >= lo (1 - a)`` and
+  ``z <= hi a`` alone (anchor h = 48, seeds 0-2: 10.4 / 4.1 / 24.0 s before, 9.1 / 2.3 / 6.3 s after).
 - **Backward pass** (the Jacobian along the binaries): ``J^T c = W_1^T D_1 W_2^T D_2 ... D_{k-1} W_k^T c``
   computed as ``y_k = W_k^T c``, ``u_l = diag(a_l) y_{l+1}``, ``y_l = W_l^T u_l``. Each product of a binary and
   a bounded continuous ``y`` is linearized exactly (``u <= hi a``, ``u >= lo a``, ``u <= y - lo (1 - a)``,
