@@ -298,19 +298,24 @@ def _report(path):
     return {r["method"]: r for r in json.loads(path.read_text())["results"]}
 
 
-def test_a_custom_class_from_a_state_dict_runs_every_method_as_its_sequential_twin(files, capsys):
-    out = files / "net.json"
-    methods = "autolip,seqlip,seqlip_greedy,gradient"
+def _custom_and_twin(files, capsys, methods: str, out, twin_name: str):
+    """The reports of ``methods`` on the custom class ``nets:Net`` (from its state_dict) and on its Sequential
+    twin with the same weights."""
     code = main([str(files / "net_state.pt"), "--arch", "nets:Net", "--pythonpath", str(files), "--methods", methods,
                  "--device", "cpu", "--json", str(out)])
     assert code == 0, capsys.readouterr().err
     custom = _report(out)
     net = _nets(files).Net()
     net.load_state_dict(torch.load(files / "net_state.pt"))
-    twin = nn.Sequential(net.inp, nn.ReLU(), net.out)
-    torch.save(twin, files / "twin.pt")
-    assert main([str(files / "twin.pt"), "--methods", methods, "--device", "cpu", "--json", str(out)]) == 0
-    sequential = _report(out)
+    torch.save(nn.Sequential(net.inp, nn.ReLU(), net.out), files / twin_name)
+    assert main([str(files / twin_name), "--methods", methods, "--device", "cpu", "--json", str(out)]) == 0
+    return custom, _report(out)
+
+
+def test_a_custom_class_from_a_state_dict_runs_every_method_as_its_sequential_twin(files, capsys):
+    out = files / "net.json"
+    methods = "autolip,seqlip,seqlip_greedy,gradient"
+    custom, sequential = _custom_and_twin(files, capsys, methods, out, "twin.pt")
     capsys.readouterr()
     assert [custom[m]["status"] for m in methods.split(",")] == ["upper_bound", "upper_bound", "heuristic",
                                                                   "lower_bound"]
@@ -368,16 +373,7 @@ def test_batchnorm_in_training_mode_is_bounded_in_eval_mode_and_the_result_says_
 
 def test_lipsdp_methods_read_a_custom_class_through_its_fx_chain_and_skip_a_cnn(files, capsys):
     out = files / "sdp.json"
-    methods = "lipsdp,eclipse,eclipse_fast,seqlip"
-    code = main([str(files / "net_state.pt"), "--arch", "nets:Net", "--pythonpath", str(files), "--methods", methods,
-                 "--device", "cpu", "--json", str(out)])
-    assert code == 0, capsys.readouterr().err
-    custom = _report(out)
-    net = _nets(files).Net()
-    net.load_state_dict(torch.load(files / "net_state.pt"))
-    torch.save(nn.Sequential(net.inp, nn.ReLU(), net.out), files / "sdp_twin.pt")
-    assert main([str(files / "sdp_twin.pt"), "--methods", methods, "--device", "cpu", "--json", str(out)]) == 0
-    sequential = _report(out)
+    custom, sequential = _custom_and_twin(files, capsys, "lipsdp,eclipse,eclipse_fast,seqlip", out, "sdp_twin.pt")
     for method in ("lipsdp", "eclipse", "eclipse_fast"):
         assert custom[method]["status"] == "upper_bound"
         assert custom[method]["value"] == pytest.approx(sequential[method]["value"], rel=1e-9)
