@@ -393,7 +393,7 @@ def validate_eclipse_fast(model: Any, *, input_shape: Any = None, device: Any = 
     >>> validate_eclipse_fast(torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Tanh(), torch.nn.Linear(3, 1)))
     Traceback (most recent call last):
     ...
-    reductions.validation.InvalidInputError: model[1]: expected Linear, ReLU, Flatten, Identity or Dropout ..., got Tanh
+    lipexact.bounds.errors.NotApplicableError: model[1]: expected Linear, ReLU, Flatten, Identity or Dropout ..., got Tanh
     """
     _check_request("eclipse_fast", norm, certifier, full_max_side, seed, dtype, device, options)
     _check_model(model, input_shape)
