@@ -59,8 +59,8 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["conv_sparse_matrix", "conv_gram", "certified_conv_norm", "certified_sparse_norm", "CONV_MATRIX_MAX_ENTRIES", "GRAM_SLACK",
-           "SPARSE_GRAM_MAX_SIDE"]
+__all__ = ["conv_sparse_matrix", "conv_gram", "certified_conv_norm", "certified_sparse_norm",
+           "CONV_MATRIX_MAX_ENTRIES", "GRAM_SLACK", "SPARSE_GRAM_MAX_SIDE"]
 
 #: Largest number of stored entries :func:`conv_sparse_matrix` builds (float64 values and two index arrays).
 CONV_MATRIX_MAX_ENTRIES = 1 << 24

@@ -85,8 +85,9 @@ def mlp_weights(model: Any, input_shape: Any = None) -> list[np.ndarray]:
     ``ReLU`` each, with ``Flatten``, ``Identity`` and ``Dropout`` (in eval mode: the identity) anywhere.
     Biases are ignored (they do not change the global Lipschitz constant). At least one hidden layer is
     required. ``input_shape`` (one input, no batch dimension) is used to trace a module that is not an
-    ``nn.Sequential`` (read from its first Linear layer when omitted). A model of another form raises :class:`~lipexact.bounds.errors.NotApplicableError` (the method
-    does not apply to it) naming ``model`` or the layer.
+    ``nn.Sequential`` (read from its first Linear layer when omitted). A model of another form raises
+    :class:`~lipexact.bounds.errors.NotApplicableError` (the method does not apply to it) naming ``model`` or
+    the layer.
 
     Examples
     --------
