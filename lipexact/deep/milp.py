@@ -66,9 +66,10 @@ h     deep ``milp`` (exact)   two-layer ``bnb``           plain big-M MILP (one 
 
 All proven values agree with each other (1e-9). With the last layer's sign-only rows (2026-11-27, ``python -m
 benchmarks.anchor``, load 0.9-1.0): medians h = 32 / 48 / 64: deep ``milp`` 1.18 / 6.11 / 21.3 s (5, 5, 4 of 5
-proven), the plain big-M MILP 1.41 / 4.70 / 18.1 s (5, 5, 4 of 5). The exact layer (exact bounds, the region decision, the
-witness re-check) costs a few tenths of a second at most here; the rest is HiGHS (run-to-run noise between the deep model and
-the plain one is of the order of their difference; the deep model asks HiGHS for 1e-9 feasibility tolerances).
+proven), the plain big-M MILP 1.41 / 4.70 / 18.1 s (5, 5, 4 of 5). The exact layer (exact bounds, the region
+decision, the witness re-check) costs a few tenths of a second at most here; the rest is HiGHS (run-to-run noise
+between the deep model and the plain one is of the order of their difference; the deep model asks HiGHS for 1e-9
+feasibility tolerances).
 LipBaB's published box constants (``../shared/networks``), optimal to 1e-9, one round, no cut: iris 4-5-5-3 on
 ``[0, 1]^4`` 0.12 s (l1) and 0.14 s (l_inf) against 0.30 / 0.33 s for ``enumerate`` and 0.19 / 0.09 s for
 ``bnb``; 10-15-10-3 on ``[0, 0.1]^10`` 0.15 s (l1) and 0.35 s (l_inf) against 0.13 / 0.08 s and 0.15 / 0.14 s.
