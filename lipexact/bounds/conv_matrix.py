@@ -51,7 +51,6 @@ True
 
 from __future__ import annotations
 
-import itertools
 import math
 from typing import Any, Sequence
 
@@ -117,39 +116,24 @@ def conv_sparse_matrix(module: nn.Module, input_shape: Sequence[int], max_entrie
         return None
     weight, shape, out, stride, padding, dilation = geometry
     c_out, c_group, *kernel = weight.shape
-    dims, spatial = len(kernel), shape[1:]
-    rows, cols = c_out * math.prod(out), shape[0] * math.prod(spatial)
+    spatial, c_in = shape[1:], shape[0]
+    rows, cols = c_out * math.prod(out), c_in * math.prod(spatial)
+    y, p, t = _incidence(spatial, out, kernel, stride, padding, dilation)
     out_per_group = c_out // module.groups
-    row_parts, col_parts, value_parts = [], [], []
-    positions = np.stack(np.meshgrid(*[np.arange(n) for n in out], indexing="ij"), axis=-1).reshape(-1, dims)
-    out_flat = np.ravel_multi_index(tuple(positions.T), out) if dims else np.zeros(1, dtype=np.int64)
-    for tap in itertools.product(*(range(k) for k in kernel)):
-        source = positions * np.array(stride) - np.array(padding) + np.array(tap) * np.array(dilation)
-        inside = np.all((source >= 0) & (source < np.array(spatial)), axis=1)
-        if not np.any(inside):
-            continue
-        in_flat = np.ravel_multi_index(tuple(source[inside].T), spatial)
-        kept_out = out_flat[inside]
-        values = weight[(slice(None), slice(None)) + tap]  # c_out x c_group
-        channels = (np.arange(c_out) // out_per_group)[:, None] * c_group + np.arange(c_group)[None, :]
-        shape3 = (c_out, kept_out.size, c_group)
-        if positions_first:
-            row_flat = kept_out[None, :] * c_out + np.arange(c_out)[:, None]
-            col_flat = in_flat[None, :, None] * shape[0] + channels[:, None, :]
-        else:
-            row_flat = np.arange(c_out)[:, None] * math.prod(out) + kept_out[None, :]
-            col_flat = channels[:, None, :] * math.prod(spatial) + in_flat[None, :, None]
-        row_index = np.broadcast_to(row_flat[:, :, None], shape3)
-        col_index = np.broadcast_to(col_flat, shape3)
-        entries = np.broadcast_to(values[:, None, :], shape3)
-        keep = entries != 0
-        row_parts.append(row_index[keep])
-        col_parts.append(col_index[keep])
-        value_parts.append(entries[keep])
-    if not row_parts:
+    channels = (np.arange(c_out) // out_per_group)[:, None] * c_group + np.arange(c_group)[None, :]  # c_out x c_group
+    if positions_first:
+        row_flat = y[None, :] * c_out + np.arange(c_out)[:, None]
+        col_flat = p[None, :, None] * c_in + channels[:, None, :]
+    else:
+        row_flat = np.arange(c_out)[:, None] * math.prod(out) + y[None, :]
+        col_flat = channels[:, None, :] * math.prod(spatial) + p[None, :, None]
+    entries = weight.reshape(c_out, c_group, -1)[:, :, t].transpose(0, 2, 1)  # c_out x incidences x c_group
+    keep = entries != 0
+    if not np.any(keep):
         return scipy.sparse.csr_matrix((rows, cols), dtype=np.float64)
-    matrix = scipy.sparse.coo_matrix((np.concatenate(value_parts), (np.concatenate(row_parts),
-                                                                    np.concatenate(col_parts))), shape=(rows, cols))
+    row_index = np.broadcast_to(row_flat[:, :, None], entries.shape)[keep]
+    col_index = np.broadcast_to(col_flat, entries.shape)[keep]
+    matrix = scipy.sparse.coo_matrix((entries[keep], (row_index, col_index)), shape=(rows, cols))
     return matrix.tocsr()
 
 
@@ -229,21 +213,21 @@ def conv_gram(module: nn.Module, input_shape: Sequence[int], max_entries: int = 
     np.add.at(row_sums, y, absolute.sum(axis=1)[:, t].T)
     column_sums = np.zeros((math.prod(spatial), c_in))
     np.add.at(column_sums, p, absolute.sum(axis=0)[:, t].T)
-    c = c_in if n_in <= n_out else c_out
+    row_sum, column_sum = float(row_sums.max(initial=0.0)), float(column_sums.max(initial=0.0))
+    inputs = n_in <= n_out  # the smaller side: A^T A over the inputs, else A A^T over the outputs
+    c, m = (c_in, n_out) if inputs else (c_out, n_in)
     if (taps * c) ** 2 > max(4 * min(n_in, n_out) ** 2, 1 << 20):  # the tap products would outweigh G: sparse
         A = conv_sparse_matrix(module, input_shape, max_entries, positions_first=True)
-        small = A.T.tocsr() if n_in > n_out else A
-        return (_gram(small), max(n_in, n_out), float(row_sums.max(initial=0.0)),
-                float(column_sums.max(initial=0.0)))
-    if n_in <= n_out:  # A^T A: blocks over input positions, summed over the output positions
-        shared, own, c, positions, m = y, p, c_in, math.prod(spatial), n_out
+        return _gram(A if inputs else A.T.tocsr()), m, row_sum, column_sum
+    if inputs:  # blocks over input positions, summed over the output positions
+        shared, own, positions = y, p, math.prod(spatial)
         flat = K.transpose(0, 2, 1).reshape(c_out, taps * c_in)
-        T = (flat.T @ flat).reshape(taps, c_in, taps, c_in)
-    else:  # A A^T: blocks over output positions, summed over the input positions
-        shared, own, c, positions, m = p, y, c_out, math.prod(out), n_in
+        T = flat.T @ flat
+    else:  # blocks over output positions, summed over the input positions
+        shared, own, positions = p, y, math.prod(out)
         flat = K.transpose(2, 0, 1).reshape(taps * c_out, c_in)
-        T = (flat @ flat.T).reshape(taps, c_out, taps, c_out)
-    T = np.ascontiguousarray(T.transpose(0, 2, 1, 3))  # taps x taps x c x c
+        T = flat @ flat.T
+    T = np.ascontiguousarray(T.reshape(taps, c, taps, c).transpose(0, 2, 1, 3))  # taps x taps x c x c
     G = np.zeros((positions * c, positions * c))
     view = G.reshape(positions, c, positions, c)
     order = np.argsort(shared, kind="stable")
@@ -252,7 +236,7 @@ def conv_gram(module: nn.Module, input_shape: Sequence[int], max_entries: int = 
         window = order[first:last]
         a, k = own[window], t[window]
         view[a[:, None], :, a[None, :], :] += T[k[:, None], k[None, :]]
-    return G, m, float(row_sums.max(initial=0.0)), float(column_sums.max(initial=0.0))
+    return G, m, row_sum, column_sum
 
 
 def certified_conv_norm(module: nn.Module, input_shape: Sequence[int], tries: int = 4) -> float | None:
