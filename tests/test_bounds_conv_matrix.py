@@ -208,3 +208,13 @@ def test_many_channels_on_few_positions_take_the_sparse_product(monkeypatch):
     G, m, _, _ = module.conv_gram(conv, (128, 1, 1))
     assert calls == [(128, 128)]
     assert np.allclose(G, A.T @ A, rtol=0, atol=1e-12) and m == 128
+
+
+def test_the_formation_slack_uses_the_inflated_absolute_sums():
+    """With ``m`` large the formation term ``gamma_m ||A||_1 ||A||_inf`` is visible: the certificate must carry it
+    with both float sums inflated by their own rounding ``gamma_{m+n}``."""
+    from lipexact.bounds.conv_matrix import _certify, _gamma
+
+    m, sums = 1 << 40, 1000.0
+    bound = _certify(np.array([[1.0]]), m, sums, sums)
+    assert bound ** 2 >= 1.0 + _gamma(m) * (sums * (1 + _gamma(m + 1))) ** 2

@@ -104,3 +104,18 @@ def test_published_box_constants(name, entry):
     assert result.value == pytest.approx(entry["value"], rel=1e-9)
     assert result.upper == pytest.approx(entry["value"], rel=1e-9)
     assert box.contains_interior(result.witness)
+
+
+@pytest.mark.parametrize("norm", ["1", "inf"])
+def test_the_last_layers_sign_rows_leave_one_round_on_full_dimensional_regions(norm):
+    """Gaussian weights and biases: every pattern the closed model allows has a full-dimensional region, so the
+    first optimum is realizable; a last hidden layer whose binaries were not tied to the signs of ``z`` would
+    pick unrealizable patterns and need cuts."""
+    rng = np.random.default_rng(5)
+    net = ReLUNetwork([(rng.normal(size=(8, 3)), rng.normal(size=8)), (rng.normal(size=(6, 8)), rng.normal(size=6)),
+                       (rng.normal(size=(2, 6)), rng.normal(size=2))])
+    box = (-3 * np.ones(3), 3 * np.ones(3))
+    result = lipschitz_deep(net, "milp", norm=norm, domain=box, time_limit=120)
+    reference = lipschitz_deep(net, "enumerate", norm=norm, domain=box)
+    assert result.status is Status.OPTIMAL and result.value == pytest.approx(reference.value, rel=1e-9)
+    assert (result.stats["rounds"], result.stats["cuts"]) == (1, 0)
