@@ -50,6 +50,22 @@ def test_witness_rechecks_and_lies_below_exact(method, net):
     assert result.timings["total"] >= 0
 
 
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES + [None])  # None: the default device, CUDA where there is one
+@pytest.mark.parametrize("method", sorted(FAST))
+def test_every_search_runs_on_every_device_and_its_witness_rechecks_on_the_cpu(method, device):
+    # the search runs on `device`; the kink check and the pattern are computed beside it, the re-check on the CPU
+    net = TwoLayerReLU([[1.0, -2.0], [0.5, 1.0], [-1.0, 0.0]], [[1.0, -1.0, 2.0]], [0.5, -0.25, 1.0])
+    result = FAST[method](net, device=device)
+    assert result.status == Status.LOWER_BOUND, result.message
+    assert result.stats["device"].startswith(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    assert result.value == pytest.approx(numpy_norm(net, result.witness), rel=RTOL)
+    assert np.array_equal(result.pattern, net.pattern(result.witness))
+    assert result.value <= lipschitz(net, method="brute").value * (1 + RTOL)
+
+
 def test_kink_witness_is_moved_off_the_kink():
     # f(x) = -relu(x) + relu(-x) + 2 relu(x + 1) has L = 1, but autograd at x = 0 (relu'(0) = 0) gives 2.
     net = TwoLayerReLU([[1.0], [-1.0], [1.0]], [[-1.0, 1.0, 2.0]], [0.0, 0.0, 1.0])

@@ -63,6 +63,14 @@ class AffineBlock:
         return all(isinstance(m, (nn.Linear, nn.Flatten, nn.Unflatten, nn.Identity)) or is_dropout(m)
                    for m in self.modules)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the modules' parameters live (the CPU for parameter-free blocks)."""
+        for module in self.modules:
+            for parameter in module.parameters():
+                return parameter.device
+        return torch.device("cpu")
+
     def __call__(self, x):
         for module in self.modules:
             x = module(x)
@@ -84,10 +92,12 @@ class AffineBlock:
         """The dense ``(out_dim, in_dim)`` matrix of the linear part.
 
         A product of weights for Linear blocks; otherwise the operator applied to the identity, in
-        chunks. Raises InvalidInputError (field ``model``) when ``out_dim * in_dim > max_unroll`` and
-        the block is not a product of Linear weights.
+        chunks, run where the modules are. The result is on ``device`` (default: the modules' device).
+        Raises InvalidInputError (field ``model``) when ``out_dim * in_dim > max_unroll`` and the block is
+        not a product of Linear weights.
         """
         dtype = torch.float64 if dtype is None else dtype
+        device = self.device if device is None else torch.device(device)
         if self.is_dense:
             matrix = torch.eye(self.in_dim, dtype=dtype, device=device)
             for module in self.modules:
@@ -104,10 +114,10 @@ class AffineBlock:
         with torch.no_grad():
             for start in range(0, self.in_dim, chunk):
                 stop = min(self.in_dim, start + chunk)
-                basis = torch.zeros(stop - start, self.in_dim, dtype=dtype, device=device)
+                basis = torch.zeros(stop - start, self.in_dim, dtype=dtype, device=self.device)
                 basis[torch.arange(stop - start), torch.arange(start, stop)] = 1.0
                 columns.append(apply(basis).T)
-        return torch.cat(columns, dim=1)
+        return torch.cat(columns, dim=1).to(device)
 
 
 @dataclass

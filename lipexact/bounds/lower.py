@@ -98,7 +98,7 @@ class _KinkCheck:
         """Smallest relative distance to a kink per sample (``inf`` when smooth; None when unchecked)."""
         if self.chain is None:
             return None
-        X = X.to(torch.float64)
+        X = X.to(self.device, torch.float64)
         margin = torch.full((X.shape[0],), math.inf, dtype=torch.float64, device=X.device)
         with torch.no_grad():
             for activation, z in self.chain.preactivations(X):
@@ -114,7 +114,7 @@ class _KinkCheck:
         earlier layers being off their kinks) its pre-activation is locally constant, or flat to first
         order, so ``f`` stays differentiable there. Dead neurons (zero weights) are the common case.
         """
-        x = x.detach().to(torch.float64).reshape(1, *self.chain.input_shape)
+        x = x.detach().to(self.device, torch.float64).reshape(1, *self.chain.input_shape)
         with torch.no_grad():
             layers = [(activation, z[0]) for activation, z in self.chain.preactivations(x)]
         if not layers:
@@ -140,7 +140,7 @@ class _KinkCheck:
         """Activation pattern (``z > 0``) of a witness when every activation is ReLU-like; else None."""
         if self.chain is None:
             return None
-        found = self.chain.preactivations(x.to(torch.float64).reshape(1, *self.chain.input_shape))
+        found = self.chain.preactivations(x.to(self.device, torch.float64).reshape(1, *self.chain.input_shape))
         if not found or any(activation.kinks != (0.0,) for activation, _ in found):
             return None
         return torch.cat([z[0] > 0 for _, z in found]).cpu().numpy()

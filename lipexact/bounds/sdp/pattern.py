@@ -155,6 +155,14 @@ def certify_pm1_dual(K: np.ndarray, y: np.ndarray, error: float = 0.0) -> tuple[
     return bound, deficit
 
 
+def _solver_words(details: dict) -> str:
+    """The solver that proposed the certified dual point, naming a fallback where the requested one failed."""
+    solver, fallback = details.get("solver"), details.get("fallback")
+    if fallback is None:
+        return str(solver)
+    return f"{solver} failed or is not installed; dual point from the {fallback} fallback"
+
+
 def _solve_cvxpy_pm1(K: np.ndarray, solver: str) -> np.ndarray | None:
     import cvxpy as cp
 
@@ -576,7 +584,7 @@ def pattern_sdp(model: Any, input_shape: Any = None, *, device: Any = None, dtyp
         return LipschitzResult(Status.ERROR, None, "pattern_sdp", norm=norm, certificate=certificate,
                                message="the SDP dual point could not be certified", timings={"total": elapsed})
     return LipschitzResult(Status.UPPER_BOUND, bound.value, "pattern_sdp", upper=bound.value, norm=norm,
-                           message=f"pattern SDP ({bound.relaxation}, {bound.details.get('solver')}) over all "
+                           message=f"pattern SDP ({bound.relaxation}, {_solver_words(bound.details)}) over all "
                                    f"2^{net.n_hidden} patterns, certified",
                            certificate=certificate, timings={"total": elapsed},
                            stats={"hidden": net.n_hidden, "size": bound.details.get("size")})
