@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lipexact.deep.bounds import LAST_LAYER_FREE, DeepBounds, _completions, _sign_vectors
+from lipexact.deep.bounds import LAST_LAYER_FREE, VERTEX_FREE, DeepBounds, _completions, _sign_vectors
 from lipexact.deep.exact import ExactNetwork
 from lipexact.deep.network import ReLUNetwork
 from tests.test_deep_bnb import completions, draw_node, random_net
@@ -53,6 +53,72 @@ def test_last_layer_bound_is_the_maximum_over_every_completion(net, norm, data):
     bound = DeepBounds(net, norm).bound(layer, state, affine)
     best = completions(net, norm, layer, fixed, state, None, None)
     assert best <= bound <= best * (1 + 1e-8) + 1e-12 * (1 + abs(best))
+
+
+@settings(max_examples=40)
+@given(deep_nets(max_hidden=10, max_outputs=3), st.sampled_from(NORMS), st.data())
+def test_vertex_bound_is_the_maximum_over_every_completion_at_any_layer(net, norm, data):
+    """Globally, with at most VERTEX_FREE free units in all (any layer, the later layers all free), the node
+    bound is the largest norm over every completion, realizable or not: J is multilinear in the free units."""
+    sizes = net.hidden_sizes
+    layer = data.draw(st.integers(0, len(sizes) - 1))
+    fixed = [np.array(data.draw(st.lists(st.booleans(), min_size=w, max_size=w))) for w in sizes[:layer]]
+    state = np.array(data.draw(st.lists(st.sampled_from((-1, 0, 1)), min_size=sizes[layer], max_size=sizes[layer])),
+                     dtype=np.int8)
+    assert np.count_nonzero(state < 0) + sum(sizes[layer + 1:]) <= VERTEX_FREE
+    affine = ExactNetwork(net).maps(fixed + [np.zeros(sizes[layer], dtype=bool)])[layer]
+    bounds = DeepBounds(net, norm)
+    linear = affine.float_linear()
+    exact = bounds.vertices(layer, bounds.stability(layer, state, linear, None), linear)
+    best = completions(net, norm, layer, fixed, state, None, None)
+    assert exact is not None and best <= exact <= best * (1 + 1e-9) + 1e-12 * (1 + abs(best))
+    assert bounds.bound(layer, state, affine) == pytest.approx(exact, rel=1e-9, abs=1e-300)
+    import lipexact.deep.bounds as module
+
+    chunk, module._SPECTRAL_CHUNK = module._SPECTRAL_CHUNK, 1  # the Frobenius-ordered stop, one norm at a time
+    try:
+        assert bounds.vertices(layer, bounds.stability(layer, state, linear, None), linear) == exact
+    finally:
+        module._SPECTRAL_CHUNK = chunk
+
+
+def test_vertex_bound_steps_aside_beyond_its_budget_and_is_far_tighter_than_riesz_thorin():
+    rng = np.random.default_rng(4)
+    net = ReLUNetwork([(rng.standard_normal((6, 4)), None), (rng.standard_normal((5, 6)), None),
+                       (rng.standard_normal((3, 5)), None)])
+    first = ExactNetwork(net).first()
+    bounds = DeepBounds(net, "2")
+    linear = first.float_linear()
+    free = bounds.stability(0, np.full(6, -1, dtype=np.int8), linear, None)  # 11 free units in all
+    import lipexact.deep.bounds as module
+
+    budget, module.VERTEX_FREE = module.VERTEX_FREE, 10
+    try:
+        assert bounds.vertices(0, free, linear) is None
+        other = bounds.bound(0, np.full(6, -1, dtype=np.int8), first)
+    finally:
+        module.VERTEX_FREE = budget
+    exact = bounds.bound(0, np.full(6, -1, dtype=np.int8), first)
+    best = completions(net, "2", 0, [], np.full(6, -1, dtype=np.int8))
+    assert best <= exact <= best * (1 + 1e-9) and exact < 0.9 * other
+
+
+def test_vertex_bound_keeps_taking_spectral_norms_past_the_largest_frobenius_norm():
+    # on this net the completion of largest Frobenius norm has spectral norm 3.154, the largest is 3.186
+    rng = np.random.default_rng(0)
+    net = ReLUNetwork([(rng.standard_normal((6, 3)), None), (rng.standard_normal((3, 6)), None)])
+    first = ExactNetwork(net).first()
+    linear = first.float_linear()
+    best = completions(net, "2", 0, [], np.full(6, -1, dtype=np.int8))
+    import lipexact.deep.bounds as module
+
+    chunk, module._SPECTRAL_CHUNK = module._SPECTRAL_CHUNK, 1
+    try:
+        bounds = DeepBounds(net, "2")
+        value = bounds.vertices(0, bounds.stability(0, np.full(6, -1, dtype=np.int8), linear, None), linear)
+    finally:
+        module._SPECTRAL_CHUNK = chunk
+    assert best == pytest.approx(3.185530556552948, rel=1e-12) and best <= value <= best * (1 + 1e-9)
 
 
 def test_signed_bound_is_strictly_tighter_where_signs_cancel():
