@@ -157,3 +157,12 @@ def test_infinite_weights_products_give_an_infinite_bound_not_a_small_one():
     net = ReLUNetwork([([[big, big]], None), ([[big]], None), ([[big]], None)])
     bound = DeepBounds(net, "2").bound(0, np.array([-1], dtype=np.int8), ExactNetwork(net).first())
     assert bound == math.inf  # the true bound 2^0.5 1e600 does not fit in a float: never a finite (wrong) one
+    wide = ReLUNetwork([([[big, big], [big, -big]], None), ([[big, big], [-big, big]], None),
+                        ([[big, big], [big, -big]], None)])  # two outputs: the spectral-norm path of the vertices
+    linear = ExactNetwork(wide).first().float_linear()
+    for norm in NORMS:
+        state = np.array([-1, -1], dtype=np.int8)
+        bounds = DeepBounds(wide, norm)
+        assert bounds.bound(0, state, ExactNetwork(wide).first()) == math.inf
+        # the enumeration itself says inf (its products met inf - inf and inf * 0: NaN, never passed on)
+        assert bounds.vertices(0, bounds.stability(0, state, linear, None), linear) == math.inf

@@ -412,6 +412,8 @@ class DeepBounds:
                 L = (fixed.reshape(-1, fixed.shape[-1]) @ following).reshape(*fixed.shape[:-1], -1)  # one product
                 A = A @ (self.abs_weights[j] if j > layer else np.abs(linear))
             slack = PRODUCT_SLACK * float(jacobian_norms(A, self.norm))
+            if not math.isfinite(slack):  # A >= |J| overflowed: so may J (inf, or NaN where inf met 0 or -inf)
+                return math.inf
             if self.norm != "2" or L.shape[1] == 1:
                 return float(jacobian_norms(L, self.norm).max()) + slack
             # ||J||_2 <= ||J||_F: spectral norms in decreasing order of the Frobenius norms, until no remaining
