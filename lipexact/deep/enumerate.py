@@ -488,6 +488,7 @@ class DeepSearch:
         if self.bnb and node.bound <= self.threshold():
             self.prune(node.bound)
             return
+        inherited = node.point is not None and node.depth > 0  # the parent offered this point already
         if node.point is None:
             status, point = self.find_point(node)
             if status == "empty" or (status == "nonempty" and point is None):
@@ -509,7 +510,8 @@ class DeepSearch:
         if self.bnb:
             if node.layer != layer_before or node.depth == 0 or tightened is not None:
                 node.bound = self.node_bound(node)  # units fixed since the bound was taken: tighten it
-            self.offer(x)
+            if not inherited:
+                self.offer(x)
             if node.bound <= self.threshold():
                 self.prune(node.bound)
                 return
