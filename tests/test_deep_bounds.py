@@ -98,6 +98,14 @@ def test_vertex_bound_steps_aside_beyond_its_budget_and_is_far_tighter_than_ries
         other = bounds.bound(0, np.full(6, -1, dtype=np.int8), first)
     finally:
         module.VERTEX_FREE = budget
+    entries, module.VERTEX_ENTRIES = module.VERTEX_ENTRIES, (1 << 11) * 3 * 6 - 1  # 2^11 stacks of 3 x 6
+    try:
+        assert bounds.vertices(0, free, linear) is None
+        assert bounds.bound(0, np.full(6, -1, dtype=np.int8), first) == other
+        module.VERTEX_ENTRIES += 1
+        assert bounds.vertices(0, free, linear) is not None
+    finally:
+        module.VERTEX_ENTRIES = entries
     exact = bounds.bound(0, np.full(6, -1, dtype=np.int8), first)
     best = completions(net, "2", 0, [], np.full(6, -1, dtype=np.int8))
     assert best <= exact <= best * (1 + 1e-9) and exact < 0.9 * other

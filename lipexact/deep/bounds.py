@@ -106,6 +106,9 @@ LAST_LAYER_FREE = 10
 #: Most free units, all layers together, whose completions :meth:`DeepBounds.vertices` enumerates (``2^k``
 #: Jacobians). 12 keeps one call near a few milliseconds on 10-30-30-30-3.
 VERTEX_FREE = 12
+#: Most entries of the stack of partial products :meth:`DeepBounds.vertices` may hold (2^22 floats: 32 MiB),
+#: so that many outputs or wide layers fall back to the other bounds instead of taking the memory.
+VERTEX_ENTRIES = 1 << 22
 #: Spectral norms taken at once by :meth:`DeepBounds.vertices` (in decreasing order of the Frobenius norms).
 _SPECTRAL_CHUNK = 32
 #: The Jacobian bounds: ``interval`` (entrywise only) or ``signed`` (entrywise and sign vectors, the default).
@@ -384,7 +387,8 @@ class DeepBounds:
 
     def vertices(self, layer: int, states: list, linear: np.ndarray) -> float | None:
         """The largest ``||J||`` over every completion (realizable or not), by enumeration; None beyond
-        :data:`VERTEX_FREE` free units in all (``states`` from :meth:`stability`).
+        :data:`VERTEX_FREE` free units in all or :data:`VERTEX_ENTRIES` entries (``states`` from
+        :meth:`stability`).
 
         ``J = W_k D_{k-1} ... W_{l+1} D_l M_l`` is multilinear in the free entries of the ``D`` (each appears
         to the first power), so with the others fixed it is affine in any one of them, and its norm, a convex
@@ -393,7 +397,9 @@ class DeepBounds:
         Jacobian's float error is below ``PRODUCT_SLACK A`` entrywise (``A`` the absolute product over the
         units not fixed off, as in :meth:`entrywise`), so ``||J|| <= ||J_float|| + PRODUCT_SLACK ||A||`` (the
         three norms are monotone on non-negative matrices and ``||E|| <= || |E| ||``)."""
-        if sum(int(np.count_nonzero(state < 0)) for state in states) > VERTEX_FREE:
+        total = sum(int(np.count_nonzero(state < 0)) for state in states)
+        widths = [W.shape[0] for W in self.weights[layer:]] + [linear.shape[1]]
+        if total > VERTEX_FREE or (1 << total) * self.weights[-1].shape[0] * max(widths) > VERTEX_ENTRIES:
             return None
         L = self.weights[-1][None]
         A = self.abs_weights[-1]
