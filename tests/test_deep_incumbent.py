@@ -3,17 +3,32 @@
 from itertools import count
 
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lipexact.deep.enumerate import DeepSearch
 from lipexact.deep.incumbent import RESTART_FIRST, cell_walk, local_search, pattern_norms, restart_effort
 from lipexact.deep.network import ReLUNetwork
 from lipexact.exact.problem import Clock
+from lipexact.norms import jacobian_norms
+from tests.test_deep_strategies import deep_nets
 
 
 def random_net(sizes, seed):
     rng = np.random.default_rng(seed)
     return ReLUNetwork([(rng.standard_normal((o, i)) / np.sqrt(i), rng.standard_normal(o) / np.sqrt(i))
                         for i, o in zip(sizes[:-1], sizes[1:])])
+
+
+@settings(max_examples=40)
+@given(deep_nets(max_inputs=3, max_outputs=3), st.sampled_from(("2", "1", "inf")), st.integers(0, 2 ** 32 - 1))
+def test_pattern_norms_are_the_norms_of_each_points_cell(net, norm, seed):
+    # from the outputs where they are fewer than the inputs, from the inputs otherwise: the same Jacobians
+    points = np.random.default_rng(seed).normal(size=(5, net.n_inputs)) * 3
+    expected = [float(jacobian_norms(net.jacobian_of_patterns([z > 0 for z in net.preactivations(x)]), norm))
+                for x in points]
+    assert pattern_norms(net, points, norm) == pytest.approx(expected, rel=1e-12, abs=1e-300)
 
 
 def test_restarts_come_at_doubling_node_counts_with_doubling_effort():
