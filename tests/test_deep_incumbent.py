@@ -29,6 +29,7 @@ def test_pattern_norms_are_the_norms_of_each_points_cell(net, norm, seed):
     expected = [float(jacobian_norms(net.jacobian_of_patterns([z > 0 for z in net.preactivations(x)]), norm))
                 for x in points]
     assert pattern_norms(net, points, norm) == pytest.approx(expected, rel=1e-12, abs=1e-300)
+    assert pattern_norms(net, points[:0], norm).shape == (0,)  # no points: no values (not a reshape error)
 
 
 def test_restarts_come_at_doubling_node_counts_with_doubling_effort():

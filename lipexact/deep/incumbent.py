@@ -39,7 +39,7 @@ def pattern_norms(net: ReLUNetwork, points: np.ndarray, norm: str) -> np.ndarray
     if m <= n:  # from the outputs: one (points * m) x width product per layer (3-9x faster at 1024 points)
         J = np.broadcast_to(weights[-1], (count,) + weights[-1].shape)
         for W, z in zip(reversed(weights[:-1]), reversed(pre)):
-            J = ((J * (z > 0)[:, None, :]).reshape(count * m, -1) @ W).reshape(count, m, -1)
+            J = ((J * (z > 0)[:, None, :]).reshape(count * m, W.shape[0]) @ W).reshape(count, m, W.shape[1])
     else:
         J = np.broadcast_to(weights[0], (count,) + weights[0].shape)
         for W, z in zip(weights[1:], pre):
