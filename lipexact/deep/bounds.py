@@ -407,15 +407,18 @@ class DeepBounds:
             for j in range(len(self.weights) - 2, layer - 1, -1):
                 state = states[j - layer]
                 free = np.flatnonzero(state < 0)
-                fixed = L * (state == 1)
-                if free.size:
-                    codes = _completions(free.size)
-                    grown = np.repeat(fixed[:, None], codes.shape[0], axis=1)
-                    grown[:, :, :, free] = L[:, None][:, :, :, free] * codes[None, :, None, :]
-                    fixed = grown.reshape(-1, *L.shape[1:])
-                A = A * (state != 0)
                 following = self.weights[j] if j > layer else linear
-                L = (fixed.reshape(-1, fixed.shape[-1]) @ following).reshape(*fixed.shape[:-1], -1)  # one product
+                stack, m, width = L.shape[0], L.shape[1], following.shape[1]
+                base = ((L * (state == 1)).reshape(stack * m, -1) @ following).reshape(stack, m, width)
+                if free.size:  # each free unit adds its share L[:, :, i] (x) following[i] where it is on
+                    shares = L[:, :, free][:, :, :, None] * following[free][None, None]  # stack x m x f x width
+                    codes = _completions(free.size)
+                    added = (codes @ shares.transpose(2, 0, 1, 3).reshape(free.size, -1))
+                    added = added.reshape(codes.shape[0], stack, m, width).transpose(1, 0, 2, 3)
+                    L = (base[:, None] + added).reshape(-1, m, width)
+                else:
+                    L = base
+                A = A * (state != 0)
                 A = A @ (self.abs_weights[j] if j > layer else np.abs(linear))
             slack = PRODUCT_SLACK * float(jacobian_norms(A, self.norm))
             if not math.isfinite(slack):  # A >= |J| overflowed: so may J (inf, or NaN where inf met 0 or -inf)
