@@ -393,7 +393,9 @@ class DeepBounds:
         ``J = W_k D_{k-1} ... W_{l+1} D_l M_l`` is multilinear in the free entries of the ``D`` (each appears
         to the first power), so with the others fixed it is affine in any one of them, and its norm, a convex
         function of it, is largest at 0 or 1: the maximum over ``[0, 1]^k`` is reached at one of the ``2^k``
-        completions. Products run from the outputs, doubling the stack at each free unit. Rounding: each
+        completions. Products run from the outputs: at each layer the fixed part of every partial product is
+        multiplied once and each free unit's share (its column times its row of the next map) is added to the
+        completions where it is on, so the stack doubles at each free unit. Rounding: each
         Jacobian's float error is below ``PRODUCT_SLACK A`` entrywise (``A`` the absolute product over the
         units not fixed off, as in :meth:`entrywise`), so ``||J|| <= ||J_float|| + PRODUCT_SLACK ||A||`` (the
         three norms are monotone on non-negative matrices and ``||E|| <= || |E| ||``)."""
