@@ -191,6 +191,17 @@ def test_cvxpy_solvers_give_certified_bounds(solver):
     assert abs(other.value - ipm) <= 1e-3 * ipm  # SCS is first order: looser, still certified
 
 
+def test_a_solver_that_fails_is_named_as_such_and_the_fallback_bound_stays_certified(monkeypatch):
+    # SCS missing (or failing) on a machine: the dual point comes from the diagonal fallback, and says so
+    rng = np.random.default_rng(2)
+    net = TwoLayerReLU(rng.standard_normal((6, 2)), rng.standard_normal((1, 6)), rng.standard_normal(6))
+    monkeypatch.setattr(pattern, "_solve_cvxpy_pm1", lambda K, solver: None)
+    result = pattern_sdp(net, solver="scs")
+    assert result.status is Status.UPPER_BOUND and all_patterns_max(net) <= result.value
+    assert "scs failed or is not installed; dual point from the diagonal dominance fallback" in result.message
+    assert "fallback" not in pattern_sdp(net).message
+
+
 def test_binary_norm_bound_with_a_fixed_part_and_a_target():
     rng = np.random.default_rng(3)
     c, rows = rng.standard_normal(4), rng.standard_normal((7, 4))
