@@ -31,3 +31,29 @@ def test_unknown_norms_are_rejected(bad):
     with pytest.raises(InvalidInputError) as error:
         parse_norm(bad)
     assert error.value.field == "norm"
+
+
+@given(st.integers(0, 2 ** 32 - 1), st.sampled_from([(3, 10), (10, 3), (2, 2), (16, 40), (5, 1), (17, 17)]),
+       st.integers(-300, 300), st.booleans())
+def test_spectral_norms_of_stacks_match_the_svd(seed, shape, exponent, low_rank):
+    """The Gram route (small sides) agrees with the SVD to a few ulps, at any scale and for rank-deficient
+    matrices; (17, 17) takes the SVD itself."""
+    rng = np.random.default_rng(seed)
+    J = rng.standard_normal((6,) + shape)
+    if low_rank:
+        J = J[..., :, :1] @ rng.standard_normal((6, 1, shape[1]))
+    J = np.ldexp(J, exponent)
+    expected = np.linalg.norm(J, ord=2, axis=(-2, -1))
+    np.testing.assert_allclose(jacobian_norms(J, "2"), expected, rtol=1e-13, atol=0)
+
+
+def test_spectral_norms_of_non_finite_matrices_are_never_finite():
+    """A non-finite matrix gets no finite norm: NaN, inf, or the SVD's refusal (as before the Gram route)."""
+    for bad in (np.inf, np.nan):
+        J = np.ones((2, 3, 4))
+        J[1, 0, 0] = bad
+        try:
+            values = jacobian_norms(J, "2")
+        except np.linalg.LinAlgError:
+            continue
+        assert values[0] == pytest.approx(np.sqrt(12.0)) and not np.isfinite(values[1])
