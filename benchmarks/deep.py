@@ -6,6 +6,9 @@
 - **published**: the seven published exact constants of ``../shared/networks`` (LipBaB 4-5-5-3 and
   10-15-10-3 on boxes, three norms; ExLipBaB 4-6-6-3 global l2), each solved by ``auto`` with its time; a
   check per constant (``optimal`` and within 1e-9 relative). Skipped with a message when the folder is absent.
+- **small boxes** (not in ``--published``): LipBaB-like 10-30-30-30-3 nets (:func:`small_box_network`, seeds
+  :data:`SMALL_BOX_SEEDS`) on ``[0, 0.1]^10``, norms 2, 1 and inf (``--quick``: l2), each solved by ``auto``; the
+  check of issue 13's target (every one proven in under :data:`SMALL_BOX_TARGET` s; judged outside ``--quick``).
 - **node bounds, before and after**: :func:`lipexact.deep.enumerate.run_search` (branch and bound) with the
   entrywise interval Jacobian bound (``jacobian="interval"``, the bound before this section existed) and with
   the sign-vector, orthant, last-layer and layer-norm split bounds (``"signed"``, the default), side by side
@@ -38,7 +41,8 @@ import numpy as np
 
 from benchmarks.report import Check, Section, Table
 
-__all__ = ["PROG", "random_network", "measure", "run_deep", "build_section", "section_mode", "section", "main",
+__all__ = ["PROG", "random_network", "small_box_network", "SMALL_BOX_TARGET", "SMALL_BOX_SEEDS", "small_box_check",
+           "measure", "run_deep", "build_section", "section_mode", "section", "main",
            "entry"]
 
 PROG = "python -m benchmarks.deep"
@@ -58,6 +62,28 @@ def random_network(sizes: Sequence[int], seed: int):
     rng = np.random.default_rng(seed)
     return ReLUNetwork([(rng.standard_normal((o, i)) / np.sqrt(i), rng.standard_normal(o) / np.sqrt(i))
                         for i, o in zip(sizes[:-1], sizes[1:])])
+
+
+def small_box_network(sizes: Sequence[int], seed: int):
+    """LipBaB-like networks for small boxes: weights ``0.65 N(0, 1)``, biases ``-0.35 + 0.9 N(0, 1)`` (many units
+    stable on ``[0, 0.1]^n``).
+
+    Examples
+    --------
+    >>> small_box_network([3, 4, 2], 0).sizes
+    [3, 4, 2]
+    """
+    from lipexact.deep.network import ReLUNetwork
+
+    rng = np.random.default_rng(seed)
+    return ReLUNetwork([(0.65 * rng.standard_normal((o, i)), -0.35 + 0.9 * rng.standard_normal(o))
+                        for i, o in zip(sizes[:-1], sizes[1:])])
+
+
+#: Issue 13: every 10-30-30-30-3 network of LipBaB's kind on ``[0, 0.1]^10`` proven in under this many seconds.
+SMALL_BOX_TARGET = 1.0
+#: Seeds of the small-box networks per mode (``quick``: l2 only; the others: norms 2, 1 and inf).
+SMALL_BOX_SEEDS = {"quick": (0, 1, 2), "default": tuple(range(6)), "full": tuple(range(10))}
 
 
 @dataclass
@@ -213,6 +239,16 @@ def run_deep(mode: str = "default", seed: int = 0, progress: bool = True) -> Dee
     if mode == "published":
         load_end = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
         return DeepResult(runs, checks, skipped, mode, seed, limit, load_start, load_end, time.perf_counter() - start)
+    # small boxes: LipBaB-like nets on [0, 0.1]^10, the < 1 s target judged per run outside quick
+    small_norms = ("2",) if mode == "quick" else ("2", "1", "inf")
+    small_runs = []
+    for small_seed in SMALL_BOX_SEEDS[mode]:
+        net = small_box_network([10, 30, 30, 30, 3], small_seed)
+        for norm in small_norms:
+            run = _solve("small", f"10-30-30-30-3 s{small_seed}", net, norm, (0.0, 0.1), limit, seed)
+            small_runs.append(run)
+            log(run)
+    checks.append(small_box_check(small_runs, judged=mode != "quick"))
     # node bounds before and after, side by side
     comparisons = [("8-10-10-1", None, "2"), ("8-10-10-1", None, "inf")] if mode == "quick" else \
         [("11-12-12-1", None, "2"), ("11-12-12-1", None, "inf"), ("10-20-20-1", (0.0, 1.0), "inf"),
@@ -251,6 +287,27 @@ def run_deep(mode: str = "default", seed: int = 0, progress: bool = True) -> Dee
     return DeepResult(runs, checks, skipped, mode, seed, limit, load_start, load_end, time.perf_counter() - start)
 
 
+def small_box_check(runs: Sequence[Run], judged: bool = True) -> Check:
+    """Issue 13's small-box target: every run ``optimal`` in under :data:`SMALL_BOX_TARGET` seconds (not judged,
+    only recorded, when ``judged`` is False); the detail names every run that missed it.
+
+    Examples
+    --------
+    >>> fast = Run("small", "s0", "[0, 0.1]^10", "2", "auto (bnb)", 60.0, "optimal", 1.0, 1.0, 0.5, 10, 1.0, 0.1)
+    >>> slow = Run("small", "s2", "[0, 0.1]^10", "2", "auto (bnb)", 60.0, "optimal", 1.0, 1.0, 4.2, 800, 1.0, 0.1)
+    >>> small_box_check([fast]).passed, small_box_check([fast, slow]).passed, small_box_check([slow], judged=False).passed
+    (True, False, None)
+    >>> small_box_check([fast, slow]).detail
+    '1 of 2 runs; s2 l2: optimal 4.20 s'
+    """
+    slow = [r for r in runs if not (r.status == "optimal" and r.seconds < SMALL_BOX_TARGET)]
+    detail = (f"{len(runs) - len(slow)} of {len(runs)} runs; "
+              + ("; ".join(f"{r.name} l{r.norm}: {r.status} {r.seconds:.2f} s" for r in slow) or "none slower")
+              + ("" if judged else " (recorded, not judged)"))
+    return Check(f"small boxes: every 10-30-30-30-3 net of LipBaB's kind on [0, 0.1]^10 proven in < "
+                 f"{SMALL_BOX_TARGET:g} s", (not slow) if judged and runs else None, detail)
+
+
 def _fmt(value: float | None) -> Any:
     return None if value is None else float(f"{value:.10g}")
 
@@ -284,6 +341,10 @@ def build_section(result: DeepResult, key: str = "deep",
 
     section.tables.append(Table(f"{key}_published", "Published exact constants (../shared/networks)", columns,
                                 rows("published")))
+    section.tables.append(Table(f"{key}_small", f"Small boxes: LipBaB-like 10-30-30-30-3 nets (weights 0.65 N(0, 1), "
+                                "biases -0.35 + 0.9 N(0, 1)) on [0, 0.1]^10, target < "
+                                f"{SMALL_BOX_TARGET:g} s each", columns, rows("small"),
+                                ["Wall seconds of one run each on the shared machine (the load is in the row)."]))
     section.tables.append(Table(f"{key}_random", "Random deep networks: time to proof or the bracket at the limit",
                                 columns, rows("random")))
     section.tables.append(Table(f"{key}_targets", "Global l2 targets (11-12-12-1 < 60 s, 11-24-24-1 < 10 min, "

@@ -56,3 +56,20 @@ def test_a_standalone_section_refuses_a_file_as_its_folder_before_running(tmp_pa
     with pytest.raises(InvalidInputError, match="seed"):
         run_one_section("prog", [], "deep", tmp_path / "new", -1, lambda: called.append(1), {})
     assert called == [] and not (tmp_path / "new").exists()
+
+
+def test_the_small_box_check_fails_on_a_slow_or_unproven_run_and_names_it():
+    from benchmarks.deep import SMALL_BOX_TARGET, small_box_check
+
+    def small(name, seconds, status="optimal"):
+        return Run("small", name, "[0, 0.1]^10", "inf", "auto (bnb)", 60.0, status, 1.0, 1.0, seconds, 5, 1.0, 0.1)
+
+    assert small_box_check([small("s0", 0.2), small("s1", 0.9)]).passed is True
+    failed = small_box_check([small("s0", 0.2), small("s2", SMALL_BOX_TARGET)])  # the target is strict
+    assert failed.passed is False and "s2 linf" in failed.detail and "s0" not in failed.detail
+    unproven = small_box_check([small("s3", 0.1, status="time_limit")])
+    assert unproven.passed is False and "time_limit" in unproven.detail
+    assert small_box_check([small("s2", 5.0)], judged=False).passed is None
+    assert small_box_check([]).passed is None  # nothing measured proves nothing
+    section = build_section(DeepResult([small("s0", 0.2)], [], [], "default", 0, 60.0, None, None, 1.0))
+    assert [row[0] for row in {t.key: t for t in section.tables}["deep_small"].rows] == ["s0"]
