@@ -201,3 +201,28 @@ def test_bad_input_is_refused_and_failures_become_errors(monkeypatch):
     monkeypatch.setattr(solve, "run_search", broken)
     result = lipschitz_deep(net)
     assert result.status is Status.ERROR and "boom" in result.message
+
+
+@pytest.mark.parametrize("bnb", [False, True])
+def test_no_unit_stable_on_the_box_is_left_to_branch_on(bnb):
+    """Box stability is checked once per layer and inherited by the children of that layer: every unit a node
+    branches on must still straddle 0 over the box (exact range), at every layer."""
+    from benchmarks.deep import small_box_network
+    from lipexact.deep.enumerate import DeepSearch
+    from lipexact.domain import as_box
+    from lipexact.exact.problem import Clock
+
+    class Checking(DeepSearch):
+        layers = set()
+
+        def choose(self, node):
+            for i in np.flatnonzero(node.current < 0).tolist():
+                low, high = node.affine.box_range(i, self.box_low, self.box_high)
+                assert low < 0 < high, (node.layer, i)
+            self.layers.add(node.layer)
+            return super().choose(node)
+
+    net = small_box_network([4, 8, 8, 8, 2], 3)
+    search = Checking(net, "2", as_box(([0.0] * 4, [0.5] * 4), 4), Clock(), node_limit=300, bnb=bnb)
+    search.run()
+    assert search.layers == {0, 1, 2} and search.stats["stable_by_box"] > 0

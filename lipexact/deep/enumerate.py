@@ -99,6 +99,9 @@ class DeepNode:
     """Proven upper bound on every completion (branch and bound; ``inf`` when not computed)."""
     region: tuple | None = None
     """Proven intervals ``(lo, hi)`` of ``layer``'s pre-activations over an enclosing region (``lp_bounds``)."""
+    checked: int = -1
+    """The layer whose free units :meth:`DeepSearch.fix_unbranched` has checked (constant or stable on the box:
+    properties of the layer's map, the same for every node of that layer)."""
 
 
 @dataclass
@@ -441,7 +444,8 @@ class DeepSearch:
         """Fix every unit that needs no branching (constant or stable on the box), layer after layer; True
         when the node became a leaf (and was counted)."""
         while True:
-            free = np.flatnonzero(node.current < 0)
+            free = np.flatnonzero(node.current < 0) if node.checked != node.layer else np.empty(0, dtype=np.int64)
+            node.checked = node.layer
             if free.size:
                 node.current = node.current.copy()
             for i in free.tolist():
@@ -525,7 +529,8 @@ class DeepSearch:
             current = node.current.copy()
             current[unit] = 1 if on else 0
             child = DeepNode(node.layer, node.patterns, current, node.affine, node.rows + [row],
-                             x if inherits else None, None if inherits else x, node.depth + 1, region=node.region)
+                             x if inherits else None, None if inherits else x, node.depth + 1, region=node.region,
+                             checked=node.checked)
             if self.bnb:
                 known = self.child_bounds.get((unit, int(on)))
                 if known is None:
