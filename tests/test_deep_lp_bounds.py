@@ -198,3 +198,66 @@ def test_hints_skip_lps_and_never_make_a_bound_invalid():
     parent.points_high[0] = np.array([1.0, 1.0])
     cut = region_intervals(M, e, cut_A, cut_c, low, high, hints=parent)
     assert cut.lps == 2 and abs(cut.hi[0]) <= 1e-6  # (and the min side: its corner (1, 0) is cut off too)
+
+
+def next_layer_case(net, data):
+    """A node below the last ReLU layer on a box, its region rows and proven intervals, and the LP relaxation's
+    intervals of every unit of the next layer."""
+    from lipexact.deep.exact import exact_rows
+    from lipexact.deep.lp_bounds import next_layer_intervals
+
+    sizes = net.hidden_sizes
+    box = data.draw(boxes(net.n_inputs))
+    layer = data.draw(st.integers(0, len(sizes) - 2))  # a layer with a next ReLU layer
+    fixed = [np.array(data.draw(st.lists(st.booleans(), min_size=w, max_size=w))) for w in sizes[:layer]]
+    state = np.array(data.draw(st.lists(st.sampled_from((-1, 0, 1)), min_size=sizes[layer], max_size=sizes[layer])),
+                     dtype=np.int8)
+    affine = ExactNetwork(net).maps(fixed + [np.zeros(sizes[layer], dtype=bool)])[layer]
+    lower, upper = box
+    rows = node_rows(net, fixed, state, affine)
+    exact = exact_rows(rows, net.n_inputs)
+    linear, offset = affine.float_linear(), float_offset(affine)
+    found = region_intervals(linear, offset, exact.A, exact.c, lower, upper)
+    width = net.hidden_sizes[layer + 1]
+    lo2, hi2, lps = next_layer_intervals(linear, offset, state, found.lo, found.hi, exact.A, exact.c, lower, upper,
+                                         net.weights[layer + 1], net.biases[layer + 1], range(width))
+    return box, layer, fixed, state, affine, exact, found, lo2, hi2
+
+
+@settings(max_examples=60, deadline=None)
+@given(deep_nets(max_hidden=7), st.data())
+def test_next_layer_intervals_contain_the_next_layer_at_every_point_of_the_region(net, data):
+    """Sampled points strictly inside the node's region: the next layer's actual pre-activations lie in the
+    relaxation's intervals (whatever the free units of the node's layer do there)."""
+    box, layer, fixed, state, affine, exact, found, lo2, hi2 = next_layer_case(net, data)
+    lower, upper = box
+    assert np.all(lo2 <= hi2)
+    points = lower + (upper - lower) * np.random.default_rng(0).random((4000, net.n_inputs))
+    inside = np.all(points @ exact.A.T + exact.c > 0, axis=1) if exact.A.size else np.ones(len(points), bool)
+    z = net.preactivations(points[inside])[layer + 1]
+    scale = 1e-9 * (1 + np.abs(z))
+    assert np.all(z >= lo2 - scale) and np.all(z <= hi2 + scale)
+
+
+@settings(max_examples=40, deadline=None)
+@given(deep_nets(max_hidden=6), st.sampled_from(NORMS), st.data())
+def test_node_bound_with_next_layer_intervals_never_falls_below_the_best_completion(net, norm, data):
+    box, layer, fixed, state, affine, exact, found, lo2, hi2 = next_layer_case(net, data)
+    bound = DeepBounds(net, norm, box).bound(layer, state, affine, (found.lo, found.hi, found, (lo2, hi2)))
+    best = completions(net, norm, layer, fixed, state, box[0], box[1])
+    assert best <= bound, (best, bound)
+
+
+def test_the_relaxation_keeps_exact_optima_and_refuses_non_finite_data():
+    """relu(x) + relu(-x) - 1 = |x| - 1 over x in [-1, 1] has exact range [-1, 0]: the proven interval contains it
+    (margins push outward, never inward); with a non-finite row no bound comes out."""
+    from lipexact.deep.lp_bounds import next_layer_intervals
+
+    args = (np.array([[1.0], [-1.0]]), np.zeros(2), np.array([-1, -1]), np.array([-1.0, -1.0]), np.array([1.0, 1.0]),
+            np.zeros((0, 1)), np.zeros(0), -np.ones(1), np.ones(1), np.array([[1.0, 1.0]]), np.array([-1.0]), [0])
+    lo2, hi2, lps = next_layer_intervals(*args)
+    assert lps == 2 and -1.0 - 1e-6 <= lo2[0] <= -1.0 and 0.0 <= hi2[0] <= 1e-6
+    broken = list(args)
+    broken[3] = np.array([-np.inf, -1.0])
+    lo2, hi2, lps = next_layer_intervals(*broken)
+    assert (lo2[0], hi2[0], lps) == (-np.inf, np.inf, 0)

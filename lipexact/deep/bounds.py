@@ -163,7 +163,9 @@ class DeepBounds:
         ``region``: proven intervals ``(lo, hi)`` of layer ``layer``'s pre-activations over the node's region
         (:func:`lipexact.deep.lp_bounds.region_intervals`); they are intersected with the box intervals, so
         "certainly" then means over the node's region (all the bound needs: its completions are the patterns
-        realized there), and the downstream interval and linear bounds start from the tighter intervals."""
+        realized there), and the downstream interval and linear bounds start from the tighter intervals. A fourth
+        entry, when present and not None, holds proven intervals ``(lo, hi)`` of the NEXT layer's pre-activations
+        over the region (:func:`lipexact.deep.lp_bounds.next_layer_intervals`), intersected likewise."""
         widths = [W.shape[0] for W in self.weights[:-1]]
         if self.box is None:
             return [state] + [np.full(w, -1, dtype=np.int8) for w in widths[layer + 1:]]
@@ -200,6 +202,8 @@ class DeepBounds:
                 s_lo, s_hi = self.back_substitute(layer, j + 1, intervals, linear, offset)
                 slack = INTERVAL_MARGIN * 2 * (j + 2 - layer) * absolute + 1e-300
                 lo, hi = np.maximum(lo, s_lo - slack), np.minimum(hi, s_hi + slack)
+                if j == layer and region is not None and len(region) > 3 and region[3] is not None:
+                    lo, hi = np.maximum(lo, region[3][0]), np.minimum(hi, region[3][1])  # proven over the region
                 bad = ~(np.isfinite(lo) & np.isfinite(hi))
                 lo, hi = np.where(bad, -np.inf, lo), np.where(bad, np.inf, hi)
         return result

@@ -120,6 +120,8 @@ LP_BOUNDS = ("off", "layer", "node")
 #: ``lp_bounds``: most units per node whose LPs are solved (the largest branching scores first; measured in
 #: :class:`DeepSearch`).
 LP_UNITS = 8
+#: Most next-layer units per node bounded by the LP relaxation (:meth:`DeepSearch.tighten_next`).
+NEXT_LP_UNITS = 30
 
 
 class DeepSearch:
@@ -181,6 +183,7 @@ class DeepSearch:
         self.lp_units = LP_UNITS
         self.lp_hints = True  # False: the children re-solve every LP (for measurements)
         self.fast_regions = True  # False: decide_region only, the earlier path (for measurements)
+        self.next_lp = self.lp_bounds == "node"  # next-layer intervals by LP relaxation (tighten_next)
         self.net = net
         self.norm = norm
         self.domain = domain
@@ -261,7 +264,34 @@ class DeepSearch:
             if node.layer == layer:  # same region: its other intervals stand
                 break
             node.region = None
+        if self.next_lp and node.region is not None and node.rows and node.layer + 1 < len(self.hidden):
+            self.tighten_next(node)
         return changed
+
+    def tighten_next(self, node: DeepNode) -> None:
+        """Proven intervals of the next layer's pre-activations over the node's region, from the LP relaxation
+        of :func:`lipexact.deep.lp_bounds.next_layer_intervals`, for the next-layer units the box bounds leave
+        unknown (at most :data:`NEXT_LP_UNITS`, the largest reach first); intersected with the parent's (a
+        subregion keeps them) and kept as the fourth entry of ``node.region`` for the node bounds."""
+        from lipexact.deep.lp_bounds import next_layer_intervals
+
+        inherited = node.region[3] if len(node.region) > 3 else None
+        linear, offset = node.affine.float_linear(), float_offset(node.affine)
+        states = self.bounds.stability(node.layer, node.current, linear, offset, node.region)
+        units = np.flatnonzero(states[1] < 0)
+        if units.size > NEXT_LP_UNITS:
+            reach = self.bounds.reach[node.layer + 1][units]
+            units = units[np.argsort(-reach, kind="stable")[:NEXT_LP_UNITS]]
+        if not units.size:
+            return
+        A, c, _ = self.region(node.rows)
+        lo, hi, lps = next_layer_intervals(linear, offset, node.current, node.region[0], node.region[1], A, c,
+                                           self.lower, self.upper, self.bounds.weights[node.layer + 1],
+                                           self.bounds.biases[node.layer + 1], units)
+        self.stats["next_lps"] = self.stats.get("next_lps", 0) + lps
+        if inherited is not None:
+            lo, hi = np.maximum(lo, inherited[0]), np.minimum(hi, inherited[1])
+        node.region = node.region[:3] + ((lo, hi),)
 
     def threshold(self) -> float:
         """Nodes whose bound is at most this cannot hold a value above the incumbent (relative tolerance)."""

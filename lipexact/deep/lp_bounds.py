@@ -66,8 +66,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DUAL_MARGIN", "RegionBounds", "RegionLP", "proven_upper", "region_intervals", "certify_sign",
-           "farkas_holds"]
+__all__ = ["DUAL_MARGIN", "RegionBounds", "RegionLP", "proven_upper", "region_intervals", "next_layer_intervals",
+           "certify_sign", "farkas_holds"]
 
 #: Relative margin (times the absolute sums, module docstring) of the float evaluation of the dual bounds.
 DUAL_MARGIN = 1e-9
@@ -231,6 +231,98 @@ def region_intervals(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: n
     hi = proven_upper(linear, offset, A, c, Y_high, low, high)
     lo = -proven_upper(-linear, -offset, A, c, Y_low, low, high)
     return RegionBounds(lo, hi, duals_low, duals_high, lps, points_low, points_high)
+
+
+#: Relative margin of the float rows of the ReLU relaxation and of the float objective products
+#: (:func:`next_layer_intervals`): far above the rounding of sums of fewer than ``10^5`` products.
+RELAXATION_MARGIN = 1e-10
+
+
+def next_layer_intervals(linear: np.ndarray, offset: np.ndarray, state: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                         A: np.ndarray, c: np.ndarray, low: np.ndarray, high: np.ndarray, W: np.ndarray,
+                         b: np.ndarray, units) -> tuple[np.ndarray, np.ndarray, int]:
+    """Proven intervals of the NEXT layer's pre-activations ``W relu(z) + b`` over the node's region, where
+    ``z = linear x + offset`` is the node's layer (``state``: 1 on, 0 off, -1 free) and ``[lo, hi]`` its proven
+    intervals over the region (:func:`region_intervals`). Returns ``(lo2, hi2, lps)``; units outside ``units``
+    get ``(-inf, inf)``.
+
+    **Relaxation.** Every point ``x`` of the closed region, with ``a = relu(z(x))`` on the free units, satisfies
+    ``x`` in the box, ``A x + c >= 0``, ``0 <= a_j <= u_j`` and, for each free unit ``j`` (``l_j = min(lo_j, 0)``,
+    ``u_j = max(hi_j, 0)``), ``a_j >= z_j`` and ``a_j <= s_j (z_j - l_j)`` with ``s_j = u_j / (u_j - l_j)`` (the
+    chord of ``relu`` over ``[l_j, u_j]``, above it there since ``relu`` is convex). The fixed-on units contribute
+    ``W_on z_on``, exactly affine in ``x``; the off units nothing. So ``W_i relu(z(x)) + b_i`` is at most the
+    maximum of the linear function ``q_i x + W_iF a + W_i,on e_on + b_i`` (``q_i = W_i,on M_on``) over that
+    polyhedron in ``(x, a)``, which :func:`proven_upper` bounds from any dual vector (weak duality, its own
+    rounding margin) with the variables ``(x, a)`` in the box ``[low, high] x [0, u]``.
+
+    **Rounding.** The rows are written with float coefficients, so they must hold for the exact ``z``: the nearest
+    float map differs from the exact one by at most ``delta_j = 2^-52 (|M_j| |x|_max + |e_j|)`` over the box,
+    which each row adds; the chord's offset ``s_j (-l_j)`` gets a relative :data:`RELAXATION_MARGIN` (a float
+    ``s_j`` may be a rounding below ``u_j / (u_j - l_j)``). The float products ``q_i`` and ``W_i,on e_on`` are
+    off by at most ``gamma_w`` times their absolute products, covered by :data:`RELAXATION_MARGIN` times
+    ``|W_i,on| (|M_on| |x|_max + |e_on|) + |W_iF| u + |b_i|`` (which also covers ``W`` and ``b`` given as the nearest
+    floats of exact values), added to the bound. A non-finite quantity gives no bound (inf).
+
+    Measured (``benchmarks.deep_lp_bounds``-style runs, 10-30-30-30-3 on ``[0, 0.1]^10``): at the nodes of the
+    second ReLU layer, box-CROWN left about 13 units of the third layer unknown and this relaxation proved 70% of
+    them stable; see :class:`lipexact.deep.enumerate.DeepSearch` for the node counts.
+
+    Examples
+    --------
+    >>> linear, offset = np.array([[1.0], [-1.0]]), np.array([0.0, 0.0])      # z = (x, -x) on the box (-1, 1)
+    >>> lo2, hi2, lps = next_layer_intervals(linear, offset, np.array([-1, -1]), np.array([-1.0, -1.0]),
+    ...                                      np.array([1.0, 1.0]), np.zeros((0, 1)), np.zeros(0), -np.ones(1),
+    ...                                      np.ones(1), np.array([[1.0, 1.0]]), np.array([-1.5]), [0])
+    >>> bool(hi2[0] < 0), bool(hi2[0] >= -0.5), lps    # relu(x) + relu(-x) - 1.5 = |x| - 1.5 <= -0.5 < 0
+    (True, True, 2)
+    """
+    linear = np.asarray(linear, dtype=np.float64)
+    offset = np.asarray(offset, dtype=np.float64)
+    state = np.asarray(state)
+    W, b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    A = np.asarray(A, dtype=np.float64).reshape(-1, linear.shape[1])
+    c = np.asarray(c, dtype=np.float64).reshape(A.shape[0])
+    low, high = np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
+    n, width = linear.shape[1], W.shape[0]
+    lo2, hi2 = np.full(width, -np.inf), np.full(width, np.inf)
+    units = [int(i) for i in units]
+    free, on = np.flatnonzero(state < 0), np.flatnonzero(state == 1)
+    size = np.maximum(np.abs(low), np.abs(high))
+    with np.errstate(all="ignore"):
+        l, u = np.minimum(lo[free], 0.0), np.maximum(hi[free], 0.0)
+        M, e = linear[free], offset[free]
+        delta = 2.0 ** -52 * (np.abs(M) @ size + np.abs(e))
+        k = free.size
+        rows, offsets = [np.hstack([A, np.zeros((A.shape[0], k))])], [c]
+        eye = np.eye(k)
+        rows.append(np.hstack([-M, eye]))  # a_j - z_j + delta_j >= 0
+        offsets.append(-e + delta)
+        chord = u - l > 0
+        slope = np.where(chord, u / np.where(chord, u - l, 1.0), 0.0)
+        shift = slope * (-l) * (1 + RELAXATION_MARGIN) + RELAXATION_MARGIN * u + slope * delta + 1e-300
+        rows.append((np.hstack([slope[:, None] * M, -eye]))[chord])  # s_j z_j + t_j - a_j >= 0
+        offsets.append((slope * e + shift)[chord])
+        G, g = np.vstack(rows), np.concatenate(offsets)
+        var_low, var_high = np.concatenate([low, np.zeros(k)]), np.concatenate([high, u])
+        objective = np.hstack([W[:, on] @ linear[on], W[:, free]])
+        constant = W[:, on] @ offset[on] + b
+        margin = RELAXATION_MARGIN * (np.abs(W[:, on]) @ (np.abs(linear[on]) @ size + np.abs(offset[on]))
+                                      + np.abs(W[:, free]) @ u + np.abs(b)) + 1e-300
+    finite = (np.all(np.isfinite(G)) and np.all(np.isfinite(g)) and np.all(np.isfinite(var_low))
+              and np.all(np.isfinite(var_high)))
+    if not finite or not units:
+        return lo2, hi2, 0
+    model = RegionLP(G, g, var_low, var_high)
+    Y_high, Y_low = np.zeros((len(units), G.shape[0])), np.zeros((len(units), G.shape[0]))
+    for row, i in enumerate(units):
+        Y_high[row] = model.dual_for_max(objective[i])
+        Y_low[row] = model.dual_for_max(-objective[i])
+    picked = np.asarray(units)
+    top = proven_upper(objective[picked], constant[picked], G, g, Y_high, var_low, var_high) + margin[picked]
+    bottom = -proven_upper(-objective[picked], -constant[picked], G, g, Y_low, var_low, var_high) - margin[picked]
+    hi2[picked] = np.where(np.isfinite(top), top, np.inf)
+    lo2[picked] = np.where(np.isfinite(bottom), bottom, -np.inf)
+    return lo2, hi2, model.solves
 
 
 def certify_sign(rows: list, unit_row: tuple, duals: np.ndarray, lower: np.ndarray, upper: np.ndarray,
