@@ -225,6 +225,8 @@ class DeepSearch:
         them), and every unit they call stable whose dual vector verifies exactly fixed in the tree, then
         :meth:`fix_unbranched` again; True when the node became a leaf, None when nothing changed."""
         changed = None
+        start_layer = node.layer
+        inherited_next = node.region[3] if node.region is not None and len(node.region) > 3 else None
         while node.rows and (node.region is None or self.lp_bounds == "node"):
             from lipexact.deep.lp_bounds import certify_sign, region_intervals
 
@@ -265,17 +267,17 @@ class DeepSearch:
                 break
             node.region = None
         if self.next_lp and node.region is not None and node.rows and node.layer + 1 < len(self.hidden):
-            self.tighten_next(node)
+            self.tighten_next(node, inherited_next if node.layer == start_layer else None)
         return changed
 
-    def tighten_next(self, node: DeepNode) -> None:
+    def tighten_next(self, node: DeepNode, inherited: tuple | None = None) -> None:
         """Proven intervals of the next layer's pre-activations over the node's region, from the LP relaxation
         of :func:`lipexact.deep.lp_bounds.next_layer_intervals`, for the next-layer units the box bounds leave
-        unknown (at most :data:`NEXT_LP_UNITS`, the largest reach first); intersected with the parent's (a
-        subregion keeps them) and kept as the fourth entry of ``node.region`` for the node bounds."""
+        unknown (at most :data:`NEXT_LP_UNITS`, the largest reach first); intersected with ``inherited`` (the
+        parent's, when the node is in the parent's layer: a subregion keeps them) and kept as the fourth entry of
+        ``node.region`` for the node bounds."""
         from lipexact.deep.lp_bounds import next_layer_intervals
 
-        inherited = node.region[3] if len(node.region) > 3 else None
         linear, offset = node.affine.float_linear(), float_offset(node.affine)
         states = self.bounds.stability(node.layer, node.current, linear, offset, node.region)
         units = np.flatnonzero(states[1] < 0)
