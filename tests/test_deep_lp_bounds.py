@@ -219,9 +219,9 @@ def next_layer_case(net, data):
     linear, offset = affine.float_linear(), float_offset(affine)
     found = region_intervals(linear, offset, exact.A, exact.c, lower, upper)
     width = net.hidden_sizes[layer + 1]
-    lo2, hi2, lps = next_layer_intervals(linear, offset, state, found.lo, found.hi, exact.A, exact.c, lower, upper,
-                                         net.weights[layer + 1], net.biases[layer + 1], range(width))
-    return box, layer, fixed, state, affine, exact, found, lo2, hi2
+    following = next_layer_intervals(linear, offset, state, found.lo, found.hi, exact.A, exact.c, lower, upper,
+                                     net.weights[layer + 1], net.biases[layer + 1], range(width))
+    return box, layer, fixed, state, affine, exact, found, following.lo, following.hi
 
 
 @settings(max_examples=60, deadline=None)
@@ -255,9 +255,41 @@ def test_the_relaxation_keeps_exact_optima_and_refuses_non_finite_data():
 
     args = (np.array([[1.0], [-1.0]]), np.zeros(2), np.array([-1, -1]), np.array([-1.0, -1.0]), np.array([1.0, 1.0]),
             np.zeros((0, 1)), np.zeros(0), -np.ones(1), np.ones(1), np.array([[1.0, 1.0]]), np.array([-1.0]), [0])
-    lo2, hi2, lps = next_layer_intervals(*args)
-    assert lps == 2 and -1.0 - 1e-6 <= lo2[0] <= -1.0 and 0.0 <= hi2[0] <= 1e-6
+    found = next_layer_intervals(*args)
+    assert found.lps == 2 and -1.0 - 1e-6 <= found.lo[0] <= -1.0 and 0.0 <= found.hi[0] <= 1e-6
     broken = list(args)
     broken[3] = np.array([-np.inf, -1.0])
-    lo2, hi2, lps = next_layer_intervals(*broken)
-    assert (lo2[0], hi2[0], lps) == (-np.inf, np.inf, 0)
+    found = next_layer_intervals(*broken)
+    assert (found.lo[0], found.hi[0], found.lps) == (-np.inf, np.inf, 0)
+
+
+def test_next_layer_hints_skip_only_lps_whose_optimum_still_holds():
+    """The same relaxation again with its own optima as hints: every LP is skipped and the bound falls back to
+    the box bound (looser, still valid); hints moved off the region, or an a-value that contradicts a unit fixed
+    since, are refused and the LPs solved again, with the same intervals as without hints."""
+    from lipexact.deep.lp_bounds import next_layer_intervals
+
+    rng = np.random.default_rng(4)
+    linear, offset = rng.standard_normal((5, 3)), 0.3 * rng.standard_normal(5)
+    A, c = rng.standard_normal((2, 3)), np.array([0.5, 0.5])
+    low, high = -np.ones(3), np.ones(3)
+    W, b = rng.standard_normal((4, 5)), rng.standard_normal(4)
+    found = region_intervals(linear, offset, A, c, low, high)
+    state = np.full(5, -1, dtype=np.int8)
+    first = next_layer_intervals(linear, offset, state, found.lo, found.hi, A, c, low, high, W, b, range(4))
+    assert first.lps == 8 and len(first.points) == 8
+    again = next_layer_intervals(linear, offset, state, found.lo, found.hi, A, c, low, high, W, b, range(4),
+                                 hints=first.points)
+    assert again.lps == 0 and np.all(again.hi >= first.hi - 1e-12) and np.all(again.lo <= first.lo + 1e-12)
+    far = {key: (x + 10.0, a) for key, (x, a) in first.points.items()}  # outside the box
+    assert next_layer_intervals(linear, offset, state, found.lo, found.hi, A, c, low, high, W, b, range(4),
+                                hints=far).lps == 8
+    fixed = state.copy()
+    fixed[0] = 0  # unit 0 now off: a hint whose a_0 is positive no longer fits
+    wrong = {key: (x, np.where(np.arange(5) == 0, 1.0, a)) for key, (x, a) in first.points.items()}
+    plain = next_layer_intervals(linear, offset, fixed, found.lo, found.hi, A, c, low, high, W, b, range(4))
+    hinted = next_layer_intervals(linear, offset, fixed, found.lo, found.hi, A, c, low, high, W, b, range(4),
+                                  hints=wrong)
+    assert hinted.lps == plain.lps == 8
+    np.testing.assert_allclose(hinted.hi, plain.hi)
+    np.testing.assert_allclose(hinted.lo, plain.lo)

@@ -34,7 +34,12 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
 - on a box, region LPs (``lp_bounds``, :mod:`lipexact.deep.lp_bounds`): proven intervals of the current layer's
   pre-activations over the node's region (weak duality, any dual vector) replace the box intervals in the
   bound, and a unit they show stable is fixed in the tree once its dual vector verifies exactly as a Farkas
-  certificate (no row, no branching, no empty child to decide).
+  certificate (no row, no branching, no empty child to decide); and proven intervals of the NEXT layer's
+  pre-activations over the region, from the LP relaxation of the node's layer (each free unit's ReLU between
+  ``a >= z`` and its chord; :func:`lipexact.deep.lp_bounds.next_layer_intervals`), which the bound intersects
+  with its box-propagated ones: on 10-30-30-30-3 nets on ``[0, 0.1]^10`` the box bounds left about 13 units of
+  the next layer unknown at a node of the second layer and the relaxation proved 70% of them stable (nodes
+  837 -> 274, 231 -> 100, 216 -> 83, 117 -> 48 on four nets, l2).
 
 Branching rule, measured (2-core machine under load; nodes / seconds to proof, bnb):
 
@@ -287,13 +292,15 @@ class DeepSearch:
         if not units.size:
             return
         A, c, _ = self.region(node.rows)
-        lo, hi, lps = next_layer_intervals(linear, offset, node.current, node.region[0], node.region[1], A, c,
-                                           self.lower, self.upper, self.bounds.weights[node.layer + 1],
-                                           self.bounds.biases[node.layer + 1], units)
-        self.stats["next_lps"] = self.stats.get("next_lps", 0) + lps
+        found = next_layer_intervals(linear, offset, node.current, node.region[0], node.region[1], A, c,
+                                     self.lower, self.upper, self.bounds.weights[node.layer + 1],
+                                     self.bounds.biases[node.layer + 1], units,
+                                     hints=None if inherited is None or not self.lp_hints else inherited[2])
+        self.stats["next_lps"] = self.stats.get("next_lps", 0) + found.lps
+        lo, hi = found.lo, found.hi
         if inherited is not None:
             lo, hi = np.maximum(lo, inherited[0]), np.minimum(hi, inherited[1])
-        node.region = node.region[:3] + ((lo, hi),)
+        node.region = node.region[:3] + ((lo, hi, found.points),)
 
     def threshold(self) -> float:
         """Nodes whose bound is at most this cannot hold a value above the incumbent (relative tolerance)."""

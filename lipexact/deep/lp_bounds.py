@@ -66,7 +66,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DUAL_MARGIN", "RegionBounds", "RegionLP", "proven_upper", "region_intervals", "next_layer_intervals",
+__all__ = ["DUAL_MARGIN", "RegionBounds", "RegionLP", "proven_upper", "region_intervals", "NextLayerBounds",
+           "next_layer_intervals",
            "certify_sign", "farkas_holds"]
 
 #: Relative margin (times the absolute sums, module docstring) of the float evaluation of the dual bounds.
@@ -238,13 +239,31 @@ def region_intervals(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: n
 RELAXATION_MARGIN = 1e-10
 
 
+@dataclass
+class NextLayerBounds:
+    """Proven intervals ``[lo, hi]`` of the next layer's pre-activations (:func:`next_layer_intervals`; ``-inf``,
+    ``inf`` where not solved), the LP count, and ``points[(unit, side)]``: the LP optimum ``(x, a)`` found for that
+    unit and side (``side`` 1 the maximum, -1 the minimum; ``a`` over every unit of the node's layer, NaN where
+    not free), a hint for the node's children."""
+
+    lo: np.ndarray
+    hi: np.ndarray
+    lps: int
+    points: dict
+
+
 def next_layer_intervals(linear: np.ndarray, offset: np.ndarray, state: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                          A: np.ndarray, c: np.ndarray, low: np.ndarray, high: np.ndarray, W: np.ndarray,
-                         b: np.ndarray, units) -> tuple[np.ndarray, np.ndarray, int]:
+                         b: np.ndarray, units, hints: dict | None = None) -> NextLayerBounds:
     """Proven intervals of the NEXT layer's pre-activations ``W relu(z) + b`` over the node's region, where
     ``z = linear x + offset`` is the node's layer (``state``: 1 on, 0 off, -1 free) and ``[lo, hi]`` its proven
-    intervals over the region (:func:`region_intervals`). Returns ``(lo2, hi2, lps)``; units outside ``units``
-    get ``(-inf, inf)``.
+    intervals over the region (:func:`region_intervals`), for the units in ``units``.
+
+    ``hints``: the ``points`` of an enclosing node in the same layer. The relaxation of a subregion (more rows,
+    units fixed, chords over narrower intervals, which lie below the wider ones) is contained in the enclosing
+    one, so when the enclosing optimum still satisfies every row here (a float test: it only chooses which LPs
+    to solve) the optimum is the same; that side's LP is skipped and gets the box bound, which the caller
+    intersects with the enclosing interval.
 
     **Relaxation.** Every point ``x`` of the closed region, with ``a = relu(z(x))`` on the free units, satisfies
     ``x`` in the box, ``A x + c >= 0``, ``0 <= a_j <= u_j`` and, for each free unit ``j`` (``l_j = min(lo_j, 0)``,
@@ -270,10 +289,10 @@ def next_layer_intervals(linear: np.ndarray, offset: np.ndarray, state: np.ndarr
     Examples
     --------
     >>> linear, offset = np.array([[1.0], [-1.0]]), np.array([0.0, 0.0])      # z = (x, -x) on the box (-1, 1)
-    >>> lo2, hi2, lps = next_layer_intervals(linear, offset, np.array([-1, -1]), np.array([-1.0, -1.0]),
-    ...                                      np.array([1.0, 1.0]), np.zeros((0, 1)), np.zeros(0), -np.ones(1),
-    ...                                      np.ones(1), np.array([[1.0, 1.0]]), np.array([-1.5]), [0])
-    >>> bool(hi2[0] < 0), bool(hi2[0] >= -0.5), lps    # relu(x) + relu(-x) - 1.5 = |x| - 1.5 <= -0.5 < 0
+    >>> found = next_layer_intervals(linear, offset, np.array([-1, -1]), np.array([-1.0, -1.0]),
+    ...                              np.array([1.0, 1.0]), np.zeros((0, 1)), np.zeros(0), -np.ones(1), np.ones(1),
+    ...                              np.array([[1.0, 1.0]]), np.array([-1.5]), [0])
+    >>> bool(found.hi[0] < 0), bool(found.hi[0] >= -0.5), found.lps   # relu(x) + relu(-x) - 1.5 = |x| - 1.5 <= -0.5
     (True, True, 2)
     """
     linear = np.asarray(linear, dtype=np.float64)
@@ -310,19 +329,54 @@ def next_layer_intervals(linear: np.ndarray, offset: np.ndarray, state: np.ndarr
                                       + np.abs(W[:, free]) @ u + np.abs(b)) + 1e-300
     finite = (np.all(np.isfinite(G)) and np.all(np.isfinite(g)) and np.all(np.isfinite(var_low))
               and np.all(np.isfinite(var_high)))
+    points: dict = {}
     if not finite or not units:
-        return lo2, hi2, 0
-    model = RegionLP(G, g, var_low, var_high)
-    Y_high, Y_low = np.zeros((len(units), G.shape[0])), np.zeros((len(units), G.shape[0]))
+        return NextLayerBounds(lo2, hi2, 0, points)
+    model = None
+    Y = {1: np.zeros((len(units), G.shape[0])), -1: np.zeros((len(units), G.shape[0]))}
     for row, i in enumerate(units):
-        Y_high[row] = model.dual_for_max(objective[i])
-        Y_low[row] = model.dual_for_max(-objective[i])
+        for side in (1, -1):
+            hint = None if hints is None else hints.get((i, side))
+            if hint is not None and _still_optimal(hint, state, free, linear, offset, G, g, var_low, var_high):
+                points[(i, side)] = hint  # the enclosing optimum: the same maximum here, no LP
+                continue
+            if model is None:
+                model = RegionLP(G, g, var_low, var_high)
+            Y[side][row] = model.dual_for_max(side * objective[i])
+            if model.point is not None:
+                full = np.full(linear.shape[0], np.nan)
+                full[free] = model.point[n:]
+                points[(i, side)] = (model.point[:n].copy(), full)
     picked = np.asarray(units)
-    top = proven_upper(objective[picked], constant[picked], G, g, Y_high, var_low, var_high) + margin[picked]
-    bottom = -proven_upper(-objective[picked], -constant[picked], G, g, Y_low, var_low, var_high) - margin[picked]
+    top = proven_upper(objective[picked], constant[picked], G, g, Y[1], var_low, var_high) + margin[picked]
+    bottom = -proven_upper(-objective[picked], -constant[picked], G, g, Y[-1], var_low, var_high) - margin[picked]
     hi2[picked] = np.where(np.isfinite(top), top, np.inf)
     lo2[picked] = np.where(np.isfinite(bottom), bottom, -np.inf)
-    return lo2, hi2, model.solves
+    return NextLayerBounds(lo2, hi2, 0 if model is None else model.solves, points)
+
+
+def _still_optimal(hint: tuple, state: np.ndarray, free: np.ndarray, linear: np.ndarray, offset: np.ndarray,
+                   G: np.ndarray, g: np.ndarray, var_low: np.ndarray, var_high: np.ndarray) -> bool:
+    """Whether an enclosing node's LP optimum ``(x, a)`` is a point of this relaxation (floats, relative
+    tolerances of 1e-9 on the fixed units and 1e-7 on the rows, about the LP solver's own: only a choice of which
+    LPs to solve): its fixed units' ``a`` must match them (on: ``a = z``, off: ``a = 0``) and the free part must
+    satisfy every row and bound."""
+    x, full = hint
+    with np.errstate(all="ignore"):
+        decided = np.flatnonzero(~np.isnan(full) & (state >= 0))
+        if decided.size:
+            z = linear[decided] @ x + offset[decided]
+            expected = np.where(state[decided] == 1, z, 0.0)
+            scale = 1e-9 * (np.abs(linear[decided]) @ np.abs(x) + np.abs(offset[decided]) + 1e-300)
+            if not np.all(np.abs(full[decided] - expected) <= scale):
+                return False
+        y = np.concatenate([x, full[free]])
+        if not np.all(np.isfinite(y)):
+            return False
+        tolerance = 1e-7 * (np.abs(G) @ np.abs(y) + np.abs(g)) + 1e-12  # the LP solver's own feasibility slack
+        return bool(np.all(G @ y + g >= -tolerance) and np.all(y >= var_low - 1e-7 * (np.abs(var_low) + np.abs(y))
+                                                              - 1e-12)
+                    and np.all(y <= var_high + 1e-7 * (np.abs(var_high) + np.abs(y)) + 1e-12))
 
 
 def certify_sign(rows: list, unit_row: tuple, duals: np.ndarray, lower: np.ndarray, upper: np.ndarray,
