@@ -293,3 +293,19 @@ def test_next_layer_hints_skip_only_lps_whose_optimum_still_holds():
     assert hinted.lps == plain.lps == 8
     np.testing.assert_allclose(hinted.hi, plain.hi)
     np.testing.assert_allclose(hinted.lo, plain.lo)
+
+
+def test_next_layer_lps_keep_the_value_and_save_nodes_on_a_small_box():
+    from benchmarks.deep import small_box_network
+
+    net = small_box_network([8, 16, 16, 2], 0)
+    box = as_box((np.zeros(8), np.full(8, 0.3)), 8)
+    runs = {}
+    for next_lp in (False, True):
+        search = DeepSearch(net, "inf", box, Clock(), bnb=True)
+        search.next_lp = next_lp
+        runs[next_lp] = search.run()
+    assert runs[True].status is runs[False].status is Status.OPTIMAL
+    assert runs[True].value == pytest.approx(runs[False].value, rel=1e-12)
+    assert runs[True].stats.get("next_lps", 0) > 0 and "next_lps" not in runs[False].stats
+    assert runs[True].stats["nodes"] < runs[False].stats["nodes"]

@@ -127,6 +127,8 @@ LP_BOUNDS = ("off", "layer", "node")
 LP_UNITS = 8
 #: Most next-layer units per node bounded by the LP relaxation (:meth:`DeepSearch.tighten_next`).
 NEXT_LP_UNITS = 30
+#: The LP relaxation of the next layer runs at nodes with at most this many free units in their own layer.
+NEXT_LP_MAX_FREE = 4
 
 
 class DeepSearch:
@@ -271,7 +273,8 @@ class DeepSearch:
             if node.layer == layer:  # same region: its other intervals stand
                 break
             node.region = None
-        if self.next_lp and node.region is not None and node.rows and node.layer + 1 < len(self.hidden):
+        if (self.next_lp and node.region is not None and node.rows and node.layer + 1 < len(self.hidden)
+                and np.count_nonzero(node.current < 0) <= NEXT_LP_MAX_FREE):
             self.tighten_next(node, inherited_next if node.layer == start_layer else None)
         return changed
 
