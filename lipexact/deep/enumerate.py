@@ -37,9 +37,12 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   certificate (no row, no branching, no empty child to decide); and proven intervals of the NEXT layer's
   pre-activations over the region, from the LP relaxation of the node's layer (each free unit's ReLU between
   ``a >= z`` and its chord; :func:`lipexact.deep.lp_bounds.next_layer_intervals`), which the bound intersects
-  with its box-propagated ones: on 10-30-30-30-3 nets on ``[0, 0.1]^10`` the box bounds left about 13 units of
-  the next layer unknown at a node of the second layer and the relaxation proved 70% of them stable (nodes
-  837 -> 274, 231 -> 100, 216 -> 83, 117 -> 48 on four nets, l2).
+  with its box-propagated ones, at nodes with at most :data:`NEXT_LP_MAX_FREE` free units in their layer. On
+  10-30-30-30-3 nets on ``[0, 0.1]^10`` the box bounds left about 13 units of the next layer unknown at a node
+  of the second layer and the relaxation proved 70% of them stable (nodes 837 -> 295, 231 -> 103, 216 -> 117,
+  117 -> 54 on four nets, l2; 274, 100, 83, 48 with the LPs at every node, which on 10-20-20-1 on ``[0, 1]^10``,
+  l_inf, 60 s, cost more than they saved: bracket [1.708, 2.125], against [1.768, 1.781] with the cap and
+  [1.768, 2.261] without the relaxation).
 
 Branching rule, measured (2-core machine under load; nodes / seconds to proof, bnb):
 
