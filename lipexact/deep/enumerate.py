@@ -290,12 +290,14 @@ class DeepSearch:
         from lipexact.deep.lp_bounds import next_layer_intervals
 
         linear, offset = node.affine.float_linear(), float_offset(node.affine)
-        states = self.bounds.stability(node.layer, node.current, linear, offset, node.region)
-        units = np.flatnonzero(states[1] < 0)
+        known = node.region[:3] + (None if inherited is None else inherited[:2],)
+        states = self.bounds.stability(node.layer, node.current, linear, offset, known)
+        units = np.flatnonzero(states[1] < 0)  # not shown stable by the box bounds nor by the parent's LPs
         if units.size > NEXT_LP_UNITS:
             reach = self.bounds.reach[node.layer + 1][units]
             units = units[np.argsort(-reach, kind="stable")[:NEXT_LP_UNITS]]
         if not units.size:
+            node.region = node.region[:3] + (inherited,)
             return
         A, c, _ = self.region(node.rows)
         found = next_layer_intervals(linear, offset, node.current, node.region[0], node.region[1], A, c,
