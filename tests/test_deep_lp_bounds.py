@@ -309,3 +309,22 @@ def test_next_layer_lps_keep_the_value_and_save_nodes_on_a_small_box():
     assert runs[True].value == pytest.approx(runs[False].value, rel=1e-12)
     assert runs[True].stats.get("next_lps", 0) > 0 and "next_lps" not in runs[False].stats
     assert runs[True].stats["nodes"] < runs[False].stats["nodes"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(deep_nets(max_hidden=7), st.data())
+def test_solving_one_side_first_keeps_every_sign_the_two_sides_prove(net, data):
+    """With ``first``, a side that alone proves a sign spares the other LP; every unit both sides show stable is
+    still shown stable (with the same sign), every interval stays valid, and no more LPs are solved."""
+    from lipexact.deep.lp_bounds import next_layer_intervals
+
+    box, layer, fixed, state, affine, exact, found, lo2, hi2 = next_layer_case(net, data)
+    width = net.hidden_sizes[layer + 1]
+    first = np.array(data.draw(st.lists(st.sampled_from((1, -1)), min_size=width, max_size=width)))
+    args = (affine.float_linear(), float_offset(affine), state, found.lo, found.hi, exact.A, exact.c, box[0], box[1],
+            net.weights[layer + 1], net.biases[layer + 1], range(width))
+    both, one = next_layer_intervals(*args), next_layer_intervals(*args, first=first)
+    assert one.lps <= both.lps
+    assert np.array_equal(one.hi < 0, both.hi < 0) and np.array_equal(one.lo > 0, both.lo > 0)
+    assert np.all(one.hi >= both.hi - 1e-9 * (1 + np.abs(both.hi)))
+    assert np.all(one.lo <= both.lo + 1e-9 * (1 + np.abs(both.lo)))

@@ -156,7 +156,7 @@ class DeepBounds:
 
     # ------------------------------------------------------------------ interval bounds (boxes)
     def stability(self, layer: int, state: np.ndarray, linear: np.ndarray, offset: np.ndarray,
-                  region: tuple | None = None) -> list:
+                  region: tuple | None = None, spans: list | None = None) -> list:
         """Per ReLU layer from ``layer`` on: int8 arrays, 1 (certainly on over the box), 0 (certainly off) or
         -1 (unknown), the node's fixed units of ``layer`` included. Without a box: ``state`` and all -1.
 
@@ -165,7 +165,8 @@ class DeepBounds:
         "certainly" then means over the node's region (all the bound needs: its completions are the patterns
         realized there), and the downstream interval and linear bounds start from the tighter intervals. A fourth
         entry, when present and not None, holds proven intervals ``(lo, hi)`` of the NEXT layer's pre-activations
-        over the region (:func:`lipexact.deep.lp_bounds.next_layer_intervals`), intersected likewise."""
+        over the region (:func:`lipexact.deep.lp_bounds.next_layer_intervals`), intersected likewise. ``spans``,
+        when given, receives the proven ``(lo, hi)`` of every layer from ``layer`` on (boxes only)."""
         widths = [W.shape[0] for W in self.weights[:-1]]
         if self.box is None:
             return [state] + [np.full(w, -1, dtype=np.int8) for w in widths[layer + 1:]]
@@ -187,6 +188,8 @@ class DeepBounds:
                 current = np.where(known >= 0, known, certain).astype(np.int8)
                 result.append(current)
                 intervals.append((lo, hi, current))
+                if spans is not None:
+                    spans.append((lo, hi))
                 if j + 1 == len(widths):
                     break
                 a_lo = np.where(current == 0, 0.0, np.maximum(lo, 0.0))

@@ -291,7 +291,8 @@ class DeepSearch:
 
         linear, offset = node.affine.float_linear(), float_offset(node.affine)
         known = node.region[:3] + (None if inherited is None else inherited[:2],)
-        states = self.bounds.stability(node.layer, node.current, linear, offset, known)
+        spans: list = []
+        states = self.bounds.stability(node.layer, node.current, linear, offset, known, spans)
         units = np.flatnonzero(states[1] < 0)  # not shown stable by the box bounds nor by the parent's LPs
         if units.size > NEXT_LP_UNITS:
             reach = self.bounds.reach[node.layer + 1][units]
@@ -303,7 +304,8 @@ class DeepSearch:
         found = next_layer_intervals(linear, offset, node.current, node.region[0], node.region[1], A, c,
                                      self.lower, self.upper, self.bounds.weights[node.layer + 1],
                                      self.bounds.biases[node.layer + 1], units,
-                                     hints=None if inherited is None or not self.lp_hints else inherited[2])
+                                     hints=None if inherited is None or not self.lp_hints else inherited[2],
+                                     first=np.where(spans[1][1] < -spans[1][0], 1, -1))
         self.stats["next_lps"] = self.stats.get("next_lps", 0) + found.lps
         lo, hi = found.lo, found.hi
         if inherited is not None:

@@ -254,7 +254,8 @@ class NextLayerBounds:
 
 def next_layer_intervals(linear: np.ndarray, offset: np.ndarray, state: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                          A: np.ndarray, c: np.ndarray, low: np.ndarray, high: np.ndarray, W: np.ndarray,
-                         b: np.ndarray, units, hints: dict | None = None) -> NextLayerBounds:
+                         b: np.ndarray, units, hints: dict | None = None,
+                         first: np.ndarray | None = None) -> NextLayerBounds:
     """Proven intervals of the NEXT layer's pre-activations ``W relu(z) + b`` over the node's region, where
     ``z = linear x + offset`` is the node's layer (``state``: 1 on, 0 off, -1 free) and ``[lo, hi]`` its proven
     intervals over the region (:func:`region_intervals`), for the units in ``units``.
@@ -264,6 +265,10 @@ def next_layer_intervals(linear: np.ndarray, offset: np.ndarray, state: np.ndarr
     one, so when the enclosing optimum still satisfies every row here (a float test: it only chooses which LPs
     to solve) the optimum is the same; that side's LP is skipped and gets the box bound, which the caller
     intersects with the enclosing interval.
+
+    ``first``: per next-layer unit, the side (1: the maximum, -1: the minimum) to solve first; when its proven
+    bound already gives the unit one sign (maximum < 0 or minimum > 0), the other side is not solved (it gets the
+    box bound, valid and loose). Without it both sides are solved.
 
     **Relaxation.** Every point ``x`` of the closed region, with ``a = relu(z(x))`` on the free units, satisfies
     ``x`` in the box, ``A x + c >= 0``, ``0 <= a_j <= u_j`` and, for each free unit ``j`` (``l_j = min(lo_j, 0)``,
@@ -335,7 +340,13 @@ def next_layer_intervals(linear: np.ndarray, offset: np.ndarray, state: np.ndarr
     model = None
     Y = {1: np.zeros((len(units), G.shape[0])), -1: np.zeros((len(units), G.shape[0]))}
     for row, i in enumerate(units):
-        for side in (1, -1):
+        order = (1, -1) if first is None or first[i] > 0 else (-1, 1)
+        for side in order:
+            if side == order[1] and first is not None:  # the first side alone may decide the sign
+                bound = proven_upper(order[0] * objective[i:i + 1], order[0] * constant[i:i + 1], G, g,
+                                     Y[order[0]][row:row + 1], var_low, var_high)[0] + margin[i]
+                if bound < 0:
+                    break
             hint = None if hints is None else hints.get((i, side))
             if hint is not None and _still_optimal(hint, state, free, linear, offset, G, g, var_low, var_high):
                 points[(i, side)] = hint  # the enclosing optimum: the same maximum here, no LP
