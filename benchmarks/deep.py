@@ -295,8 +295,9 @@ def small_box_check(runs: Sequence[Run], judged: bool = True) -> Check:
     --------
     >>> fast = Run("small", "s0", "[0, 0.1]^10", "2", "auto (bnb)", 60.0, "optimal", 1.0, 1.0, 0.5, 10, 1.0, 0.1)
     >>> slow = Run("small", "s2", "[0, 0.1]^10", "2", "auto (bnb)", 60.0, "optimal", 1.0, 1.0, 4.2, 800, 1.0, 0.1)
-    >>> small_box_check([fast]).passed, small_box_check([fast, slow]).passed, small_box_check([slow], judged=False).passed
-    (True, False, None)
+    >>> [small_box_check(runs, judged).passed for runs, judged in (([fast], True), ([fast, slow], True),
+    ...                                                              ([slow], False))]
+    [True, False, None]
     >>> small_box_check([fast, slow]).detail
     '1 of 2 runs; s2 l2: optimal 4.20 s'
     """

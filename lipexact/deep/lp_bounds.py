@@ -67,8 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["DUAL_MARGIN", "RegionBounds", "RegionLP", "proven_upper", "region_intervals", "NextLayerBounds",
-           "next_layer_intervals",
-           "certify_sign", "farkas_holds"]
+           "next_layer_intervals", "certify_sign", "farkas_holds"]
 
 #: Relative margin (times the absolute sums, module docstring) of the float evaluation of the dual bounds.
 DUAL_MARGIN = 1e-9
@@ -280,9 +279,11 @@ def next_layer_intervals(linear: np.ndarray, offset: np.ndarray, state: np.ndarr
     rounding margin) with the variables ``(x, a)`` in the box ``[low, high] x [0, u]``.
 
     **Rounding.** The rows are written with float coefficients, so they must hold for the exact ``z``: the nearest
-    float map differs from the exact one by at most ``delta_j = 2^-52 (|M_j| |x|_max + |e_j|)`` over the box,
-    which each row adds; the chord's offset ``s_j (-l_j)`` gets a relative :data:`RELAXATION_MARGIN` (a float
-    ``s_j`` may be a rounding below ``u_j / (u_j - l_j)``). The float products ``q_i`` and ``W_i,on e_on`` are
+    float map differs from the exact one by at most ``2^-53 (|M_j| |x|_max + |e_j|)`` over the box, and the float
+    products ``s_j M_j``, ``s_j e_j`` of the chord rows by as much again times ``s_j <= 1``; each row adds
+    ``delta_j = 2^-50 (|M_j| |x|_max + |e_j|)`` (times ``s_j`` in the chord rows), twice what that needs; the
+    chord's offset ``s_j (-l_j)`` gets a relative :data:`RELAXATION_MARGIN` (a float ``s_j`` may be a rounding
+    below ``u_j / (u_j - l_j)``). The float products ``q_i`` and ``W_i,on e_on`` are
     off by at most ``gamma_w`` times their absolute products, covered by :data:`RELAXATION_MARGIN` times
     ``|W_i,on| (|M_on| |x|_max + |e_on|) + |W_iF| u + |b_i|`` (which also covers ``W`` and ``b`` given as the nearest
     floats of exact values), added to the bound. A non-finite quantity gives no bound (inf).
@@ -315,7 +316,7 @@ def next_layer_intervals(linear: np.ndarray, offset: np.ndarray, state: np.ndarr
     with np.errstate(all="ignore"):
         l, u = np.minimum(lo[free], 0.0), np.maximum(hi[free], 0.0)
         M, e = linear[free], offset[free]
-        delta = 2.0 ** -52 * (np.abs(M) @ size + np.abs(e))
+        delta = 2.0 ** -50 * (np.abs(M) @ size + np.abs(e))
         k = free.size
         rows, offsets = [np.hstack([A, np.zeros((A.shape[0], k))])], [c]
         eye = np.eye(k)
