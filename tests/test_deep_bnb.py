@@ -80,11 +80,12 @@ def test_time_limit_returns_a_proven_bracket():
     assert outcome.value is None or outcome.value <= exact.value * (1 + 1e-12)
 
 
-def draw_node(net, use_box, data):
-    """A search node drawn by hypothesis: ``(box or None, layer, fixed patterns, state of layer, its exact map)``."""
+def draw_node(net, use_box, data, below_last=False):
+    """A search node drawn by hypothesis: ``(box or None, layer, fixed patterns, state of layer, its exact map)``;
+    ``below_last``: a layer that has a next ReLU layer."""
     box = data.draw(boxes(net.n_inputs)) if use_box else None
     sizes = net.hidden_sizes
-    layer = data.draw(st.integers(0, len(sizes) - 1))
+    layer = data.draw(st.integers(0, len(sizes) - 1 - int(below_last)))
     fixed = [np.array(data.draw(st.lists(st.booleans(), min_size=w, max_size=w))) for w in sizes[:layer]]
     state = np.array(data.draw(st.lists(st.sampled_from((-1, 0, 1)), min_size=sizes[layer], max_size=sizes[layer])),
                      dtype=np.int8)

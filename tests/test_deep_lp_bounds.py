@@ -206,13 +206,7 @@ def next_layer_case(net, data):
     from lipexact.deep.exact import exact_rows
     from lipexact.deep.lp_bounds import next_layer_intervals
 
-    sizes = net.hidden_sizes
-    box = data.draw(boxes(net.n_inputs))
-    layer = data.draw(st.integers(0, len(sizes) - 2))  # a layer with a next ReLU layer
-    fixed = [np.array(data.draw(st.lists(st.booleans(), min_size=w, max_size=w))) for w in sizes[:layer]]
-    state = np.array(data.draw(st.lists(st.sampled_from((-1, 0, 1)), min_size=sizes[layer], max_size=sizes[layer])),
-                     dtype=np.int8)
-    affine = ExactNetwork(net).maps(fixed + [np.zeros(sizes[layer], dtype=bool)])[layer]
+    box, layer, fixed, state, affine = draw_node(net, True, data, below_last=True)
     lower, upper = box
     rows = node_rows(net, fixed, state, affine)
     exact = exact_rows(rows, net.n_inputs)
