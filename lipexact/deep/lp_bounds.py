@@ -385,10 +385,9 @@ def _still_optimal(hint: tuple, state: np.ndarray, free: np.ndarray, linear: np.
         y = np.concatenate([x, full[free]])
         if not np.all(np.isfinite(y)):
             return False
-        tolerance = 1e-7 * (np.abs(G) @ np.abs(y) + np.abs(g)) + 1e-12  # the LP solver's own feasibility slack
-        return bool(np.all(G @ y + g >= -tolerance) and np.all(y >= var_low - 1e-7 * (np.abs(var_low) + np.abs(y))
-                                                              - 1e-12)
-                    and np.all(y <= var_high + 1e-7 * (np.abs(var_high) + np.abs(y)) + 1e-12))
+        tolerance = 1e-7 * (np.abs(G) @ np.abs(y) + np.abs(g))  # relative: the LP solver's own feasibility slack
+        slack = 1e-7 * (np.abs(y) + np.maximum(np.abs(var_low), np.abs(var_high)))
+        return bool(np.all(G @ y + g >= -tolerance) and np.all(y >= var_low - slack) and np.all(y <= var_high + slack))
 
 
 def certify_sign(rows: list, unit_row: tuple, duals: np.ndarray, lower: np.ndarray, upper: np.ndarray,
