@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lipexact.deep.bounds import LAST_LAYER_FREE, VERTEX_FREE, DeepBounds, _completions, _sign_vectors
+from lipexact.deep.bounds import LAST_LAYER_FREE, VERTEX_FREE, DeepBounds, _completions, _sign_vectors, float_offset
 from lipexact.deep.exact import ExactNetwork
 from lipexact.deep.network import ReLUNetwork
 from tests.test_deep_bnb import completions, draw_node, random_net
@@ -174,3 +174,21 @@ def test_infinite_weights_products_give_an_infinite_bound_not_a_small_one():
         assert bounds.bound(0, state, ExactNetwork(wide).first()) == math.inf
         # the enumeration itself says inf (its products met inf - inf and inf * 0: NaN, never passed on)
         assert bounds.vertices(0, bounds.stability(0, state, linear, None), linear) == math.inf
+
+
+def test_next_layer_intervals_tighten_only_the_next_layer():
+    """A fourth region entry bounds the NEXT layer only: here z1 = relu(z0) lies in [1, 2] and z2 = -z1 in
+    [-2, -1]; the given [1, 2] makes layer 1 certainly on and must not be applied to layer 2 (certainly off)."""
+    net = ReLUNetwork([([[1.0], [1.0]], [1.0, 1.0]), ([[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]),
+                       ([[-1.0, 0.0], [0.0, -1.0]], [0.0, 0.0]), ([[1.0, 1.0]], [0.0])])
+    bounds = DeepBounds(net, "2", (np.zeros(1), np.ones(1)))
+    affine = ExactNetwork(net).first()
+    linear, offset = affine.float_linear(), float_offset(affine)
+    state = np.array([1, 1], dtype=np.int8)
+    region = (np.array([1.0, 1.0]), np.array([2.0, 2.0]), None)
+    plain = bounds.stability(0, state, linear, offset, region)
+    spans = []
+    given = bounds.stability(0, state, linear, offset, region + ((np.array([1.0, 1.0]), np.array([2.0, 2.0])),),
+                             spans)
+    assert [s.tolist() for s in given] == [[1, 1], [1, 1], [0, 0]] == [s.tolist() for s in plain]
+    assert len(spans) == 3 and np.all(spans[2][1] < 0)
