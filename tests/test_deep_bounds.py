@@ -9,9 +9,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lipexact.deep.bounds import LAST_LAYER_FREE, VERTEX_FREE, DeepBounds, _completions, _sign_vectors, float_offset
+from lipexact.deep.bounds import (LAST_LAYER_FREE, PRODUCT_SLACK, VERTEX_FREE, DeepBounds, _completions, _sign_vectors,
+                                  float_offset)
 from lipexact.deep.exact import ExactNetwork
 from lipexact.deep.network import ReLUNetwork
+from lipexact.norms import jacobian_norms
 from tests.test_deep_bnb import completions, draw_node, random_net
 from tests.test_deep_strategies import deep_nets
 
@@ -71,7 +73,11 @@ def test_vertex_bound_is_the_maximum_over_every_completion_at_any_layer(net, nor
     linear = affine.float_linear()
     exact = bounds.vertices(layer, bounds.stability(layer, state, linear, None), linear)
     best = completions(net, norm, layer, fixed, state, None, None)
-    assert exact is not None and best <= exact <= best * (1 + 1e-9) + 1e-12 * (1 + abs(best))
+    reach = np.abs(linear) * (state != 0)[:, None]  # the absolute product whose norm scales the rounding slack
+    for W in net.weights[layer + 1:]:
+        reach = np.abs(np.asarray(W, dtype=np.float64)) @ reach
+    slack = 2 * PRODUCT_SLACK * float(jacobian_norms(reach, norm))
+    assert exact is not None and best <= exact <= best * (1 + 1e-9) + slack
     assert bounds.bound(layer, state, affine) == pytest.approx(exact, rel=1e-9, abs=1e-300)
     import lipexact.deep.bounds as module
 

@@ -218,6 +218,20 @@ def next_layer_case(net, data):
     return box, layer, fixed, state, affine, exact, found, following.lo, following.hi
 
 
+def region_samples(net, box, exact, layer, fixed, state, count):
+    """Sampled points of the box strictly inside a drawn node's region: its rows positive, and its constant
+    units (no row) fixed to their own signs (a constant fixed against its sign leaves the region empty; the
+    search never fixes one so)."""
+    lower, upper = box
+    points = lower + (upper - lower) * np.random.default_rng(0).random((count, net.n_inputs))
+    inside = np.all(points @ exact.A.T + exact.c > 0, axis=1) if exact.A.size else np.ones(len(points), bool)
+    values = net.preactivations(points)
+    for z, pattern in zip(values, [np.where(f, 1, 0) for f in fixed] + [np.asarray(state)]):
+        agree = ((z > 0) == (pattern == 1)) | (z == 0)
+        inside &= np.all(agree[:, pattern >= 0], axis=1)
+    return points[inside]
+
+
 @settings(max_examples=60, deadline=None)
 @given(deep_nets(max_hidden=7), st.data())
 def test_next_layer_intervals_contain_the_next_layer_at_every_point_of_the_region(net, data):
@@ -226,9 +240,7 @@ def test_next_layer_intervals_contain_the_next_layer_at_every_point_of_the_regio
     box, layer, fixed, state, affine, exact, found, lo2, hi2 = next_layer_case(net, data)
     lower, upper = box
     assert np.all(lo2 <= hi2)
-    points = lower + (upper - lower) * np.random.default_rng(0).random((4000, net.n_inputs))
-    inside = np.all(points @ exact.A.T + exact.c > 0, axis=1) if exact.A.size else np.ones(len(points), bool)
-    z = net.preactivations(points[inside])[layer + 1]
+    z = net.preactivations(region_samples(net, box, exact, layer, fixed, state, 4000))[layer + 1]
     scale = 1e-9 * (1 + np.abs(z))
     assert np.all(z >= lo2 - scale) and np.all(z <= hi2 + scale)
 
@@ -309,7 +321,9 @@ def test_next_layer_lps_keep_the_value_and_save_nodes_on_a_small_box():
 @given(deep_nets(max_hidden=7), st.data())
 def test_solving_one_side_first_keeps_every_sign_the_two_sides_prove(net, data):
     """With ``first``, a side that alone proves a sign spares the other LP; every unit both sides show stable is
-    still shown stable (with the same sign), every interval stays valid, and no more LPs are solved."""
+    still shown stable (with the same sign), every interval stays valid (it contains the next layer's values at
+    sampled points of the region), and no more LPs are solved. (The two runs' shared ends may differ in the LP
+    solver's last digits: the warm starts differ; both are proven.)"""
     from lipexact.deep.lp_bounds import next_layer_intervals
 
     box, layer, fixed, state, affine, exact, found, lo2, hi2 = next_layer_case(net, data)
@@ -320,5 +334,93 @@ def test_solving_one_side_first_keeps_every_sign_the_two_sides_prove(net, data):
     both, one = next_layer_intervals(*args), next_layer_intervals(*args, first=first)
     assert one.lps <= both.lps
     assert np.array_equal(one.hi < 0, both.hi < 0) and np.array_equal(one.lo > 0, both.lo > 0)
-    assert np.all(one.hi >= both.hi - 1e-9 * (1 + np.abs(both.hi)))
-    assert np.all(one.lo <= both.lo + 1e-9 * (1 + np.abs(both.lo)))
+    z = net.preactivations(region_samples(net, box, exact, layer, fixed, state, 2000))[layer + 1]
+    scale = 1e-9 * (1 + np.abs(z))
+    assert np.all(z >= one.lo - scale) and np.all(z <= one.hi + scale)
+
+
+def node_around_point(net, data):
+    """A node below the last ReLU layer on a box, built around a drawn point ``x`` of the box: the upstream
+    patterns and the fixed units of its layer are ``x``'s own, so ``x`` lies in the node's closed region. Returns
+    ``(box, layer, state, affine, rows, x)``."""
+    box = data.draw(boxes(net.n_inputs))
+    fractions = np.array(data.draw(st.lists(st.integers(1, 15), min_size=net.n_inputs, max_size=net.n_inputs)))
+    x = box[0] + fractions / 16 * (box[1] - box[0])
+    sizes = net.hidden_sizes
+    layer = data.draw(st.integers(0, len(sizes) - 2))
+    values = [z[0] for z in net.preactivations(x[None])]
+    fixed = [values[j] > 0 for j in range(layer)]
+    free = np.array(data.draw(st.lists(st.booleans(), min_size=sizes[layer], max_size=sizes[layer])))
+    state = np.where(free, -1, values[layer] > 0).astype(np.int8)
+    affine = ExactNetwork(net).maps(fixed + [np.zeros(sizes[layer], dtype=bool)])[layer]
+    return box, layer, state, affine, node_rows(net, fixed, state, affine), x
+
+
+@settings(max_examples=40, deadline=None)
+@given(deep_nets(max_hidden=7), st.data())
+def test_one_side_per_unit_from_a_region_point_keeps_every_sign(net, data):
+    """``first`` from :func:`sides_at` at a point of the region: the side not solved could not prove a sign (the
+    unit has the other sign at that point). So one LP per unit at most (``other_side=False`` for the next layer),
+    the same units shown stable with the same signs as with both sides, and every interval still valid (the
+    skipped ends keep their box bounds): it contains the values at the point and at sampled points of the
+    region."""
+    from lipexact.deep.exact import exact_rows
+    from lipexact.deep.lp_bounds import next_layer_intervals, sides_at
+
+    box, layer, state, affine, rows, x = node_around_point(net, data)
+    exact = exact_rows(rows, net.n_inputs)
+    linear, offset = affine.float_linear(), float_offset(affine)
+    points = box[0] + (box[1] - box[0]) * np.random.default_rng(0).random((2000, net.n_inputs))
+    inside = np.all(points @ exact.A.T + exact.c > 0, axis=1) if exact.A.size else np.ones(len(points), bool)
+    points = np.vstack([x[None], points[inside]])
+    values = net.preactivations(points)
+
+    def contains(lo, hi, z):
+        scale = 1e-9 * (1 + np.abs(z))
+        return bool(np.all(z >= lo - scale) and np.all(z <= hi + scale))
+
+    both = region_intervals(linear, offset, exact.A, exact.c, box[0], box[1])
+    one = region_intervals(linear, offset, exact.A, exact.c, box[0], box[1], first=sides_at(linear @ x + offset))
+    assert one.lps <= both.lps
+    assert np.array_equal(one.hi < 0, both.hi < 0) and np.array_equal(one.lo > 0, both.lo > 0)
+    assert contains(one.lo, one.hi, values[layer])
+    W, b = net.weights[layer + 1], net.biases[layer + 1]
+    args = (linear, offset, state, both.lo, both.hi, exact.A, exact.c, box[0], box[1], W, b, range(W.shape[0]))
+    full = next_layer_intervals(*args)
+    single = next_layer_intervals(*args, first=sides_at(W @ np.maximum(linear @ x + offset, 0.0) + b),
+                                  other_side=False)
+    assert single.lps <= W.shape[0] and single.lps <= full.lps
+    assert np.array_equal(single.hi < 0, full.hi < 0) and np.array_equal(single.lo > 0, full.lo > 0)
+    assert contains(single.lo, single.hi, values[layer + 1])
+
+
+def test_the_wrong_side_first_proves_nothing_without_the_other():
+    """``other_side=False`` with the side that cannot prove a sign: the unit stays unknown (the caller loses a sign,
+    never validity); with both sides, or the right side first, it is shown stable."""
+    from lipexact.deep.lp_bounds import next_layer_intervals
+
+    # z = x on the region x <= -1/2 of the box [-1, 1], z's interval given as [-1, 1]: the chord gives
+    # relu(x) <= (x + 1) / 2 <= 1/4 there, so relu(x) - 1/2 < 0; the box bound alone (relu <= 1) does not show it
+    args = (np.array([[1.0]]), np.zeros(1), np.array([-1]), np.array([-1.0]), np.array([1.0]), np.array([[-1.0]]),
+            np.array([-0.5]), -np.ones(1), np.ones(1), np.array([[1.0]]), np.array([-0.5]), [0])
+    assert next_layer_intervals(*args).hi[0] < 0
+    right = next_layer_intervals(*args, first=np.array([1]), other_side=False)
+    assert right.lps == 1 and right.hi[0] < 0
+    wrong = next_layer_intervals(*args, first=np.array([-1]), other_side=False)
+    assert wrong.lps == 1 and not wrong.hi[0] < 0 and wrong.lo[0] <= -0.5
+
+
+def test_one_side_per_unit_keeps_the_value_with_fewer_lps_on_a_small_box():
+    from benchmarks.deep import small_box_network
+
+    net = small_box_network([8, 16, 16, 2], 0)
+    box = as_box((np.zeros(8), np.full(8, 0.3)), 8)
+    runs = {}
+    for point_sides in (False, True):
+        search = DeepSearch(net, "2", box, Clock(), bnb=True)
+        search.point_sides = point_sides
+        runs[point_sides] = search.run()
+    assert runs[True].status is runs[False].status is Status.OPTIMAL
+    assert runs[True].value == pytest.approx(runs[False].value, rel=1e-12)
+    lps = {key: run.stats["region_lps"] + run.stats.get("next_lps", 0) for key, run in runs.items()}
+    assert lps[True] < lps[False]

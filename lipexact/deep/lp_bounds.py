@@ -66,8 +66,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DUAL_MARGIN", "RegionBounds", "RegionLP", "proven_upper", "region_intervals", "NextLayerBounds",
-           "next_layer_intervals", "certify_sign", "farkas_holds"]
+__all__ = ["DUAL_MARGIN", "RegionBounds", "RegionLP", "proven_upper", "sides_at", "region_intervals",
+           "NextLayerBounds", "next_layer_intervals", "certify_sign", "farkas_holds"]
 
 #: Relative margin (times the absolute sums, module docstring) of the float evaluation of the dual bounds.
 DUAL_MARGIN = 1e-9
@@ -104,6 +104,21 @@ def proven_upper(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: np.nd
         value = value + DUAL_MARGIN * absolute + 1e-300
         value = np.where((Y[:, broken] != 0).any(axis=1), np.inf, value)  # (NaN duals included)
     return np.where(np.isfinite(value) & np.isfinite(absolute), value, np.inf)
+
+
+def sides_at(values: np.ndarray) -> np.ndarray:
+    """Per unit, the one side whose LP can prove a sign, from the unit's ``values`` at a point of the region:
+    ``-1`` (its minimum, which may prove it positive) where the value is positive, ``1`` (its maximum) elsewhere.
+    A unit positive at a point of the region is never negative on all of it, so its maximum's LP cannot prove
+    anything; likewise for negative values. For the ``first`` argument of :func:`region_intervals` and
+    :func:`next_layer_intervals` (a float choice of which LP to solve first, never a bound).
+
+    Examples
+    --------
+    >>> sides_at(np.array([0.5, -2.0, 0.0])).tolist()
+    [-1, 1, 1]
+    """
+    return np.where(np.asarray(values, dtype=np.float64) > 0, -1, 1)
 
 
 @dataclass
@@ -184,14 +199,17 @@ class RegionLP:
 
 def region_intervals(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: np.ndarray, low: np.ndarray,
                      high: np.ndarray, units=None, model: RegionLP | None = None,
-                     hints: RegionBounds | None = None) -> RegionBounds:
+                     hints: RegionBounds | None = None, first: np.ndarray | None = None) -> RegionBounds:
     """Proven intervals of ``z = linear x + offset`` over ``{x in [low, high] : A x + c >= 0}``: two LPs per
     unit of ``units`` (default all), the others get their box interval (also proven: the dual ``y = 0``). A
     side whose box optimum (the corner chosen by the signs of the row) satisfies every row needs no LP: the box
     bound is then the region's. ``hints``: the intervals of an enclosing region (the parent node's): a side
     whose optimum there satisfies every row here has the same optimum, so its LP is skipped too and the side
     keeps the box bound (``y = 0``, no dual vector), which the caller intersects with the enclosing interval.
-    These tests are in floats: they only choose which LPs to solve, never a bound.
+    These tests are in floats: they only choose which LPs to solve, never a bound. ``first``: per unit (indexed
+    like the rows of ``linear``), the side to solve first (1 the maximum, -1 the minimum; :func:`sides_at`); when
+    its proven bound gives the unit one sign, the other side is not solved and keeps the box bound (the caller
+    fixes the unit, whose other end no longer matters).
 
     Every value is :func:`proven_upper` of a dual vector (module docstring), never an LP objective."""
     linear = np.asarray(linear, dtype=np.float64)
@@ -212,11 +230,18 @@ def region_intervals(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: n
             down_inside = np.all(down @ A.T + c >= 0, axis=1)
         for i, skip_high, skip_low, corner_high, corner_low in zip(units, up_inside.tolist(), down_inside.tolist(),
                                                                    up, down):
-            for sign, skip, Y, duals, points, corner, hint in (
-                    (1.0, skip_high, Y_high, duals_high, points_high, corner_high,
-                     None if hints is None or hints.points_high is None else hints.points_high[i]),
-                    (-1.0, skip_low, Y_low, duals_low, points_low, corner_low,
-                     None if hints is None or hints.points_low is None else hints.points_low[i])):
+            sides = [(1.0, skip_high, Y_high, duals_high, points_high, corner_high,
+                      None if hints is None or hints.points_high is None else hints.points_high[i]),
+                     (-1.0, skip_low, Y_low, duals_low, points_low, corner_low,
+                      None if hints is None or hints.points_low is None else hints.points_low[i])]
+            if first is not None and first[i] < 0:
+                sides.reverse()
+            for sign, skip, Y, duals, points, corner, hint in sides:
+                if first is not None and sign != sides[0][0] and sides[0][3][i] is not None:
+                    lead = sides[0][0]
+                    if proven_upper(lead * linear[i:i + 1], lead * offset[i:i + 1], A, c, sides[0][2][i:i + 1], low,
+                                    high)[0] < 0:
+                        break  # the first side proved the sign
                 if skip:  # the box's optimum lies in the region: y = 0 is optimal, no LP (a float test: it only
                     duals[i], points[i] = Y[i], corner  # chooses the dual vector, which proves the bound anyway)
                     continue
@@ -254,7 +279,7 @@ class NextLayerBounds:
 def next_layer_intervals(linear: np.ndarray, offset: np.ndarray, state: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                          A: np.ndarray, c: np.ndarray, low: np.ndarray, high: np.ndarray, W: np.ndarray,
                          b: np.ndarray, units, hints: dict | None = None,
-                         first: np.ndarray | None = None) -> NextLayerBounds:
+                         first: np.ndarray | None = None, other_side: bool = True) -> NextLayerBounds:
     """Proven intervals of the NEXT layer's pre-activations ``W relu(z) + b`` over the node's region, where
     ``z = linear x + offset`` is the node's layer (``state``: 1 on, 0 off, -1 free) and ``[lo, hi]`` its proven
     intervals over the region (:func:`region_intervals`), for the units in ``units``.
@@ -267,7 +292,9 @@ def next_layer_intervals(linear: np.ndarray, offset: np.ndarray, state: np.ndarr
 
     ``first``: per next-layer unit, the side (1: the maximum, -1: the minimum) to solve first; when its proven
     bound already gives the unit one sign (maximum < 0 or minimum > 0), the other side is not solved (it gets the
-    box bound, valid and loose). Without it both sides are solved.
+    box bound, valid and loose). Without it both sides are solved. ``other_side=False`` (with ``first``): the
+    other side is never solved (box bound), for callers that need the signs only; with ``first`` from
+    :func:`sides_at` at a point of the region, it is the side that cannot prove a sign anyway.
 
     **Relaxation.** Every point ``x`` of the closed region, with ``a = relu(z(x))`` on the free units, satisfies
     ``x`` in the box, ``A x + c >= 0``, ``0 <= a_j <= u_j`` and, for each free unit ``j`` (``l_j = min(lo_j, 0)``,
@@ -344,6 +371,8 @@ def next_layer_intervals(linear: np.ndarray, offset: np.ndarray, state: np.ndarr
         order = (1, -1) if first is None or first[i] > 0 else (-1, 1)
         for side in order:
             if side == order[1] and first is not None:  # the first side alone may decide the sign
+                if not other_side:
+                    break
                 bound = proven_upper(order[0] * objective[i:i + 1], order[0] * constant[i:i + 1], G, g,
                                      Y[order[0]][row:row + 1], var_low, var_high)[0] + margin[i]
                 if bound < 0:
