@@ -200,6 +200,8 @@ class DeepSearch:
         self.fast_regions = True  # False: decide_region only, the earlier path (for measurements)
         self.point_sides = True  # False: LP sides ordered by the box intervals, both solved (for measurements)
         self.next_lp = self.lp_bounds == "node"  # next-layer intervals by LP relaxation (tighten_next)
+        # LipSDP-neuron node bounds (:mod:`lipexact.deep.sdp_bounds`): global l2 branch and bound
+        self.sdp_bounds = bnb and domain is None and norm == "2"
         self.net = net
         self.norm = norm
         self.domain = domain
@@ -324,6 +326,17 @@ class DeepSearch:
         if inherited is not None:
             lo, hi = np.maximum(lo, inherited[0]), np.minimum(hi, inherited[1])
         node.region = node.region[:3] + ((lo, hi, found.points),)
+
+    def sdp_bound(self, node: DeepNode) -> float:
+        """The certified LipSDP-neuron bound of the node (:func:`lipexact.deep.sdp_bounds.node_sdp_bound`)."""
+        from lipexact.deep.sdp_bounds import node_sdp_bound
+
+        started = time.perf_counter()
+        value = node_sdp_bound(self.bounds.weights, node.layer, node.affine.float_linear(), node.current,
+                               self.bounds.tails[node.layer + 1])
+        self.stats["sdp_bounds"] = self.stats.get("sdp_bounds", 0) + 1
+        self.stats["sdp_seconds"] = self.stats.get("sdp_seconds", 0.0) + time.perf_counter() - started
+        return value
 
     def threshold(self) -> float:
         """Nodes whose bound is at most this cannot hold a value above the incumbent (relative tolerance)."""
@@ -581,6 +594,12 @@ class DeepSearch:
             if node.bound <= self.threshold():
                 self.prune(node.bound)
                 return
+            if self.sdp_bounds:
+                node.bound = min(node.bound, self.sdp_bound(node))
+                if node.bound <= self.threshold():
+                    self.stats["pruned_by_sdp"] = self.stats.get("pruned_by_sdp", 0) + 1
+                    self.prune(node.bound)
+                    return
         self.child_bounds = {}
         unit = self.choose(node)
         side = int(node.affine.signs(x)[unit])

@@ -35,7 +35,7 @@ import numpy as np
 import scipy.linalg
 
 from lipexact.bounds.sdp.certify import _schur_candidate
-from lipexact.bounds.sdp.lmi import hidden_widths, lipsdp_matrix
+from lipexact.bounds.sdp.lmi import hidden_widths, unchecked_matrix
 
 __all__ = ["barrier_lipsdp", "feasible_multipliers"]
 
@@ -72,7 +72,7 @@ class _Structure:
         self.pos = np.arange(self.n0, self.n)  # e_a: neuron a's coordinate in S
 
     def S(self, t: np.ndarray, rho: float) -> np.ndarray:
-        return -lipsdp_matrix(self.weights, self.split(t), rho)
+        return -unchecked_matrix(self.weights, self.split(t), rho)
 
     def split(self, t: np.ndarray) -> list[np.ndarray]:
         return [t[self.offsets[i] - self.n0:self.offsets[i + 1] - self.n0] for i in range(1, len(self.sizes))]

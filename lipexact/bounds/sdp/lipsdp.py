@@ -52,8 +52,8 @@ from lipexact.norms import parse_norm
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
 
-__all__ = ["lipsdp", "validate_lipsdp", "solve_lipsdp", "normalize_weights", "compress_input", "SOLVERS",
-           "DEFAULT_MAX_DIM", "CLARABEL_MAX_SIDE"]
+__all__ = ["lipsdp", "validate_lipsdp", "solve_lipsdp", "certified_value", "normalize_weights", "compress_input",
+           "SOLVERS", "DEFAULT_MAX_DIM", "CLARABEL_MAX_SIDE"]
 
 #: Solver choices. ``"auto"``: Clarabel (through cvxpy) when the LMI side is at most
 #: :data:`CLARABEL_MAX_SIDE`, else the structured barrier method of :mod:`lipexact.bounds.sdp.barrier`; each
@@ -223,6 +223,52 @@ def solve_lipsdp(weights: Sequence[np.ndarray], solver: str = "auto", verbose: b
             continue
         return {"rho": rho, "multipliers": multipliers, "solver": name, "status": status, "attempts": failures}
     raise RuntimeError("; ".join(f"{name}: {why}" for name, why in failures))
+
+
+def certified_value(weights: Sequence[np.ndarray], solver: str = "barrier", tol: float = 1e-8) -> float:
+    """The certified LipSDP-neuron bound of the ReLU MLP ``weights`` (float64 matrices ``W_1..W_k``), or ``inf``
+    when no multipliers certify: normalized by powers of two, solved by ``solver``, the solver's and
+    the ECLipsE-Fast multipliers certified by :func:`lipexact.bounds.sdp.certify.certified_rho` (with
+    ``"barrier"``: when it stalls, :func:`solve_lipsdp`'s ``"auto"`` choice is tried too), the smaller
+    proven value scaled back exactly. For callers that need a number many times (the node bounds of
+    :mod:`lipexact.deep.sdp_bounds`); :func:`lipsdp` is the user-facing bound with its facts. ``tol``: the
+    barrier method's relative gap (a looser one stops sooner; the value stays proven, a little higher).
+
+    Examples
+    --------
+    >>> value = certified_value([np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 1.0]])])   # L = sqrt(2)
+    >>> 2 ** 0.5 <= value < 2 ** 0.5 * (1 + 1e-6)
+    True
+    """
+    weights = [np.asarray(w, dtype=np.float64) for w in weights]
+    if not all(np.isfinite(w).all() for w in weights):
+        return math.inf
+    scaled, exponent = normalize_weights(weights)
+    best = math.inf
+    candidates = []
+    finished = False
+    if solver == "barrier":
+        try:
+            out = barrier_lipsdp(compress_input(scaled), tol=tol)
+            candidates.append(out["multipliers"])
+            finished = out["status"] == "optimal"
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            pass
+    if not finished:  # another solver, or the barrier method stalled (degenerate layers, e.g. a zero matrix)
+        try:
+            candidates.append(solve_lipsdp(scaled, "auto" if solver == "barrier" else solver)["multipliers"])
+        except RuntimeError:
+            pass
+    fast = fast_start(scaled)
+    if fast is not None:
+        candidates.append(fast)
+    for multipliers in candidates:
+        if not all(np.isfinite(np.asarray(t, dtype=np.float64)).all() for t in multipliers):
+            continue
+        cert = certified_rho(scaled, multipliers)
+        if cert.proven:
+            best = min(best, cert.lipschitz)
+    return math.ldexp(best, exponent) if math.isfinite(best) else math.inf
 
 
 def lipsdp(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = torch.float64, seed: int = 0,

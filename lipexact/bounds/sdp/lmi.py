@@ -38,7 +38,8 @@ import numpy as np
 from lipexact.bounds.errors import NotApplicableError
 from reductions.validation import InvalidInputError, require
 
-__all__ = ["mlp_weights", "checked_mlp_weights", "lipsdp_matrix", "check_weights", "check_multipliers", "hidden_widths"]
+__all__ = ["mlp_weights", "checked_mlp_weights", "lipsdp_matrix", "unchecked_matrix", "check_weights",
+           "check_multipliers", "hidden_widths"]
 
 
 def _flat_children(module: Any) -> list:
@@ -254,8 +255,12 @@ def lipsdp_matrix(weights: Sequence[Any], multipliers: Sequence[Any], rho: float
            [ 3., -2.]])
     """
     W = check_weights(weights)
-    T = check_multipliers(W, multipliers)
-    rho = float(rho)
+    return unchecked_matrix(W, check_multipliers(W, multipliers), float(rho))
+
+
+def unchecked_matrix(W: list[np.ndarray], T: list[np.ndarray], rho: float) -> np.ndarray:
+    """:func:`lipsdp_matrix` for weights and multipliers already checked (float64 arrays of matching shapes):
+    for the inner loops of the solvers, which build it thousands of times."""
     sizes = [W[0].shape[1]] + hidden_widths(W)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     M = np.zeros((offsets[-1], offsets[-1]))

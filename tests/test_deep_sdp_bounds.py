@@ -1,0 +1,87 @@
+"""LipSDP-neuron node bounds of the deep branch and bound (lipexact.deep.sdp_bounds): never below the best realizable
+completion of a node (checked by brute force over patterns, regions decided exactly), the root's equal to LipSDP's,
+no number where nothing certifies, and the search with them equal to brute force with fewer nodes."""
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lipexact.bounds.sdp.lipsdp import certified_value, lipsdp
+from lipexact.deep.bounds import DeepBounds
+from lipexact.deep.enumerate import DeepSearch
+from lipexact.deep.sdp_bounds import node_sdp_bound
+from lipexact.exact.problem import Clock
+from lipexact.norms import jacobian_norms
+from lipexact.result import Status
+from tests.test_deep_bnb import draw_node
+from tests.test_deep_enumerate import brute_force, region_is_empty
+from tests.test_deep_strategies import deep_nets
+
+
+def realizable_completions(net, layer, fixed, state):
+    """Best ||J||_2 over the full patterns extending the node whose region in R^n is non-empty (exact decisions)."""
+    sizes = net.hidden_sizes
+    free = [i for i in range(sizes[layer]) if state[i] < 0]
+    rest = sum(sizes[layer + 1:])
+    best = -math.inf
+    for bits in itertools.product((False, True), repeat=len(free) + rest):
+        current = np.array(state > 0)
+        current[free] = bits[:len(free)]
+        tail = np.split(np.array(bits[len(free):], dtype=bool), np.cumsum(sizes[layer + 1:])[:-1]) if rest else []
+        patterns = list(fixed) + [current] + list(tail)
+        if not region_is_empty(net, patterns):
+            best = max(best, float(jacobian_norms(net.jacobian_of_patterns(patterns), "2")))
+    return best
+
+
+def node_bound(net, layer, state, affine):
+    return node_sdp_bound([np.asarray(W, dtype=np.float64) for W in net.weights], layer, affine.float_linear(),
+                          state, DeepBounds(net, "2").tails[layer + 1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(deep_nets(max_hidden=6), st.data())
+def test_node_sdp_bound_is_at_least_every_realizable_completion(net, data):
+    """Any node (its upstream patterns and fixed units drawn at random, empty regions included): the certified
+    bound is at least the largest ||J||_2 of the patterns that extend it and occur somewhere in R^n."""
+    _, layer, fixed, state, affine = draw_node(net, False, data)
+    assert realizable_completions(net, layer, fixed, state) <= node_bound(net, layer, state, affine)
+
+
+@settings(max_examples=15, deadline=None)
+@given(deep_nets(max_hidden=6))
+def test_root_bound_is_no_looser_than_lipsdp_and_brackets_the_exact_constant(net):
+    from lipexact.deep.exact import ExactNetwork
+
+    affine = ExactNetwork(net).first()
+    state = np.full(net.hidden_sizes[0], -1, dtype=np.int8)
+    value = node_bound(net, 0, state, affine)
+    assert brute_force(net, "2") <= value
+    reference = lipsdp(net)
+    scale = math.prod(float(np.linalg.norm(np.asarray(W, dtype=np.float64), 2)) for W in net.weights)
+    if reference.status is Status.UPPER_BOUND:  # no looser than LipSDP's own (up to the barrier's tolerance)
+        assert value <= reference.value * (1 + 1e-3) + 1e-6 * scale
+
+
+def test_units_fixed_off_are_removed_and_nothing_certified_gives_no_number():
+    W1, W2 = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 1.0]])
+    both = node_sdp_bound([W1, W2], 0, W1, np.array([-1, -1]), 1.5)  # relu(x1) + relu(x2): sqrt(2)
+    one = node_sdp_bound([W1, W2], 0, W1, np.array([-1, 0]), 1.5)  # unit 2 off: relu(x1), 1
+    assert math.sqrt(2) <= both < math.sqrt(2) * (1 + 1e-6) and 1.0 <= one < 1.0 + 1e-6
+    assert node_sdp_bound([W1, W2], 0, W1, np.array([0, 0]), 1.5) == 0.0  # every unit off: J = 0
+    assert certified_value([np.array([[np.nan]]), np.array([[1.0]])]) == math.inf
+    assert node_sdp_bound([W1, W2], 0, np.array([[np.inf, 0.0], [0.0, 1.0]]), np.array([-1, -1]), 1.5) == math.inf
+
+
+@settings(max_examples=10, deadline=None)
+@given(deep_nets(max_hidden=6, depths=(3,)))
+def test_search_with_sdp_bounds_equals_brute_force(net):
+    search = DeepSearch(net, "2", None, Clock(), bnb=True)
+    search.sdp_bounds = True
+    result = search.run()
+    assert result.status is Status.OPTIMAL
+    assert result.value == pytest.approx(brute_force(net, "2"), rel=1e-9, abs=1e-12)
