@@ -93,9 +93,9 @@ def draw_node(net, use_box, data, below_last=False):
     return box, layer, fixed, state, affine
 
 
-def completions(net, norm, layer, fixed, state, lower=None, upper=None):
+def completions(net, norm, layer, fixed, state, lower=None, upper=None, realizable=False):
     """Best ||J|| over every full pattern extending (``fixed`` layers, ``state`` of ``layer``) whose region meets
-    the open box (globally: every extension, realizable or not)."""
+    the open box (globally: every extension, realizable or not, unless ``realizable``: those occurring in R^n)."""
     sizes = net.hidden_sizes
     free = [i for i in range(sizes[layer]) if state[i] < 0]
     rest = sum(sizes[layer + 1:])
@@ -105,7 +105,7 @@ def completions(net, norm, layer, fixed, state, lower=None, upper=None):
         current[free] = bits[:len(free)]
         tail = np.split(np.array(bits[len(free):], dtype=bool), np.cumsum(sizes[layer + 1:])[:-1]) if rest else []
         patterns = list(fixed) + [current] + list(tail)
-        if lower is not None and region_is_empty(net, patterns, lower, upper):
+        if (lower is not None or realizable) and region_is_empty(net, patterns, lower, upper):
             continue
         best = max(best, float(jacobian_norms(net.jacobian_of_patterns(patterns), norm)))
     return best

@@ -301,16 +301,22 @@ def test_next_layer_hints_skip_only_lps_whose_optimum_still_holds():
     np.testing.assert_allclose(hinted.lo, plain.lo)
 
 
-def test_next_layer_lps_keep_the_value_and_save_nodes_on_a_small_box():
+def small_box_runs(norm, switch):
+    """An 8-16-16-2 net on ``[0, 0.3]^8``, branch and bound with the search attribute ``switch`` off and on."""
     from benchmarks.deep import small_box_network
 
     net = small_box_network([8, 16, 16, 2], 0)
     box = as_box((np.zeros(8), np.full(8, 0.3)), 8)
     runs = {}
-    for next_lp in (False, True):
-        search = DeepSearch(net, "inf", box, Clock(), bnb=True)
-        search.next_lp = next_lp
-        runs[next_lp] = search.run()
+    for value in (False, True):
+        search = DeepSearch(net, norm, box, Clock(), bnb=True)
+        setattr(search, switch, value)
+        runs[value] = search.run()
+    return runs
+
+
+def test_next_layer_lps_keep_the_value_and_save_nodes_on_a_small_box():
+    runs = small_box_runs("inf", "next_lp")
     assert runs[True].status is runs[False].status is Status.OPTIMAL
     assert runs[True].value == pytest.approx(runs[False].value, rel=1e-12)
     assert runs[True].stats.get("next_lps", 0) > 0 and "next_lps" not in runs[False].stats
@@ -411,15 +417,7 @@ def test_the_wrong_side_first_proves_nothing_without_the_other():
 
 
 def test_one_side_per_unit_keeps_the_value_with_fewer_lps_on_a_small_box():
-    from benchmarks.deep import small_box_network
-
-    net = small_box_network([8, 16, 16, 2], 0)
-    box = as_box((np.zeros(8), np.full(8, 0.3)), 8)
-    runs = {}
-    for point_sides in (False, True):
-        search = DeepSearch(net, "2", box, Clock(), bnb=True)
-        search.point_sides = point_sides
-        runs[point_sides] = search.run()
+    runs = small_box_runs("2", "point_sides")
     assert runs[True].status is runs[False].status is Status.OPTIMAL
     assert runs[True].value == pytest.approx(runs[False].value, rel=1e-12)
     lps = {key: run.stats["region_lps"] + run.stats.get("next_lps", 0) for key, run in runs.items()}

@@ -2,7 +2,6 @@
 completion of a node (checked by brute force over patterns, regions decided exactly), the root's equal to LipSDP's,
 no number where nothing certifies, and the search with them equal to brute force with fewer nodes."""
 
-import itertools
 import math
 
 import numpy as np
@@ -15,27 +14,10 @@ from lipexact.deep.bounds import DeepBounds
 from lipexact.deep.enumerate import DeepSearch
 from lipexact.deep.sdp_bounds import node_sdp_bound
 from lipexact.exact.problem import Clock
-from lipexact.norms import jacobian_norms
 from lipexact.result import Status
-from tests.test_deep_bnb import draw_node
-from tests.test_deep_enumerate import brute_force, region_is_empty
+from tests.test_deep_bnb import completions, draw_node
+from tests.test_deep_enumerate import brute_force
 from tests.test_deep_strategies import deep_nets
-
-
-def realizable_completions(net, layer, fixed, state):
-    """Best ||J||_2 over the full patterns extending the node whose region in R^n is non-empty (exact decisions)."""
-    sizes = net.hidden_sizes
-    free = [i for i in range(sizes[layer]) if state[i] < 0]
-    rest = sum(sizes[layer + 1:])
-    best = -math.inf
-    for bits in itertools.product((False, True), repeat=len(free) + rest):
-        current = np.array(state > 0)
-        current[free] = bits[:len(free)]
-        tail = np.split(np.array(bits[len(free):], dtype=bool), np.cumsum(sizes[layer + 1:])[:-1]) if rest else []
-        patterns = list(fixed) + [current] + list(tail)
-        if not region_is_empty(net, patterns):
-            best = max(best, float(jacobian_norms(net.jacobian_of_patterns(patterns), "2")))
-    return best
 
 
 def node_bound(net, layer, state, affine):
@@ -49,7 +31,8 @@ def test_node_sdp_bound_is_at_least_every_realizable_completion(net, data):
     """Any node (its upstream patterns and fixed units drawn at random, empty regions included): the certified
     bound is at least the largest ||J||_2 of the patterns that extend it and occur somewhere in R^n."""
     _, layer, fixed, state, affine = draw_node(net, False, data)
-    assert realizable_completions(net, layer, fixed, state) <= node_bound(net, layer, state, affine)
+    best = completions(net, "2", layer, fixed, state, realizable=True)
+    assert best <= node_bound(net, layer, state, affine)
 
 
 @settings(max_examples=15, deadline=None)
@@ -79,9 +62,44 @@ def test_units_fixed_off_are_removed_and_nothing_certified_gives_no_number():
 
 @settings(max_examples=10, deadline=None)
 @given(deep_nets(max_hidden=6, depths=(3,)))
-def test_search_with_sdp_bounds_equals_brute_force(net):
-    search = DeepSearch(net, "2", None, Clock(), bnb=True)
-    search.sdp_bounds = True
-    result = search.run()
+def test_search_with_sdp_bounds_at_every_node_equals_brute_force(net):
+    import lipexact.deep.enumerate as module
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "SDP_AFTER_NODES", 0)
+        result = DeepSearch(net, "2", None, Clock(), bnb=True).run()
     assert result.status is Status.OPTIMAL
     assert result.value == pytest.approx(brute_force(net, "2"), rel=1e-9, abs=1e-12)
+
+
+def test_sdp_bounds_at_every_node_keep_the_value_and_save_nodes():
+    import lipexact.deep.enumerate as module
+    from benchmarks.deep import random_network
+
+    net = random_network([4, 8, 8, 2], 1)
+    plain = DeepSearch(net, "2", None, Clock(), bnb=True)
+    plain.sdp_bounds = False
+    without = plain.run()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "SDP_AFTER_NODES", 0)
+        every = DeepSearch(net, "2", None, Clock(), bnb=True).run()
+    assert without.status is every.status is Status.OPTIMAL
+    assert every.value == pytest.approx(without.value, rel=1e-12)
+    assert every.stats["sdp_bounds"] > 10 and every.stats["pruned_by_sdp"] > 0
+    assert every.stats["nodes"] < without.stats["nodes"]
+
+
+def test_a_stopped_global_search_keeps_its_bracket_under_the_root_lipsdp_value():
+    """Global l2: the root's certified LipSDP value caps every node bound, so a search stopped by its node limit
+    reports an upper end no larger; on a box, or in l1 / l_inf, no SDP bound runs."""
+    from benchmarks.deep import random_network
+    from lipexact.domain import as_box
+
+    net = random_network([11, 12, 12, 1], 0)
+    stopped = DeepSearch(net, "2", None, Clock(), node_limit=40, bnb=True).run()
+    assert stopped.status is Status.NODE_LIMIT and stopped.stats["sdp_bounds"] == 1
+    root = lipsdp(net)
+    assert stopped.value <= stopped.upper <= root.value * (1 + 1e-3)
+    boxed = DeepSearch(net, "2", as_box((-np.ones(11), np.ones(11)), 11), Clock(), node_limit=5, bnb=True).run()
+    other = DeepSearch(net, "inf", None, Clock(), node_limit=5, bnb=True).run()
+    assert "sdp_bounds" not in boxed.stats and "sdp_bounds" not in other.stats
