@@ -22,7 +22,7 @@ from tests.test_deep_strategies import deep_nets
 
 def node_bound(net, layer, state, affine):
     return node_sdp_bound([np.asarray(W, dtype=np.float64) for W in net.weights], layer, affine.float_linear(),
-                          state, DeepBounds(net, "2").tails[layer + 1])
+                          state, DeepBounds(net, "2").tails[layer + 1])[0]
 
 
 @settings(max_examples=40, deadline=None)
@@ -52,12 +52,20 @@ def test_root_bound_is_no_looser_than_lipsdp_and_brackets_the_exact_constant(net
 
 def test_units_fixed_off_are_removed_and_nothing_certified_gives_no_number():
     W1, W2 = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 1.0]])
-    both = node_sdp_bound([W1, W2], 0, W1, np.array([-1, -1]), 1.5)  # relu(x1) + relu(x2): sqrt(2)
-    one = node_sdp_bound([W1, W2], 0, W1, np.array([-1, 0]), 1.5)  # unit 2 off: relu(x1), 1
+    both, T = node_sdp_bound([W1, W2], 0, W1, np.array([-1, -1]), 1.5)  # relu(x1) + relu(x2): sqrt(2)
+    one, _ = node_sdp_bound([W1, W2], 0, W1, np.array([-1, 0]), 1.5)  # unit 2 off: relu(x1), 1
     assert math.sqrt(2) <= both < math.sqrt(2) * (1 + 1e-6) and 1.0 <= one < 1.0 + 1e-6
-    assert node_sdp_bound([W1, W2], 0, W1, np.array([0, 0]), 1.5) == 0.0  # every unit off: J = 0
+    # an enclosing node's multipliers restricted to the units kept (the reduced LMI is a principal submatrix, so
+    # they prove at most the enclosing value): with a target above that nothing is solved (t = 2 gives 2 / sqrt(3)
+    # here, not the optimum 1); wrong ones (zeros) prove nothing and the SDP is solved
+    restricted, _ = node_sdp_bound([W1, W2], 0, W1, np.array([-1, 0]), 1.5, start=[T[0][:1]], target=1.5)
+    assert restricted == pytest.approx(2 / math.sqrt(3), rel=1e-6) and restricted <= both
+    solved, _ = node_sdp_bound([W1, W2], 0, W1, np.array([-1, 0]), 1.5, start=[np.zeros(1)], target=1.5)
+    assert 1.0 <= solved < 1.0 + 1e-6
+    assert node_sdp_bound([W1, W2], 0, W1, np.array([0, 0]), 1.5) == (0.0, None)  # every unit off: J = 0
     assert certified_value([np.array([[np.nan]]), np.array([[1.0]])]) == math.inf
-    assert node_sdp_bound([W1, W2], 0, np.array([[np.inf, 0.0], [0.0, 1.0]]), np.array([-1, -1]), 1.5) == math.inf
+    assert node_sdp_bound([W1, W2], 0, np.array([[np.inf, 0.0], [0.0, 1.0]]), np.array([-1, -1]), 1.5) == (math.inf,
+                                                                                                             None)
 
 
 @settings(max_examples=10, deadline=None)
@@ -103,3 +111,23 @@ def test_a_stopped_global_search_keeps_its_bracket_under_the_root_lipsdp_value()
     boxed = DeepSearch(net, "2", as_box((-np.ones(11), np.ones(11)), 11), Clock(), node_limit=5, bnb=True).run()
     other = DeepSearch(net, "inf", None, Clock(), node_limit=5, bnb=True).run()
     assert "sdp_bounds" not in boxed.stats and "sdp_bounds" not in other.stats
+
+
+def test_a_node_with_its_ancestors_reduced_network_reuses_its_value():
+    """Fixing a unit on leaves the reduced network (and its SDP) unchanged: the cached value comes back and
+    nothing is solved; fixing one off solves the smaller SDP from the restricted multipliers, never above the
+    enclosing value (a principal submatrix of a negative semidefinite matrix is one)."""
+    from dataclasses import replace
+
+    from benchmarks.deep import random_network
+
+    net = random_network([4, 6, 6, 1], 0)
+    search = DeepSearch(net, "2", None, Clock(), bnb=True)
+    root = search.root()
+    value = search.sdp_bound(root)
+    assert search.stats["sdp_bounds"] == 1 and root.sdp[3] == value
+    on, off = root.current.copy(), root.current.copy()
+    on[0], off[0] = 1, 0
+    assert search.sdp_bound(replace(root, current=on)) == value and search.stats["sdp_bounds"] == 1
+    smaller = search.sdp_bound(replace(root, current=off))
+    assert search.stats["sdp_bounds"] == 2 and smaller <= value * (1 + 1e-9)

@@ -52,11 +52,14 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   first layer, its units fixed off removed): at the root, which caps every node's bound (the children inherit
   the smaller of their bounds), and, once :data:`SDP_AFTER_NODES` nodes are processed, at every node the cheap
   bounds do not prune. Globally the interval bounds leave every later unit free and prune nothing until a layer
-  is almost fixed; the SDP bounds see through that. Measured (random nets, one thread, wall): 11-24-24-1, 300 s,
-  with SDP bounds at every node, bracket [1.259, 1.500] against [1.251, 2.086] after 600 s without;
-  13-20-16-8-3, 120 s: [2.269, 3.045] against [2.282, 6.891]; 11-12-12-1: 983 -> 171 nodes, but at 30-90 ms
-  a bound, small searches ran up to 13x slower (6-10-10-1: 0.84 -> 10.5 s), hence the node count before they
-  start. ``sdp_bounds=False`` turns them off.
+  is almost fixed; the SDP bounds see through that. A node whose reduced network is its ancestor's (a unit fixed
+  on keeps the ReLU's slope range) reuses that value; one with a unit fixed off first certifies the ancestor's
+  multipliers restricted to the kept units (a principal submatrix of the ancestor's LMI) and solves only when
+  they do not prune (:meth:`DeepSearch.sdp_bound`). Measured (random nets, one thread, wall): 11-24-24-1, 300 s,
+  with SDP bounds at every node (before the reuse), bracket [1.259, 1.500] against [1.251, 2.086] after 600 s
+  without; 13-20-16-8-3, 120 s: [2.269, 3.045] against [2.282, 6.891]; 11-12-12-1: 983 -> 171 nodes (2.1-2.8 s
+  against 3.4 s with the reuse), but at 30-90 ms a solve small searches ran 4-5x slower (6-10-10-1: 1.15 ->
+  5.5 s), hence the node count before they start. ``sdp_bounds=False`` turns them off.
 
 Branching rule, measured (2-core machine under load; nodes / seconds to proof, bnb):
 
@@ -124,6 +127,9 @@ class DeepNode:
     checked: int = -1
     """The layer whose free units :meth:`DeepSearch.fix_unbranched` has checked (constant or stable on the box:
     properties of the layer's map, the same for every node of that layer)."""
+    sdp: tuple | None = None
+    """The last LipSDP node bound on the path: ``(layer, units kept, multipliers, value)``
+    (:meth:`DeepSearch.sdp_bound`)."""
 
 
 @dataclass
@@ -147,8 +153,8 @@ NEXT_LP_UNITS = 30
 #: The LP relaxation of the next layer runs at nodes with at most this many free units in their own layer.
 NEXT_LP_MAX_FREE = 4
 #: ``sdp_bounds``: the LipSDP node bounds run at the root and, once the search has processed this many nodes,
-#: at every node the cheap bounds do not prune (module docstring: at 30-90 ms a bound they made small searches up
-#: to 13x slower, 6-10-10-1 global 0.84 -> 10.5 s, and large ones tractable).
+#: at every node the cheap bounds do not prune (module docstring: at 30-90 ms a solve they made small searches
+#: 4-5x slower at every node, 6-10-10-1 global 1.15 -> 5.5 s, and large ones tractable).
 SDP_AFTER_NODES = 1000
 
 
@@ -341,12 +347,28 @@ class DeepSearch:
         node.region = node.region[:3] + ((lo, hi, found.points),)
 
     def sdp_bound(self, node: DeepNode) -> float:
-        """The certified LipSDP-neuron bound of the node (:func:`lipexact.deep.sdp_bounds.node_sdp_bound`)."""
+        """The certified LipSDP-neuron bound of the node (:func:`lipexact.deep.sdp_bounds.node_sdp_bound`). A node
+        whose reduced network is its ancestor's (same layer, same units fixed off: units fixed on keep the
+        ``[0, 1]`` slope range) has that ancestor's value, already in its inherited bound: nothing is solved.
+        Otherwise the ancestor's multipliers (restricted to the units kept, or without the layer now fixed) are
+        certified first, and the SDP is solved only when they do not prune."""
         from lipexact.deep.sdp_bounds import node_sdp_bound
 
+        keep = node.current != 0
+        known = node.sdp
+        if known is not None and known[0] == node.layer and np.array_equal(known[1], keep):
+            return known[3]
+        start = None
+        if known is not None and known[2] is not None:
+            if known[0] == node.layer and not np.any(keep & ~known[1]):
+                start = [known[2][0][keep[known[1]]]] + list(known[2][1:])
+            elif known[0] + 1 == node.layer and len(known[2]) > 1:
+                start = [known[2][1][keep]] + list(known[2][2:])
         started = time.perf_counter()
-        value = node_sdp_bound(self.bounds.weights, node.layer, node.affine.float_linear(), node.current,
-                               self.bounds.tails[node.layer + 1])
+        value, multipliers = node_sdp_bound(self.bounds.weights, node.layer, node.affine.float_linear(),
+                                            node.current, self.bounds.tails[node.layer + 1], start=start,
+                                            target=self.threshold())
+        node.sdp = (node.layer, keep, multipliers, value)
         self.stats["sdp_bounds"] = self.stats.get("sdp_bounds", 0) + 1
         self.stats["sdp_seconds"] = self.stats.get("sdp_seconds", 0.0) + time.perf_counter() - started
         return value
@@ -624,7 +646,7 @@ class DeepSearch:
             current[unit] = 1 if on else 0
             child = DeepNode(node.layer, node.patterns, current, node.affine, node.rows + [row],
                              x if inherits else None, None if inherits else x, node.depth + 1, region=node.region,
-                             checked=node.checked)
+                             checked=node.checked, sdp=node.sdp)
             if self.bnb:
                 known = self.child_bounds.get((unit, int(on)))
                 if known is None:

@@ -52,8 +52,8 @@ from lipexact.norms import parse_norm
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
 
-__all__ = ["lipsdp", "validate_lipsdp", "solve_lipsdp", "certified_value", "normalize_weights", "compress_input",
-           "SOLVERS", "DEFAULT_MAX_DIM", "CLARABEL_MAX_SIDE"]
+__all__ = ["lipsdp", "validate_lipsdp", "solve_lipsdp", "certified_value", "certified_solution", "normalize_weights",
+           "layer_exponents", "compress_input", "SOLVERS", "DEFAULT_MAX_DIM", "CLARABEL_MAX_SIDE"]
 
 #: Solver choices. ``"auto"``: Clarabel (through cvxpy) when the LMI side is at most
 #: :data:`CLARABEL_MAX_SIDE`, else the structured barrier method of :mod:`lipexact.bounds.sdp.barrier`; each
@@ -79,13 +79,23 @@ def normalize_weights(weights: Sequence[np.ndarray]) -> tuple[list[np.ndarray], 
     >>> [w.tolist() for w in scaled], e
     ([[[1.0, 0.0]], [[1.0]]], 1)
     """
-    scaled, total = [], 0
+    exponents = layer_exponents(weights)
+    return [np.ldexp(w, -e) for w, e in zip(weights, exponents)], sum(exponents)
+
+
+def layer_exponents(weights: Sequence[np.ndarray]) -> list[int]:
+    """The powers of two :func:`normalize_weights` divides each layer by (the rounded log2 of its spectral norm).
+
+    Examples
+    --------
+    >>> layer_exponents([np.array([[8.0, 0.0]]), np.array([[0.25]])])
+    [3, -2]
+    """
+    exponents = []
     for w in weights:
         norm = float(np.linalg.norm(w, 2)) if min(w.shape) <= 2048 else float(np.linalg.norm(w))
-        exponent = 0 if norm == 0 or not math.isfinite(norm) else int(round(math.log2(norm)))
-        scaled.append(np.ldexp(w, -exponent))
-        total += exponent
-    return scaled, total
+        exponents.append(0 if norm == 0 or not math.isfinite(norm) else int(round(math.log2(norm))))
+    return exponents
 
 
 def _check_request(norm: Any, solver: Any, max_dim: Any, seed: Any, dtype: Any, device: Any,
@@ -227,12 +237,7 @@ def solve_lipsdp(weights: Sequence[np.ndarray], solver: str = "auto", verbose: b
 
 def certified_value(weights: Sequence[np.ndarray], solver: str = "barrier", tol: float = 1e-8) -> float:
     """The certified LipSDP-neuron bound of the ReLU MLP ``weights`` (float64 matrices ``W_1..W_k``), or ``inf``
-    when no multipliers certify: normalized by powers of two, solved by ``solver``, the solver's and
-    the ECLipsE-Fast multipliers certified by :func:`lipexact.bounds.sdp.certify.certified_rho` (with
-    ``"barrier"``: when it stalls, :func:`solve_lipsdp`'s ``"auto"`` choice is tried too), the smaller
-    proven value scaled back exactly. For callers that need a number many times (the node bounds of
-    :mod:`lipexact.deep.sdp_bounds`); :func:`lipsdp` is the user-facing bound with its facts. ``tol``: the
-    barrier method's relative gap (a looser one stops sooner; the value stays proven, a little higher).
+    when no multipliers certify (:func:`certified_solution`'s value).
 
     Examples
     --------
@@ -240,11 +245,44 @@ def certified_value(weights: Sequence[np.ndarray], solver: str = "barrier", tol:
     >>> 2 ** 0.5 <= value < 2 ** 0.5 * (1 + 1e-6)
     True
     """
+    return certified_solution(weights, solver, tol)[0]
+
+
+def certified_solution(weights: Sequence[np.ndarray], solver: str = "barrier", tol: float = 1e-8,
+                       start: Sequence[np.ndarray] | None = None, target: float | None = None) -> tuple:
+    """``(value, multipliers)``: the certified LipSDP-neuron bound of the ReLU MLP ``weights`` (float64 matrices
+    ``W_1..W_k``) and the multipliers it was proven with, for the weights as given (``inf`` and None when nothing
+    certifies). The weights are normalized by powers of two, the SDP solved by ``solver`` (``"barrier"``: at
+    relative gap ``tol``; when it stalls, :func:`solve_lipsdp`'s ``"auto"`` choice is tried too), the solver's and
+    the ECLipsE-Fast multipliers certified by :func:`lipexact.bounds.sdp.certify.certified_rho`, the smaller proven
+    value scaled back exactly. With ``start`` (multipliers for these weights, e.g. an enclosing problem's) they
+    are certified first, and when their value is at most ``target`` nothing is solved. For callers that need a
+    number many times (the node bounds of :mod:`lipexact.deep.sdp_bounds`); :func:`lipsdp` is the user-facing
+    bound with its facts.
+
+    Scaling: with ``W_i`` times ``c_i`` and ``C_i = c_1 ... c_i``, multipliers ``T~`` and value ``rho~`` of the
+    scaled network are ``T_i = T~_i (C_i / C_k)^2`` and ``rho = rho~ / C_k^2`` for the original one (substitute the
+    scaled activations ``C_i x_i`` in the quadratic form and divide by ``C_k^2``); the powers of two are exact.
+
+    Examples
+    --------
+    >>> W = [np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 1.0]])]
+    >>> value, T = certified_solution(W)
+    >>> again, _ = certified_solution(W, start=T, target=2.0)   # the given multipliers suffice: nothing solved
+    >>> 2 ** 0.5 <= again < 2 ** 0.5 * (1 + 1e-6)
+    True
+    """
     weights = [np.asarray(w, dtype=np.float64) for w in weights]
     if not all(np.isfinite(w).all() for w in weights):
-        return math.inf
+        return math.inf, None
+    best, proven = math.inf, None
+    if start is not None and all(np.isfinite(np.asarray(t, dtype=np.float64)).all() for t in start):
+        cert = certified_rho(weights, start)
+        if cert.proven:
+            best, proven = cert.lipschitz, list(cert.multipliers)
+            if target is not None and best <= target:
+                return best, proven
     scaled, exponent = normalize_weights(weights)
-    best = math.inf
     candidates = []
     finished = False
     if solver == "barrier":
@@ -262,13 +300,18 @@ def certified_value(weights: Sequence[np.ndarray], solver: str = "barrier", tol:
     fast = fast_start(scaled)
     if fast is not None:
         candidates.append(fast)
+    cumulative = np.cumsum(layer_exponents(weights))  # log2 of 1 / C_i (c_i = 2^-e_i)
     for multipliers in candidates:
         if not all(np.isfinite(np.asarray(t, dtype=np.float64)).all() for t in multipliers):
             continue
         cert = certified_rho(scaled, multipliers)
         if cert.proven:
-            best = min(best, cert.lipschitz)
-    return math.ldexp(best, exponent) if math.isfinite(best) else math.inf
+            value = math.ldexp(cert.lipschitz, exponent)
+            if value < best:
+                original = [np.ldexp(t, 2 * int(cumulative[-1] - cumulative[i]))
+                            for i, t in enumerate(cert.multipliers)]
+                best, proven = value, original
+    return best, proven
 
 
 def lipsdp(model: Any, *, input_shape: Any = None, device: Any = None, dtype: Any = torch.float64, seed: int = 0,
