@@ -9,7 +9,8 @@ off are negative there. At every point ``x`` of the region where ``f`` is differ
 (:func:`lipexact.bounds.sdp.lipsdp.certified_value`; biases do not enter). Units fixed on keep the ReLU's
 ``[0, 1]`` slope range there (valid, a little loose; their exact slope 1 would need another LMI). The weights
 are those of the float map ``M``: the exact ``J`` differs from one with ``M``'s nearest floats by at most
-``||W_k|| ... ||W_{l+1}|| ||M - fl(M)||_2 <= tail * 2^-52 ||M||_F``, which is added.
+``||W_k|| ... ||W_{l+1}|| ||M - fl(M)||_2 <= tail * 2^-52 ||M||_F`` (plus ``2^-1074`` an entry for
+subnormal results), which is added.
 
 Used globally (no box), where the interval bounds of :mod:`lipexact.deep.bounds` leave every later unit free and
 prune nothing until a layer is nearly fixed: on a random 11-24-24-1 net, with 8 / 16 / 24 of the 24 first-layer
@@ -64,7 +65,7 @@ def node_sdp_bound(weights: list, layer: int, linear: np.ndarray, state: np.ndar
     following = np.asarray(weights[layer + 1], dtype=np.float64)[:, keep]
     rest = [np.asarray(W, dtype=np.float64) for W in weights[layer + 2:]]
     with np.errstate(over="ignore", invalid="ignore"):
-        slack = tail * FLOAT_MAP_ERROR * float(np.linalg.norm(M)) * (1 + 1e-6)
+        slack = tail * (FLOAT_MAP_ERROR * float(np.linalg.norm(M)) * (1 + 1e-6) + M.size * 2.0 ** -1074)
     value, multipliers = certified_solution([M, following] + rest, tol=SDP_TOLERANCE, start=start,
                                             target=None if target is None else target - slack)
     total = value + slack
