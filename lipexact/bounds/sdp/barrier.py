@@ -104,7 +104,8 @@ def _chol(S: np.ndarray):
 
 
 def barrier_lipsdp(weights: Sequence[np.ndarray], *, tol: float = 1e-8, max_newton: int = 300,
-                   growth: float = 10.0, centering: float = 1e-9) -> dict:
+                   growth: float = 10.0, centering: float = 1e-9, target: float | None = None,
+                   target_tol: float = 1e-2) -> dict:
     """Solve ``min rho s.t. M(T, rho) <= 0, T >= 0`` by a log-barrier path-following Newton method.
 
     Parameters
@@ -119,6 +120,11 @@ def barrier_lipsdp(weights: Sequence[np.ndarray], *, tol: float = 1e-8, max_newt
         Factor by which the barrier weight grows after each centering.
     centering : float
         Centering stops when half the squared Newton decrement is at most this.
+    target, target_tol : float, optional
+        Stop early (status ``"target"``) once a centred ``rho`` is at most ``target``, or once the optimum is
+        certainly above ``target`` (``rho`` minus the gap bound) and the relative gap is at most ``target_tol``:
+        for callers that only need to know which side of ``target`` the optimum lies (the multipliers are
+        certified afterwards either way).
 
     Returns
     -------
@@ -190,6 +196,9 @@ def barrier_lipsdp(weights: Sequence[np.ndarray], *, tol: float = 1e-8, max_newt
             t, rho = t_new, rho_new
         if nu / tau <= tol * abs(rho):
             status = "optimal"
+            break
+        if target is not None and (rho <= target or (rho - nu / tau > target and nu / tau <= target_tol * abs(rho))):
+            status = "target"
             break
         tau *= growth
     return {"rho": float(rho), "multipliers": st.split(t), "newton_steps": steps,

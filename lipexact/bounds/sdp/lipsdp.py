@@ -256,7 +256,8 @@ def certified_solution(weights: Sequence[np.ndarray], solver: str = "barrier", t
     relative gap ``tol``; when it stalls, :func:`solve_lipsdp`'s ``"auto"`` choice is tried too), the solver's and
     the ECLipsE-Fast multipliers certified by :func:`lipexact.bounds.sdp.certify.certified_rho`, the smaller proven
     value scaled back exactly. With ``start`` (multipliers for these weights, e.g. an enclosing problem's) they
-    are certified first, and when their value is at most ``target`` nothing is solved. For callers that need a
+    are certified first, and when their value is at most ``target`` nothing is solved; the barrier method stops
+    once it knows the optimum's side of ``target`` (gap at most 1%, :func:`barrier_lipsdp`). For callers that need a
     number many times (the node bounds of :mod:`lipexact.deep.sdp_bounds`); :func:`lipsdp` is the user-facing
     bound with its facts.
 
@@ -287,9 +288,11 @@ def certified_solution(weights: Sequence[np.ndarray], solver: str = "barrier", t
     finished = False
     if solver == "barrier":
         try:
-            out = barrier_lipsdp(compress_input(scaled), tol=tol)
+            goal = None if target is None or not math.isfinite(target) or target <= 0 else \
+                math.ldexp(target, -exponent) ** 2  # the scaled network's rho
+            out = barrier_lipsdp(compress_input(scaled), tol=tol, target=goal)
             candidates.append(out["multipliers"])
-            finished = out["status"] == "optimal"
+            finished = out["status"] in ("optimal", "target")
         except (ValueError, ArithmeticError, np.linalg.LinAlgError):
             pass
     if not finished:  # another solver, or the barrier method stalled (degenerate layers, e.g. a zero matrix)
