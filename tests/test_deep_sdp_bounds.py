@@ -62,6 +62,8 @@ def test_units_fixed_off_are_removed_and_nothing_certified_gives_no_number():
     assert restricted == pytest.approx(2 / math.sqrt(3), rel=1e-6) and restricted <= both
     solved, _ = node_sdp_bound([W1, W2], 0, W1, np.array([-1, 0]), 1.5, start=[np.zeros(1)], target=1.5)
     assert 1.0 <= solved < 1.0 + 1e-6
+    misshapen, _ = node_sdp_bound([W1, W2], 0, W1, np.array([-1, 0]), 1.5, start=[np.ones(2)], target=1e300)
+    assert 1.0 <= misshapen < 1.0 + 1e-6  # a start of the wrong shape is ignored; a huge target is harmless
     assert node_sdp_bound([W1, W2], 0, W1, np.array([0, 0]), 1.5) == (0.0, None)  # every unit off: J = 0
     assert certified_value([np.array([[np.nan]]), np.array([[1.0]])]) == math.inf
     assert node_sdp_bound([W1, W2], 0, np.array([[np.inf, 0.0], [0.0, 1.0]]), np.array([-1, -1]), 1.5) == (math.inf,

@@ -278,8 +278,11 @@ def certified_solution(weights: Sequence[np.ndarray], solver: str = "barrier", t
         return math.inf, None
     best, proven = math.inf, None
     if start is not None and all(np.isfinite(np.asarray(t, dtype=np.float64)).all() for t in start):
-        cert = certified_rho(weights, start)
-        if cert.proven:
+        try:
+            cert = certified_rho(weights, start)
+        except InvalidInputError:  # multipliers of another shape: only a hint, ignored
+            cert = None
+        if cert is not None and cert.proven:
             best, proven = cert.lipschitz, list(cert.multipliers)
             if target is not None and best <= target:
                 return best, proven
@@ -288,8 +291,9 @@ def certified_solution(weights: Sequence[np.ndarray], solver: str = "barrier", t
     finished = False
     if solver == "barrier":
         try:
-            goal = None if target is None or not math.isfinite(target) or target <= 0 else \
-                math.ldexp(target, -exponent) ** 2  # the scaled network's rho
+            root = None if target is None or not math.isfinite(target) or target <= 0 else \
+                math.ldexp(target, -exponent)
+            goal = None if root is None else root * root  # the scaled network's rho (inf when it overflows)
             out = barrier_lipsdp(compress_input(scaled), tol=tol, target=goal)
             candidates.append(out["multipliers"])
             finished = out["status"] in ("optimal", "target")
