@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lipexact.bounds.sdp.lipsdp import certified_value, lipsdp
+from lipexact.bounds.sdp.lipsdp import certified_solution, lipsdp
 from lipexact.deep.bounds import DeepBounds
 from lipexact.deep.enumerate import DeepSearch
 from lipexact.deep.sdp_bounds import node_sdp_bound
@@ -65,7 +65,7 @@ def test_units_fixed_off_are_removed_and_nothing_certified_gives_no_number():
     misshapen, _ = node_sdp_bound([W1, W2], 0, W1, np.array([-1, 0]), 1.5, start=[np.ones(2)], target=1e300)
     assert 1.0 <= misshapen < 1.0 + 1e-6  # a start of the wrong shape is ignored; a huge target is harmless
     assert node_sdp_bound([W1, W2], 0, W1, np.array([0, 0]), 1.5) == (0.0, None)  # every unit off: J = 0
-    assert certified_value([np.array([[np.nan]]), np.array([[1.0]])]) == math.inf
+    assert certified_solution([np.array([[np.nan]]), np.array([[1.0]])]) == (math.inf, None)
     assert node_sdp_bound([W1, W2], 0, np.array([[np.inf, 0.0], [0.0, 1.0]]), np.array([-1, -1]), 1.5) == (math.inf,
                                                                                                              None)
 
@@ -133,3 +133,15 @@ def test_a_node_with_its_ancestors_reduced_network_reuses_its_value():
     assert search.sdp_bound(replace(root, current=on)) == value and search.stats["sdp_bounds"] == 1
     smaller = search.sdp_bound(replace(root, current=off))
     assert search.stats["sdp_bounds"] == 2 and smaller <= value * (1 + 1e-9)
+
+
+def test_the_float_map_margin_is_added_in_proportion_to_the_tail():
+    """The node's map M is the nearest float of an exact rational map: the bound adds tail * 2^-52 ||M||_F (and a
+    subnormal allowance), so a larger proven tail norm raises the bound by exactly that (here made visible by a
+    huge tail)."""
+    from lipexact.deep.sdp_bounds import FLOAT_MAP_ERROR
+
+    W1, W2 = np.array([[3.0, 4.0], [0.0, 1.0]]), np.array([[1.0, 1.0]])
+    base, _ = node_sdp_bound([W1, W2], 0, W1, np.array([-1, -1]), 0.0)
+    raised, _ = node_sdp_bound([W1, W2], 0, W1, np.array([-1, -1]), 2.0 ** 60)
+    assert raised - base >= 2.0 ** 60 * FLOAT_MAP_ERROR * math.sqrt(26.0) * (1 - 1e-12)

@@ -6,7 +6,7 @@ off are negative there. At every point ``x`` of the region where ``f`` is differ
 ``x`` with the network ``g = W_k relu( ... W_{l+1}' relu(M' x + e') ...)`` in which the off units are removed
 (``M'`` the rows of ``M`` not fixed off, ``W_{l+1}'`` the matching columns); so ``J_f(x) = J_g(x)`` and
 ``||J_f(x)||_2 <= Lip_2(g)``, which the certified LipSDP-neuron value of ``g``'s weights bounds
-(:func:`lipexact.bounds.sdp.lipsdp.certified_value`; biases do not enter). Units fixed on keep the ReLU's
+(:func:`lipexact.bounds.sdp.lipsdp.certified_solution`; biases do not enter). Units fixed on keep the ReLU's
 ``[0, 1]`` slope range there (valid, a little loose; their exact slope 1 would need another LMI). The weights
 are those of the float map ``M``: the exact ``J`` differs from one with ``M``'s nearest floats by at most
 ``||W_k|| ... ||W_{l+1}|| ||M - fl(M)||_2 <= tail * 2^-52 ||M||_F`` (plus ``2^-1074`` an entry for

@@ -52,8 +52,8 @@ from lipexact.norms import parse_norm
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
 
-__all__ = ["lipsdp", "validate_lipsdp", "solve_lipsdp", "certified_value", "certified_solution", "normalize_weights",
-           "layer_exponents", "compress_input", "SOLVERS", "DEFAULT_MAX_DIM", "CLARABEL_MAX_SIDE"]
+__all__ = ["lipsdp", "validate_lipsdp", "solve_lipsdp", "certified_solution", "normalize_weights", "layer_exponents",
+           "compress_input", "SOLVERS", "DEFAULT_MAX_DIM", "CLARABEL_MAX_SIDE"]
 
 #: Solver choices. ``"auto"``: Clarabel (through cvxpy) when the LMI side is at most
 #: :data:`CLARABEL_MAX_SIDE`, else the structured barrier method of :mod:`lipexact.bounds.sdp.barrier`; each
@@ -69,9 +69,11 @@ CLARABEL_MAX_SIDE = 48
 DEFAULT_MAX_DIM = 2000
 
 
-def normalize_weights(weights: Sequence[np.ndarray]) -> tuple[list[np.ndarray], int]:
+def normalize_weights(weights: Sequence[np.ndarray],
+                      exponents: Sequence[int] | None = None) -> tuple[list[np.ndarray], int]:
     """``(scaled, e)``: each layer times a power of two (exact), spectral norms in ``[1/2, 2)``; the
-    constant of the original network is ``2^e`` times that of the scaled one.
+    constant of the original network is ``2^e`` times that of the scaled one. ``exponents``: the layers' powers
+    of two when the caller has them already (:func:`layer_exponents`).
 
     Examples
     --------
@@ -79,7 +81,7 @@ def normalize_weights(weights: Sequence[np.ndarray]) -> tuple[list[np.ndarray], 
     >>> [w.tolist() for w in scaled], e
     ([[[1.0, 0.0]], [[1.0]]], 1)
     """
-    exponents = layer_exponents(weights)
+    exponents = layer_exponents(weights) if exponents is None else exponents
     return [np.ldexp(w, -e) for w, e in zip(weights, exponents)], sum(exponents)
 
 
@@ -235,19 +237,6 @@ def solve_lipsdp(weights: Sequence[np.ndarray], solver: str = "auto", verbose: b
     raise RuntimeError("; ".join(f"{name}: {why}" for name, why in failures))
 
 
-def certified_value(weights: Sequence[np.ndarray], solver: str = "barrier", tol: float = 1e-8) -> float:
-    """The certified LipSDP-neuron bound of the ReLU MLP ``weights`` (float64 matrices ``W_1..W_k``), or ``inf``
-    when no multipliers certify (:func:`certified_solution`'s value).
-
-    Examples
-    --------
-    >>> value = certified_value([np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 1.0]])])   # L = sqrt(2)
-    >>> 2 ** 0.5 <= value < 2 ** 0.5 * (1 + 1e-6)
-    True
-    """
-    return certified_solution(weights, solver, tol)[0]
-
-
 def certified_solution(weights: Sequence[np.ndarray], solver: str = "barrier", tol: float = 1e-8,
                        start: Sequence[np.ndarray] | None = None, target: float | None = None) -> tuple:
     """``(value, multipliers)``: the certified LipSDP-neuron bound of the ReLU MLP ``weights`` (float64 matrices
@@ -286,7 +275,8 @@ def certified_solution(weights: Sequence[np.ndarray], solver: str = "barrier", t
             best, proven = cert.lipschitz, list(cert.multipliers)
             if target is not None and best <= target:
                 return best, proven
-    scaled, exponent = normalize_weights(weights)
+    exponents = layer_exponents(weights)
+    scaled, exponent = normalize_weights(weights, exponents)
     candidates = []
     finished = False
     if solver == "barrier":
@@ -307,7 +297,7 @@ def certified_solution(weights: Sequence[np.ndarray], solver: str = "barrier", t
     fast = fast_start(scaled)
     if fast is not None:
         candidates.append(fast)
-    cumulative = np.cumsum(layer_exponents(weights))  # log2 of 1 / C_i (c_i = 2^-e_i)
+    cumulative = np.cumsum(exponents)  # log2 of 1 / C_i (c_i = 2^-e_i)
     for multipliers in candidates:
         if not all(np.isfinite(np.asarray(t, dtype=np.float64)).all() for t in multipliers):
             continue
