@@ -422,3 +422,14 @@ def test_one_side_per_unit_keeps_the_value_with_fewer_lps_on_a_small_box():
     assert runs[True].value == pytest.approx(runs[False].value, rel=1e-12)
     lps = {key: run.stats["region_lps"] + run.stats.get("next_lps", 0) for key, run in runs.items()}
     assert lps[True] < lps[False]
+
+
+def test_region_lps_solve_the_other_side_when_the_first_proves_nothing():
+    """z = x over the region x >= 1/2 of the box [0, 1]: its minimum 1/2 proves it positive. With the minimum first
+    the maximum is not solved (it keeps the box bound); with the maximum first (which cannot prove a sign) the
+    minimum is still solved and proves it."""
+    args = (np.array([[1.0]]), np.zeros(1), np.array([[1.0]]), np.array([-0.5]), np.zeros(1), np.ones(1))
+    right = region_intervals(*args, first=np.array([-1]))
+    wrong = region_intervals(*args, first=np.array([1]))
+    assert right.lps == 1 and right.lo[0] > 0 and right.hi[0] >= 1.0 and right.duals_high[0] is None
+    assert wrong.lps == 1 and wrong.lo[0] > 0
