@@ -161,3 +161,26 @@ def test_thread_limit_refuses_none():
         with th.thread_limit(None):
             pass
     assert error.value.field == "threads"
+
+
+def test_a_limit_covers_scipys_blas_first_loaded_inside_the_block():
+    """scipy.linalg brings its own OpenBLAS, loaded on its first import: a limit entered before that import
+    must cover it too (the global deep searches import it inside their block, through the LipSDP bounds). In a
+    fresh interpreter with two BLAS threads asked for outside, so that the check can fail on any machine."""
+    import ast
+    import os
+    import subprocess
+    import sys
+
+    code = ("from threadpoolctl import threadpool_info, threadpool_limits\n"
+            "import numpy\n"
+            "threadpool_limits(2)\n"
+            "from lipexact.threads import small_blas\n"
+            "with small_blas():\n"
+            "    import scipy.linalg\n"
+            "    print(sorted({(i['filepath'].rsplit('/', 1)[-1], i['num_threads']) for i in threadpool_info()"
+            " if i['user_api'] == 'blas'}))\n")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "OPENBLAS_NUM_THREADS": "2"}).stdout
+    libraries = ast.literal_eval(found)
+    assert len(libraries) >= 2 and all(count == 1 for _, count in libraries), found
