@@ -22,7 +22,9 @@ def _pools() -> list[tuple[str, int]]:
 
 @pytest.fixture
 def three_threads(monkeypatch):
-    """torch and every pool at 3 threads (not the count any scope below asks for), restored afterwards."""
+    """torch and every pool at 3 threads (not the count any scope below asks for), restored afterwards; scipy's
+    own BLAS loaded first (a scope loads it, so that its limit covers it)."""
+    import scipy.linalg  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     monkeypatch.delenv(th.ENV_VAR, raising=False)
