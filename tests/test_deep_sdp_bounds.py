@@ -145,3 +145,101 @@ def test_the_float_map_margin_is_added_in_proportion_to_the_tail():
     base, _ = node_sdp_bound([W1, W2], 0, W1, np.array([-1, -1]), 0.0)
     raised, _ = node_sdp_bound([W1, W2], 0, W1, np.array([-1, -1]), 2.0 ** 60)
     assert raised - base >= 2.0 ** 60 * FLOAT_MAP_ERROR * math.sqrt(26.0) * (1 - 1e-12)
+
+
+def _last_layer_node(net, data):
+    """A node of the last ReLU layer drawn by hypothesis: (fixed patterns of the layers before, state, exact map)."""
+    from lipexact.deep.exact import ExactNetwork
+
+    sizes = net.hidden_sizes
+    fixed = [np.array(data.draw(st.lists(st.booleans(), min_size=w, max_size=w))) for w in sizes[:-1]]
+    state = np.array(data.draw(st.lists(st.sampled_from((-1, 0, 1)), min_size=sizes[-1], max_size=sizes[-1])),
+                     dtype=np.int8)
+    affine = ExactNetwork(net).maps(fixed + [np.zeros(sizes[-1], dtype=bool)])[-1]
+    return fixed, state, affine
+
+
+@settings(max_examples=40, deadline=None)
+@given(deep_nets(max_outputs=1), st.data())
+def test_last_layer_pattern_bound_is_at_least_every_completion(net, data):
+    """The certified Shor bound of the last layer's binary program: at least the largest ||J||_2 over every
+    completion of the node (realizable or not), and never above the triangle inequality's sum of the parts."""
+    from lipexact.deep.sdp_bounds import last_layer_pattern_bound
+
+    fixed, state, affine = _last_layer_node(net, data)
+    layer = len(net.hidden_sizes) - 1
+    w = np.asarray(net.weights[-1], dtype=np.float64)
+    value = last_layer_pattern_bound(w, affine.float_linear(), state)
+    assert completions(net, "2", layer, fixed, state) <= value
+    M = affine.float_linear()
+    parts = float(np.linalg.norm(w[0, state == 1] @ M[state == 1])) + sum(
+        abs(w[0, i]) * float(np.linalg.norm(M[i])) for i in np.flatnonzero(state < 0))
+    assert value <= parts * (1 + 1e-6) + 1e-12
+
+
+def test_last_layer_pattern_bound_adds_its_rounding_margins_and_refuses_non_finite_maps():
+    """The solver's certified value of the float program plus the float-map and formation margins: with the solver
+    replaced by a fixed answer the margins show up in full; a non-finite map proves nothing."""
+    import lipexact.bounds.sdp.pattern as pattern
+    from lipexact.deep.sdp_bounds import FLOAT_MAP_ERROR, last_layer_pattern_bound
+
+    w = np.array([[2.0, -1.0, 1.0]])
+    M = np.array([[3.0, 4.0], [1.0, 0.0], [0.0, 1.0]])
+    state = np.array([1, -1, -1], dtype=np.int8)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pattern, "binary_norm_bound", lambda c, rows, **options: pattern.PatternBound(1.0, True, "pm1"))
+        value = last_layer_pattern_bound(w, M * 2.0 ** 40, state)
+    float_map = math.sqrt(6.0) * FLOAT_MAP_ERROR * math.sqrt(27.0) * 2.0 ** 40
+    assert value - 1.0 >= float_map * (1 - 1e-9)
+    assert last_layer_pattern_bound(w, np.where(M > 3, np.inf, M), state) == math.inf
+    assert last_layer_pattern_bound(w, M, np.array([1, 1, 1])) == pytest.approx(math.sqrt(106.0), rel=1e-9)  # (5, 9)
+
+
+def test_last_layer_pattern_bounds_prune_a_global_search_and_keep_its_value():
+    """Global l2, one output, a last layer of 14 units: the pattern bounds (from the first node on here) prune and
+    the value is the one found without them; on a box, in l_inf or with two outputs they never run."""
+    import lipexact.deep.enumerate as module
+    from benchmarks.deep import random_network
+    from lipexact.domain import as_box
+
+    net = random_network([5, 3, 14, 1], 5)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "SDP_AFTER_NODES", 0)
+        used = DeepSearch(net, "2", None, Clock(), bnb=True).run()
+        plain = DeepSearch(net, "2", None, Clock(), bnb=True)
+        plain.pattern_bounds = False
+        without = plain.run()
+        boxed = DeepSearch(net, "2", as_box((-np.ones(5), np.ones(5)), 5), Clock(), node_limit=30, bnb=True).run()
+        other = DeepSearch(net, "inf", None, Clock(), node_limit=30, bnb=True).run()
+        two = DeepSearch(random_network([5, 3, 14, 2], 5), "2", None, Clock(), node_limit=30, bnb=True).run()
+    assert used.status is without.status is Status.OPTIMAL
+    assert used.value == pytest.approx(without.value, rel=1e-12)
+    assert used.stats["pruned_by_pattern"] >= 1 and used.stats["nodes"] <= without.stats["nodes"]
+    assert all("pattern_bounds" not in run.stats for run in (boxed, other, two, without))
+
+
+def test_no_lipsdp_solve_at_the_last_layer_where_other_bounds_dominate_it():
+    """LipSDP bounds every completion (any slopes in [0, 1]), so at the last ReLU layer it cannot beat the exact
+    enumeration of at most LAST_LAYER_FREE free units, nor (one output) the binary program's bound, which keeps
+    the units fixed on exact: no LipSDP solve happens there; with ``last_layer_sdp`` (the earlier rule) it does,
+    and the value is the same."""
+    import lipexact.deep.enumerate as module
+    from benchmarks.deep import random_network
+
+    net = random_network([4, 6, 6, 1], 0)
+    layers = {}
+    original = DeepSearch.sdp_bound
+
+    def recording(self, node):
+        layers.setdefault(self.last_layer_sdp, []).append(node.layer)
+        return original(self, node)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "SDP_AFTER_NODES", 0)
+        patch.setattr(DeepSearch, "sdp_bound", recording)
+        now = DeepSearch(net, "2", None, Clock(), bnb=True).run()
+        earlier = DeepSearch(net, "2", None, Clock(), bnb=True)
+        earlier.last_layer_sdp = True
+        before = earlier.run()
+    assert now.status is before.status is Status.OPTIMAL and now.value == pytest.approx(before.value, rel=1e-12)
+    assert layers[False] and 1 not in layers[False] and 1 in layers[True]

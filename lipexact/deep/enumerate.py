@@ -60,6 +60,18 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   without; 13-20-16-8-3, 120 s: [2.269, 3.045] against [2.282, 6.891]; 11-12-12-1: 983 -> 171 nodes (2.1-2.8 s
   against 3.4 s with the reuse), but at 30-90 ms a solve small searches ran 4-5x slower (6-10-10-1: 1.15 ->
   5.5 s), hence the node count before they start. ``sdp_bounds=False`` turns them off.
+- at the last ReLU layer LipSDP is not solved where other bounds dominate it: it bounds every completion (any
+  slopes in ``[0, 1]``), so with at most :data:`lipexact.deep.bounds.LAST_LAYER_FREE` free units the exact
+  enumeration of the last-layer bound is never above it; with more and one output, the certified Shor bound of
+  the binary program ``max_t ||c + sum_i t_i w_i M_i||`` (:func:`lipexact.deep.sdp_bounds.
+  last_layer_pattern_bound`: units fixed on exact, about 1-2 ms against 15-35 ms a LipSDP solve) replaces it,
+  after the same node count. Measured side by side (seed-0/1/2 random nets, global l2, one thread, wall, load
+  0.6-1.0, 2026-11-27; before -> after): 8-10-20-1 seeds 0 / 2 proven in 31.7 -> 15.2 s / 12.6 -> 8.1 s
+  (LipSDP solves 1,267 -> 143 / 489 -> 159), 11-12-12-1 seed 1 12.1 -> 8.6 s, seed 0 3.3 -> 3.5 s (the same
+  75 solves); 11-24-24-1 after 120 s [1.2591, 1.4984] -> [1.2591, 1.4963] (9,712 -> 10,052 nodes: its upper
+  end is set by first-layer nodes). On boxes the Shor bound cost more than it pruned (10-20-20-1 on
+  ``[-1, 1]^10``, l2, 60 s: upper end 1.86 -> 1.93), hence global only. ``pattern_bounds=False`` and
+  ``last_layer_sdp=True`` restore the earlier rule.
 
 Branching rule, measured (2-core machine under load; nodes / seconds to proof, bnb):
 
@@ -90,7 +102,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from lipexact.deep.bounds import BOUND_SLACK, DeepBounds, float_offset
+from lipexact.deep.bounds import BOUND_SLACK, LAST_LAYER_FREE, DeepBounds, float_offset
 from lipexact.deep.certificate import CertificateError, verify_deep_witness
 from lipexact.deep.exact import AffineMap, ExactNetwork, dyadic, exact_rows
 from lipexact.deep.incumbent import cell_walk, local_search, pattern_norms, restart_effort
@@ -153,7 +165,7 @@ NEXT_LP_UNITS = 30
 #: The LP relaxation of the next layer runs at nodes with at most this many free units in their own layer.
 NEXT_LP_MAX_FREE = 4
 #: ``sdp_bounds``: the LipSDP node bounds run at the root and, once the search has processed this many nodes,
-#: at every node the cheap bounds do not prune (module docstring: at 30-90 ms a solve they made small searches
+#: at every node the cheap bounds do not prune (the last layer's binary program, ``pattern_bounds``, likewise) (module docstring: at 30-90 ms a solve they made small searches
 #: 4-5x slower at every node, 6-10-10-1 global 1.15 -> 5.5 s, and large ones tractable).
 SDP_AFTER_NODES = 1000
 
@@ -221,6 +233,10 @@ class DeepSearch:
         self.next_lp = self.lp_bounds == "node"  # next-layer intervals by LP relaxation (tighten_next)
         # LipSDP-neuron node bounds (:mod:`lipexact.deep.sdp_bounds`): global l2 branch and bound
         self.sdp_bounds = bnb and domain is None and norm == "2"
+        # the last layer's binary program (:func:`lipexact.deep.sdp_bounds.last_layer_pattern_bound`): global, one
+        # output, l2 (on boxes the interval bounds leave few units free and it cost more than it pruned: measured)
+        self.pattern_bounds = bnb and domain is None and norm == "2" and net.weights[-1].shape[0] == 1
+        self.last_layer_sdp = False  # True: LipSDP at the last layer too (for measurements)
         self.net = net
         self.norm = norm
         self.domain = domain
@@ -371,6 +387,18 @@ class DeepSearch:
         node.sdp = (node.layer, keep, multipliers, value)
         self.stats["sdp_bounds"] = self.stats.get("sdp_bounds", 0) + 1
         self.stats["sdp_seconds"] = self.stats.get("sdp_seconds", 0.0) + time.perf_counter() - started
+        return value
+
+    def pattern_bound(self, node: DeepNode) -> float:
+        """The certified bound of the last layer's binary program
+        (:func:`lipexact.deep.sdp_bounds.last_layer_pattern_bound`): one output, l2, a node of the last ReLU layer."""
+        from lipexact.deep.sdp_bounds import last_layer_pattern_bound
+
+        started = time.perf_counter()
+        value = last_layer_pattern_bound(self.bounds.weights[-1], node.affine.float_linear(), node.current,
+                                         target=self.threshold())
+        self.stats["pattern_bounds"] = self.stats.get("pattern_bounds", 0) + 1
+        self.stats["pattern_seconds"] = self.stats.get("pattern_seconds", 0.0) + time.perf_counter() - started
         return value
 
     def threshold(self) -> float:
@@ -629,7 +657,16 @@ class DeepSearch:
             if node.bound <= self.threshold():
                 self.prune(node.bound)
                 return
-            if self.sdp_bounds and (node.depth == 0 or self.stats["nodes"] > SDP_AFTER_NODES):
+            last = node.layer == len(self.hidden) - 1
+            wide = np.count_nonzero(node.current < 0) > LAST_LAYER_FREE  # (fewer: the last-layer bound is exact)
+            if self.pattern_bounds and last and wide and self.stats["nodes"] > SDP_AFTER_NODES:
+                node.bound = min(node.bound, self.pattern_bound(node))
+                if node.bound <= self.threshold():
+                    self.stats["pruned_by_pattern"] = self.stats.get("pruned_by_pattern", 0) + 1
+                    self.prune(node.bound)
+                    return
+            lipsdp_useful = not last or self.last_layer_sdp or (wide and not self.pattern_bounds)
+            if self.sdp_bounds and lipsdp_useful and (node.depth == 0 or self.stats["nodes"] > SDP_AFTER_NODES):
                 node.bound = min(node.bound, self.sdp_bound(node))
                 if node.bound <= self.threshold():
                     self.stats["pruned_by_sdp"] = self.stats.get("pruned_by_sdp", 0) + 1

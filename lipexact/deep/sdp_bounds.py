@@ -18,6 +18,14 @@ units fixed at random points' signs, 42% / 100% / 92% of these bounds were below
 against a global LipSDP value of 1.575 (the search itself meets the harder regions, next to the maximum: there
 about one SDP bound in eight pruned; :mod:`lipexact.deep.enumerate` has the brackets).
 
+At the last ReLU layer of a network with one output the node's completions are a binary program: ``J = w^T D M =
+c + sum_i t_i w_i M_i`` over the free units ``i`` (``t`` in ``{0, 1}``), ``c`` the sum over the units fixed on,
+so :func:`last_layer_pattern_bound` bounds ``max_t ||J||_2`` by the certified Shor relaxation of
+:func:`lipexact.bounds.sdp.pattern.binary_norm_bound` (a few milliseconds for 24 free units, against tens for a
+LipSDP solve). Units fixed on enter exactly there. Measured on a random 11-24-24-1 net (global l2, the first
+90 s of a search, 1,643 nodes of the last layer with LipSDP bounds): it pruned 220 of them where the LipSDP
+bounds pruned 143, at a median 1 ms (with the incumbent as target) against 15 ms a LipSDP solve.
+
 References
 ----------
 M. Fazlyab, A. Robey, H. Hassani, M. Morari, G. Pappas. Efficient and accurate estimation of Lipschitz
@@ -30,7 +38,7 @@ import math
 
 import numpy as np
 
-__all__ = ["node_sdp_bound", "FLOAT_MAP_ERROR", "SDP_TOLERANCE"]
+__all__ = ["node_sdp_bound", "last_layer_pattern_bound", "FLOAT_MAP_ERROR", "SDP_TOLERANCE"]
 
 #: Relative error of the nearest-float map ``fl(M)`` entrywise (``2^-53``), doubled for room.
 FLOAT_MAP_ERROR = 2.0 ** -52
@@ -70,3 +78,51 @@ def node_sdp_bound(weights: list, layer: int, linear: np.ndarray, state: np.ndar
                                             target=None if target is None else target - slack)
     total = value + slack
     return (total, multipliers) if math.isfinite(total) else (math.inf, None)
+
+
+def last_layer_pattern_bound(last: np.ndarray, linear: np.ndarray, state: np.ndarray,
+                             target: float | None = None) -> float:
+    """A proven upper bound on ``||J||_2`` over the completions of a node of the last ReLU layer of a network with
+    one output (module docstring); ``inf`` when nothing is proven.
+
+    ``last``: the output row ``w`` (``1 x width``); ``linear``: the node's float pre-activation map ``M``;
+    ``state``: its units (1 on, 0 off, -1 free); ``target``: the solver may stop once the bound is proven below it.
+
+    Rounding: the exact map differs from its nearest floats by at most ``2^-52 ||M||_F`` (plus ``2^-1074`` an entry
+    for subnormal results), which moves ``J`` by at most ``||w|| 2^-52 ||M||_F`` for every completion; forming
+    ``c`` (sums of at most ``h`` products) and the rows ``w_i M_i`` (one product each) moves every entry by at most
+    ``gamma_h`` times ``(|w|^T |M|)_j`` (plus underflow), so by at most ``(h + 2) 2^-52 |||w|^T |M|||_2`` in norm.
+    Both are added to the certified value of :func:`lipexact.bounds.sdp.pattern.binary_norm_bound`, which takes
+    the float ``c`` and rows as exact.
+
+    Examples
+    --------
+    >>> M = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    >>> w = np.array([[1.0, 1.0, -1.0]])
+    >>> value = last_layer_pattern_bound(w, M, np.array([-1, -1, 0]))    # J in {0, e1, e2, e1 + e2}
+    >>> 2 ** 0.5 <= value < 2 ** 0.5 * (1 + 1e-8)
+    True
+    >>> last_layer_pattern_bound(w, M, np.array([1, 1, 1])) < 1e-12        # e1 + e2 - (e1 + e2) = 0
+    True
+    """
+    from lipexact.bounds.sdp.pattern import binary_norm_bound
+
+    w = np.asarray(last, dtype=np.float64).reshape(-1)
+    M = np.asarray(linear, dtype=np.float64)
+    state = np.asarray(state)
+    on, free = state == 1, state < 0
+    live = on | free
+    with np.errstate(all="ignore"):
+        c = w[on] @ M[on]
+        rows = w[free][:, None] * M[free]
+        units, width = int(np.count_nonzero(live)), M.shape[1]
+        absolute = float(np.linalg.norm(np.abs(w[live]) @ np.abs(M[live])))
+        formation = (units + 2) * 2.0 ** -52 * absolute * (1 + 1e-6) + (units + 2) * width * 2.0 ** -1074
+        float_map = float(np.linalg.norm(w[live])) * (1 + 1e-6) * (
+            FLOAT_MAP_ERROR * float(np.linalg.norm(M[live])) * (1 + 1e-6) + M[live].size * 2.0 ** -1074)
+        slack = formation + float_map
+    if not (math.isfinite(slack) and np.all(np.isfinite(c)) and np.all(np.isfinite(rows))):
+        return math.inf
+    found = binary_norm_bound(c, rows, target=None if target is None else target - slack)
+    total = found.value + slack
+    return total if math.isfinite(total) else math.inf
