@@ -243,3 +243,15 @@ def test_no_lipsdp_solve_at_the_last_layer_where_other_bounds_dominate_it():
         before = earlier.run()
     assert now.status is before.status is Status.OPTIMAL and now.value == pytest.approx(before.value, rel=1e-12)
     assert layers[False] and 1 not in layers[False] and 1 in layers[True]
+
+
+def test_a_one_hidden_layer_root_gets_both_costly_bounds():
+    """One hidden layer of 14 units, globally: the root is a node of the last layer; neither the binary program's
+    Shor bound nor LipSDP dominates the other without units fixed (here LipSDP is 0.15% lower), and the root's
+    bound caps every node, so both run there; below the root only the binary program does."""
+    from benchmarks.deep import random_network
+
+    net = random_network([3, 14, 1], 0)
+    stopped = DeepSearch(net, "2", None, Clock(), node_limit=1, bnb=True).run()
+    assert stopped.stats["pattern_bounds"] == 1 and stopped.stats["sdp_bounds"] == 1
+    assert stopped.upper <= lipsdp(net).value * (1 + 1e-4)

@@ -65,7 +65,7 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   enumeration of the last-layer bound is never above it; with more and one output, the certified Shor bound of
   the binary program ``max_t ||c + sum_i t_i w_i M_i||`` (:func:`lipexact.deep.sdp_bounds.
   last_layer_pattern_bound`: units fixed on exact, about 1-2 ms against 15-35 ms a LipSDP solve) replaces it,
-  after the same node count. Measured side by side (seed-0/1/2 random nets, global l2, one thread, wall, load
+  at the root and after the same node count. Measured side by side (seed-0/1/2 random nets, global l2, one thread, wall, load
   0.6-1.0, 2026-11-27; before -> after): 8-10-20-1 seeds 0 / 2 proven in 31.7 -> 15.2 s / 12.6 -> 8.1 s
   (LipSDP solves 1,267 -> 143 / 489 -> 159), 11-12-12-1 seed 1 12.1 -> 8.6 s, seed 0 3.3 -> 3.5 s (the same
   75 solves); 11-24-24-1 after 120 s [1.2591, 1.4984] -> [1.2591, 1.4963] (9,712 -> 10,052 nodes: its upper
@@ -165,8 +165,9 @@ NEXT_LP_UNITS = 30
 #: The LP relaxation of the next layer runs at nodes with at most this many free units in their own layer.
 NEXT_LP_MAX_FREE = 4
 #: ``sdp_bounds``: the LipSDP node bounds run at the root and, once the search has processed this many nodes,
-#: at every node the cheap bounds do not prune (the last layer's binary program, ``pattern_bounds``, likewise) (module docstring: at 30-90 ms a solve they made small searches
-#: 4-5x slower at every node, 6-10-10-1 global 1.15 -> 5.5 s, and large ones tractable).
+#: at every node the cheap bounds do not prune (module docstring: at 30-90 ms a solve they made small searches
+#: 4-5x slower at every node, 6-10-10-1 global 1.15 -> 5.5 s, and large ones tractable); the last layer's binary
+#: program (``pattern_bounds``) likewise.
 SDP_AFTER_NODES = 1000
 
 
@@ -659,14 +660,17 @@ class DeepSearch:
                 return
             last = node.layer == len(self.hidden) - 1
             wide = np.count_nonzero(node.current < 0) > LAST_LAYER_FREE  # (fewer: the last-layer bound is exact)
-            if self.pattern_bounds and last and wide and self.stats["nodes"] > SDP_AFTER_NODES:
+            costly_bounds = node.depth == 0 or self.stats["nodes"] > SDP_AFTER_NODES
+            if self.pattern_bounds and last and wide and costly_bounds:
                 node.bound = min(node.bound, self.pattern_bound(node))
                 if node.bound <= self.threshold():
                     self.stats["pruned_by_pattern"] = self.stats.get("pruned_by_pattern", 0) + 1
                     self.prune(node.bound)
                     return
-            lipsdp_useful = not last or self.last_layer_sdp or (wide and not self.pattern_bounds)
-            if self.sdp_bounds and lipsdp_useful and (node.depth == 0 or self.stats["nodes"] > SDP_AFTER_NODES):
+            # at the last layer LipSDP cannot beat the exact enumeration (<= LAST_LAYER_FREE free units) and seldom
+            # the binary program (units fixed on exact); at a root there it caps everything: solved once
+            lipsdp_useful = not last or self.last_layer_sdp or (wide and (not self.pattern_bounds or node.depth == 0))
+            if self.sdp_bounds and lipsdp_useful and costly_bounds:
                 node.bound = min(node.bound, self.sdp_bound(node))
                 if node.bound <= self.threshold():
                     self.stats["pruned_by_sdp"] = self.stats.get("pruned_by_sdp", 0) + 1
