@@ -68,8 +68,9 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   at the root and after the same node count. Measured side by side (seed-0/1/2 random nets, global l2, one thread, wall, load
   0.6-1.0, 2026-11-27; before -> after): 8-10-20-1 seeds 0 / 2 proven in 31.7 -> 15.2 s / 12.6 -> 8.1 s
   (LipSDP solves 1,267 -> 143 / 489 -> 159), 11-12-12-1 seed 1 12.1 -> 8.6 s, seed 0 3.3 -> 3.5 s (the same
-  75 solves); 11-24-24-1 after 120 s [1.2591, 1.4984] -> [1.2591, 1.4963] (9,712 -> 10,052 nodes: its upper
-  end is set by first-layer nodes). On boxes the Shor bound cost more than it pruned (10-20-20-1 on
+  75 solves); 11-24-24-1 after 120 s [1.2591, 1.4984] -> [1.2591, 1.4963] (9,712 -> 10,052 nodes), after 300 s
+  [1.2591, 1.4706] -> [1.2591, 1.4672] (26,703 -> 30,988 nodes; its upper end is set by first-layer nodes);
+  13-20-16-8-3 (last layer of 8) the same tree and time at 7,000 nodes (96.3 / 95.7 s). On boxes the Shor bound cost more than it pruned (10-20-20-1 on
   ``[-1, 1]^10``, l2, 60 s: upper end 1.86 -> 1.93), hence global only. ``pattern_bounds=False`` and
   ``last_layer_sdp=True`` restore the earlier rule.
 
