@@ -65,14 +65,14 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   enumeration of the last-layer bound is never above it; with more and one output, the certified Shor bound of
   the binary program ``max_t ||c + sum_i t_i w_i M_i||`` (:func:`lipexact.deep.sdp_bounds.
   last_layer_pattern_bound`: units fixed on exact, about 1-2 ms against 15-35 ms a LipSDP solve) replaces it,
-  at the root and after the same node count. Measured side by side (seed-0/1/2 random nets, global l2, one thread, wall, load
-  0.6-1.0, 2026-11-27; before -> after): 8-10-20-1 seeds 0 / 2 proven in 31.7 -> 15.2 s / 12.6 -> 8.1 s
-  (LipSDP solves 1,267 -> 143 / 489 -> 159), 11-12-12-1 seed 1 12.1 -> 8.6 s, seed 0 3.3 -> 3.5 s (the same
-  75 solves); 11-24-24-1 after 120 s [1.2591, 1.4984] -> [1.2591, 1.4963] (9,712 -> 10,052 nodes), after 300 s
-  [1.2591, 1.4706] -> [1.2591, 1.4672] (26,703 -> 30,988 nodes; its upper end is set by first-layer nodes);
-  13-20-16-8-3 (last layer of 8) the same tree and time at 7,000 nodes (96.3 / 95.7 s). On boxes the Shor bound cost more than it pruned (10-20-20-1 on
-  ``[-1, 1]^10``, l2, 60 s: upper end 1.86 -> 1.93), hence global only. ``pattern_bounds=False`` and
-  ``last_layer_sdp=True`` restore the earlier rule.
+  at the root and after the same node count. Measured side by side (seed-0/1/2 random nets, global l2, one
+  thread, wall, load 0.6-1.0, 2026-11-27; before -> after): 8-10-20-1 seeds 0 / 2 proven in 31.7 -> 15.2 s /
+  12.6 -> 8.1 s (LipSDP solves 1,267 -> 143 / 489 -> 159), 11-12-12-1 seed 1 12.1 -> 8.6 s, seed 0 3.3 -> 3.5 s
+  (the same 75 solves); 11-24-24-1 after 120 s [1.2591, 1.4984] -> [1.2591, 1.4963] (9,712 -> 10,052 nodes),
+  after 300 s [1.2591, 1.4706] -> [1.2591, 1.4672] (26,703 -> 30,988 nodes; its upper end is set by first-layer
+  nodes); 13-20-16-8-3 (last layer of 8) the same tree and time at 7,000 nodes (96.3 / 95.7 s). On boxes the
+  Shor bound cost more than it pruned (10-20-20-1 on ``[-1, 1]^10``, l2, 60 s: upper end 1.86 -> 1.93), hence
+  global only. ``pattern_bounds=False`` and ``last_layer_sdp=True`` restore the earlier rule.
 
 Branching rule, measured (2-core machine under load; nodes / seconds to proof, bnb):
 
@@ -429,6 +429,16 @@ class DeepSearch:
         self.stats["incumbent_updates"] += 1
         return True
 
+    def pruned_by(self, node: DeepNode, bound: float, counter: str) -> bool:
+        """Tighten the node's bound with a further proven ``bound``; when that closes the node, count it under
+        ``counter``, prune it and return True."""
+        node.bound = min(node.bound, bound)
+        if node.bound > self.threshold():
+            return False
+        self.stats[counter] = self.stats.get(counter, 0) + 1
+        self.prune(node.bound)
+        return True
+
     def prune(self, bound: float) -> None:
         self.stats["pruned_by_bound"] += 1
         self.closed = max(self.closed, bound)
@@ -663,19 +673,13 @@ class DeepSearch:
             wide = np.count_nonzero(node.current < 0) > LAST_LAYER_FREE  # (fewer: the last-layer bound is exact)
             costly_bounds = node.depth == 0 or self.stats["nodes"] > SDP_AFTER_NODES
             if self.pattern_bounds and last and wide and costly_bounds:
-                node.bound = min(node.bound, self.pattern_bound(node))
-                if node.bound <= self.threshold():
-                    self.stats["pruned_by_pattern"] = self.stats.get("pruned_by_pattern", 0) + 1
-                    self.prune(node.bound)
+                if self.pruned_by(node, self.pattern_bound(node), "pruned_by_pattern"):
                     return
             # at the last layer LipSDP cannot beat the exact enumeration (<= LAST_LAYER_FREE free units) and seldom
             # the binary program (units fixed on exact); at a root there it caps everything: solved once
             lipsdp_useful = not last or self.last_layer_sdp or (wide and (not self.pattern_bounds or node.depth == 0))
             if self.sdp_bounds and lipsdp_useful and costly_bounds:
-                node.bound = min(node.bound, self.sdp_bound(node))
-                if node.bound <= self.threshold():
-                    self.stats["pruned_by_sdp"] = self.stats.get("pruned_by_sdp", 0) + 1
-                    self.prune(node.bound)
+                if self.pruned_by(node, self.sdp_bound(node), "pruned_by_sdp"):
                     return
         self.child_bounds = {}
         unit = self.choose(node)

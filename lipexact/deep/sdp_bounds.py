@@ -38,13 +38,25 @@ import math
 
 import numpy as np
 
-__all__ = ["node_sdp_bound", "last_layer_pattern_bound", "FLOAT_MAP_ERROR", "SDP_TOLERANCE"]
+__all__ = ["node_sdp_bound", "last_layer_pattern_bound", "float_map_slack", "FLOAT_MAP_ERROR", "SDP_TOLERANCE"]
 
 #: Relative error of the nearest-float map ``fl(M)`` entrywise (``2^-53``), doubled for room.
 FLOAT_MAP_ERROR = 2.0 ** -52
 #: The barrier method's relative gap for node bounds (measured: 1e-8 / 1e-5 / 1e-3 took 103 / 39 / 32 ms a node on
 #: 11-12-12-1 nets, the certified values equal to 5 digits).
 SDP_TOLERANCE = 1e-4
+
+
+def float_map_slack(M: np.ndarray, gain: float) -> float:
+    """``gain * ||M_exact - M||_2`` bounded from above, ``M`` the nearest floats of an exact map and ``gain`` a proven
+    bound on the norm of what multiplies it: ``gain (2^-52 ||M||_F + 2^-1074 per entry)`` (:data:`FLOAT_MAP_ERROR`;
+    the subnormal term for underflowed entries), the Frobenius norm with a relative ``1e-6`` for its own rounding.
+
+    >>> float_map_slack(np.array([[3.0, 4.0]]), 2.0) == 2.0 * (FLOAT_MAP_ERROR * 5.0 * (1 + 1e-6) + 2 * 2.0 ** -1074)
+    True
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return gain * (FLOAT_MAP_ERROR * float(np.linalg.norm(M)) * (1 + 1e-6) + M.size * 2.0 ** -1074)
 
 
 def node_sdp_bound(weights: list, layer: int, linear: np.ndarray, state: np.ndarray, tail: float,
@@ -72,8 +84,7 @@ def node_sdp_bound(weights: list, layer: int, linear: np.ndarray, state: np.ndar
     M = np.asarray(linear, dtype=np.float64)[keep]
     following = np.asarray(weights[layer + 1], dtype=np.float64)[:, keep]
     rest = [np.asarray(W, dtype=np.float64) for W in weights[layer + 2:]]
-    with np.errstate(over="ignore", invalid="ignore"):
-        slack = tail * (FLOAT_MAP_ERROR * float(np.linalg.norm(M)) * (1 + 1e-6) + M.size * 2.0 ** -1074)
+    slack = float_map_slack(M, tail)
     value, multipliers = certified_solution([M, following] + rest, tol=SDP_TOLERANCE, start=start,
                                             target=None if target is None else target - slack)
     total = value + slack
@@ -118,9 +129,7 @@ def last_layer_pattern_bound(last: np.ndarray, linear: np.ndarray, state: np.nda
         units, width = int(np.count_nonzero(live)), M.shape[1]
         absolute = float(np.linalg.norm(np.abs(w[live]) @ np.abs(M[live])))
         formation = (units + 2) * 2.0 ** -52 * absolute * (1 + 1e-6) + (units + 2) * width * 2.0 ** -1074
-        float_map = float(np.linalg.norm(w[live])) * (1 + 1e-6) * (
-            FLOAT_MAP_ERROR * float(np.linalg.norm(M[live])) * (1 + 1e-6) + M[live].size * 2.0 ** -1074)
-        slack = formation + float_map
+        slack = formation + float_map_slack(M[live], float(np.linalg.norm(w[live])) * (1 + 1e-6))
     if not (math.isfinite(slack) and np.all(np.isfinite(c)) and np.all(np.isfinite(rows))):
         return math.inf
     found = binary_norm_bound(c, rows, target=None if target is None else target - slack)
