@@ -190,7 +190,8 @@ def test_last_layer_pattern_bound_adds_its_rounding_margins_and_refuses_non_fini
         patch.setattr(pattern, "binary_norm_bound", lambda c, rows, **options: pattern.PatternBound(1.0, True, "pm1"))
         value = last_layer_pattern_bound(w, M * 2.0 ** 40, state)
     float_map = math.sqrt(6.0) * FLOAT_MAP_ERROR * math.sqrt(27.0) * 2.0 ** 40
-    assert value - 1.0 >= float_map * (1 - 1e-9)
+    formation = 5 * 2.0 ** -52 * float(np.linalg.norm(np.abs(w[0]) @ np.abs(M))) * 2.0 ** 40  # 3 live units + 2
+    assert value - 1.0 >= (float_map + formation) * (1 - 1e-9)  # both margins, each in full
     assert last_layer_pattern_bound(w, np.where(M > 3, np.inf, M), state) == math.inf
     assert last_layer_pattern_bound(w, M, np.array([1, 1, 1])) == pytest.approx(math.sqrt(106.0), rel=1e-9)  # (5, 9)
 
