@@ -390,6 +390,11 @@ def test_one_side_per_unit_from_a_region_point_keeps_every_sign(net, data):
     assert one.lps <= both.lps
     assert np.array_equal(one.hi < 0, both.hi < 0) and np.array_equal(one.lo > 0, both.lo > 0)
     assert contains(one.lo, one.hi, values[layer])
+    only = region_intervals(linear, offset, exact.A, exact.c, box[0], box[1], first=sides_at(linear @ x + offset),
+                            other_side=False)
+    assert only.lps <= min(one.lps, linear.shape[0])
+    assert np.array_equal(only.hi < 0, both.hi < 0) and np.array_equal(only.lo > 0, both.lo > 0)
+    assert contains(only.lo, only.hi, values[layer])
     W, b = net.weights[layer + 1], net.biases[layer + 1]
     args = (linear, offset, state, both.lo, both.hi, exact.A, exact.c, box[0], box[1], W, b, range(W.shape[0]))
     full = next_layer_intervals(*args)
@@ -433,3 +438,5 @@ def test_region_lps_solve_the_other_side_when_the_first_proves_nothing():
     wrong = region_intervals(*args, first=np.array([1]))
     assert right.lps == 1 and right.lo[0] > 0 and right.hi[0] >= 1.0 and right.duals_high[0] is None
     assert wrong.lps == 1 and wrong.lo[0] > 0
+    only = region_intervals(*args, first=np.array([1]), other_side=False)  # the maximum alone: no sign, box bound
+    assert only.lps == 0 and not only.lo[0] > 0 and only.hi[0] >= 1.0

