@@ -27,7 +27,9 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   float rounding covered by explicit slacks);
 - an incumbent: candidates of a local search (:mod:`lipexact.deep.incumbent`: samples, perturbations, then a
   walk across hyperplanes to better neighbouring cells; restarted with twice the effort at 256, 512, ... nodes,
-  :func:`lipexact.deep.incumbent.restart_effort`) and the cell of every node's point, each accepted only
+  :func:`lipexact.deep.incumbent.restart_effort`; globally each followed by rounds of
+  :func:`lipexact.deep.incumbent.perturb_walk` on a pool of the best cells) and the cell of every node's point,
+  each accepted only
   when its point lies strictly inside its joint region (exact signs); the final witness check re-evaluates it;
 - a node whose bound is at most ``incumbent * (1 + 0.5e-9)`` is closed (its bound enters the upper bound);
   node selection is best first with plunging (after each dive, the open node with the largest bound);
@@ -44,10 +46,11 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   l_inf, 60 s, cost more than they saved: bracket [1.708, 2.125], against [1.768, 1.781] with the cap and
   [1.768, 2.261] without the relaxation). Each unit's LPs start from the one side that can prove a sign, read
   off the node's point (:func:`lipexact.deep.lp_bounds.sides_at`: a unit positive at a point of the region
-  can only be shown positive); a region LP that proves the sign spares the other side, and the next-layer LPs
-  solve that side only. Measured on those nets (seed 2, l2): the other side of a next-layer unit proved a sign
-  in 29 of its 1,088 solves; LPs 5,095 -> 3,607 for 297 nodes instead of 295 (``point_sides=False``: the
-  earlier order by box intervals, both sides).
+  can only be shown positive); the region LPs and the next-layer LPs solve that side only (the other end keeps
+  the box or inherited bound). Measured on those nets (seed 2, l2): the other side of a next-layer unit proved
+  a sign in 29 of its 1,088 solves; LPs 5,095 -> 3,607 for 297 nodes instead of 295 (``point_sides=False``:
+  the earlier order by box intervals, both sides); the region LPs' other side, dropped later, 9% of the time
+  on seeds 0-5 in three norms (:func:`lipexact.deep.lp_bounds.region_intervals`).
 - globally, in l2, certified LipSDP-neuron bounds (:mod:`lipexact.deep.sdp_bounds`: the node's exact map as the
   first layer, its units fixed off removed): at the root, which caps every node's bound (the children inherit
   the smaller of their bounds), and, once :data:`SDP_AFTER_NODES` nodes are processed, at every node the cheap
@@ -106,7 +109,7 @@ import numpy as np
 from lipexact.deep.bounds import BOUND_SLACK, LAST_LAYER_FREE, DeepBounds, float_offset
 from lipexact.deep.certificate import CertificateError, verify_deep_witness
 from lipexact.deep.exact import AffineMap, ExactNetwork, dyadic, exact_rows
-from lipexact.deep.incumbent import cell_walk, local_search, pattern_norms, restart_effort
+from lipexact.deep.incumbent import cell_walk, local_search, pattern_norms, perturb_walk, restart_effort
 from lipexact.deep.network import ReLUNetwork
 from lipexact.deep.region_lp import DeepRegionLP
 from lipexact.domain import Box
@@ -170,6 +173,18 @@ NEXT_LP_MAX_FREE = 4
 #: 4-5x slower at every node, 6-10-10-1 global 1.15 -> 5.5 s, and large ones tractable); the last layer's binary
 #: program (``pattern_bounds``) likewise.
 SDP_AFTER_NODES = 1000
+#: Globally, rounds of :func:`lipexact.deep.incumbent.perturb_walk` after the first local search ... Measured
+#: (seed-0 random nets, global l2, one thread, wall, load 0.5-1.0; without -> with the rounds, 256 and one per 8
+#: restart samples): bracket at 120 s 13-20-16-8-3 [2.2686, 3.0322] -> [2.4956, 3.0308], 11-24-24-1
+#: [1.2591, 1.4880] -> [1.3189, 1.4862]; 10-20-20-1 at 60 s the same (0.9714 below); time to proof 11-12-12-1
+#: 4.6 -> 2.7 s (seed 0), 7.7 -> 8.6 s (seed 1), 8-10-20-1 seed 2 6.3 -> 7.2 s. On boxes none (``walks``): there
+#: the rounds found nothing better (10-20-20-1, 60 s: [0, 1]^10 l_inf proven in 31.4 s either way, [-1, 1]^10 l2
+#: the same lower end 0.9172; 10-30-30-30-3 on [-1, 1]^10 l2 1.3201 -> 1.3413) and cost 7-11% of the nodes.
+SEED_WALK_ROUNDS = 256
+#: ... and at each restart, one round per this many of the restart's samples.
+RESTART_WALK_SHARE = 8
+#: Cells kept in the pool of :func:`lipexact.deep.incumbent.perturb_walk`.
+WALK_POOL = 32
 
 
 class DeepSearch:
@@ -269,6 +284,8 @@ class DeepSearch:
         if bnb:
             self.stats.update({"pruned_by_bound": 0, "incumbent_updates": 0, "restarts": 0, "branch": self.branch})
         self.restart_seconds = 0.0
+        self.pool: list = []  # the local searches' best cells, (value, point), for perturb_walk
+        self.walks = domain is None  # perturb_walk rounds after each local search (measured: SEED_WALK_ROUNDS)
 
     # ------------------------------------------------------------------ bounds and incumbent
     def node_bound(self, node: DeepNode) -> float:
@@ -294,7 +311,8 @@ class DeepSearch:
             hints = node.region[2] if node.region is not None and self.lp_hints else None
             offset = float_offset(node.affine)
             first = sides_at(linear @ node.point + offset) if self.point_sides and node.point is not None else None
-            found = region_intervals(linear, offset, A, c, self.lower, self.upper, units, hints=hints, first=first)
+            found = region_intervals(linear, offset, A, c, self.lower, self.upper, units, hints=hints, first=first,
+                                     other_side=not self.point_sides)
             self.stats["region_lps"] = self.stats.get("region_lps", 0) + found.lps
             if node.region is not None:
                 found.lo, found.hi = np.maximum(found.lo, node.region[0]), np.minimum(found.hi, node.region[1])
@@ -505,9 +523,27 @@ class DeepSearch:
         return node
 
     def seed_incumbent(self) -> None:
-        """Offer the candidates of the local search (:mod:`lipexact.deep.incumbent`)."""
-        for value, x in local_search(self.net, self.norm, self.domain, np.random.default_rng(self.seed)):
+        """Offer the candidates of the local search (:mod:`lipexact.deep.incumbent`), then of
+        :data:`SEED_WALK_ROUNDS` rounds of :func:`lipexact.deep.incumbent.perturb_walk` from them (globally)."""
+        rng = np.random.default_rng(self.seed)
+        self.walk(local_search(self.net, self.norm, self.domain, rng), rng, SEED_WALK_ROUNDS if self.walks else 0)
+
+    def walk(self, found: list, rng: np.random.Generator, rounds: int) -> None:
+        """Offer ``found`` (``(value, point)`` candidates), merge them into the pool of the best
+        :data:`WALK_POOL` cells seen by the local searches, run ``rounds`` of
+        :func:`lipexact.deep.incumbent.perturb_walk` on the pool and offer its cells."""
+        for value, x in found:
             self.offer(x, value)
+        if rounds <= 0:
+            return
+        started = time.perf_counter()
+        pool = sorted(self.pool + list(found), key=lambda item: -item[0])[:WALK_POOL]
+        self.pool = perturb_walk(self.net, self.norm, self.domain, pool, rng, rounds)
+        self.stats["walk_rounds"] = self.stats.get("walk_rounds", 0) + rounds
+        self.stats["walk_seconds"] = self.stats.get("walk_seconds", 0.0) + time.perf_counter() - started
+        for value, x in self.pool:
+            if not self.offer(x, value) and not value > self.best_value:
+                break  # best first: the rest are no better
 
     def restart_incumbent(self) -> None:
         """At the node counts of :func:`lipexact.deep.incumbent.restart_effort`, a larger local search (seeded
@@ -520,9 +556,8 @@ class DeepSearch:
         samples, keep = effort
         started = time.perf_counter()
         rng = np.random.default_rng([self.seed, self.stats["nodes"]])
-        for value, x in local_search(self.net, self.norm, self.domain, rng, samples=samples, steps=25 * keep,
-                                     keep=keep):
-            self.offer(x, value)
+        found = local_search(self.net, self.norm, self.domain, rng, samples=samples, steps=25 * keep, keep=keep)
+        self.walk(found, rng, samples // RESTART_WALK_SHARE if self.walks else 0)
         self.restart_seconds = 2 * (time.perf_counter() - started)  # the next one has twice the samples
         self.stats["restarts"] += 1
 

@@ -3,7 +3,9 @@
 Sample points (uniform in the box, or Gaussian around the origin at several scales globally), take the
 cells (float activation patterns) of the best Jacobian norms, then walk: perturb the best point at
 decreasing step sizes and keep any point whose cell is better, then walk across hyperplanes to neighbouring
-cells while that improves (:func:`cell_walk`). Every point returned is only a candidate:
+cells while that improves (:func:`cell_walk`). :func:`perturb_walk` then iterates from a pool of such cells:
+jump from one of them at a random scale, walk, keep what improves (an iterated local search). Every point
+returned is only a candidate:
 the search accepts it after checking that it lies strictly inside its joint region (exact signs,
 :func:`lipexact.deep.certificate.verify_deep_witness`), and the final witness check re-evaluates it again.
 
@@ -24,7 +26,8 @@ from lipexact.deep.network import ReLUNetwork
 from lipexact.domain import Box
 from lipexact.norms import jacobian_norms
 
-__all__ = ["local_search", "pattern_norms", "cell_walk", "neighbours", "restart_effort", "RESTART_FIRST"]
+__all__ = ["local_search", "perturb_walk", "pattern_norms", "cell_walk", "neighbours", "restart_effort",
+           "RESTART_FIRST"]
 
 #: The branch and bound restarts the local search after this many nodes, then at every power of two.
 RESTART_FIRST = 256
@@ -117,6 +120,54 @@ def local_search(net: ReLUNetwork, norm: str, domain: Box | None, rng: np.random
         results.append(cell_walk(net, norm, x, value, domain))
     results.sort(key=lambda item: -item[0])
     return results
+
+
+def perturb_walk(net: ReLUNetwork, norm: str, domain: Box | None, pool: list, rng: np.random.Generator,
+                 rounds: int, candidates: int = 64) -> list[tuple[float, np.ndarray]]:
+    """An iterated local search from ``pool`` (``(value, point)`` pairs, e.g. :func:`local_search`'s): each of the
+    ``rounds`` picks a member at random, samples ``candidates`` Gaussian points around it at a scale drawn
+    log-uniformly (from 1e-3 to 3 times ``1 + max |x_i|`` globally, from 1e-3 to 1 times the box's widest side on a
+    box), walks from the best of them (:func:`cell_walk`) and replaces the member when that ends higher. The walk
+    alone stops at the first cell none of whose neighbours is better; the jumps leave such local optima.
+    Returns the pool, best first.
+
+    Measured (11-24-24-1 random net, global l2): :func:`local_search` with 8,192 samples ended at 1.12-1.21 in 0.1 s
+    (six seeds); these rounds from its cells reached 1.33-1.35 within 0.4-10 s (three seeds), where the branch and
+    bound's own restarts had needed about 600 s of search for 1.35.
+
+    Examples
+    --------
+    >>> net = ReLUNetwork([([[1, 0], [0, 1]], [0, -5]), ([[1, 1]], [-1]), ([[3]], None)])
+    >>> rng = np.random.default_rng(0)
+    >>> start = [(float(pattern_norms(net, np.array([3.0, 0.0]), "2")[0]), np.array([3.0, 0.0]))]  # x1 alone: 3
+    >>> [round(value, 6) for value, _ in perturb_walk(net, "2", None, start, rng, rounds=50)]  # both: 3 sqrt(2)
+    [4.242641]
+    """
+    pool = [(float(value), np.asarray(x, dtype=np.float64)) for value, x in pool]
+    if not pool:
+        return pool
+    n = pool[0][1].size
+    width = float(np.max(domain.upper - domain.lower)) if domain is not None else None
+    for _ in range(rounds):
+        i = int(rng.integers(len(pool)))
+        value, x = pool[i]
+        if domain is None:
+            scale = 10 ** rng.uniform(-3.0, 0.5) * (1.0 + float(np.abs(x).max()))
+        else:
+            scale = 10 ** rng.uniform(-3.0, 0.0) * width
+        points = x + scale * rng.standard_normal((candidates, n))
+        if domain is not None:
+            inset = 1e-6 * (domain.upper - domain.lower)
+            points = np.clip(points, domain.lower + inset, domain.upper - inset)
+        scores = pattern_norms(net, points, norm)
+        best = int(np.argmax(scores))
+        if not np.isfinite(scores[best]):
+            continue
+        found, y = cell_walk(net, norm, points[best], float(scores[best]), domain)
+        if found > value:
+            pool[i] = (found, y)
+    pool.sort(key=lambda item: -item[0])
+    return pool
 
 
 def restart_effort(nodes: int) -> tuple[int, int] | None:
