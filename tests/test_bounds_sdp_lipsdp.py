@@ -214,3 +214,50 @@ def test_barrier_target_stops_once_the_side_is_known_and_certified_solution_keep
     assert optimum <= value <= 1.1 * optimum and certified_rho(weights, multipliers).lipschitz == value
     value, _ = certified_solution(weights, target=0.9 * optimum)
     assert optimum <= value <= optimum * (1 + 1e-2)
+
+
+def test_barrier_warm_start_reaches_the_same_optimum_in_fewer_steps_and_ignores_bad_starts():
+    """From an enclosing problem's multipliers (a unit of the first hidden layer removed, the rest restricted) the
+    path starts near the optimum: fewer Newton steps, the same rho. Starts that do not fit (wrong length, NaN,
+    all zero) are ignored: the run is the cold one, step for step."""
+    from lipexact.bounds.sdp.barrier import _Structure, _warm_start
+
+    rng = np.random.default_rng(5)
+    weights = [rng.standard_normal((9, 6)), rng.standard_normal((8, 9)), rng.standard_normal((1, 8))]
+    scaled, _ = normalize_weights(weights)
+    parent = barrier_lipsdp(scaled, tol=1e-8)["multipliers"]
+    keep = np.arange(9) != 4  # the child: unit 4 of the first hidden layer fixed off
+    child = [scaled[0][keep], scaled[1][:, keep], scaled[2]]
+    cold = barrier_lipsdp(child, tol=1e-8)
+    warm = barrier_lipsdp(child, tol=1e-8, start=[parent[0][keep], parent[1]])
+    assert cold["status"] == warm["status"] == "optimal"
+    assert warm["newton_steps"] < cold["newton_steps"]
+    assert warm["rho"] == pytest.approx(cold["rho"], rel=1e-6)
+    for bad in ([parent[0], parent[1]], [np.full(8, np.nan), parent[1]], [np.zeros(8), np.zeros(8)], None):
+        assert _warm_start(child, _Structure(child), bad) is None
+        again = barrier_lipsdp(child, tol=1e-8, start=bad)
+        assert again["newton_steps"] == cold["newton_steps"] and again["rho"] == cold["rho"]
+
+
+def test_certified_solution_warm_starts_from_start_and_still_proves(monkeypatch):
+    """certified_solution hands ``start`` (rescaled to the normalized weights) to the barrier method; the value
+    is proven either way and the same as without the warm start (up to the solver's gap)."""
+    from lipexact.bounds.sdp.lipsdp import certified_solution
+
+    rng = np.random.default_rng(6)
+    weights = [3.0 * rng.standard_normal((7, 5)), 0.25 * rng.standard_normal((6, 7)), rng.standard_normal((2, 6))]
+    optimum, multipliers = certified_solution(weights)
+    loose = [2.0 * t for t in multipliers]  # valid, worse than the optimum: the solve still runs (target below)
+    seen = []
+    original = lipsdp_module.barrier_lipsdp
+    monkeypatch.setattr(lipsdp_module, "barrier_lipsdp",
+                        lambda *args, **kwargs: seen.append(kwargs.get("start")) or original(*args, **kwargs))
+    value, proven = certified_solution(weights, start=loose, target=0.5 * optimum)
+    assert seen[-1] is not None and len(seen[-1]) == 2
+    scaled, exponent = normalize_weights(weights)  # the start in the normalized coordinates: the same bound
+    assert math.ldexp(certified_rho(scaled, seen[-1]).lipschitz, exponent) == pytest.approx(
+        certified_rho(weights, loose).lipschitz, rel=1e-9)
+    assert certified_rho(weights, proven).lipschitz == value and value == pytest.approx(optimum, rel=1e-2)
+    monkeypatch.setattr(lipsdp_module, "WARM_START", False)
+    certified_solution(weights, start=loose, target=0.5 * optimum)
+    assert seen[-1] is None

