@@ -25,12 +25,12 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   interval products of ``W_k D ... W_{l+1} D_l M_l``, sign-vector products and, at the last layer, the
   enumerated completions; units stable on the box fixed by interval and back-substituted linear bounds,
   float rounding covered by explicit slacks);
-- an incumbent: candidates of a local search (:mod:`lipexact.deep.incumbent`: samples, perturbations, then a
-  walk across hyperplanes to better neighbouring cells; restarted with twice the effort at 256, 512, ... nodes,
+- an incumbent: candidates of a local search (:mod:`lipexact.deep.incumbent`: samples, perturbations, then a walk
+  across hyperplanes to better neighbouring cells; restarted with twice the effort at 256, 512, ... nodes,
   :func:`lipexact.deep.incumbent.restart_effort`; globally each followed by rounds of
-  :func:`lipexact.deep.incumbent.perturb_walk` on a pool of the best cells) and the cell of every node's point,
-  each accepted only
-  when its point lies strictly inside its joint region (exact signs); the final witness check re-evaluates it;
+  :func:`lipexact.deep.incumbent.perturb_walk` on a pool of the best cells) and the cell of every node's point, each
+  accepted only when its point lies strictly inside its joint region (exact signs); the final witness check
+  re-evaluates it;
 - a node whose bound is at most ``incumbent * (1 + 0.5e-9)`` is closed (its bound enters the upper bound);
   node selection is best first with plunging (after each dive, the open node with the largest bound);
 - on a box, region LPs (``lp_bounds``, :mod:`lipexact.deep.lp_bounds`): proven intervals of the current layer's
@@ -51,21 +51,21 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   a sign in 29 of its 1,088 solves; LPs 5,095 -> 3,607 for 297 nodes instead of 295 (``point_sides=False``:
   the earlier order by box intervals, both sides); the region LPs' other side, dropped later, 9% of the time
   on seeds 0-5 in three norms (:func:`lipexact.deep.lp_bounds.region_intervals`).
-- globally, in l2, certified LipSDP-neuron bounds (:mod:`lipexact.deep.sdp_bounds`: the node's exact map as the
-  first layer, its units fixed off removed): at the root, which caps every node's bound (the children inherit
-  the smaller of their bounds), and, once :data:`SDP_AFTER_NODES` nodes are processed, at every node the cheap
-  bounds do not prune. Globally the interval bounds leave every later unit free and prune nothing until a layer
-  is almost fixed; the SDP bounds see through that. A node whose reduced network is its ancestor's (a unit fixed
-  on keeps the ReLU's slope range) reuses that value; one with a unit fixed off first certifies the ancestor's
-  multipliers restricted to the kept units (a principal submatrix of the ancestor's LMI) and solves only when
-  they do not prune, the barrier method starting from them (:meth:`DeepSearch.sdp_bound`; warm start, side by
-  side with the cold one, one thread, wall, load 0.8-1.0: proofs of 8-10-20-1 seed 0 13.6 -> 12.3 s (SDP
-  seconds 2.8 -> 2.0), seed 2 7.1 -> 6.6 s (2.2 -> 1.7), 11-12-12-1 seed 1 9.3 -> 7.2 s (4.5 -> 2.6), the same
-  nodes; 11-24-24-1 at 120 s 11,775 -> 16,485 nodes, upper end 1.4856 -> 1.4761). Measured (random nets, one thread, wall): 11-24-24-1, 300 s,
-  with SDP bounds at every node (before the reuse), bracket [1.259, 1.500] against [1.251, 2.086] after 600 s
-  without; 13-20-16-8-3, 120 s: [2.269, 3.045] against [2.282, 6.891]; 11-12-12-1: 983 -> 171 nodes (2.1-2.8 s
-  against 3.4 s with the reuse), but at 30-90 ms a solve small searches ran 4-5x slower (6-10-10-1: 1.15 ->
-  5.5 s), hence the node count before they start. ``sdp_bounds=False`` turns them off.
+- globally, in l2, certified LipSDP-neuron bounds (:mod:`lipexact.deep.sdp_bounds`: the node's exact map as the first
+  layer, its units fixed off removed): at the root, which caps every node's bound (the children inherit the smaller of
+  their bounds), and, once :data:`SDP_AFTER_NODES` nodes are processed, at every node the cheap bounds do not prune.
+  Globally the interval bounds leave every later unit free and prune nothing until a layer is almost fixed; the SDP
+  bounds see through that. A node whose reduced network is its ancestor's (a unit fixed on keeps the ReLU's slope
+  range) reuses that value; one with a unit fixed off first certifies the ancestor's multipliers restricted to the
+  kept units (a principal submatrix of the ancestor's LMI) and solves only when they do not prune, the barrier method
+  starting from them (:meth:`DeepSearch.sdp_bound`; warm start, side by side with the cold one, one thread, wall, load
+  0.8-1.0: proofs of 8-10-20-1 seed 0 13.6 -> 12.3 s (SDP seconds 2.8 -> 2.0), seed 2 7.1 -> 6.6 s (2.2 -> 1.7),
+  11-12-12-1 seed 1 9.3 -> 7.2 s (4.5 -> 2.6), the same nodes; 11-24-24-1 at 120 s 11,775 -> 16,485 nodes, upper end
+  1.4856 -> 1.4761). Measured (random nets, one thread, wall): 11-24-24-1, 300 s, with SDP bounds at every node
+  (before the reuse), bracket [1.259, 1.500] against [1.251, 2.086] after 600 s without; 13-20-16-8-3, 120 s: [2.269,
+  3.045] against [2.282, 6.891]; 11-12-12-1: 983 -> 171 nodes (2.1-2.8 s against 3.4 s with the reuse), but at 30-90
+  ms a solve small searches ran 4-5x slower (6-10-10-1: 1.15 -> 5.5 s), hence the node count before they start.
+  ``sdp_bounds=False`` turns them off.
 - at the last ReLU layer LipSDP is not solved where other bounds dominate it: it bounds every completion (any
   slopes in ``[0, 1]``), so with at most :data:`lipexact.deep.bounds.LAST_LAYER_FREE` free units the exact
   enumeration of the last-layer bound is never above it; with more and one output, the certified Shor bound of
