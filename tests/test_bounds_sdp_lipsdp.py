@@ -261,3 +261,17 @@ def test_certified_solution_warm_starts_from_start_and_still_proves(monkeypatch)
     monkeypatch.setattr(lipsdp_module, "WARM_START", False)
     certified_solution(weights, start=loose, target=0.5 * optimum)
     assert seen[-1] is None
+
+
+@pytest.mark.parametrize("sizes", [[5, 7, 1], [3, 4, 5, 6, 2], [6, 2, 9, 3]])
+def test_the_barrier_assembles_the_same_matrix_as_the_lmi_module(sizes):
+    """The barrier's S(t, rho) (assembled from a fixed part and the multipliers) is -M(T, rho) entry for entry."""
+    from lipexact.bounds.sdp.barrier import _Structure
+    from lipexact.bounds.sdp.lmi import unchecked_matrix
+
+    rng = np.random.default_rng(len(sizes))
+    weights = [rng.standard_normal((o, i)) for i, o in zip(sizes[:-1], sizes[1:])]
+    structure = _Structure(weights)
+    for _ in range(3):
+        t, rho = rng.random(structure.m) + 0.1, float(rng.random() * 5)
+        assert np.array_equal(structure.S(t, rho), -unchecked_matrix(weights, structure.split(t), rho))
