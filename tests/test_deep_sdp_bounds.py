@@ -117,7 +117,8 @@ def test_a_stopped_global_search_keeps_its_bracket_under_the_root_lipsdp_value()
 
 def test_a_node_with_its_ancestors_reduced_network_reuses_its_value():
     """Fixing a unit on leaves the reduced network (and its SDP) unchanged: the cached value comes back and
-    nothing is solved; fixing one off solves the smaller SDP from the restricted multipliers, never above the
+    nothing is solved (with the unit taken exactly, ``skip_bounds``, the value may only drop: a skip bound is
+    solved instead); fixing one off solves the smaller SDP from the restricted multipliers, never above the
     enclosing value (a principal submatrix of a negative semidefinite matrix is one)."""
     from dataclasses import replace
 
@@ -130,7 +131,11 @@ def test_a_node_with_its_ancestors_reduced_network_reuses_its_value():
     assert search.stats["sdp_bounds"] == 1 and root.sdp[3] == value
     on, off = root.current.copy(), root.current.copy()
     on[0], off[0] = 1, 0
+    search.skip_bounds = False
     assert search.sdp_bound(replace(root, current=on)) == value and search.stats["sdp_bounds"] == 1
+    search.skip_bounds = True
+    assert search.sdp_bound(replace(root, current=on)) < value and search.stats["sdp_bounds"] == 1
+    assert search.stats["skip_bounds"] == 1
     smaller = search.sdp_bound(replace(root, current=off))
     assert search.stats["sdp_bounds"] == 2 and smaller <= value * (1 + 1e-9)
 
@@ -256,3 +261,34 @@ def test_a_one_hidden_layer_root_gets_both_costly_bounds():
     stopped = DeepSearch(net, "2", None, Clock(), node_limit=1, bnb=True).run()
     assert stopped.stats["pattern_bounds"] == 1 and stopped.stats["sdp_bounds"] == 1
     assert stopped.upper <= lipsdp(net).value * (1 + 1e-4)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_skip_bound_covers_every_completion_with_the_on_units_exact(seed):
+    """node_skip_bound: units fixed on pass their pre-activation (slope 1), off units are removed, free units and
+    the later layers take 0 or 1: the largest Jacobian norm over all those completions is below the bound, and
+    the bound is never above the LipSDP one with the on units in [0, 1] by more than the solver's tolerance."""
+    import itertools
+
+    from benchmarks.deep import random_network
+    from lipexact.deep.bounds import DeepBounds
+    from lipexact.deep.sdp_bounds import node_sdp_bound, node_skip_bound
+
+    net = random_network([3, 5, 4, 2], seed)
+    W = [np.asarray(w, dtype=np.float64) for w in net.weights]
+    tails = DeepBounds(net, "2").tails
+    state = np.array([1, 0, -1, 1, -1] if seed % 2 else [1, 1, 1, 0, -1], dtype=np.int8)
+    M = W[0]
+    value, _ = node_skip_bound(W, 0, M, state, tails)
+    plain, _ = node_sdp_bound(W, 0, M, state, tails[1])
+    free = np.flatnonzero(state < 0)
+    best = 0.0
+    for bits in itertools.product((0.0, 1.0), repeat=free.size + W[1].shape[0]):
+        d0 = (state == 1).astype(float)
+        d0[free] = bits[:free.size]
+        d1 = np.array(bits[free.size:])
+        J = W[2] @ (d1[:, None] * (W[1] @ (d0[:, None] * M)))
+        best = max(best, float(np.linalg.norm(J, 2)))
+    assert best <= value <= plain * (1 + 1e-3)
+    assert node_skip_bound(W, 1, W[1] @ W[0], np.array([1, -1, 0, 1]), tails) == (math.inf, None)  # last layer
+    assert node_skip_bound(W, 0, M, np.array([0, -1, -1, 0, -1]), tails) == (math.inf, None)  # no unit on

@@ -257,6 +257,7 @@ class DeepSearch:
         # output, l2 (on boxes the interval bounds leave few units free and it cost more than it pruned: measured)
         self.pattern_bounds = bnb and domain is None and norm == "2" and net.weights[-1].shape[0] == 1
         self.last_layer_sdp = False  # True: LipSDP at the last layer too (for measurements)
+        self.skip_bounds = self.sdp_bounds  # units fixed on exact in the LipSDP node bounds (DeepSearch.skip_bound)
         self.net = net
         self.norm = norm
         self.domain = domain
@@ -397,7 +398,7 @@ class DeepSearch:
         keep = node.current != 0
         known = node.sdp
         if known is not None and known[0] == node.layer and np.array_equal(known[1], keep):
-            return known[3]
+            return self.skip_bound(node, known[3], known[2])
         start = None
         if known is not None and known[2] is not None:
             if known[0] == node.layer and not np.any(keep & ~known[1]):
@@ -411,7 +412,28 @@ class DeepSearch:
         node.sdp = (node.layer, keep, multipliers, value)
         self.stats["sdp_bounds"] = self.stats.get("sdp_bounds", 0) + 1
         self.stats["sdp_seconds"] = self.stats.get("sdp_seconds", 0.0) + time.perf_counter() - started
-        return value
+        return self.skip_bound(node, value, multipliers)
+
+    def skip_bound(self, node: DeepNode, value: float, multipliers: list | None) -> float:
+        """``value`` (the node's LipSDP bound, units fixed on in ``[0, 1]``), or, when that does not prune and the
+        node has units fixed on before the last ReLU layer, the smaller certified bound with those units exact
+        (:func:`lipexact.deep.sdp_bounds.node_skip_bound`), solved from ``multipliers`` restricted to the free
+        units."""
+        from lipexact.deep.sdp_bounds import node_skip_bound
+
+        state = node.current
+        if (not self.skip_bounds or value <= self.threshold() or node.layer + 2 >= len(self.bounds.weights)
+                or not np.any(state == 1)):
+            return value
+        start = None
+        if multipliers is not None and np.any(state < 0):
+            start = [multipliers[0][state[state != 0] < 0]] + list(multipliers[1:])
+        started = time.perf_counter()
+        skip, _ = node_skip_bound(self.bounds.weights, node.layer, node.affine.float_linear(), state,
+                                  self.bounds.tails, start=start, target=self.threshold())
+        self.stats["skip_bounds"] = self.stats.get("skip_bounds", 0) + 1
+        self.stats["skip_seconds"] = self.stats.get("skip_seconds", 0.0) + time.perf_counter() - started
+        return min(value, skip)
 
     def pattern_bound(self, node: DeepNode) -> float:
         """The certified bound of the last layer's binary program

@@ -38,7 +38,7 @@ import math
 
 import numpy as np
 
-__all__ = ["node_sdp_bound", "last_layer_pattern_bound", "float_map_slack", "FLOAT_MAP_ERROR", "SDP_TOLERANCE"]
+__all__ = ["node_sdp_bound", "node_skip_bound", "last_layer_pattern_bound", "float_map_slack", "FLOAT_MAP_ERROR", "SDP_TOLERANCE"]
 
 #: Relative error of the nearest-float map ``fl(M)`` entrywise (``2^-53``), doubled for room.
 FLOAT_MAP_ERROR = 2.0 ** -52
@@ -87,6 +87,54 @@ def node_sdp_bound(weights: list, layer: int, linear: np.ndarray, state: np.ndar
     slack = float_map_slack(M, tail)
     value, multipliers = certified_solution([M, following] + rest, tol=SDP_TOLERANCE, start=start,
                                             target=None if target is None else target - slack)
+    total = value + slack
+    return (total, multipliers) if math.isfinite(total) else (math.inf, None)
+
+
+def node_skip_bound(weights: list, layer: int, linear: np.ndarray, state: np.ndarray, tails: list,
+                    start: list | None = None, target: float | None = None) -> tuple:
+    """``(bound, multipliers)``: like :func:`node_sdp_bound`, with the units fixed ON taken exactly (slope 1)
+    instead of in ``[0, 1]``: their pre-activations ``M_O x`` pass to layer ``l + 1`` as a skip ``S = W_{l+1}[:, O]
+    M_O`` (:mod:`lipexact.bounds.sdp.skip`); the free units stay ReLUs, the off units are removed. Only for a node
+    whose layer is not the last ReLU layer and that has units fixed on; ``(inf, None)`` otherwise or when nothing
+    certifies. ``tails``: the proven ``||W_i|| ... ||W_k||`` of :class:`lipexact.deep.bounds.DeepBounds`.
+
+    Rounding: the float map's error as in :func:`node_sdp_bound` (gain ``tails[l + 1]``: ``J`` is linear in ``M``
+    through ``W_{l+1} D``), and the float product ``S``: at most ``gamma_{|O| + 2} |W_O| |M_O|`` entrywise, whose
+    Frobenius norm times ``tails[l + 2]`` (the layers after ``l + 1``) is added.
+
+    Examples
+    --------
+    >>> W1, W2, W3 = np.eye(2), np.array([[1.0, 1.0]]), np.array([[1.0]])
+    >>> value, _ = node_skip_bound([W1, W2, W3], 0, W1, np.array([-1, 1]), [2.0, 2.0, 1.0])   # relu(relu(x1) + x2)
+    >>> 2 ** 0.5 <= value < 2 ** 0.5 * (1 + 1e-4)
+    True
+    """
+    from lipexact.bounds.sdp.lipsdp import certified_solution
+    from lipexact.bounds.sdp.psd import gamma
+    from lipexact.bounds.sdp.skip import certified_skip_bound
+
+    state = np.asarray(state)
+    free, on = np.flatnonzero(state < 0), np.flatnonzero(state == 1)
+    if layer + 2 >= len(weights) or not on.size:
+        return math.inf, None
+    M = np.asarray(linear, dtype=np.float64)
+    following = np.asarray(weights[layer + 1], dtype=np.float64)
+    rest = [np.asarray(W, dtype=np.float64) for W in weights[layer + 2:]]
+    with np.errstate(over="ignore", invalid="ignore"):
+        skip = following[:, on] @ M[on]
+        product = np.abs(following[:, on]) @ np.abs(M[on])
+        slack = float_map_slack(M[state != 0], tails[layer + 1])
+        slack += tails[layer + 2] * (gamma(on.size + 2) * float(np.linalg.norm(product)) * (1 + 1e-6)
+                                     + product.size * 2.0 ** -1074)
+    if not math.isfinite(slack):
+        return math.inf, None
+    goal = None if target is None else target - slack
+    if not free.size:  # the whole layer is linear here: the chain S, W_{l+2}, ...
+        value, multipliers = certified_solution([skip] + rest, tol=SDP_TOLERANCE, target=goal)
+    else:
+        value, multipliers = certified_skip_bound([M[free], following[:, free]] + rest, skip, tol=SDP_TOLERANCE,
+                                                  start=start, target=goal)
     total = value + slack
     return (total, multipliers) if math.isfinite(total) else (math.inf, None)
 
