@@ -66,6 +66,14 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   3.045] against [2.282, 6.891]; 11-12-12-1: 983 -> 171 nodes (2.1-2.8 s against 3.4 s with the reuse), but at 30-90
   ms a solve small searches ran 4-5x slower (6-10-10-1: 1.15 -> 5.5 s), hence the node count before they start.
   ``sdp_bounds=False`` turns them off.
+- where that bound does not prune and the node has units fixed on (before the last ReLU layer), a second
+  certified LipSDP bound takes them exactly, slope 1 instead of any slope in ``[0, 1]``
+  (:meth:`DeepSearch.skip_bound`, :func:`lipexact.deep.sdp_bounds.node_skip_bound`). Without it a unit fixed on
+  never lowers a node's bound, and the open nodes that set the upper end of a global search were exactly those
+  (11-24-24-1 at 120 s: of the 2,000 with the largest bounds, nearly all in the first layer with 12-19 units on and
+  4-7 off, at 1.09-1.12 times the incumbent). Side by side (one thread, wall): 11-24-24-1 at 120 s [1.3189, 1.4741]
+  (18,282 nodes) -> [1.3189, 1.4080] (11,447 nodes, 4,117 skip solves in 44 s); proofs of 8-10-20-1 seed 2
+  2,137 -> 1,977 nodes (7.5 -> 6.1 s) and 11-12-12-1 seed 1 2,080 -> 1,712 nodes (6.5 -> 6.4 s).
 - at the last ReLU layer LipSDP is not solved where other bounds dominate it: it bounds every completion (any
   slopes in ``[0, 1]``), so with at most :data:`lipexact.deep.bounds.LAST_LAYER_FREE` free units the exact
   enumeration of the last-layer bound is never above it; with more and one output, the certified Shor bound of

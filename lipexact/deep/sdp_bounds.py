@@ -7,7 +7,8 @@ off are negative there. At every point ``x`` of the region where ``f`` is differ
 (``M'`` the rows of ``M`` not fixed off, ``W_{l+1}'`` the matching columns); so ``J_f(x) = J_g(x)`` and
 ``||J_f(x)||_2 <= Lip_2(g)``, which the certified LipSDP-neuron value of ``g``'s weights bounds
 (:func:`lipexact.bounds.sdp.lipsdp.certified_solution`; biases do not enter). Units fixed on keep the ReLU's
-``[0, 1]`` slope range there (valid, a little loose; their exact slope 1 would need another LMI). The weights
+``[0, 1]`` slope range there (valid, a little loose); :func:`node_skip_bound` takes them exactly (slope 1) through
+an LMI with a skip from the input into the next layer (:mod:`lipexact.bounds.sdp.skip`). The weights
 are those of the float map ``M``: the exact ``J`` differs from one with ``M``'s nearest floats by at most
 ``||W_k|| ... ||W_{l+1}|| ||M - fl(M)||_2 <= tail * 2^-52 ||M||_F`` (plus ``2^-1074`` an entry for
 subnormal results), which is added.
@@ -38,7 +39,8 @@ import math
 
 import numpy as np
 
-__all__ = ["node_sdp_bound", "node_skip_bound", "last_layer_pattern_bound", "float_map_slack", "FLOAT_MAP_ERROR", "SDP_TOLERANCE"]
+__all__ = ["node_sdp_bound", "node_skip_bound", "last_layer_pattern_bound", "float_map_slack", "FLOAT_MAP_ERROR",
+           "SDP_TOLERANCE"]
 
 #: Relative error of the nearest-float map ``fl(M)`` entrywise (``2^-53``), doubled for room.
 FLOAT_MAP_ERROR = 2.0 ** -52
