@@ -73,7 +73,9 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   (11-24-24-1 at 120 s: of the 2,000 with the largest bounds, nearly all in the first layer with 12-19 units on and
   4-7 off, at 1.09-1.12 times the incumbent). Side by side (one thread, wall): 11-24-24-1 at 120 s [1.3189, 1.4741]
   (18,282 nodes) -> [1.3189, 1.4080] (11,447 nodes, 4,117 skip solves in 44 s); proofs of 8-10-20-1 seed 2
-  2,137 -> 1,977 nodes (7.5 -> 6.1 s) and 11-12-12-1 seed 1 2,080 -> 1,712 nodes (6.5 -> 6.4 s).
+  2,137 -> 1,977 nodes (7.5 -> 6.1 s) and 11-12-12-1 seed 1 2,080 -> 1,712 nodes (6.5 -> 6.4 s); on 13-20-16-8-3
+  it cost more than it pruned (120 s: 14,870 -> 8,854 nodes, upper end 2.9964 -> 3.0037). ``skip_bounds=False``
+  turns it off.
 - at the last ReLU layer LipSDP is not solved where other bounds dominate it: it bounds every completion (any
   slopes in ``[0, 1]``), so with at most :data:`lipexact.deep.bounds.LAST_LAYER_FREE` free units the exact
   enumeration of the last-layer bound is never above it; with more and one output, the certified Shor bound of
