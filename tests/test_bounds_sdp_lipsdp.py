@@ -234,7 +234,7 @@ def test_barrier_warm_start_reaches_the_same_optimum_in_fewer_steps_and_ignores_
     assert warm["newton_steps"] < cold["newton_steps"]
     assert warm["rho"] == pytest.approx(cold["rho"], rel=1e-6)
     for bad in ([parent[0], parent[1]], [np.full(8, np.nan), parent[1]], [np.zeros(8), np.zeros(8)], None):
-        assert _warm_start(child, _Structure(child), bad) is None
+        assert _warm_start(_Structure(child), bad) is None
         again = barrier_lipsdp(child, tol=1e-8, start=bad)
         assert again["newton_steps"] == cold["newton_steps"] and again["rho"] == cold["rho"]
 

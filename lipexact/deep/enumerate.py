@@ -576,8 +576,7 @@ class DeepSearch:
         self.pool = perturb_walk(self.net, self.norm, self.domain, pool, rng, rounds)
         self.stats["walk_rounds"] = self.stats.get("walk_rounds", 0) + rounds  # (no seconds: stats are reproducible)
         for value, x in self.pool:
-            if not self.offer(x, value) and not value > self.best_value:
-                break  # best first: the rest are no better
+            self.offer(x, value)
 
     def restart_incumbent(self) -> None:
         """At the node counts of :func:`lipexact.deep.incumbent.restart_effort`, a larger local search (seeded

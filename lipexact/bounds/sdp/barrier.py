@@ -32,14 +32,13 @@ Examples
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Sequence
 
 import numpy as np
 import scipy.linalg
 
-from lipexact.bounds.sdp.certify import _schur_candidate
+from lipexact.bounds.sdp.certify import _schur_candidate, schur_candidate
 from lipexact.bounds.sdp.lmi import hidden_widths
 
 __all__ = ["barrier_lipsdp", "feasible_multipliers"]
@@ -139,23 +138,10 @@ class _SkipStructure(_Structure):
         return self.U.T @ K
 
     def candidate(self, t: np.ndarray) -> float:
-        return general_candidate(self.S(t, 0.0), self.n0)
+        return schur_candidate(self.S(t, 0.0), self.n0)
 
 
-def general_candidate(S0: np.ndarray, n0: int) -> float:
-    """Float ``lambda_max(C (-N)^{-1} C^T)`` for ``S0 = -M(T, 0) = [[0, -C], [-C^T, -N]]`` (any coupling of the
-    input to the hidden coordinates), NaN when ``-N`` fails a float Cholesky (not a proof)."""
-    try:
-        L = np.linalg.cholesky(S0[n0:, n0:])
-    except np.linalg.LinAlgError:
-        return math.nan
-    Y = scipy.linalg.solve_triangular(L, S0[n0:, :n0], lower=True, check_finite=False)
-    gram = Y @ Y.T if Y.shape[0] <= Y.shape[1] else Y.T @ Y
-    value = float(np.linalg.eigvalsh(gram)[-1])
-    return max(value, 0.0) if math.isfinite(value) else math.nan
-
-
-def _warm_start(W: list[np.ndarray], st: "_Structure", start) -> tuple | None:
+def _warm_start(st: _Structure, start) -> tuple | None:
     """``(t, rho)`` strictly inside the feasible set from given multipliers (an enclosing problem's, restricted),
     each raised to at least :data:`WARM_FLOOR` times the largest (the barrier needs every ``t > 0``), ``rho`` a
     quarter above their Schur candidate; None when they do not fit or ``-N`` is not positive definite there."""
@@ -237,7 +223,7 @@ def barrier_lipsdp(weights: Sequence[np.ndarray], *, tol: float = 1e-8, max_newt
     rho = 2.0 * max(st.candidate(t), 1e-300) + 1.0
     nu = n + m
     tau = nu / rho
-    warm = _warm_start(W, st, start)
+    warm = _warm_start(st, start)
     if warm is not None:
         t, rho = warm
         tau = nu / (start_gap * rho)

@@ -70,7 +70,8 @@ from lipexact.bounds.sdp.lmi import check_multipliers, check_weights, hidden_wid
 from lipexact.bounds.sdp.psd import SMALLEST_SUBNORMAL, UNIT_ROUNDOFF, gamma, inflate
 from reductions.validation import require
 
-__all__ = ["CertifiedRho", "certified_rho", "prove_lmi", "DEFAULT_SCALES", "UNIT_ROUNDOFF"]
+__all__ = ["CertifiedRho", "certified_rho", "prove_lmi", "schur_candidate", "raise_until_proven", "DEFAULT_SCALES",
+           "UNIT_ROUNDOFF"]
 
 _ETA = SMALLEST_SUBNORMAL
 
@@ -227,23 +228,45 @@ def prove_lmi(weights: Sequence[Any], multipliers: Sequence[Any], rho: float) ->
     return ok, {"sigma": sigma, "rounding_bound": bound}
 
 
-def _schur_candidate(W: list[np.ndarray], T: list[np.ndarray]) -> float:
-    """Float ``lambda_max(C (-N)^{-1} C^T)``, NaN when ``-N`` fails a float Cholesky (not a proof)."""
+def schur_candidate(S0: np.ndarray, n0: int) -> float:
+    """Float ``lambda_max(C (-N)^{-1} C^T)`` for ``S0 = -M(T, 0) = [[0, -C], [-C^T, -N]]`` (``n0`` input
+    coordinates first; any coupling of the input to the hidden coordinates), NaN when ``-N`` fails a float
+    Cholesky (not a proof)."""
     import scipy.linalg
 
-    n0 = W[0].shape[1]
-    F = -lipsdp_matrix(W, T, 0.0)
-    negN = F[n0:, n0:]
     try:
-        L = np.linalg.cholesky(negN)
+        L = np.linalg.cholesky(S0[n0:, n0:])
     except np.linalg.LinAlgError:
         return math.nan
-    Ct = np.zeros((negN.shape[0], n0))
-    Ct[:W[0].shape[0]] = T[0][:, None] * W[0]  # T_1 W_1
-    Y = scipy.linalg.solve_triangular(L, Ct, lower=True, check_finite=False)
+    Y = scipy.linalg.solve_triangular(L, S0[n0:, :n0], lower=True, check_finite=False)
     gram = Y @ Y.T if Y.shape[0] <= Y.shape[1] else Y.T @ Y
     value = float(np.linalg.eigvalsh(gram)[-1])
     return max(value, 0.0) if math.isfinite(value) else math.nan
+
+
+def _schur_candidate(W: list[np.ndarray], T: list[np.ndarray]) -> float:
+    """:func:`schur_candidate` of the chain's matrix."""
+    return schur_candidate(-lipsdp_matrix(W, T, 0.0), W[0].shape[1])
+
+
+def raise_until_proven(matrix, E: np.ndarray, candidate: float, n0: int,
+                       max_raises: int) -> tuple[bool, float, float, float, int]:
+    """``(proven, rho, sigma, rounding, tests)``: ``rho`` raised from the float Schur ``candidate`` (a first step
+    relative to it, or, when it is 0, to the rounding errors of the input rows, which live in the input block's
+    scale; then fourfold) until :func:`_verify` proves ``matrix(rho)`` (the float ``-M(T, rho)``, entrywise within
+    ``E`` of the exact one) positive definite, at most ``max_raises`` tests. Not proven: ``rho`` is the next
+    value that would have been tried."""
+    n = E.shape[0]
+    step = max(candidate * max(64 * n * UNIT_ROUNDOFF, INITIAL_RAISE), 4 * float(E[:n0].sum(axis=1).max()),
+               2.0 ** -1000)
+    rho, sigma, bound = candidate + step, math.nan, math.nan
+    for test in range(1, max_raises + 1):
+        ok, sigma, bound = _verify(matrix(rho), E)
+        if ok:
+            return True, rho, sigma, bound, test
+        step *= 4.0
+        rho = candidate + step
+    return False, rho, sigma, bound, max_raises
 
 
 def certified_rho(weights: Sequence[Any], multipliers: Sequence[Any], *, scales: Sequence[float] = DEFAULT_SCALES,
@@ -285,7 +308,6 @@ def certified_rho(weights: Sequence[Any], multipliers: Sequence[Any], *, scales:
             "a non-empty sequence of positive finite numbers", repr(scales))
     clipped = int(sum(int((t < 0).sum()) for t in T))
     T = [np.maximum(t, 0.0) for t in T]
-    n = W[0].shape[1] + sum(hidden_widths(W))
     attempts = 0
     last_reason = "the hidden blocks are not negative definite at any tried scale of T"
     for scale in scales:
@@ -296,23 +318,15 @@ def certified_rho(weights: Sequence[Any], multipliers: Sequence[Any], *, scales:
         if math.isnan(candidate):
             continue
         E = _formation_error(W, Ts)
-        # a first raise that is scale-free: relative to the candidate (or, when it is 0, to the rounding
-        # errors of the input rows, which live in the input block's scale)
-        n0 = W[0].shape[1]
-        step = max(candidate * max(64 * n * UNIT_ROUNDOFF, INITIAL_RAISE), 4 * float(E[:n0].sum(axis=1).max()),
-                   2.0 ** -1000)
-        rho = candidate + step
-        for _ in range(max_raises):
-            attempts += 1
-            ok, sigma, bound = _verify(-lipsdp_matrix(W, Ts, rho), E)
-            if ok:
-                how = (f"Rump's Cholesky test on -M(T, rho) - {sigma:.3g} I (rounding bound {bound:.3g}) at scale "
-                       f"{scale:g} of T, rho raised by {(rho - candidate) / max(candidate, 1e-300):.3g} relative "
-                       f"from the Schur candidate")
-                return CertifiedRho(rho, True, candidate, scale, sigma, bound, clipped, attempts, how,
-                                    tuple(t.copy() for t in Ts))
-            step *= 4.0
-            rho = candidate + step
+        ok, rho, sigma, bound, tests = raise_until_proven(lambda r: -lipsdp_matrix(W, Ts, r), E, candidate,
+                                                          W[0].shape[1], max_raises)
+        attempts += tests
+        if ok:
+            how = (f"Rump's Cholesky test on -M(T, rho) - {sigma:.3g} I (rounding bound {bound:.3g}) at scale "
+                   f"{scale:g} of T, rho raised by {(rho - candidate) / max(candidate, 1e-300):.3g} relative "
+                   f"from the Schur candidate")
+            return CertifiedRho(rho, True, candidate, scale, sigma, bound, clipped, attempts, how,
+                                tuple(t.copy() for t in Ts))
         last_reason = f"no rho up to {rho:.6g} was proven at scale {scale:g} of T (candidate {candidate:.6g})"
     return CertifiedRho(math.inf, False, math.nan, math.nan, math.nan, math.nan, clipped, attempts, last_reason,
                         tuple(t.copy() for t in T))

@@ -53,7 +53,7 @@ from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
 
 __all__ = ["lipsdp", "validate_lipsdp", "solve_lipsdp", "certified_solution", "normalize_weights", "layer_exponents",
-           "compress_input", "SOLVERS", "DEFAULT_MAX_DIM", "CLARABEL_MAX_SIDE"]
+           "rescale_multipliers", "scaled_goal", "compress_input", "SOLVERS", "DEFAULT_MAX_DIM", "CLARABEL_MAX_SIDE"]
 
 #: Solver choices. ``"auto"``: Clarabel (through cvxpy) when the LMI side is at most
 #: :data:`CLARABEL_MAX_SIDE`, else the structured barrier method of :mod:`lipexact.bounds.sdp.barrier`; each
@@ -102,6 +102,29 @@ def layer_exponents(weights: Sequence[np.ndarray]) -> list[int]:
         norm = float(np.linalg.norm(w, 2)) if min(w.shape) <= 2048 else float(np.linalg.norm(w))
         exponents.append(0 if norm == 0 or not math.isfinite(norm) else int(round(math.log2(norm))))
     return exponents
+
+
+def rescale_multipliers(multipliers: Sequence[np.ndarray], exponents: Sequence[int], to_scaled: bool) -> list:
+    """LipSDP multipliers moved between a network and its copy normalized by :func:`normalize_weights` with these
+    ``exponents`` (exact powers of two): ``T~_i = T_i (C_k / C_i)^2`` (``to_scaled``) or back, ``C_i = c_1 ... c_i``
+    the layers' factors (:func:`certified_solution`, Scaling).
+
+    >>> rescale_multipliers([np.array([1.0]), np.array([1.0])], [1, 2, 3], True)   # C_k / C_i = 2^-5, 2^-3
+    [array([0.00097656]), array([0.015625])]
+    """
+    cumulative = np.cumsum(exponents)
+    sign = -2 if to_scaled else 2
+    return [np.ldexp(np.asarray(t, dtype=np.float64), sign * int(cumulative[-1] - cumulative[i]))
+            for i, t in enumerate(multipliers)]
+
+
+def scaled_goal(target: float | None, exponent: int) -> float | None:
+    """A target on the Lipschitz bound as a target on the normalized network's ``rho`` (None without a positive
+    finite target; ``inf`` when the square overflows)."""
+    if target is None or not math.isfinite(target) or target <= 0:
+        return None
+    root = math.ldexp(target, -exponent)
+    return root * root
 
 
 def _check_request(norm: Any, solver: Any, max_dim: Any, seed: Any, dtype: Any, device: Any,
@@ -285,18 +308,13 @@ def certified_solution(weights: Sequence[np.ndarray], solver: str = "barrier", t
     finished = False
     if solver == "barrier":
         try:
-            root = None if target is None or not math.isfinite(target) or target <= 0 else \
-                math.ldexp(target, -exponent)
-            goal = None if root is None else root * root  # the scaled network's rho (inf when it overflows)
             warm = None
             if start is not None and WARM_START:  # the start in the scaled network's coordinates
-                cumulative = np.cumsum(exponents)
                 try:
-                    warm = [np.ldexp(np.asarray(t, dtype=np.float64), -2 * int(cumulative[-1] - cumulative[i]))
-                            for i, t in enumerate(start)]
+                    warm = rescale_multipliers(start, exponents, to_scaled=True)
                 except (ValueError, IndexError, TypeError):
                     warm = None
-            out = barrier_lipsdp(compress_input(scaled), tol=tol, target=goal, start=warm)
+            out = barrier_lipsdp(compress_input(scaled), tol=tol, target=scaled_goal(target, exponent), start=warm)
             candidates.append(out["multipliers"])
             finished = out["status"] in ("optimal", "target")
         except (ValueError, ArithmeticError, np.linalg.LinAlgError):
@@ -309,7 +327,6 @@ def certified_solution(weights: Sequence[np.ndarray], solver: str = "barrier", t
     fast = fast_start(scaled)
     if fast is not None:
         candidates.append(fast)
-    cumulative = np.cumsum(exponents)  # log2 of 1 / C_i (c_i = 2^-e_i)
     for multipliers in candidates:
         if not all(np.isfinite(np.asarray(t, dtype=np.float64)).all() for t in multipliers):
             continue
@@ -317,9 +334,7 @@ def certified_solution(weights: Sequence[np.ndarray], solver: str = "barrier", t
         if cert.proven:
             value = math.ldexp(cert.lipschitz, exponent)
             if value < best:
-                original = [np.ldexp(t, 2 * int(cumulative[-1] - cumulative[i]))
-                            for i, t in enumerate(cert.multipliers)]
-                best, proven = value, original
+                best, proven = value, rescale_multipliers(cert.multipliers, exponents, to_scaled=False)
     return best, proven
 
 

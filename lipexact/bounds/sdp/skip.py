@@ -36,9 +36,9 @@ from typing import Sequence
 
 import numpy as np
 
-from lipexact.bounds.sdp.barrier import _SkipStructure, barrier_lipsdp, feasible_multipliers, general_candidate
-from lipexact.bounds.sdp.certify import DEFAULT_SCALES, INITIAL_RAISE, _formation_error, _verify
-from lipexact.bounds.sdp.lipsdp import layer_exponents, normalize_weights
+from lipexact.bounds.sdp.barrier import _SkipStructure, barrier_lipsdp, feasible_multipliers
+from lipexact.bounds.sdp.certify import DEFAULT_SCALES, _formation_error, raise_until_proven, schur_candidate
+from lipexact.bounds.sdp.lipsdp import layer_exponents, normalize_weights, rescale_multipliers, scaled_goal
 from lipexact.bounds.sdp.psd import SMALLEST_SUBNORMAL, UNIT_ROUNDOFF
 
 __all__ = ["certified_skip_rho", "certified_skip_bound"]
@@ -68,13 +68,13 @@ def certified_skip_rho(chain: Sequence[np.ndarray], skip: np.ndarray, multiplier
     T = [np.maximum(np.asarray(t, dtype=np.float64).ravel(), 0.0) for t in multipliers]
     if [t.shape[0] for t in T] != [w.shape[0] for w in W[:-1]]:
         return math.inf, None
-    n0, n = st.n0, st.n
+    n0 = st.n0
     for scale in DEFAULT_SCALES:
         Ts = [t * scale for t in T]
         if not all(np.isfinite(t).all() for t in Ts):
             continue
         t = np.concatenate(Ts)
-        candidate = general_candidate(st.S(t, 0.0), n0)
+        candidate = schur_candidate(st.S(t, 0.0), n0)
         if math.isnan(candidate):
             continue
         E = _formation_error(W, Ts)
@@ -82,14 +82,9 @@ def certified_skip_rho(chain: Sequence[np.ndarray], skip: np.ndarray, multiplier
         block = np.abs(skip.T) * Ts[1][None, :] * UNIT_ROUNDOFF + SMALLEST_SUBNORMAL  # fl(s t): one product each
         E[:n0, cols] += block
         E[cols, :n0] += block.T
-        step = max(candidate * max(64 * n * UNIT_ROUNDOFF, INITIAL_RAISE), 4 * float(E[:n0].sum(axis=1).max()),
-                   2.0 ** -1000)
-        for _ in range(max_raises):
-            rho = candidate + step
-            ok, _, _ = _verify(st.S(t, rho), E)
-            if ok:
-                return rho, Ts
-            step *= 4.0
+        ok, rho, _, _, _ = raise_until_proven(lambda r: st.S(t, r), E, candidate, n0, max_raises)
+        if ok:
+            return rho, Ts
     return math.inf, None
 
 
@@ -108,16 +103,11 @@ def certified_skip_bound(chain: Sequence[np.ndarray], skip: np.ndarray, tol: flo
     exponents = layer_exponents(W)
     scaled, exponent = normalize_weights(W, exponents)
     scaled_skip = np.ldexp(skip, -(exponents[0] + exponents[1]))
-    cumulative = np.cumsum(exponents)
     warm = None
-    if start is not None:
-        warm = [np.ldexp(np.asarray(t, dtype=np.float64), -2 * int(cumulative[-1] - cumulative[i]))
-                for i, t in enumerate(start)] if len(start) == len(W) - 1 else None
-    goal = None
-    if target is not None and math.isfinite(target) and target > 0:
-        goal = math.ldexp(target, -exponent) ** 2
+    if start is not None and len(start) == len(W) - 1:
+        warm = rescale_multipliers(start, exponents, to_scaled=True)
     try:
-        out = barrier_lipsdp(scaled, tol=tol, target=goal, start=warm, skip=scaled_skip)
+        out = barrier_lipsdp(scaled, tol=tol, target=scaled_goal(target, exponent), start=warm, skip=scaled_skip)
         candidates = [out["multipliers"]]
     except (ValueError, ArithmeticError, np.linalg.LinAlgError):
         candidates = []
@@ -126,6 +116,5 @@ def certified_skip_bound(chain: Sequence[np.ndarray], skip: np.ndarray, tol: flo
         rho, proven = certified_skip_rho(scaled, scaled_skip, multipliers)
         if proven is not None:
             value = math.ldexp(float(np.nextafter(math.sqrt(rho), np.inf)), exponent)
-            original = [np.ldexp(t, 2 * int(cumulative[-1] - cumulative[i])) for i, t in enumerate(proven)]
-            return value, original
+            return value, rescale_multipliers(proven, exponents, to_scaled=False)
     return math.inf, None
