@@ -75,3 +75,24 @@ def test_a_rho_below_the_optimum_is_never_proven():
         T = [rng.random(1) * 4 + 0.01, rng.random(1) * 4 + 0.01]
         rho, _ = certified_skip_rho(chain, skip, T)
         assert rho >= 2.0
+
+
+def test_the_skip_block_enters_the_formation_error(monkeypatch):
+    """The float products s t of the skip block are rounded like the chain's w t: their error bound u |S^T| T_2
+    (plus the subnormal allowance) is in the E that Rump's test is given."""
+    from lipexact.bounds.sdp import skip as skip_module
+    from lipexact.bounds.sdp.certify import UNIT_ROUNDOFF
+
+    chain, skip = skip_net(9)
+    seen = []
+    real = skip_module.raise_until_proven
+    monkeypatch.setattr(skip_module, "raise_until_proven", lambda matrix, E, *rest: seen.append(E) or
+                        real(matrix, E, *rest))
+    from lipexact.bounds.sdp.barrier import feasible_multipliers
+
+    T = feasible_multipliers(chain)  # -N positive definite: the test runs
+    certified_skip_rho(chain, skip, T)
+    n0, start = chain[0].shape[1], chain[0].shape[1] + chain[0].shape[0]
+    block = seen[0][:n0, start:start + chain[1].shape[0]]
+    assert np.all(block >= np.abs(skip.T) * T[1][None, :] * UNIT_ROUNDOFF)
+    assert np.array_equal(seen[0][start:start + chain[1].shape[0], :n0], block.T)

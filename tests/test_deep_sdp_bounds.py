@@ -292,3 +292,21 @@ def test_the_skip_bound_covers_every_completion_with_the_on_units_exact(seed):
     assert best <= value <= plain * (1 + 1e-3)
     assert node_skip_bound(W, 1, W[1] @ W[0], np.array([1, -1, 0, 1]), tails) == (math.inf, None)  # last layer
     assert node_skip_bound(W, 0, M, np.array([0, -1, -1, 0, -1]), tails) == (math.inf, None)  # no unit on
+
+
+def test_the_skip_bound_adds_the_rounding_of_the_skip_product():
+    """S = W_{l+1}[:, O] M_O is a float product: its error, gamma_{|O|+2} |W_O| |M_O| entrywise, times the norm of
+    the layers after l + 1 (tails[l + 2]) is added; raising that tail raises the bound by exactly that."""
+    from lipexact.bounds.sdp.psd import gamma
+    from lipexact.deep.sdp_bounds import node_skip_bound
+
+    rng = np.random.default_rng(4)
+    W = [rng.standard_normal((5, 3)), rng.standard_normal((4, 5)), rng.standard_normal((1, 4))]
+    state = np.array([1, -1, 1, 0, -1], dtype=np.int8)
+    low, _ = node_skip_bound(W, 0, W[0], state, [10.0, 10.0, 1.0, 1.0])
+    high, _ = node_skip_bound(W, 0, W[0], state, [10.0, 10.0, 1e6, 1.0])
+    on = state == 1
+    product = np.abs(W[1][:, on]) @ np.abs(W[0][on])
+    per_tail = gamma(int(on.sum()) + 2) * float(np.linalg.norm(product)) * (1 + 1e-6) + product.size * 2.0 ** -1074
+    expected = (1e6 - 1.0) * per_tail
+    assert high - low == pytest.approx(expected, rel=1e-6) and expected > 0
