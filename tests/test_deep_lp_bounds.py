@@ -440,3 +440,73 @@ def test_region_lps_solve_the_other_side_when_the_first_proves_nothing():
     assert wrong.lps == 1 and wrong.lo[0] > 0
     only = region_intervals(*args, first=np.array([1]), other_side=False)  # the maximum alone: no sign, box bound
     assert only.lps == 0 and not only.lo[0] > 0 and only.hi[0] >= 1.0
+
+
+def test_the_global_sign_certificate_projects_the_duals_exactly_and_refuses_false_claims():
+    rows = [([1, -1], 0, 1), ([0, 1], 0, 1)]  # x1 > x2 > 0, no box: float duals never cancel x exactly
+    assert certify_sign(rows, ([1, 0], 0, 1), np.array([0.9999999, 1.0000001]), None, None, 2)  # x1 > 0
+    assert certify_sign(rows, ([1, 0], 1, 1), np.array([1.0, 1.0]), None, None, 2)              # x1 + 1 > 0
+    assert not certify_sign(rows, ([1, 0], -1, 1), np.array([1.0, 1.0]), None, None, 2)         # x1 > 1: false
+    assert not certify_sign(rows, ([1, -2], 0, 1), np.array([1.0, 1.0]), None, None, 2)         # x1 > 2 x2: false
+    assert not certify_sign(rows, ([1, 0], 0, 1), np.array([1.0, 0.0]), None, None, 2)          # row 2 missing
+    assert not certify_sign(rows, ([1, 0], 0, 1), np.array([np.nan, 1.0]), None, None, 2)
+    assert not certify_sign(rows, ([1, 0], 0, 1), np.array([-1.0, 1.0]), None, None, 2)
+    # true only up to rounding: x1 > 2^-60 fails at x = (2^-61, 2^-62)
+    assert not certify_sign(rows, ([1 << 60, 0], -1, 1 << 60), np.array([1.0, 1.0]), None, None, 2)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 4).flatmap(lambda k: st.tuples(
+    hnp.arrays(np.int64, (k, 2), elements=small), hnp.arrays(np.int64, (k,), elements=small),
+    hnp.arrays(np.int64, (2,), elements=small), st.integers(-4, 4))))
+def test_a_global_sign_certificate_holds_only_where_the_exact_decision_finds_no_point_of_the_other_sign(case):
+    """Random polygons without a box: the float LP's duals (any) are certified only when the region with the
+    unit's other sign is empty, as the exact region decision says."""
+    from scipy.optimize import linprog
+
+    from lipexact.deep.exact import exact_rows
+    from reductions.realizability import decide_region
+
+    A, c, m, e = case
+    rows = [([int(v) for v in a], int(b), 1) for a, b in zip(A, c)]
+    unit = ([int(v) for v in m], int(e), 1)
+    found = linprog(m.astype(float), A_ub=-A.astype(float), b_ub=c.astype(float), bounds=[(None, None)] * 2,
+                    method="highs")
+    duals = -np.asarray(found.ineqlin.marginals) if found.status == 0 else np.ones(len(rows))
+    if certify_sign(rows, unit, duals, None, None, 2):
+        other = exact_rows(rows + [([-v for v in unit[0]], -unit[1], 1)], 2)
+        assert decide_region(other.A, other.c, exact=other).empty
+
+
+@settings(max_examples=10, deadline=None)
+@given(deep_nets(max_hidden=7, depths=(3, 4)), st.sampled_from(("2", "inf")))
+def test_global_region_lps_at_every_node_keep_the_brute_force_value(net, norm):
+    """Globally, units of one sign over a node's region are fixed by LP and exact certificate (from the first node
+    on here): the value is still the brute force's."""
+    import lipexact.deep.enumerate as module
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "SDP_AFTER_NODES", 0)
+        search = DeepSearch(net, norm, None, Clock(), bnb=True)
+        search.global_lp_layer = 0
+        result = search.run()
+    assert result.status is Status.OPTIMAL
+    assert result.value == pytest.approx(brute_force(net, norm), rel=1e-9, abs=1e-12)
+
+
+def test_global_region_lps_fix_units_keep_the_value_and_save_nodes():
+    import lipexact.deep.enumerate as module
+    from benchmarks.deep import random_network
+
+    net = random_network([6, 10, 10, 1], 2)
+    runs = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "SDP_AFTER_NODES", 0)
+        for use in (True, False):
+            search = DeepSearch(net, "2", None, Clock(), bnb=True)
+            search.global_lp = use
+            runs[use] = search.run()
+    assert runs[True].status is runs[False].status is Status.OPTIMAL
+    assert runs[True].value == pytest.approx(runs[False].value, rel=1e-12)
+    assert runs[True].stats["stable_by_lp"] > 0 and "stable_by_lp" not in runs[False].stats
+    assert runs[True].stats["nodes"] < runs[False].stats["nodes"]

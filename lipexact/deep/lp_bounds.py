@@ -36,7 +36,9 @@ These intervals are used for BOUNDS only (:meth:`lipexact.deep.bounds.DeepBounds
 interval over the region has one sign is fixed for the Jacobian completions). Fixing a unit in the tree itself
 needs an exact proof that the other side is empty: :func:`certify_sign` checks the dual vector as a Farkas
 certificate in exact integer arithmetic (:func:`farkas_holds`, the check of
-:func:`reductions.realizability.certify_empty`).
+:func:`reductions.realizability.certify_empty`). Without a box (global searches) the float dual vector never
+cancels the ``x`` part exactly: it is projected onto an exact non-negative combination with ``y^T A = 0`` on its
+support first (:func:`reductions.realizability.certificate_from_duals`), then checked the same way.
 
 Where they pay (measured, :class:`lipexact.deep.enumerate.DeepSearch` ``lp_bounds``, ``python -m
 benchmarks.deep_lp_bounds``): on small boxes, where the box leaves few units free and the rows of the branched
@@ -439,7 +441,8 @@ def certify_sign(rows: list, unit_row: tuple, duals: np.ndarray, lower: np.ndarr
     integer rows ``numerators . x + offset`` (a row divided by its positive denominator has the same sign) with
     the multipliers ``y_i / denominator_i`` scaled by one power of two to integers (every float is dyadic; the
     certificate is homogeneous), so that the exact arithmetic stays in integers (``Fraction`` arithmetic took
-    1.5 ms a certificate on 10-30-30-30-3, about a fifth of the search).
+    1.5 ms a certificate on 10-30-30-30-3, about a fifth of the search). ``lower=None``: no box; the duals are
+    projected exactly onto ``y^T A = 0`` first (module docstring).
 
     Examples
     --------
@@ -462,9 +465,23 @@ def certify_sign(rows: list, unit_row: tuple, duals: np.ndarray, lower: np.ndarr
             return False
         p, q = y.as_integer_ratio()  # q a power of two
         weights.append((p, q.bit_length() - 1 + d.bit_length() - 1))
+    if lower is None:  # globally the float duals never cancel the x part exactly: the exact projection
+        return _certify_global(every, duals, n)
     scale = max(shift for _, shift in weights)
     multipliers = [p << (scale - shift) for p, shift in weights]
     return farkas_holds([r[0] for r in every], [r[1] for r in every], multipliers, lower, upper, n)
+
+
+def _certify_global(every: list, duals: np.ndarray, n: int) -> bool:
+    """Globally (no box): the float duals of ``every``'s first rows, with weight 1 on its last (the unit's negated
+    row), projected onto an exact non-negative ``y`` with ``y^T A = 0`` on their support and checked exactly
+    (:func:`reductions.realizability.certificate_from_duals` on the exact rows)."""
+    from lipexact.deep.exact import exact_rows
+    from reductions.realizability import certificate_from_duals
+
+    exact = exact_rows(every, n)
+    weights = np.append(np.asarray(duals, dtype=np.float64), 1.0)
+    return certificate_from_duals(exact.A, exact.c, weights, exact=exact) is not None
 
 
 def farkas_holds(numerators: list, offsets: list, multipliers: list, lower, upper, n: int) -> bool:
