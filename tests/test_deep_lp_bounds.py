@@ -510,3 +510,83 @@ def test_global_region_lps_fix_units_keep_the_value_and_save_nodes():
     assert runs[True].value == pytest.approx(runs[False].value, rel=1e-12)
     assert runs[True].stats["stable_by_lp"] > 0 and "stable_by_lp" not in runs[False].stats
     assert runs[True].stats["nodes"] < runs[False].stats["nodes"]
+
+
+def test_global_region_lps_are_scale_free():
+    """Weights scaled by 2^-20 per layer (biases by its powers, so every region stays): the LPs fix the same units
+    and the search takes the same nodes (HiGHS's absolute tolerances would otherwise see rows of size 2^-40)."""
+    import lipexact.deep.enumerate as module
+    from benchmarks.deep import random_network
+    from lipexact.deep.network import ReLUNetwork
+
+    net = random_network([6, 10, 10, 1], 2)
+    scale = 2.0 ** -20
+    small_net = ReLUNetwork([(scale * W, scale ** (layer + 1) * b)
+                             for layer, (W, b) in enumerate(zip(net.weights, net.biases))])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "SDP_AFTER_NODES", 0)
+        plain, scaled = (DeepSearch(candidate, "inf", None, Clock(), bnb=True).run() for candidate in (net, small_net))
+    assert plain.status is scaled.status is Status.OPTIMAL
+    assert scaled.value == pytest.approx(plain.value * scale ** 3, rel=1e-12)
+    assert scaled.stats["stable_by_lp"] == plain.stats["stable_by_lp"] > 0
+    assert scaled.stats["nodes"] == plain.stats["nodes"]
+
+
+def test_region_lp_duals_do_not_depend_on_the_scale_of_rows_and_costs():
+    """HiGHS's tolerances are absolute: rows and costs of size 2^-40 would read as zero. The model scales them and
+    scales the duals back, so they equal the unscaled problem's (times the ratio of the scales)."""
+    from lipexact.deep.lp_bounds import RegionLP
+
+    A, c = np.array([[1.0, 1.0], [1.0, -2.0]]), np.array([-1.5, 0.25])
+    cost = np.array([-1.0, -0.5])
+    low, high = np.zeros(2), np.ones(2)
+    plain = RegionLP(A, c, low, high).dual_for_max(cost)
+    tiny = 2.0 ** -40
+    scaled = RegionLP(A * tiny, c * tiny, low, high).dual_for_max(cost * tiny)
+    assert plain.max() > 0 and np.allclose(scaled, plain, rtol=1e-9, atol=0)
+    huge = RegionLP(A, c, low, high).dual_for_max(cost * 2.0 ** 60)
+    assert np.allclose(huge, plain * 2.0 ** 60, rtol=1e-9, atol=0)
+
+
+def test_a_small_box_search_is_scale_free():
+    """A 10-30-30-30-3 net on [0, 0.1]^10 with its weights scaled by 2^-20 and 2^16 per layer (biases by the powers,
+    so every region stays): optimal, the value scaled exactly; at 2^16 the LPs had failed before (HiGHS reported
+    "optimal" with no dual values)."""
+    from benchmarks.deep import small_box_network
+    from lipexact.deep.network import ReLUNetwork
+
+    net = small_box_network([10, 30, 30, 30, 3], 0)
+    box = as_box((np.zeros(10), np.full(10, 0.1)), 10)
+    values = {}
+    for exponent in (0, -20, 16):
+        scale = 2.0 ** exponent
+        scaled = ReLUNetwork([(scale * W, scale ** (layer + 1) * b)
+                              for layer, (W, b) in enumerate(zip(net.weights, net.biases))])
+        outcome = DeepSearch(scaled, "inf", box, Clock(), bnb=True).run()
+        assert outcome.status is Status.OPTIMAL, exponent
+        values[exponent] = outcome.value / scale ** 4
+    assert values[-20] == pytest.approx(values[0], rel=1e-12) and values[16] == pytest.approx(values[0], rel=1e-12)
+
+
+def test_an_optimal_status_without_dual_values_gives_the_box_bound():
+    """HiGHS once answered "optimal" with empty dual and primal vectors (rows of size 2^64 before the model scaled
+    them): the LP then proposes nothing (zero duals, no point) instead of failing."""
+    from types import SimpleNamespace
+
+    from lipexact.deep.lp_bounds import RegionLP
+
+    lp = RegionLP(np.array([[1.0, 1.0]]), np.array([-1.5]), np.zeros(2), np.ones(2))
+
+    class Empty:
+        def __init__(self, model):
+            self.model = model
+
+        def __getattr__(self, name):
+            return getattr(self.model, name)
+
+        def getSolution(self):
+            return SimpleNamespace(row_dual=[], col_value=[])
+
+    lp.model = Empty(lp.model)
+    y = lp.dual_for_max(np.array([-1.0, 0.0]))
+    assert y.tolist() == [0.0] and lp.point is None

@@ -141,7 +141,10 @@ class RegionBounds:
 
 class RegionLP:
     """One HiGHS model (one thread) of the closed region ``{x in [low, high] : A x + c >= 0}``; its costs change
-    per solve (warm starts from the previous basis).
+    per solve (warm starts from the previous basis). Scale-free: HiGHS's tolerances are absolute, so the model holds
+    every row divided by its largest entry and every cost divided by its largest, and the duals are scaled back
+    (on a net whose weights were scaled by ``2^-20`` per layer, unscaled LPs took a small-box search from 62 to 128
+    nodes; by ``2^16``, HiGHS answered "optimal" without dual values).
 
     Examples
     --------
@@ -168,12 +171,17 @@ class RegionLP:
         self.model.addVars(n, self.low, self.high)
         usable = np.all(np.isfinite(self.A), axis=1) & np.isfinite(self.c)
         self.rows = np.flatnonzero(usable)  # rows with a non-finite float are left out (their duals are 0)
+        self.row_scale = np.ones(self.rows.size)
         if self.rows.size:
             kept = self.A[self.rows]
+            largest = np.max(np.abs(kept), axis=1) if n else np.zeros(self.rows.size)
+            self.row_scale = np.where(largest > 0, largest, 1.0)
+            kept = kept / self.row_scale[:, None]
             starts = np.arange(0, kept.size, n, dtype=np.int32)
             indices = np.tile(self.columns, self.rows.size)
-            self.model.addRows(int(self.rows.size), -self.c[self.rows], np.full(self.rows.size, highspy.kHighsInf),
-                               int(kept.size), starts, indices, kept.ravel())
+            self.model.addRows(int(self.rows.size), -self.c[self.rows] / self.row_scale,
+                               np.full(self.rows.size, highspy.kHighsInf), int(kept.size), starts, indices,
+                               kept.ravel())
         self.solves = 0
         self.point: np.ndarray | None = None
 
@@ -187,15 +195,23 @@ class RegionLP:
         import highspy
 
         self.point = None
-        self.model.changeColsCost(self.n, self.columns, -np.asarray(cost, dtype=np.float64))
+        cost = np.asarray(cost, dtype=np.float64)
+        cost_scale = float(np.max(np.abs(cost))) if cost.size else 0.0
+        cost_scale = cost_scale if cost_scale > 0 else 1.0
+        self.model.changeColsCost(self.n, self.columns, -cost / cost_scale)
         self.model.run()
         self.solves += 1
         if self.model.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             return y
         solution = self.model.getSolution()
         duals = np.asarray(solution.row_dual, dtype=np.float64)
-        y[self.rows] = np.where(np.isfinite(duals), np.maximum(duals, 0.0), 0.0)
-        self.point = np.asarray(solution.col_value, dtype=np.float64)  # the optimum found (a hint only)
+        point = np.asarray(solution.col_value, dtype=np.float64)
+        if duals.shape != (self.rows.size,) or point.shape != (self.n,):  # "optimal" without a solution's values
+            return y
+        with np.errstate(over="ignore", invalid="ignore"):
+            scaled = np.maximum(duals, 0.0) * cost_scale / self.row_scale
+        y[self.rows] = np.where(np.isfinite(scaled), scaled, 0.0)
+        self.point = point  # the optimum found (a hint only)
         return y
 
 
