@@ -135,3 +135,23 @@ def test_auto_picks_bnb_for_deep_networks_and_enumerate_stays_reachable():
     assert auto.status is Status.OPTIMAL and auto.stats["auto"] == "bnb"
     named = lipschitz(net, method="enumerate")
     assert named.method == "enumerate" and named.value == pytest.approx(auto.value, rel=1e-9)
+
+
+def test_global_searches_pick_best_first_boxes_dive_and_both_orders_give_the_same_value():
+    from benchmarks.deep import random_network
+    from lipexact.deep.enumerate import DeepSearch
+    from lipexact.domain import as_box
+    from lipexact.exact.problem import Clock
+
+    net = random_network([4, 8, 8, 2], 1)
+    box = as_box((-np.ones(4), np.ones(4)), 4)
+    for domain, default in ((None, False), (box, True)):
+        values = []
+        for plunge in (True, False):
+            search = DeepSearch(net, "2", domain, Clock(), bnb=True)
+            assert search.plunge is default
+            search.plunge = plunge
+            outcome = search.run()
+            assert outcome.status is Status.OPTIMAL
+            values.append(outcome.value)
+        assert values[0] == pytest.approx(values[1], rel=1e-12)
