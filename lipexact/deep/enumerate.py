@@ -80,7 +80,8 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   with them fixed the node's LipSDP bound pruned 42 nodes against 4 without. Side by side over 600 s (two runs at
   once, one thread each): upper end 1.3751 (60,736 nodes) -> 1.3733 (33,370 nodes; 235,948 LPs took 122 s); proofs
   of 8-10-20-1 seed 2 (1,977 -> 1,544 nodes) and 11-12-12-1 seed 1 (1,712 -> 1,653) within the timing noise; global
-  l_inf 10-20-20-1 at 60 s 3.4257 -> 3.4167. ``global_lp=False`` turns them off; on the first layer (``global_lp_layer
+  l_inf 10-20-20-1 at 60 s 3.4257 -> 3.4167; with pure best-first selection (below) and the test suite running
+  beside, 600 s: 1.3770 (36,359 nodes) -> 1.3764 (19,968 nodes). ``global_lp=False`` turns them off; on the first layer (``global_lp_layer
   = 0``) they cost as much as they pruned (11-24-24-1 at 120 s: 1.4144 against 1.4135).
 - where that bound does not prune and the node has units fixed on (before the last ReLU layer), a second
   certified LipSDP bound takes them exactly, slope 1 instead of any slope in ``[0, 1]``
@@ -358,20 +359,17 @@ class DeepSearch:
                 row = node.affine.row(i, 1 if on else -1)
                 if self.lp_fix and duals is not None and certify_sign(node.rows, row, duals, self.lower, self.upper,
                                                                       self.n):
-                    node.current = node.current.copy() if not fixed else node.current
-                    node.current[i] = 1 if on else 0
-                    self.stats["stable_by_lp"] = self.stats.get("stable_by_lp", 0) + 1
-                    fixed = True
+                    fixed = self.fix_proven(node, i, on, fixed)
             # the children need the intervals and the optima's points (hints), not the dual vectors: drop them
             node.region = (found.lo, found.hi, replace(found, duals_low=[], duals_high=[]))
             if not fixed:
                 break
             changed = False
-            layer = node.layer
-            if self.fix_unbranched(node):
-                return True
-            if node.layer == layer:  # same region: its other intervals stand
+            moved = self.after_fixing(node)
+            if moved is None:  # same region: its other intervals stand
                 break
+            if moved:
+                return True
             node.region = None
         if (self.next_lp and node.region is not None and node.rows and node.layer + 1 < len(self.hidden)
                 and np.count_nonzero(node.current < 0) <= NEXT_LP_MAX_FREE):
@@ -400,19 +398,33 @@ class DeepSearch:
                 if model.point is None or side * (float(linear[i] @ model.point) + offset[i]) >= 0:
                     continue
                 if certify_sign(node.rows, node.affine.row(i, -side), duals, None, None, self.n):
-                    node.current = node.current.copy() if not fixed else node.current
-                    node.current[i] = 1 if side < 0 else 0
-                    self.stats["stable_by_lp"] = self.stats.get("stable_by_lp", 0) + 1
-                    fixed = True
+                    fixed = self.fix_proven(node, i, side < 0, fixed)
             if not fixed:
                 break
             changed = False
-            layer = node.layer
-            if self.fix_unbranched(node):
-                return True
-            if node.layer == layer:
+            moved = self.after_fixing(node)
+            if moved is None:
                 break
+            if moved:
+                return True
         return changed
+
+    def fix_proven(self, node: DeepNode, unit: int, on: bool, copied: bool) -> bool:
+        """Fix ``unit`` of the node's layer, whose sign an exact certificate proved (``copied``: the pattern is the
+        node's own already, not its parent's); True."""
+        if not copied:
+            node.current = node.current.copy()
+        node.current[unit] = 1 if on else 0
+        self.stats["stable_by_lp"] = self.stats.get("stable_by_lp", 0) + 1
+        return True
+
+    def after_fixing(self, node: DeepNode) -> bool | None:
+        """:meth:`fix_unbranched` after units were fixed: True when the node became a leaf, False when it moved to
+        a later layer, None when it stayed in its layer."""
+        layer = node.layer
+        if self.fix_unbranched(node):
+            return True
+        return None if node.layer == layer else False
 
     def tighten_next(self, node: DeepNode, inherited: tuple | None = None) -> None:
         """Proven intervals of the next layer's pre-activations over the node's region, from the LP relaxation
