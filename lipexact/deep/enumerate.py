@@ -80,9 +80,9 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   with them fixed the node's LipSDP bound pruned 42 nodes against 4 without. Side by side over 600 s (two runs at
   once, one thread each): upper end 1.3751 (60,736 nodes) -> 1.3733 (33,370 nodes; 235,948 LPs took 122 s); proofs
   of 8-10-20-1 seed 2 (1,977 -> 1,544 nodes) and 11-12-12-1 seed 1 (1,712 -> 1,653) within the timing noise; global
-  l_inf 10-20-20-1 at 60 s 3.4257 -> 3.4167; with pure best-first selection (below) and the test suite running
-  beside, 600 s: 1.3770 (36,359 nodes) -> 1.3764 (19,968 nodes). ``global_lp=False`` turns them off; on the first layer (``global_lp_layer
-  = 0``) they cost as much as they pruned (11-24-24-1 at 120 s: 1.4144 against 1.4135).
+  l_inf 10-20-20-1 at 60 s 3.4257 -> 3.4167; with pure best-first selection (above) and the test suite running
+  beside, 600 s: 1.3770 (36,359 nodes) -> 1.3764 (19,968 nodes). ``global_lp=False`` turns them off; on the first
+  layer (``global_lp_layer = 0``) they cost as much as they pruned (11-24-24-1 at 120 s: 1.4144 against 1.4135).
 - where that bound does not prune and the node has units fixed on (before the last ReLU layer), a second
   certified LipSDP bound takes them exactly, slope 1 instead of any slope in ``[0, 1]``
   (:meth:`DeepSearch.skip_bound`, :func:`lipexact.deep.sdp_bounds.node_skip_bound`). Without it a unit fixed on
@@ -380,7 +380,8 @@ class DeepSearch:
         """Globally (no box): every free unit of the node's layer that an LP shows to have one sign over the node's
         region, fixed in the tree once the LP's dual vector, projected exactly, verifies as a Farkas certificate
         (:func:`lipexact.deep.lp_bounds.certify_sign` without a box), then :meth:`fix_unbranched` again. One LP per
-        unit, the side of the node's point. True when the node became a leaf, None when nothing changed."""
+        unit, the side of the node's point. True when the node became a leaf, None when nothing changed, False
+        otherwise."""
         from lipexact.deep.lp_bounds import RegionLP, certify_sign, sides_at
 
         changed = None
