@@ -359,7 +359,8 @@ class DeepSearch:
                 row = node.affine.row(i, 1 if on else -1)
                 if self.lp_fix and duals is not None and certify_sign(node.rows, row, duals, self.lower, self.upper,
                                                                       self.n):
-                    fixed = self.fix_proven(node, i, on, fixed)
+                    self.fix_proven(node, i, on)
+                    fixed = True
             # the children need the intervals and the optima's points (hints), not the dual vectors: drop them
             node.region = (found.lo, found.hi, replace(found, duals_low=[], duals_high=[]))
             if not fixed:
@@ -399,7 +400,8 @@ class DeepSearch:
                 if model.point is None or side * (float(linear[i] @ model.point) + offset[i]) >= 0:
                     continue
                 if certify_sign(node.rows, node.affine.row(i, -side), duals, None, None, self.n):
-                    fixed = self.fix_proven(node, i, side < 0, fixed)
+                    self.fix_proven(node, i, side < 0)
+                    fixed = True
             if not fixed:
                 break
             changed = False
@@ -410,14 +412,12 @@ class DeepSearch:
                 return True
         return changed
 
-    def fix_proven(self, node: DeepNode, unit: int, on: bool, copied: bool) -> bool:
-        """Fix ``unit`` of the node's layer, whose sign an exact certificate proved (``copied``: the pattern is the
-        node's own already, not its parent's); True."""
-        if not copied:
-            node.current = node.current.copy()
+    def fix_proven(self, node: DeepNode, unit: int, on: bool) -> None:
+        """Fix ``unit`` of the node's layer, whose sign an exact certificate proved (on a copy of the pattern,
+        which the node may share with its parent)."""
+        node.current = node.current.copy()
         node.current[unit] = 1 if on else 0
         self.stats["stable_by_lp"] = self.stats.get("stable_by_lp", 0) + 1
-        return True
 
     def after_fixing(self, node: DeepNode) -> bool | None:
         """:meth:`fix_unbranched` after units were fixed: True when the node became a leaf, False when it moved to
