@@ -26,6 +26,7 @@ METHODS: dict[str, str] = {
     "enumerate": "lipexact.exact.enumerate:solve_enumerate",
     "bnb": "lipexact.exact.bnb:solve_bnb",
     "milp": "lipexact.exact.milp:solve_milp",
+    "vertices": "lipexact.exact.vertices:solve_vertices",
 }
 
 BRUTE_MAX_HIDDEN_FOR_AUTO = 6
@@ -35,7 +36,7 @@ MILP_MIN_HIDDEN_FOR_AUTO = 64
 AUTO_FIRST_SHARE = 0.6
 
 #: The methods that search a tree of partial patterns and accept a ``node_limit``.
-TREE_METHODS = ("bnb", "enumerate")
+TREE_METHODS = ("bnb", "enumerate", "vertices")
 
 
 def _implementation(name: str) -> Callable[..., LipschitzResult]:
