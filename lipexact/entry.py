@@ -87,9 +87,11 @@ BIG_M_MIN_UNSTABLE = 40
 
 
 def _many_unstable_on_a_box(network: Any, norm: Any, domain: Any) -> bool:
-    """Whether ``auto`` should solve a two-layer network by the deep MILP: a box, norm 1 or inf, and at least
-    :data:`BIG_M_MIN_UNSTABLE` units whose pre-activation interval over the box (float interval arithmetic, with
-    a relative margin: only a routing decision) contains 0.
+    """Whether ``auto`` should solve a two-layer network by the deep MILP: a box, norm 1 or inf, a dual ball with
+    more vertices than the per-vertex search takes (:data:`lipexact.exact.vertices.MAX_FUNCTIONALS`: ``m 2^n``
+    for l_inf, ``n 2^m`` for l1; below that the two-layer ``auto`` runs it, 9-47x faster than a big-M MILP on
+    the anchor below), and at least :data:`BIG_M_MIN_UNSTABLE` units whose pre-activation interval over the box
+    (float interval arithmetic, with a relative margin: only a routing decision) contains 0.
 
     Measured (``python -m benchmarks.anchor``, n = 10, scalar output, l_inf, every unit unstable on the box,
     5 seeds, 60 s limit, medians, two runs on the shared 2-core machine at load 2-5): h = 48: the two-layer
@@ -101,10 +103,13 @@ def _many_unstable_on_a_box(network: Any, norm: Any, domain: Any) -> bool:
     --------
     >>> import numpy as np
     >>> from lipexact.network import TwoLayerReLU
-    >>> wide = TwoLayerReLU(np.ones((50, 2)), np.ones((1, 50)), np.zeros(50))
-    >>> _many_unstable_on_a_box(wide, "inf", ([-1, -1], [1, 1])), _many_unstable_on_a_box(wide, 2, ([-1, -1], [1, 1]))
+    >>> wide = TwoLayerReLU(np.ones((50, 17)), np.ones((1, 50)), np.zeros(50))   # 2^17 vertices for l_inf
+    >>> box = ([-1] * 17, [1] * 17)
+    >>> _many_unstable_on_a_box(wide, "inf", box), _many_unstable_on_a_box(wide, 2, box)
     (True, False)
-    >>> _many_unstable_on_a_box(wide, "inf", ([1, 1], [2, 2]))  # every unit on: stable
+    >>> _many_unstable_on_a_box(wide, "1", box)  # 17 vertices for l1: the per-vertex search
+    False
+    >>> _many_unstable_on_a_box(wide, "inf", ([1] * 17, [2] * 17))  # every unit on: stable
     False
     """
     import numpy as np
@@ -119,6 +124,10 @@ def _many_unstable_on_a_box(network: Any, norm: Any, domain: Any) -> bool:
         return False
     if box is None or parsed not in ("1", "inf") or network.n_hidden < BIG_M_MIN_UNSTABLE:
         return False
+    from lipexact.exact.vertices import MAX_FUNCTIONALS, functional_count
+
+    if functional_count(network.n_inputs, network.n_outputs, parsed) <= MAX_FUNCTIONALS:
+        return False  # the per-vertex branch and bound of the two-layer solvers (lipexact.exact.choose_method)
     W1 = np.asarray(network.W1, dtype=np.float64)
     b1 = np.zeros(W1.shape[0]) if network.b1 is None else np.asarray(network.b1, dtype=np.float64)
     centre, radius = (box.lower + box.upper) / 2, (box.upper - box.lower) / 2

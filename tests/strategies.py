@@ -99,11 +99,12 @@ def exact_problems(draw, max_inputs: int = 3, max_hidden: int = 7, max_outputs: 
 # ---------------------------------------------------------------------------------- exact solvers (milp)
 @st.composite
 def exact_cases(draw, min_hidden: int = 1, max_hidden: int = 8, max_inputs: int = 3, max_outputs: int = 3,
-                bias: bool | None = None, with_box: bool | None = None, low: int = -3, high: int = 3):
+                bias: bool | None = None, with_box: bool | None = None, low: int = -3, high: int = 3,
+                norms: tuple = ("2", "1", "inf")):
     """``(net, norm, domain)`` for exact solvers: norm "2" with a scalar output, "1" / "inf" with up to
-    ``max_outputs`` outputs; a box domain when ``with_box`` (drawn when None). Few inputs and many hidden
-    units make unrealizable patterns (and so realizability cuts) common."""
-    norm = draw(st.sampled_from(["2", "1", "inf"]))
+    ``max_outputs`` outputs (the norm drawn from ``norms``); a box domain when ``with_box`` (drawn when None).
+    Few inputs and many hidden units make unrealizable patterns (and so realizability cuts) common."""
+    norm = draw(st.sampled_from(list(norms)))
     n = draw(st.integers(1, max_inputs))
     h = draw(st.integers(min_hidden, max_hidden))
     m = 1 if norm == "2" else draw(st.integers(1, max_outputs))

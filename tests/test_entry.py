@@ -70,9 +70,26 @@ def test_a_sequential_with_other_modules_is_refused():
         lipschitz(model)
 
 
-def test_auto_hands_two_layer_nets_with_many_unstable_units_on_a_box_to_the_big_m_milp():
+def test_auto_solves_two_layer_l1_and_linf_by_the_per_vertex_search():
     import numpy as np
 
+    rng = np.random.default_rng(3)
+    net = TwoLayerReLU(rng.standard_normal((40, 3)), rng.standard_normal((1, 40)), rng.standard_normal(40))
+    box = ([-20.0] * 3, [20.0] * 3)  # every hyperplane crosses it
+    for norm, domain in (("inf", box), ("1", box), ("inf", None)):
+        routed = lipschitz(net, norm=norm, domain=domain)
+        assert routed.stats["auto"] == "vertices" and routed.status is Status.OPTIMAL, routed.message
+        direct = lipschitz(net, method="bnb", norm=norm, domain=domain)
+        assert direct.status is Status.OPTIMAL and routed.value == pytest.approx(direct.value, rel=1e-9)
+    assert lipschitz(net, norm=2, domain=box, time_limit=5).stats["auto"] != "vertices"
+
+
+def test_auto_hands_two_layer_nets_with_many_unstable_units_on_a_box_to_the_big_m_milp(monkeypatch):
+    import numpy as np
+
+    import lipexact.exact.vertices as vertices
+
+    monkeypatch.setattr(vertices, "MAX_FUNCTIONALS", 4)  # 2^3 vertices: too many for the per-vertex search now
     rng = np.random.default_rng(3)
     net = TwoLayerReLU(rng.standard_normal((40, 3)), rng.standard_normal((1, 40)), rng.standard_normal(40))
     box = ([-20.0] * 3, [20.0] * 3)  # every hyperplane crosses it

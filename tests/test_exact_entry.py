@@ -116,7 +116,7 @@ def test_bad_network_is_rejected():
 
 
 def test_registry_names_every_method():
-    assert set(METHODS) == {"brute", "enumerate", "bnb", "milp"}
+    assert set(METHODS) == {"brute", "enumerate", "bnb", "milp", "vertices"}
 
 
 @pytest.mark.parametrize("method", ["brute", "milp"])

@@ -76,9 +76,19 @@ def choose_method(problem: Problem) -> tuple[str, str]:
       :data:`MILP_MIN_HIDDEN_FOR_AUTO` units: it proves the shared QUBO instances (h = 102 to 202) in 0.1 to
       0.7 s where branch and bound stops at 20 s on several, while branch and bound is 1.8 to 3x faster
       on random QUBO networks up to h = 62;
+    - the per-vertex branch and bound (:mod:`lipexact.exact.vertices`) for the l1 and l_inf norms whenever the
+      dual ball has at most :data:`~lipexact.exact.vertices.MAX_FUNCTIONALS` vertices (``m 2^n`` for l_inf,
+      ``n 2^m`` for l1): faster than branch and bound in 43 of 44 cases measured (random nets, n = 2 to 16,
+      h = 12 to 40, m = 1 to 8, global and on ``[-1, 1]^n``: 1.1x to 280x, one 2.6x slower: 0.51 s against 0.20 s; e.g. 0.21 s against 17.5 s for
+      16-40-1 on the box, l_inf; the same values) and 9-47x faster than a big-M MILP on the issue's anchor;
     - branch and bound for everything else.
     """
     h = problem.net.n_hidden
+    from lipexact.exact.vertices import MAX_FUNCTIONALS, functional_count
+
+    count = functional_count(problem.net.n_inputs, problem.net.n_outputs, problem.norm)
+    if count is not None and count <= MAX_FUNCTIONALS:
+        return "vertices", f"norm {problem.norm}, {count} vertices of the dual ball: a branch and bound per vertex"
     if h <= BRUTE_MAX_HIDDEN_FOR_AUTO and problem.domain is None:
         return "brute", f"h = {h} <= {BRUTE_MAX_HIDDEN_FOR_AUTO}, global: brute force"
     if (h > MILP_MIN_HIDDEN_FOR_AUTO and problem.domain is None and problem.norm == "2"
@@ -89,6 +99,8 @@ def choose_method(problem: Problem) -> tuple[str, str]:
 
 def _alternative(problem: Problem, method: str) -> str | None:
     """The other search ``auto`` tries when its first choice stalls (bnb <-> milp), None when none applies."""
+    if method == "vertices":
+        return None
     if method == "milp":
         return "bnb"
     if method == "bnb" and (problem.norm != "2" or problem.net.n_outputs == 1):
@@ -146,7 +158,7 @@ def lipschitz(net: Any, method: str = "auto", norm: Any = 2, domain: Any = None,
     Parameters
     ----------
     net : TwoLayerReLU or torch.nn.Sequential(Linear, ReLU, Linear)
-    method : {"auto", "brute", "enumerate", "bnb", "milp"}
+    method : {"auto", "brute", "enumerate", "bnb", "milp", "vertices"}
         ``"auto"`` picks by size and says which it picked in ``result.stats["auto"]``.
     norm : {2, 1, inf}
         Input and output norm (see :mod:`lipexact.norms`).
@@ -155,10 +167,10 @@ def lipschitz(net: Any, method: str = "auto", norm: Any = 2, domain: Any = None,
     time_limit : float, optional
         Seconds; a stopped search returns its proven bounds with status ``time_limit``.
     node_limit : int, optional
-        For the tree searches (``"bnb"``, ``"enumerate"``): stop after this many nodes and return the
+        For the tree searches (``"bnb"``, ``"enumerate"``, ``"vertices"``): stop after this many nodes and return the
         proven bounds with status ``node_limit``, a stop that does not depend on the machine's speed.
         Refused for ``"brute"`` and ``"milp"`` (whose round limit is the option ``max_rounds``); with
-        ``"auto"`` it applies when branch and bound is picked, and brute force and the MILP run without it.
+        ``"auto"`` it applies when a tree search is picked, and brute force and the MILP run without it.
     seed : int
         Seed of every random choice (incumbent search).
     progress : bool
