@@ -229,6 +229,7 @@ def test_a_small_fuzz_records_every_run(tmp_path):
         if r.outcome == "result":
             assert r.status is not None
     assert not any(r.method == "milp" and r.norm == "2" and len(fuzz.cases[r.case]["W2"]) > 1 for r in fuzz.runs)
+    assert not any(r.method == "vertices" and r.norm == "2" for r in fuzz.runs)
     section = cf.build_section(fuzz)
     assert [t.key for t in section.tables] == ["certify_fuzz_statuses", "certify_fuzz_families",
                                                "certify_fuzz_failures"]
