@@ -82,8 +82,12 @@ def test_ctrl_c_returns_the_partial_result_with_its_bounds(tmp_path):
     hard = TwoLayerReLU(rng.normal(size=(120, 12)), rng.normal(size=(1, 120)), rng.normal(size=120))
     source, out = tmp_path / "hard.json", tmp_path / "partial.json"
     save(hard, source)
+    # a non-interactive shell starts background jobs (`pytest ... &`, a CI script run in the background) with
+    # SIGINT ignored, and a child inherits that: Python then installs no KeyboardInterrupt handler and the solve
+    # ran on past the test's timeout. The child starts with the default disposition, as under a terminal.
     process = subprocess.Popen([sys.executable, "-m", "lipexact.solve", str(source), "--method", "bnb",
-                                "--progress", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "--progress", "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     first_progress_line = process.stderr.readline()
     assert first_progress_line.startswith("[bnb]") and "gap=" in first_progress_line
     time.sleep(0.5)
