@@ -33,6 +33,11 @@ scalar output, l_inf, every unit unstable on the box, 5 seeds per width, medians
 in 0.03 / 0.21 / 1.94 s, 15 of 15 proven, against 1.06 / 3.92 / 16.6 s for a plain big-M MILP solved by HiGHS
 (36x, 18x, 8.5x) and 0.90 / 5.13 / 18.8 s for the exact deep MILP. Of the 1,024 vertices, 1 to 50 are searched
 (the others' bounds are below the incumbent); at h = 48, seed 0, 731 nodes fixed 2,228 units by the forcing rule.
+Wider nets of that family: h = 96 proved 1 of 3 within 120 s (74.6 s; the others at [94.3, 132.9] and
+[86.4, 102.0]), h = 128 none of 2 (load 1.0-2.4). The incumbent is not what limits them: started from the optimum,
+h = 96 seed 2 took 102,198 nodes instead of 102,340. Tried and not adopted: at every node, one region decision
+per free unit in its non-preferred state, fixing those whose preferred side is proven empty (and lowering the
+bound by their weights): 2-10x fewer nodes but 1.2-6.7x more LPs, slower on 2 of 4 nets at h = 48-64.
 
 References
 ----------
