@@ -177,7 +177,7 @@ def test_undecided_regions_end_in_error_with_a_valid_bracket(monkeypatch):
     exact = lipschitz_deep(net)
     monkeypatch.setattr(module, "decide_region", lambda *a, **k: RegionDecision("undecided", message="stub"))
     monkeypatch.setattr(module.DeepSearch, "ray_point", lambda self, rows, x: None)
-    monkeypatch.setattr(module.DeepRegionLP, "decide", lambda self, A, c, exact: None)  # no fast answer either
+    monkeypatch.setattr(module.RegionDecider, "decide", lambda self, A, c, exact: None)  # no fast answer either
     result = lipschitz_deep(net)
     assert result.status is Status.ERROR and result.upper >= exact.value * (1 - 1e-12)
     assert result.lower is None or result.lower <= exact.value * (1 + 1e-12)

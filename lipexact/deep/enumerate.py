@@ -141,7 +141,7 @@ from lipexact.deep.certificate import CertificateError, verify_deep_witness
 from lipexact.deep.exact import AffineMap, ExactNetwork, dyadic, exact_rows
 from lipexact.deep.incumbent import cell_walk, local_search, pattern_norms, perturb_walk, restart_effort
 from lipexact.deep.network import ReLUNetwork
-from lipexact.deep.region_lp import DeepRegionLP
+from lipexact.exact.region_decider import RegionDecider
 from lipexact.domain import Box
 from lipexact.exact.problem import RELATIVE_TOLERANCE, Clock
 from lipexact.exact.progress import SearchProgress
@@ -609,7 +609,7 @@ class DeepSearch:
         self.stats["lps"] += 1
         if self.fast_regions:
             if getattr(self, "region_lp", None) is None:
-                self.region_lp = DeepRegionLP(self.n, self.lower, self.upper)
+                self.region_lp = RegionDecider(self.n, self.lower, self.upper)
             fast = self.region_lp.decide(A, c, exact)  # one HiGHS LP, its answer verified exactly, or None
             key = "fallback" if fast is None else "fast_lp"
             self.stats[key] = self.stats.get(key, 0) + 1

@@ -16,7 +16,7 @@ bound ``U = sum_i max(d_i, 0)`` down, with one incumbent (the best certified cel
 - a free unit whose weight exceeds the bound's excess over the incumbent must take its preferred state in any
   better cell: it is fixed so without branching (its other side is pruned by the bound);
 - the node's region is decided by one Chebyshev LP whose point, or Farkas proposal, is verified in exact
-  rational arithmetic (:class:`lipexact.deep.region_lp.DeepRegionLP`, falling back to
+  rational arithmetic (:class:`lipexact.exact.region_decider.RegionDecider`, falling back to
   :func:`reductions.realizability.decide_region`); an empty region is pruned by its certificate;
 - at the region's point every unit's sign is computed exactly; a point strictly inside its cell is offered as
   the incumbent (its cell's norm, which is at least the functional's value there). When every free unit has its
@@ -37,7 +37,8 @@ Wider nets of that family: h = 96 proved 1 of 3 within 120 s (74.6 s; the others
 [86.4, 102.0]), h = 128 none of 2 (load 1.0-2.4). The incumbent is not what limits them: started from the optimum,
 h = 96 seed 2 took 102,198 nodes instead of 102,340. Tried and not adopted: at every node, one region decision
 per free unit in its non-preferred state, fixing those whose preferred side is proven empty (and lowering the
-bound by their weights): 2-10x fewer nodes but 1.2-6.7x more LPs, slower on 2 of 4 nets at h = 48-64.
+bound by their weights): 1.8-10x fewer nodes but 1.2-6.7x more LPs, and no faster: slower on 2 of 4 nets at
+h = 48-64 with 4 units tried per node, on 3 of 4 with every unit.
 
 References
 ----------
@@ -59,7 +60,6 @@ Examples
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 
@@ -68,6 +68,7 @@ import numpy as np
 from lipexact.exact.patterns import pattern_values
 from lipexact.exact.problem import Clock, Problem, certified_result
 from lipexact.exact.progress import SearchProgress
+from lipexact.exact.region_decider import RegionDecider
 from lipexact.result import LipschitzResult, Status
 from reductions.realizability import ExactRows, decide_region, exact_signs
 from reductions.validation import InvalidInputError
@@ -166,8 +167,6 @@ class _Node:
 
 class _VertexSearch:
     def __init__(self, problem: Problem, clock: Clock, node_limit: int | None):
-        from lipexact.deep.region_lp import DeepRegionLP
-
         net = problem.net
         self.problem, self.clock, self.node_limit = problem, clock, node_limit
         self.W1 = np.asarray(net.W1, dtype=np.float64)
@@ -178,7 +177,7 @@ class _VertexSearch:
         domain = problem.domain
         self.lower = None if domain is None else domain.lower
         self.upper = None if domain is None else domain.upper
-        self.regions = DeepRegionLP(self.n, self.lower, self.upper)
+        self.regions = RegionDecider(self.n, self.lower, self.upper)
         units = np.flatnonzero(self.live)
         # rows of "unit i on" (index i) and "unit i off" (index h + i), exact (every float is a rational)
         self.rows = ExactRows.from_fractions(np.concatenate([self.W1, -self.W1]).tolist(),

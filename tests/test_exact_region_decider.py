@@ -1,4 +1,4 @@
-"""lipexact.deep.region_lp: the fast region decisions of the deep search agree with decide_region, and every
+"""lipexact.exact.region_decider: the fast region decisions agree with decide_region, and every
 answer they give carries a certificate that was verified exactly (forged proposals are refused)."""
 
 from fractions import Fraction as F
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from lipexact.deep.enumerate import DeepSearch
 from lipexact.deep.network import ReLUNetwork
-from lipexact.deep.region_lp import MARGIN_TOLERANCE, DeepRegionLP
+from lipexact.exact.region_decider import MARGIN_TOLERANCE, RegionDecider
 from lipexact.domain import Box
 from lipexact.exact.problem import Clock
 from reductions.realizability import ExactRows, certify_empty, certify_point, decide_region
@@ -50,7 +50,7 @@ def regions(draw):
 def test_fast_decisions_agree_with_decide_region_and_verify(region):
     rows, box = region
     lower, upper = box_arrays(box)
-    fast = DeepRegionLP(rows.n, lower, upper).decide(rows.A, rows.c, rows)
+    fast = RegionDecider(rows.n, lower, upper).decide(rows.A, rows.c, rows)
     reference = decide_region(rows.A, rows.c, lower, upper, exact=rows)
     if fast is not None:
         assert_verified(fast, rows, lower, upper)
@@ -62,7 +62,7 @@ def test_the_fast_path_decides_most_random_regions():
     rng = np.random.default_rng(0)
     for box in (None, Box(np.full(4, -1.0), np.full(4, 2.0))):
         lower, upper = box_arrays(box)
-        lp = DeepRegionLP(4, lower, upper)
+        lp = RegionDecider(4, lower, upper)
         statuses = set()
         for _ in range(60):
             rows = rational_rows(rng.integers(-9, 10, size=(8, 4)), rng.integers(-9, 10, size=8), divisor=7)
@@ -81,7 +81,7 @@ def test_an_empty_region_is_proven_by_the_lp_duals(box):
     # 0 for the homogenized global LP
     rows = ExactRows.from_fractions([[1, 1], [-1, -1]], [-(F(1, 3) + 1), F(1, 3) - 1])
     lower, upper = box_arrays(box)
-    lp = DeepRegionLP(2, lower, upper)
+    lp = RegionDecider(2, lower, upper)
     decision = lp.decide(rows.A, rows.c, rows)
     assert decision is not None and decision.status == "empty"
     assert (lp.empty, lp.passed, lp.solves) == (1, 0, 1)
@@ -93,7 +93,7 @@ def test_an_empty_region_is_proven_by_the_lp_duals(box):
 def test_empty_by_the_box_faces():
     # x > 3 inside (0, 2): the certificate needs the box faces' duals
     rows = ExactRows.from_fractions([[1, 0]], [-3])
-    lp = DeepRegionLP(2, np.zeros(2), np.full(2, 2.0))
+    lp = RegionDecider(2, np.zeros(2), np.full(2, 2.0))
     decision = lp.decide(rows.A, rows.c, rows)
     assert decision.status == "empty" and lp.empty == 1
     assert certify_empty(rows.A, rows.c, decision.multipliers, np.zeros(2), np.full(2, 2.0), exact=rows)
@@ -106,7 +106,7 @@ def test_a_nearly_degenerate_region_goes_to_the_fallback(box):
     width = F(1, 10 ** 12)
     rows = ExactRows.from_fractions([[F(1)], [F(-1)]], [F(-1, 3), F(1, 3) + width])
     lower, upper = box_arrays(box)
-    lp = DeepRegionLP(1, lower, upper)
+    lp = RegionDecider(1, lower, upper)
     assert lp.decide(rows.A, rows.c, rows) is None
     assert lp.passed == 1
     reference = decide_region(rows.A, rows.c, lower, upper, exact=rows)
@@ -116,32 +116,32 @@ def test_a_nearly_degenerate_region_goes_to_the_fallback(box):
 
 def test_touching_halfplanes_go_to_the_fallback_with_a_box():
     rows = ExactRows.from_fractions([[1, 0], [-1, 0]], [0, 0])  # x > 0 and x < 0 in the box: margin 0
-    lp = DeepRegionLP(2, -np.ones(2), np.ones(2))
+    lp = RegionDecider(2, -np.ones(2), np.ones(2))
     assert lp.decide(rows.A, rows.c, rows) is None
     assert decide_region(rows.A, rows.c, -np.ones(2), np.ones(2), exact=rows).status == "empty"
 
 
-def forge(lp: DeepRegionLP, margin, point, duals, box_duals=None):
+def forge(lp: RegionDecider, margin, point, duals, box_duals=None):
     lp.solve = lambda A, c: (margin, None if point is None else np.asarray(point, dtype=np.float64),
                              None if duals is None else np.asarray(duals, dtype=np.float64), box_duals)
 
 
 def test_a_forged_point_outside_the_region_is_refused():
     rows = ExactRows.from_fractions([[1, 0], [0, 1]], [F(-1, 3), F(-1, 3)])  # x > 1/3, y > 1/3
-    lp = DeepRegionLP(2)
+    lp = RegionDecider(2)
     forge(lp, 0.5, [-5.0, 1.0], None)
     assert lp.decide(rows.A, rows.c, rows) is None and lp.nonempty == 0
     # a point on the exact boundary x = 1/3 is not a float; its nearest float lies outside (fl(1/3) < 1/3)
     forge(lp, 0.5, [1 / 3, 1.0], None)
     assert lp.decide(rows.A, rows.c, rows) is None and lp.nonempty == 0
-    boxed = DeepRegionLP(2, np.zeros(2), np.full(2, 0.6))  # inside the rows, outside the box
+    boxed = RegionDecider(2, np.zeros(2), np.full(2, 0.6))  # inside the rows, outside the box
     forge(boxed, 0.5, [0.5, 0.7], None)
     assert boxed.decide(rows.A, rows.c, rows) is None and boxed.nonempty == 0
 
 
 def test_forged_duals_are_refused():
     rows = ExactRows.from_fractions([[1, 0], [-1, 0]], [F(-1, 3), F(4, 9)])  # 1/3 < x < 4/9: not empty
-    lp = DeepRegionLP(2, np.zeros(2), np.ones(2))
+    lp = RegionDecider(2, np.zeros(2), np.ones(2))
     forge(lp, -0.5, None, [1.0, 1.0], np.zeros(4))
     assert lp.decide(rows.A, rows.c, rows) is None and lp.empty == 0
     forge(lp, -0.5, None, [1.0, 0.0], np.array([0.0, 0.0, 1.0, 0.0]))  # x > 1/3 and the face x < 1
@@ -152,14 +152,14 @@ def test_forged_duals_valid_for_the_floats_but_not_the_rational_rows_are_refused
     # x / 3 - 1 > 0 and -(1/3 - 2^-70) x + 1 > 0: not empty; the floats of the two rows cancel exactly
     rows = ExactRows.from_fractions([[F(1, 3)], [-(F(1, 3) - F(1, 2 ** 70))]], [-1, 1])
     assert certify_empty(rows.A, rows.c, {0: 1, 1: 1})  # the float rows alone are "proven" empty
-    lp = DeepRegionLP(1)
+    lp = RegionDecider(1)
     forge(lp, 0.0, None, [1.0, 1.0])
     assert lp.decide(rows.A, rows.c, rows) is None and lp.empty == 0
 
 
 def test_non_finite_float_rows_are_passed_on():
     rows = ExactRows.from_fractions([[2]], [-1])
-    lp = DeepRegionLP(1)
+    lp = RegionDecider(1)
     assert lp.decide(np.array([[np.inf]]), np.array([-1.0]), rows) is None and lp.passed == 1
     assert lp.solves == 0
 

@@ -1,4 +1,5 @@
-"""Fast region decisions for the deep tree search: one Chebyshev LP in HiGHS, its answer checked exactly.
+"""Fast region decisions: one Chebyshev LP in HiGHS, its answer checked exactly (the deep tree search and the
+two-layer per-vertex search, :mod:`lipexact.exact.vertices`, decide their regions here).
 
 :func:`reductions.realizability.decide_region` decides a region with up to two scipy LPs (a Chebyshev LP,
 then for an empty region the Farkas LP) and ~2 ms of wrapper overhead each. Here one HiGHS model, kept for
@@ -34,14 +35,14 @@ from lipexact.exact.highs import new_highs
 from reductions.realizability import (EMPTY, NONEMPTY, ExactRows, RegionDecision, certificate_from_duals,
                                       certify_point)
 
-__all__ = ["DeepRegionLP", "MARGIN_TOLERANCE"]
+__all__ = ["RegionDecider", "MARGIN_TOLERANCE"]
 
 #: A Chebyshev margin (rows of unit length, the box or the homogenized space of radius one) within this of
 #: zero is not trusted either way: the region goes to ``decide_region``.
 MARGIN_TOLERANCE = 1e-7
 
 
-class DeepRegionLP:
+class RegionDecider:
     """Propose and exactly verify region decisions ``{x : A x + c > 0, lower < x < upper}`` of one search.
 
     Parameters
@@ -62,7 +63,7 @@ class DeepRegionLP:
     --------
     >>> from fractions import Fraction
     >>> rows = ExactRows.from_fractions([[1, 0], [0, 1]], [0, 0])          # x > 0, y > 0 in (-1, 1)^2
-    >>> lp = DeepRegionLP(2, np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
+    >>> lp = RegionDecider(2, np.array([-1.0, -1.0]), np.array([1.0, 1.0]))
     >>> decision = lp.decide(rows.A, rows.c, rows)
     >>> decision.status, bool(np.all(decision.point > 0))
     ('nonempty', True)
