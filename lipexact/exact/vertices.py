@@ -65,7 +65,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lipexact.exact.patterns import pattern_values
+from lipexact.exact.patterns import pattern_chunks, pattern_values
 from lipexact.exact.problem import Clock, Problem, certified_result
 from lipexact.exact.progress import SearchProgress
 from lipexact.exact.region_decider import RegionDecider
@@ -134,8 +134,7 @@ def functionals(net, norm: str) -> np.ndarray:
 
 def _sign_vectors(n: int) -> np.ndarray:
     """Every vector of ``{-1, 1}^n``, vector ``k`` with entry ``j`` equal to 1 iff bit ``j`` of ``k`` is set."""
-    codes = np.arange(1 << n, dtype=np.int64)
-    return np.where((codes[:, None] >> np.arange(n)) & 1, 1.0, -1.0)
+    return np.where(np.concatenate(list(pattern_chunks(n))), 1.0, -1.0)
 
 
 def rounding_margin(net, norm: str) -> float:
@@ -210,8 +209,7 @@ class _VertexSearch:
             return
         if self.lower is not None and not (np.all(x > self.lower) and np.all(x < self.upper)):
             return
-        pattern = signs > 0
-        pattern[~self.live] = self.dead_on[~self.live]
+        pattern = signs > 0  # dead units: the sign of their bias (signs_at)
         value = float(pattern_values(self.problem.net, pattern[None], self.problem.norm)[0])
         if value > self.best_value:
             self.best_value, self.best_point = value, np.asarray(x, dtype=np.float64).copy()
@@ -221,9 +219,6 @@ class _VertexSearch:
         """Status and point of the region of the fixed units: ("nonempty", x), ("empty", None) or
         ("undecided", None)."""
         indices = [i if on else self.h + i for i, on in fixed.items()]
-        if not indices:
-            centre = np.zeros(self.n) if self.lower is None else self.lower + (self.upper - self.lower) / 2
-            return "nonempty", centre
         exact = self.rows.take(indices)
         A, c = self.float_rows[0][indices], self.float_rows[1][indices]
         self.stats["lps"] += 1
@@ -266,10 +261,11 @@ class _VertexSearch:
                     fixed[i] = bool(preferred[i])
                 self.stats["forced"] += len(forced)
             x = node.point
-            if x is not None and forced:
-                at_x = self.signs_at(x)[forced]
+            signs = None if x is None else self.signs_at(x)
+            if signs is not None and forced:
+                at_x = signs[forced]
                 if not np.array_equal(at_x > 0, preferred[forced]) or np.any(at_x == 0):
-                    x = None  # the point is outside the forced rows: a new region decision
+                    x = signs = None  # the point is outside the forced rows: a new region decision
             if x is None:
                 status, x = self.decide(fixed)
                 if status == "empty":
@@ -279,7 +275,7 @@ class _VertexSearch:
                     self.stats["undecided"] += 1
                     self.undecided = max(self.undecided, node.bound + self.margin)
                     continue
-            signs = self.signs_at(x)
+                signs = self.signs_at(x)
             self.offer(x, signs)
             if self.progress.enabled:
                 self.progress.update(self.lower_value(), self.upper_so_far(stack, node.bound), self.stats["nodes"])
@@ -307,7 +303,7 @@ class _VertexSearch:
         return max([self.best_value, self.undecided, current + self.margin, rest + self.margin]
                    + [node.bound + self.margin for node in stack])
 
-    def run(self) -> tuple[Status, float, list]:
+    def run(self) -> tuple[Status, float]:
         D = functionals(self.problem.net, self.problem.norm)
         caps = np.maximum(D, 0.0).sum(axis=0)
         order = np.argsort(-caps, kind="stable")
@@ -322,10 +318,8 @@ class _VertexSearch:
             self.stats["vertices_searched"] += 1
             stopped = self.search_vertex(D[:, k], float(caps[k]), stack)
             if stopped is not None:
-                upper = self.upper_so_far(stack, -math.inf)
-                return stopped, upper, stack
-        upper = max(self.best_value, self.undecided)
-        return Status.OPTIMAL, upper, stack
+                return stopped, self.upper_so_far(stack, -math.inf)
+        return Status.OPTIMAL, max(self.best_value, self.undecided)
 
 
 def solve_vertices(problem: Problem, clock: Clock, node_limit: int | None = None) -> LipschitzResult:
@@ -346,7 +340,7 @@ def solve_vertices(problem: Problem, clock: Clock, node_limit: int | None = None
     _check(problem)
     search = _VertexSearch(problem, clock, node_limit)
     try:
-        status, upper, _ = search.run()
+        status, upper = search.run()
     except KeyboardInterrupt:
         status, upper = Status.INTERRUPTED, math.inf
     message = (f"{status.value}: {search.stats['vertices_searched']} of {search.stats['vertices']} vertices searched, "
