@@ -155,3 +155,35 @@ def test_global_searches_pick_best_first_boxes_dive_and_both_orders_give_the_sam
             assert outcome.status is Status.OPTIMAL
             values.append(outcome.value)
         assert values[0] == pytest.approx(values[1], rel=1e-12)
+
+
+@pytest.mark.parametrize("norm", ["1", "inf"])
+def test_global_l1_linf_root_is_capped_by_lipsdp_times_the_norm_factor(norm):
+    """Globally in l1 / l_inf the root's bound is at most ``factor * LipSDP`` (``sqrt(m)`` for l1, ``sqrt(n)`` for
+    l_inf); on a net whose Jacobian is a row (column) of ones that cap is exactly the truth ``k``, so a smaller
+    factor would put the proven upper end below the value."""
+    from lipexact.deep.enumerate import DeepSearch
+    from lipexact.exact.problem import Clock
+
+    k = 9
+    if norm == "inf":
+        layers = [(np.eye(k), np.ones(k)), (np.eye(k), np.ones(k)), (np.ones((1, k)), None)]
+    else:
+        layers = [(np.ones((k, 1)), np.ones(k)), (np.eye(k), np.ones(k)), (np.eye(k), None)]
+    search = DeepSearch(ReLUNetwork(layers), norm, None, Clock(), bnb=True)
+    assert k <= search.spectral_root_bound(search.root()) <= k * (1 + 1e-6)
+    out = search.run()
+    assert out.status is Status.OPTIMAL and out.value == pytest.approx(k, rel=1e-12)
+
+
+def test_global_l1_linf_root_cap_tightens_the_bracket_of_a_deep_net():
+    from lipexact.deep import enumerate as search_module
+    from lipexact.exact.problem import Clock
+
+    net = random_net([10, 30, 30, 30, 3], 0)
+    for norm in ("1", "inf"):
+        capped = search_module.run_search(net, norm, None, Clock(), node_limit=1, bnb=True)
+        search = search_module.DeepSearch(net, norm, None, Clock(), node_limit=1, bnb=True)
+        search.spectral_root = False
+        plain = search.run()
+        assert capped.value == plain.value and capped.upper < 0.5 * plain.upper

@@ -198,3 +198,64 @@ def test_next_layer_intervals_tighten_only_the_next_layer():
                              spans)
     assert [s.tolist() for s in given] == [[1, 1], [1, 1], [0, 0]] == [s.tolist() for s in plain]
     assert len(spans) == 3 and np.all(spans[2][1] < 0)
+
+
+@settings(max_examples=40)
+@given(deep_nets(max_hidden=7), st.sampled_from(("1", "inf")), st.data())
+def test_split_bound_through_the_spectral_norm_is_sound(net, norm, data):
+    """With the enumeration of completions switched off the l1 / l_inf bound on a box goes through the layer-norm
+    split, which also takes ``sqrt(m)`` (l1) or ``sqrt(n)`` (l_inf) times the spectral chain: never below the best
+    completion."""
+    import lipexact.deep.bounds as module
+
+    box, layer, fixed, state, affine = draw_node(net, True, data)
+    lower, upper = box
+    budget, module.VERTEX_FREE = module.VERTEX_FREE, -1
+    try:
+        bound = DeepBounds(net, norm, box).bound(layer, state, affine)
+    finally:
+        module.VERTEX_FREE = budget
+    assert completions(net, norm, layer, fixed, state, lower, upper) <= bound
+
+
+@pytest.mark.parametrize("norm", ["1", "inf"])
+def test_spectral_factor_is_attained_so_it_cannot_be_smaller(norm):
+    """l_inf: ``J = [1, ..., 1]`` (n inputs, one output), ``||J||_inf = n = sqrt(n) ||J||_2``; l1: its transpose
+    (one input, m outputs), ``||J||_1 = m = sqrt(m) ||J||_2``. The spectral chain is tight there, so a factor
+    below ``sqrt(n)`` (``sqrt(m)``) would cut the truth."""
+    k = 9
+    if norm == "inf":
+        layers = [(np.eye(k), np.ones(k)), (np.eye(k), np.ones(k)), (np.ones((1, k)), None)]
+    else:
+        layers = [(np.ones((k, 1)), np.ones(k)), (np.eye(k), np.ones(k)), (np.eye(k), None)]
+    net = ReLUNetwork(layers)
+    bounds = DeepBounds(net, norm, (-np.ones(net.n_inputs), np.ones(net.n_inputs)))
+    assert bounds.spectral_split and not DeepBounds(net, norm).spectral_split  # globally: the root's LipSDP instead
+    linear = ExactNetwork(net).first().float_linear()
+    states = [np.full(k, -1, dtype=np.int8), np.full(k, -1, dtype=np.int8)]
+    collect: list = []
+    bounds.entrywise(0, states, linear, collect)
+    spectral = bounds._split(collect, linear, "2", *bounds.spectral)
+    assert math.sqrt(k) <= spectral <= math.sqrt(k) * (1 + 1e-7)  # ||J||_2 = sqrt(k): the chain is tight
+    assert k <= bounds.split(collect, linear, states[0]) <= k * (1 + 1e-7)
+
+
+def test_spectral_chain_tightens_wide_l1_and_linf_bounds():
+    """A wide deep net on a box: the products of l1 / l_inf layer norms grow with the widths, the spectral ones do
+    not."""
+    import lipexact.deep.bounds as module
+
+    net = random_net([6, 40, 40, 40, 2], 3)
+    first = ExactNetwork(net).first()
+    budget, module.VERTEX_FREE = module.VERTEX_FREE, -1
+    try:
+        for norm in ("1", "inf"):
+            bounds = DeepBounds(net, norm, (-np.ones(6), np.ones(6)))
+            linear = first.float_linear()
+            states = bounds.stability(0, np.full(40, -1, dtype=np.int8), linear, float_offset(first))
+            collect: list = []
+            bounds.entrywise(0, states, linear, collect)
+            alone = bounds._split(collect, linear, norm, bounds.layer_norms, bounds.tails)
+            assert bounds.split(collect, linear, states[0]) < 0.5 * alone
+    finally:
+        module.VERTEX_FREE = budget

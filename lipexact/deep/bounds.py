@@ -111,6 +111,11 @@ VERTEX_FREE = 12
 VERTEX_ENTRIES = 1 << 22
 #: Spectral norms taken at once by :meth:`DeepBounds.vertices` (in decreasing order of the Frobenius norms).
 _SPECTRAL_CHUNK = 32
+#: ``||J||_p <= factor(m, n) ||J||_2`` for an ``m x n`` matrix: a column's l1 norm is at most ``sqrt(m)`` times
+#: its l2 norm, a row's at most ``sqrt(n)`` times (Cauchy-Schwarz), and no column or row has an l2 norm above
+#: ``||J||_2``. :meth:`DeepBounds.split` takes the smaller of its p-norm chain and this factor times its
+#: spectral chain: the products of layer norms in l1 / l_inf grow with the widths, the spectral ones do not.
+NORM_FROM_SPECTRAL = {"1": lambda m, n: math.sqrt(m), "inf": lambda m, n: math.sqrt(n)}
 #: The Jacobian bounds: ``interval`` (entrywise only) or ``signed`` (entrywise and sign vectors, the default).
 JACOBIAN_BOUNDS = ("interval", "signed")
 
@@ -145,14 +150,11 @@ class DeepBounds:
                 S = S @ W
             self.reach.append(S.ravel().copy())
         self.reach.reverse()
-        # tails[i] >= ||W_i||_p ... ||W_k||_p (0-based affine layers i; tails[k] = 1): the float norms with a
-        # relative slack of 1e-8 each (SVD backward error, or non-negative sums)
-        with np.errstate(over="ignore", invalid="ignore"):
-            self.layer_norms = [float(jacobian_norms(W, norm)) * (1 + 1e-8) for W in self.weights]
-            self.tails = [1.0]
-            for value in reversed(self.layer_norms):
-                self.tails.append(self.tails[-1] * value)
-        self.tails.reverse()
+        self.layer_norms, self.tails = _tails(self.weights, norm)
+        # l1 and l_inf also bound J through its spectral norm (:data:`NORM_FROM_SPECTRAL`): the spectral tails (for
+        # the search's LipSDP root bound, globally) and, on a box, the spectral chain of split()
+        self.spectral = _tails(self.weights, "2") if norm in NORM_FROM_SPECTRAL else None
+        self.spectral_split = self.spectral is not None and self.box is not None
 
     # ------------------------------------------------------------------ interval bounds (boxes)
     def stability(self, layer: int, state: np.ndarray, linear: np.ndarray, offset: np.ndarray,
@@ -289,16 +291,36 @@ class DeepBounds:
         no interval) and ``N_j = min(||B_j||, ||W_j|| N_{j-1})``, ``B_j`` the entrywise interval bound of
         ``D_j P_j`` (``collect`` from :meth:`entrywise`). The layer norms carry a relative slack of ``1e-8`` each
         (the float SVD's backward error, or non-negative sums; ``M_l`` is the nearest-float map). This keeps deep
-        networks' bounds from compounding the interval widening layer after layer."""
+        networks' bounds from compounding the interval widening layer after layer. In l1 and l_inf on a box the bound
+        is also :data:`NORM_FROM_SPECTRAL`'s factor times the same chain in l2 (the smaller of the two). Measured
+        (random nets, ``auto``, 8 s, upper ends without -> with): 30-30-30-30-30-30-1 on ``[0, 0.1]^30`` l1
+        96.9 -> 24.2, l_inf 2,045 -> 132; the small-box searches of 10-30-30-30-3 the same nodes and times.
+        Globally it cost 12% of the node rate (10-20-20-1 l_inf) without lowering the bracket, which the root's
+        LipSDP bound caps there (:meth:`lipexact.deep.enumerate.DeepSearch.spectral_root_bound`)."""
+        rows = linear[np.asarray(state) != 0]
+        best = self._split(collect, rows, self.norm, self.layer_norms, self.tails)
+        if self.spectral_split:  # ||J||_p <= factor * ||J||_2 (NORM_FROM_SPECTRAL)
+            factor = NORM_FROM_SPECTRAL[self.norm](self.weights[-1].shape[0], linear.shape[1])
+            best = min(best, factor * self._split(collect, rows, "2", *self.spectral, frobenius=True))
+        return best
+
+    @staticmethod
+    def _split(collect: list, rows: np.ndarray, norm: str, layer_norms: list, tails: list,
+               frobenius: bool = False) -> float:
+        """The chain of :meth:`split` in ``norm``; ``frobenius``: the interval matrices' spectral norms bounded by
+        their Frobenius norms (sums of squares, relative rounding far below the ``1e-8`` added; cheaper than their
+        SVDs)."""
         best = math.inf
         with np.errstate(all="ignore"):
-            rows = linear[np.asarray(state) != 0]
-            head = float(jacobian_norms(rows, self.norm)) * (1 + 1e-8) if rows.size else 0.0
+            head = float(jacobian_norms(rows, norm)) * (1 + 1e-8) if rows.size else 0.0
             for j, lo, hi, A in collect:
                 B = np.maximum(np.abs(lo), np.abs(hi)) + PRODUCT_SLACK * A
-                value = float(jacobian_norms(B, self.norm))
-                head = min(value, head) if j == collect[0][0] else min(value, self.layer_norms[j] * head)
-                best = min(best, self.tails[j + 1] * head)
+                if frobenius:
+                    value = math.sqrt(float(np.einsum("ij,ij->", B, B))) * (1 + 1e-8)
+                else:
+                    value = float(jacobian_norms(B, norm))
+                head = min(value, head) if j == collect[0][0] else min(value, layer_norms[j] * head)
+                best = min(best, tails[j + 1] * head)
         return best
 
     def _signs_through(self, layer: int, states: list, linear: np.ndarray):
@@ -498,6 +520,19 @@ class DeepBounds:
     def contribution(self, layer: int, linear: np.ndarray) -> np.ndarray:
         """``||M_i||_1 * ||column i of |W_k| ... |W_{l+1}| ||_1`` per unit ``i`` of ``layer`` (branching)."""
         return np.abs(linear).sum(axis=1) * self.reach[layer]
+
+
+def _tails(weights: list, norm: str) -> tuple[list, list]:
+    """``(layer_norms, tails)``: the float norms of the layers with a relative slack of ``1e-8`` each (SVD
+    backward error, or non-negative sums), and ``tails[i] >= ||W_i|| ... ||W_k||`` (0-based affine layers ``i``;
+    ``tails[k] = 1``)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        layer_norms = [float(jacobian_norms(W, norm)) * (1 + 1e-8) for W in weights]
+        tails = [1.0]
+        for value in reversed(layer_norms):
+            tails.append(tails[-1] * value)
+    tails.reverse()
+    return layer_norms, tails
 
 
 def _completions(k: int) -> np.ndarray:
