@@ -187,3 +187,33 @@ def test_global_l1_linf_root_cap_tightens_the_bracket_of_a_deep_net():
         search.spectral_root = False
         plain = search.run()
         assert capped.value == plain.value and capped.upper < 0.5 * plain.upper
+
+
+@pytest.mark.parametrize("norm", ["2", "1", "inf"])
+def test_a_stopped_box_search_caps_its_upper_end_by_the_box_lipsdp_bound(norm, monkeypatch):
+    """Stopped without a proof on a box, the search takes the certified LipSDP bound of the box (times the norm
+    factor) as a cap. On a net whose Jacobian on the positive orthant is a row (column) of ones the cap is the
+    truth ``k``, so a smaller factor would cut it; nets too large for the LMI, and proofs, solve nothing."""
+    from lipexact.deep import enumerate as search_module
+    from lipexact.domain import as_box
+    from lipexact.exact.problem import Clock
+
+    k = 9
+    if norm == "1":
+        layers = [(np.ones((k, 1)), None), (np.eye(k), None), (np.eye(k), None)]
+    else:
+        layers = [(np.eye(k), None), (np.eye(k), None), (np.ones((1, k)), None)]
+    net = ReLUNetwork(layers)
+    n = net.n_inputs
+    box = as_box((-np.ones(n), np.ones(n)), n)
+    truth = {"1": k, "inf": k, "2": math.sqrt(k)}[norm]
+    out = search_module.run_search(net, norm, box, Clock(), node_limit=0, bnb=True)  # the root stays open
+    assert out.status is Status.NODE_LIMIT
+    assert truth * (1 - 1e-12) <= out.stats["box_cap"] <= truth * (1 + 1e-6)
+    assert truth * (1 - 1e-12) <= out.upper <= out.stats["box_cap"]
+    monkeypatch.setattr(search_module, "BOX_CAP_SIZE", n + 2 * k - 1)
+    assert "box_cap" not in search_module.run_search(net, norm, box, Clock(), node_limit=0, bnb=True).stats
+    monkeypatch.undo()
+    proven = search_module.run_search(random_net([3, 4, 4, 1], 0), norm, as_box((-np.ones(3), np.ones(3)), 3),
+                                      Clock(), bnb=True)
+    assert proven.status is Status.OPTIMAL and "box_cap" not in proven.stats
