@@ -186,3 +186,27 @@ def test_progress_lines_go_to_stderr(capsys):
     err = capsys.readouterr().err
     assert result.status is Status.OPTIMAL
     assert "[vertices]" in err and "upper=" in err
+
+
+@pytest.mark.parametrize("after", [1, 2, 5, 9, 14])
+def test_ctrl_c_returns_a_valid_bracket(after, monkeypatch):
+    """A KeyboardInterrupt (raised deterministically inside the n-th region decision, after its node left the
+    stack) ends the search ``interrupted`` with a proven upper end: the open nodes, the node in hand and the
+    vertices not searched yet."""
+    net = random_net(1, n=5, h=20, m=1)
+    box = ([-4.0] * 5, [4.0] * 5)
+    truth = lipschitz(net, "vertices", norm="inf", domain=box)
+    assert truth.status is Status.OPTIMAL and truth.stats["lps"] > 14
+    calls = count(1)
+    original = _VertexSearch.decide
+
+    def interrupted(self, fixed):
+        if next(calls) == after:
+            raise KeyboardInterrupt
+        return original(self, fixed)
+
+    monkeypatch.setattr(_VertexSearch, "decide", interrupted)
+    stopped = lipschitz(net, "vertices", norm="inf", domain=box)
+    assert stopped.status is Status.INTERRUPTED
+    assert stopped.upper is not None and stopped.upper >= truth.value * (1 - 1e-12)
+    assert stopped.lower is None or stopped.lower <= truth.value * (1 + 1e-12)

@@ -190,6 +190,8 @@ class _VertexSearch:
         self.undecided = -math.inf
         self.pending_caps = np.zeros(0)
         self.next_vertex = 0
+        self.stack: list = []  # the open nodes of the vertex being searched
+        self.current = -math.inf  # a bound on the node being processed (its own), for a bracket after Ctrl-C
         self.progress = SearchProgress("vertices", problem.progress)
         self.stats = {"vertices": 0, "vertices_searched": 0, "nodes": 0, "lps": 0, "forced": 0, "empty": 0,
                       "undecided": 0, "incumbent_updates": 0}
@@ -242,12 +244,14 @@ class _VertexSearch:
         for i in np.flatnonzero(~self.live):  # dead units: their state is given (a wrong one costs its weight)
             if self.dead_on[i] != preferred[i] and weights[i] > 0:
                 bound -= weights[i]
+        self.current = bound  # the vertex's cap bounds every node below it, the root before it is pushed
         stack.append(_Node(fixed0, bound, None))
         while stack:
             if self.clock.expired():
                 return Status.TIME_LIMIT
             if self.node_limit is not None and self.stats["nodes"] >= self.node_limit:
                 return Status.NODE_LIMIT
+            self.current = stack[-1].bound  # before the pop: a Ctrl-C never finds a node in neither place
             node = stack.pop()
             self.stats["nodes"] += 1
             if node.bound <= self.threshold():
@@ -309,8 +313,9 @@ class _VertexSearch:
         order = np.argsort(-caps, kind="stable")
         self.stats["vertices"] = int(D.shape[1])
         self.pending_caps = caps[order]
-        stack: list = []
+        stack = self.stack
         for position, k in enumerate(order.tolist()):
+            self.current = float(caps[k])  # first: with the pointer moved on, a Ctrl-C still sees this cap
             self.next_vertex = position + 1
             if caps[k] <= self.threshold():  # so are the caps of every later vertex
                 self.next_vertex = len(order)
@@ -341,8 +346,8 @@ def solve_vertices(problem: Problem, clock: Clock, node_limit: int | None = None
     search = _VertexSearch(problem, clock, node_limit)
     try:
         status, upper = search.run()
-    except KeyboardInterrupt:
-        status, upper = Status.INTERRUPTED, math.inf
+    except KeyboardInterrupt:  # the proven bracket: open nodes, the node in hand, the vertices not searched
+        status, upper = Status.INTERRUPTED, search.upper_so_far(search.stack, search.current)
     message = (f"{status.value}: {search.stats['vertices_searched']} of {search.stats['vertices']} vertices searched, "
                f"{search.stats['nodes']} nodes, {search.stats['lps']} LPs")
     if status is Status.OPTIMAL and search.undecided > search.best_value:
