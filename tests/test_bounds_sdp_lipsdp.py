@@ -275,3 +275,25 @@ def test_the_barrier_assembles_the_same_matrix_as_the_lmi_module(sizes):
     for _ in range(3):
         t, rho = rng.random(structure.m) + 0.1, float(rng.random() * 5)
         assert np.array_equal(structure.S(t, rho), -unchecked_matrix(weights, structure.split(t), rho))
+
+
+def test_the_barrier_lapack_helpers_factor_invert_and_refuse():
+    """The direct LAPACK calls: the factor and the inverse match numpy's; a matrix that is not positive definite,
+    or holds a NaN, has no factor; an indefinite Hessian is refused (the barrier then takes a least-squares step)."""
+    from lipexact.bounds.sdp.barrier import _chol, _inverse, _solve_positive
+
+    rng = np.random.default_rng(3)
+    B = rng.standard_normal((6, 6))
+    S = B @ B.T + 0.5 * np.eye(6)
+    factor = _chol(S)
+    assert np.allclose(np.tril(factor), np.linalg.cholesky(S))
+    assert np.allclose(_inverse(factor), np.linalg.inv(S))
+    g = rng.standard_normal(6)
+    assert np.allclose(_solve_positive(S, g), np.linalg.solve(S, g))
+    indefinite = S - 10.0 * np.eye(6) * np.linalg.eigvalsh(S).max()
+    assert _chol(indefinite) is None
+    nan = S.copy()
+    nan[2, 3] = nan[3, 2] = np.nan
+    assert _chol(nan) is None
+    with pytest.raises(np.linalg.LinAlgError):
+        _solve_positive(indefinite, g)

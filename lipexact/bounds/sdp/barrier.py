@@ -32,7 +32,6 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 from typing import Sequence
 
 import numpy as np
@@ -73,8 +72,8 @@ class _Structure:
         self.n = int(self.offsets[-1])
         self.n0 = self.sizes[0]
         self.m = self.n - self.n0
-        self.pos = np.arange(self.n0, self.n)  # e_a: neuron a's coordinate in S
-        # S = -M(T, rho) = base + rho E_in + 2 diag(t) on pos - (U diag(t) E^T + its transpose): U's column a is
+        # e_a, neuron a's coordinate in S, is n0 + a. S = -M(T, rho) = base + rho E_in + 2 diag(t) on the neurons'
+        # coordinates - (U diag(t) E^T + its transpose): U's column a is
         # neuron a's weight row placed on the previous layer's coordinates (assembled once, not per Newton step)
         self.U = np.zeros((self.n, self.m))
         for i in range(1, len(self.sizes)):
@@ -84,7 +83,6 @@ class _Structure:
         self.base = np.zeros((self.n, self.n))
         last = slice(self.offsets[-2], self.offsets[-1])
         self.base[last, last] = -(weights[-1].T @ weights[-1])
-        self.diag_in = np.arange(self.n0)
 
     def candidate(self, t: np.ndarray) -> float:
         """The float Schur candidate ``rho`` at ``t`` (NaN when ``-N`` is not positive definite)."""
@@ -93,11 +91,12 @@ class _Structure:
     def S(self, t: np.ndarray, rho: float) -> np.ndarray:
         """``-M(T, rho)`` (the same entries as :func:`lipexact.bounds.sdp.lmi.unchecked_matrix`, negated)."""
         S = self.base.copy()
-        S[self.diag_in, self.diag_in] += rho
-        S[self.pos, self.pos] += 2.0 * t
-        B = self.U * t[None, :]
-        S[:, self.pos] -= B
-        S[self.pos, :] -= B.T
+        diagonal = S.reshape(-1)[::self.n + 1]  # a view of the diagonal; the neurons are coordinates n0 .. n - 1
+        diagonal[:self.n0] += rho
+        diagonal[self.n0:] += 2.0 * t
+        B = self.U * t
+        S[:, self.n0:] -= B
+        S[self.n0:, :] -= B.T
         return S
 
     def split(self, t: np.ndarray) -> list[np.ndarray]:
@@ -165,11 +164,30 @@ def _warm_start(st: _Structure, start) -> tuple | None:
 WARM_FLOOR = 1e-3
 
 
-def _chol(S: np.ndarray):
-    try:
-        return scipy.linalg.cho_factor(S, lower=True, check_finite=False)
-    except np.linalg.LinAlgError:
+def _chol(S: np.ndarray) -> np.ndarray | None:
+    """The lower Cholesky factor of ``S`` (LAPACK ``potrf`` called directly: the wrappers' checks took about as
+    long as the factorization at these sizes), None when ``S`` is not positive definite. The strict upper
+    triangle is left as in ``S``: only the lower one and the diagonal are read."""
+    if not np.all(np.isfinite(S)):
         return None
+    factor, info = scipy.linalg.lapack.dpotrf(S, lower=1, clean=0)
+    return factor if info == 0 else None
+
+
+def _inverse(factor: np.ndarray) -> np.ndarray:
+    """``S^{-1}`` from the lower Cholesky factor (LAPACK ``potrs`` on the identity)."""
+    X, info = scipy.linalg.lapack.dpotrs(factor, np.eye(factor.shape[0]), lower=1)
+    if info != 0:  # pragma: no cover - only for invalid arguments
+        raise np.linalg.LinAlgError("potrs failed")
+    return X
+
+
+def _solve_positive(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``H^{-1} g`` for a symmetric positive definite ``H`` (LAPACK ``posv``); LinAlgError when it is not."""
+    _, x, info = scipy.linalg.lapack.dposv(H, g, lower=1)
+    if info != 0 or not np.all(np.isfinite(x)):
+        raise np.linalg.LinAlgError("posv failed")
+    return x
 
 
 def barrier_lipsdp(weights: Sequence[np.ndarray], *, tol: float = 1e-8, max_newton: int = 300,
@@ -230,56 +248,59 @@ def barrier_lipsdp(weights: Sequence[np.ndarray], *, tol: float = 1e-8, max_newt
     steps = 0
     status = "iteration_limit"
     idx_in = slice(0, n0)
+    factor = _chol(st.S(t, rho))
     while steps < max_newton:
         # centering
         while steps < max_newton:
-            S = st.S(t, rho)
-            factor = _chol(S)
             if factor is None:  # pragma: no cover - the line search keeps S positive definite
                 break
-            X = scipy.linalg.cho_solve(factor, np.eye(n), check_finite=False)
+            X = _inverse(factor)
             K = st.XU(X)
             P = st.UtK(K)
-            Q = K[st.pos, :].T  # Q[a, b] = u_a^T X e_b
-            R = X[np.ix_(st.pos, st.pos)]
-            diagK = K[st.pos, np.arange(m)]  # u_a^T X e_a
-            g_t = -(-2.0 * diagK + 2.0 * np.diag(R)) - 1.0 / t
+            Q = K[n0:, :].T  # Q[a, b] = u_a^T X e_b
+            R = X[n0:, n0:]
+            diagK = np.diagonal(K[n0:])  # u_a^T X e_a
+            g_t = -(-2.0 * diagK + 2.0 * np.diagonal(R)) - 1.0 / t
             g_rho = tau - np.trace(X[idx_in, idx_in])
             H = np.empty((m + 1, m + 1))
-            QQ = Q + Q.T
-            H[:m, :m] = 2.0 * Q * Q.T + 2.0 * R * P - 4.0 * R * QQ + 4.0 * R * R
+            # 2 Q o Q^T + 2 R o P - 4 R o (Q + Q^T) + 4 R o R, with fewer temporaries
+            H[:m, :m] = R * (P - 2.0 * (Q + Q.T) + 2.0 * R)
+            H[:m, :m] += Q * Q.T
+            H[:m, :m] *= 2.0
             H[:m, :m][np.diag_indices(m)] += 1.0 / t ** 2
-            Xin = X[idx_in, :][:, st.pos]  # X[input, pos_b]
+            Xin = X[idx_in, n0:]  # X[input, pos_b]
             h = -2.0 * np.einsum("pb,pb->b", K[idx_in, :], Xin) + 2.0 * np.einsum("pb,pb->b", Xin, Xin)
             H[:m, m] = H[m, :m] = h
             H[m, m] = float(np.sum(X[idx_in, idx_in] ** 2))
             g = np.concatenate([g_t, [g_rho]])
-            try:
-                with warnings.catch_warnings():  # ill-conditioned near the optimum: the line search guards the step
-                    warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
-                    dx = -scipy.linalg.solve(H, g, assume_a="pos", check_finite=False)
+            try:  # ill-conditioned near the optimum: the line search guards the step
+                dx = -_solve_positive(H, g)
             except (np.linalg.LinAlgError, ValueError):
                 dx = -np.linalg.lstsq(H, g, rcond=None)[0]
             decrement = float(-g @ dx)
             steps += 1
             if decrement / 2.0 <= centering:
                 break
-            # backtracking line search on the barrier, staying strictly feasible
-            value = tau * rho - 2.0 * float(np.log(np.diag(factor[0])).sum()) - float(np.log(t).sum())
+            # backtracking line search on the barrier, staying strictly feasible; the accepted point's factor
+            # carries to the next step (each matrix is built from its (t, rho): updating the previous one by the
+            # step drifted enough to stall the path at a 1e-8 gap)
+            value = tau * rho - 2.0 * float(np.log(np.diag(factor)).sum()) - float(np.log(t).sum())
             step = 1.0
             while step > 1e-12:
                 t_new, rho_new = t + step * dx[:m], rho + step * dx[m]
                 if (t_new > 0).all():
                     f_new = _chol(st.S(t_new, rho_new))
                     if f_new is not None:
-                        new_value = (tau * rho_new - 2.0 * float(np.log(np.diag(f_new[0])).sum())
+                        new_value = (tau * rho_new - 2.0 * float(np.log(np.diag(f_new)).sum())
                                      - float(np.log(t_new).sum()))
                         if new_value <= value - 0.25 * step * decrement:
                             break
                 step *= 0.5
             if step <= 1e-12:
                 break
-            t, rho = t_new, rho_new
+            t, rho, factor = t_new, rho_new, f_new
+        if factor is None:  # pragma: no cover - (as above)
+            break
         if nu / tau <= tol * abs(rho):
             status = "optimal"
             break
