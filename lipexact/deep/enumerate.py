@@ -523,19 +523,28 @@ class DeepSearch:
         self.stats["skip_seconds"] = self.stats.get("skip_seconds", 0.0) + time.perf_counter() - started
         return min(value, skip)
 
+    def through_spectral(self) -> tuple[float, list]:
+        """``(factor, tails)``: ``||J|| <= factor ||J||_2`` for the search's norm (1 in l2, else that of
+        :data:`lipexact.deep.bounds.NORM_FROM_SPECTRAL`, rounded up by a relative ``1e-12``) and the proven
+        spectral tails ``||W_i||_2 ... ||W_k||_2`` that a LipSDP node bound needs."""
+        if self.norm == "2":
+            return 1.0, self.bounds.tails
+        factor = NORM_FROM_SPECTRAL[self.norm](self.net.weights[-1].shape[0], self.n) * (1 + 1e-12)
+        return factor, self.bounds.spectral[1]
+
     def spectral_root_bound(self, node: DeepNode) -> float:
         """Globally in l1 / l_inf, at the root: ``factor * L2``, ``L2`` the node's certified LipSDP bound on
         ``||J||_2`` (:func:`lipexact.deep.sdp_bounds.node_sdp_bound`, spectral tails) and ``factor`` that of
-        :data:`lipexact.deep.bounds.NORM_FROM_SPECTRAL` (``sqrt`` of the outputs for l1, of the inputs for l_inf);
-        rounded up by a relative ``1e-12``. It caps every node's bound (children inherit the smaller). Measured
+        :data:`lipexact.deep.bounds.NORM_FROM_SPECTRAL` (``sqrt`` of the outputs for l1, of the inputs for l_inf;
+        :meth:`through_spectral`). It caps every node's bound (children inherit the smaller). Measured
         (seed-0 random nets, root bounds without -> with): 10-30-30-30-3 l1 19.0 -> 5.0, l_inf 34.7 -> 9.1;
         13-20-16-8-3 l_inf 26.1 -> 11.0; 10-20-20-1 l1 2.33 -> 1.21 (one output: factor 1), 30-60 ms a solve."""
         from lipexact.deep.sdp_bounds import node_sdp_bound
 
-        factor = NORM_FROM_SPECTRAL[self.norm](self.net.weights[-1].shape[0], self.n) * (1 + 1e-12)
+        factor, tails = self.through_spectral()
         target = self.threshold() / factor if self.best_value > 0 else None
         value, _ = node_sdp_bound(self.bounds.weights, node.layer, node.affine.float_linear(), node.current,
-                                  self.bounds.spectral[1][node.layer + 1], target=target)
+                                  tails[node.layer + 1], target=target)
         self.stats["sdp_bounds"] = self.stats.get("sdp_bounds", 0) + 1  # (no seconds: the l1 / l_inf stats are
         return factor * value  # reproducible, the batch runner compares them)
 
@@ -555,11 +564,7 @@ class DeepSearch:
         root = self.exact.first()
         linear = root.float_linear()
         state = self.bounds.stability(0, np.full(self.hidden[0], -1, dtype=np.int8), linear, float_offset(root))[0]
-        if self.norm == "2":
-            factor, tails = 1.0, self.bounds.tails
-        else:
-            factor = NORM_FROM_SPECTRAL[self.norm](self.net.weights[-1].shape[0], self.n) * (1 + 1e-12)
-            tails = self.bounds.spectral[1]
+        factor, tails = self.through_spectral()
         value, _ = node_sdp_bound(self.bounds.weights, 0, linear, state, tails[1])
         self.stats["sdp_bounds"] = self.stats.get("sdp_bounds", 0) + 1  # (no seconds: reproducible stats)
         self.stats["box_cap"] = factor * value
