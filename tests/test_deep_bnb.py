@@ -157,6 +157,16 @@ def test_global_searches_pick_best_first_boxes_dive_and_both_orders_give_the_sam
         assert values[0] == pytest.approx(values[1], rel=1e-12)
 
 
+def ones_net(norm, k=9, bias=True):
+    """A net whose Jacobian, with every unit on, is a row of ones (l_inf: ``k`` inputs, one output) or a column of
+    ones (l1: one input, ``k`` outputs): ``||J|| = k = sqrt(k) ||J||_2``, where the norm factor is attained. With
+    ``bias`` the units are on wherever the inputs exceed -1; without, on the positive orthant."""
+    b = np.ones(k) if bias else None
+    if norm == "inf":
+        return ReLUNetwork([(np.eye(k), b), (np.eye(k), b), (np.ones((1, k)), None)])
+    return ReLUNetwork([(np.ones((k, 1)), b), (np.eye(k), b), (np.eye(k), None)])
+
+
 @pytest.mark.parametrize("norm", ["1", "inf"])
 def test_global_l1_linf_root_is_capped_by_lipsdp_times_the_norm_factor(norm):
     """Globally in l1 / l_inf the root's bound is at most ``factor * LipSDP`` (``sqrt(m)`` for l1, ``sqrt(n)`` for
@@ -166,11 +176,7 @@ def test_global_l1_linf_root_is_capped_by_lipsdp_times_the_norm_factor(norm):
     from lipexact.exact.problem import Clock
 
     k = 9
-    if norm == "inf":
-        layers = [(np.eye(k), np.ones(k)), (np.eye(k), np.ones(k)), (np.ones((1, k)), None)]
-    else:
-        layers = [(np.ones((k, 1)), np.ones(k)), (np.eye(k), np.ones(k)), (np.eye(k), None)]
-    search = DeepSearch(ReLUNetwork(layers), norm, None, Clock(), bnb=True)
+    search = DeepSearch(ones_net(norm, k), norm, None, Clock(), bnb=True)
     assert k <= search.spectral_root_bound(search.root()) <= k * (1 + 1e-6)
     out = search.run()
     assert out.status is Status.OPTIMAL and out.value == pytest.approx(k, rel=1e-12)
@@ -199,11 +205,7 @@ def test_a_stopped_box_search_caps_its_upper_end_by_the_box_lipsdp_bound(norm, m
     from lipexact.exact.problem import Clock
 
     k = 9
-    if norm == "1":
-        layers = [(np.ones((k, 1)), None), (np.eye(k), None), (np.eye(k), None)]
-    else:
-        layers = [(np.eye(k), None), (np.eye(k), None), (np.ones((1, k)), None)]
-    net = ReLUNetwork(layers)
+    net = ones_net("1" if norm == "1" else "inf", k, bias=False)
     n = net.n_inputs
     box = as_box((-np.ones(n), np.ones(n)), n)
     truth = {"1": k, "inf": k, "2": math.sqrt(k)}[norm]

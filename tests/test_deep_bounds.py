@@ -14,7 +14,7 @@ from lipexact.deep.bounds import (LAST_LAYER_FREE, PRODUCT_SLACK, VERTEX_FREE, D
 from lipexact.deep.exact import ExactNetwork
 from lipexact.deep.network import ReLUNetwork
 from lipexact.norms import jacobian_norms
-from tests.test_deep_bnb import completions, draw_node, random_net
+from tests.test_deep_bnb import completions, draw_node, ones_net, random_net
 from tests.test_deep_strategies import deep_nets
 
 NORMS = ("2", "1", "inf")
@@ -224,11 +224,7 @@ def test_spectral_factor_is_attained_so_it_cannot_be_smaller(norm):
     (one input, m outputs), ``||J||_1 = m = sqrt(m) ||J||_2``. The spectral chain is tight there, so a factor
     below ``sqrt(n)`` (``sqrt(m)``) would cut the truth."""
     k = 9
-    if norm == "inf":
-        layers = [(np.eye(k), np.ones(k)), (np.eye(k), np.ones(k)), (np.ones((1, k)), None)]
-    else:
-        layers = [(np.ones((k, 1)), np.ones(k)), (np.eye(k), np.ones(k)), (np.eye(k), None)]
-    net = ReLUNetwork(layers)
+    net = ones_net(norm, k)
     bounds = DeepBounds(net, norm, (-np.ones(net.n_inputs), np.ones(net.n_inputs)))
     assert bounds.spectral_split and not DeepBounds(net, norm).spectral_split  # globally: the root's LipSDP instead
     linear = ExactNetwork(net).first().float_linear()
