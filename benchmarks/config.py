@@ -43,10 +43,13 @@ class Config:
     alexnet: str = "run"
     alexnet_input: int = 128
     alexnet_width_scale: float = 0.125
-    # 4. The open question: two-layer networks of growing width.
+    # 4. The open question: two-layer networks of growing width, deeper ones of growing depth.
     open_widths: tuple[int, ...] = (4, 8, 16, 32)
     open_inputs: int = 2
     open_epochs: int = 300
+    open_depths: tuple[int, ...] = (3, 4, 5)  # linear layers, output included (as mlp_layers)
+    open_deep_widths: tuple[int, ...] = (8,)
+    open_deep_node_limit: int | None = 5000  # deterministic brackets; the width-8 nets need at most ~1,300 nodes
     # 5. Exact-solver scaling and the Max-Cut / QUBO instances.
     scaling_widths: tuple[int, ...] = (4, 6, 8, 10, 12, 14, 16, 18, 20)
     scaling_inputs: int = 4
@@ -111,7 +114,8 @@ FULL = replace(
     perf_run=True, threads_run=True, time_limits=(0.02, 0.2, 1.0, 5.0), time_limit_repeats=3,
     time_limit_networks=Config.time_limit_networks, time_limit_judged=True,
     alexnet_input=224, alexnet_width_scale=1.0,
-    open_widths=(4, 8, 12, 16, 24, 32, 48, 64, 96, 128), open_epochs=1000,
+    open_widths=(4, 8, 12, 16, 24, 32, 48, 64, 96, 128), open_epochs=1000, open_depths=(3, 4, 5, 6),
+    open_deep_widths=(8, 16), open_deep_node_limit=None,
     scaling_widths=(4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 28, 32), scaling_seeds=3, scaling_time_limit=60.0,
     instance_families=("classic", "biqmac/rudy/g05_60", "biqmac/beasley", "biqmac/gka"), instance_max_n=None,
     instance_extra=Config.instance_extra, instance_time_limit=60.0,
@@ -131,7 +135,7 @@ SMOKE = replace(
     cnn_family="small", cnn_layers=(2,), cnn_channels=1, cnn_epochs=1, digits_limit=128, cnn_bound_samples=None,
     cnn_lower_options={"annealing": {"chains": 4, "steps": 20}},
     alexnet="skip", alexnet_input=64, alexnet_width_scale=0.0625,
-    open_widths=(3, 5), open_epochs=5,
+    open_widths=(3, 5), open_epochs=5, open_depths=(3,), open_deep_widths=(3,),
     scaling_widths=(2, 4, 6), scaling_inputs=2, scaling_time_limit=3.0,
     instance_families=("classic",), instance_max_n=8, instance_extra=(), instance_time_limit=5.0,
     instance_methods=("auto",),

@@ -5,7 +5,8 @@
 1. :func:`mlp_section` - the paper's MLP table (synthetic 2-D function), paper values beside ours.
 2. :func:`cnn_section` - the paper's MNIST CNN table (28x28 digits), paper values beside ours.
 3. :func:`alexnet_section` - AutoLip vs greedy SeqLip on AlexNet (random weights) beside the paper's.
-4. :func:`open_question_section` - two-layer nets of growing width: exact value next to every bound.
+4. :func:`open_question_section` - two-layer nets of growing width and deeper nets of growing depth: exact
+   value next to every bound.
 5. :func:`scaling_section`, :func:`instances_section` - exact-solver scaling; Max-Cut / QUBO instances.
 6. :func:`performance_section` - the speed and memory figures other issues ask for.
 7. :func:`devices_section` - every bound timing per device (after every section that times bounds).
@@ -218,69 +219,115 @@ OPEN_LOWERS = ("data", "gradient", "annealing", "grid")
 
 def open_question_section(ctx: Context) -> Section:
     from benchmarks.training import train_regression
-    from lipexact.network import TwoLayerReLU
 
     cfg = ctx.config
     section = Section("open_question", "4. The open question: how far are the bounds from the true constant?")
     section.text.append(
         "Scaman & Virmaux (2018) prove that computing the Lipschitz constant is NP-hard even for two-layer "
         "networks, and so could compare their upper bounds (AutoLip, SeqLip) only with lower bounds, leaving "
-        "open how far the bounds are from the true constant. For two-layer ReLU networks of growing width "
-        "our exact solver answers this: each ratio below is bound / exact constant (upper bounds >= 1, "
-        f"lower bounds <= 1). Input dimension {cfg.open_inputs}; 'random': PyTorch default initialisation; "
-        f"'trained': the same architecture trained {cfg.open_epochs} epochs on the synthetic 2-D function.")
+        "open how far the bounds are from the true constant. For two-layer ReLU networks of growing width, "
+        "and for deeper ones of growing depth, our exact solvers answer this: each ratio below is bound / exact "
+        "constant (upper bounds >= 1, lower bounds <= 1). Input dimension "
+        f"{cfg.open_inputs}; 'random': PyTorch default initialisation; 'trained': the same architecture trained "
+        f"{cfg.open_epochs} epochs on the synthetic 2-D function.")
     X, y, _ = datasets.synthetic_2d(cfg.mlp_samples, seed=ctx.seed, function_seed=ctx.seed)
     if cfg.open_inputs != 2:
         X = np.random.default_rng(ctx.seed).uniform(-1, 1, size=(cfg.mlp_samples, cfg.open_inputs))
+        y = np.zeros((len(X), 1))
     methods = OPEN_UPPERS + OPEN_LOWERS
-    bar = ctx.bar(len(cfg.open_widths) * 2 * (len(methods) * len(ctx.devices) + 1), "open question")
-    rows, timings = [], []
-    curves: dict[tuple[str, str], list[tuple[int, float]]] = {}
-    for kind in ("random", "trained"):
-        for width in cfg.open_widths:
-            label = f"2-layer h={width} ({kind})"
-            model = models.two_layer(cfg.open_inputs, width, seed=ctx.seed + width, dtype=_float32())
-            training = None
-            if kind == "trained":
-                training = train_regression(model, X, y if cfg.open_inputs == 2 else np.zeros((len(X), 1)),
-                                            epochs=cfg.open_epochs, lr=1e-2, seed=ctx.seed)
-            model = model.double()
-            bar.set_postfix_str(f"{label} exact")
-            exact = measure.exact(TwoLayerReLU.from_torch(model), "auto", time_limit=cfg.exact_time_limit,
-                                  seed=ctx.seed)
-            bar.update(1)
-            skip = {}
-            if width > cfg.seqlip_exact_max_width:
-                skip["seqlip"] = f"width {width} > {cfg.seqlip_exact_max_width}"
-            if cfg.open_inputs > 3:
-                skip["grid"] = f"grid search in {cfg.open_inputs} dimensions"
-            results = evaluate_bounds(ctx, label, model, (cfg.open_inputs,), X, OPEN_UPPERS, OPEN_LOWERS, skip,
-                                      step=lambda s: (bar.set_postfix_str(s), bar.update(1)))
-            values = _values(results, ctx.device)
-            truth = exact.value if exact.kind == "exact" else None
-            ratios = []
-            for method in methods:
-                m = values[method]
-                if truth and m.available and m.value is not None:
-                    ratios.append(m.value / truth)
-                    curves.setdefault((kind, method), []).append((width, m.value / truth))
-                else:
-                    ratios.append(m if not m.available else None)
-            rows.append([kind, width, exact] + ratios)
-            timings.append((label, results))
-            section.checks += bracket_checks(label, values.values(), exact)
-            section.records.append(_record(label, results, exact=exact.to_dict(), kind=kind, width=width,
-                                           training=training))
+    networks = [(kind, 2, width) for kind in OPEN_KINDS for width in cfg.open_widths]
+    networks += [(kind, layers, width) for kind in OPEN_KINDS for layers in cfg.open_depths
+                 for width in cfg.open_deep_widths]
+    bar = ctx.bar(len(networks) * (len(methods) * len(ctx.devices) + 1), "open question")
+    rows: dict[bool, list] = {False: [], True: []}  # deep or not
+    timings = []
+    curves: dict[bool, dict[tuple[str, str], list[tuple[int, float]]]] = {False: {}, True: {}}
+    for kind, layers, width in networks:
+        deep = layers > 2
+        label = f"{layers}-layer h={width} ({kind})" if deep else f"2-layer h={width} ({kind})"
+        seed = ctx.seed + width + (100 * layers if deep else 0)
+        model = models.paper_mlp(layers, width, n_inputs=cfg.open_inputs, seed=seed, dtype=_float32())
+        training = None
+        if kind == "trained":
+            training = train_regression(model, X, y, epochs=cfg.open_epochs, lr=1e-2, seed=ctx.seed)
+        model = model.double()
+        bar.set_postfix_str(f"{label} exact")
+        exact = _open_exact(ctx, model, deep)
+        bar.update(1)
+        results = evaluate_bounds(ctx, label, model, (cfg.open_inputs,), X, OPEN_UPPERS, OPEN_LOWERS,
+                                  _open_skips(cfg, width, deep), step=lambda s: (bar.set_postfix_str(s), bar.update(1)))
+        values = _values(results, ctx.device)
+        truth = exact.value if exact.kind == "exact" else None
+        ratios = []
+        for method in methods:
+            m = values[method]
+            if truth and m.available and m.value is not None:
+                ratios.append(m.value / truth)
+                curves[deep].setdefault((kind, method), []).append((layers if deep else width, m.value / truth))
+            else:
+                ratios.append(m if not m.available else None)
+        rows[deep].append([kind] + ([layers] if deep else []) + [width, exact] + ratios)
+        timings.append((label, results))
+        section.checks += bracket_checks(label, values.values(), exact)
+        section.records.append(_record(label, results, exact=exact.to_dict(), kind=kind, width=width, layers=layers,
+                                       training=training))
     bar.close()
-    columns = (["network", "hidden width", "exact L"] + [f"{UPPER_LABELS[m]} / L" for m in OPEN_UPPERS]
-               + [f"{LOWER_LABELS[m]} / L" for m in OPEN_LOWERS])
-    section.tables.append(Table("open_question_table", "Bound / exact constant, two-layer networks", columns,
-                                rows, ["A ratio is shown only where the exact value was proven optimal; a "
-                                       "stopped exact search shows its bracket [lower, upper].",
-                                       "`*` greedy SeqLip is a heuristic (no guarantee)."]))
-    section.tables.append(_ratio_summary(curves, methods))
+    ratio_columns = ([f"{UPPER_LABELS[m]} / L" for m in OPEN_UPPERS] + [f"{LOWER_LABELS[m]} / L" for m in OPEN_LOWERS])
+    notes = ["A ratio is shown only where the exact value was proven optimal; a stopped exact search shows its "
+             "bracket [lower, upper].", "`*` greedy SeqLip is a heuristic (no guarantee)."]
+    section.tables.append(Table("open_question_table", "Bound / exact constant, two-layer networks",
+                                ["network", "hidden width", "exact L"] + ratio_columns, rows[False], notes))
+    section.tables.append(_ratio_summary(curves[False], methods))
+    if rows[True]:
+        section.tables.append(Table(
+            "open_question_deep", "Bound / exact constant, deeper networks (layers: linear layers, output included)",
+            ["network", "layers", "hidden width", "exact L"] + ratio_columns, rows[True],
+            notes + [f"Exact: `lipexact.lipschitz` (auto, global l2), at most {cfg.exact_time_limit:g} s"
+                     + (f" and {cfg.open_deep_node_limit} nodes" if cfg.open_deep_node_limit else "")
+                     + " each; the pattern SDP covers two-layer networks only."]))
+        section.tables.append(_ratio_summary(curves[True], methods, "open_question_deep_summary",
+                                             "Summary: bound / exact over the depths of this run"))
     section.tables.append(_timing_table("open_question_timings", "Bound timings", timings, ctx.devices))
+    for deep, name, axis, caption in (
+            (False, "open_question_ratios", "hidden width (log scale)", "versus width, two-layer networks"),
+            (True, "open_question_deep_ratios", "linear layers", "versus depth, deeper networks")):
+        figure = _ratio_figure(ctx, name, curves[deep], axis, deep, caption)
+        if figure:
+            section.figures.append(figure)
+    return section
 
+
+#: The two kinds of network of the open question: default initialisation, and trained on the 2-D function.
+OPEN_KINDS = ("random", "trained")
+
+
+def _open_exact(ctx: Context, model, deep: bool) -> Measurement:
+    """The exact constant: the two-layer solvers on a :class:`lipexact.network.TwoLayerReLU`, else
+    ``lipexact.lipschitz`` on the deep network (within the configuration's node limit, when it has one)."""
+    from lipexact.network import TwoLayerReLU
+
+    cfg = ctx.config
+    if not deep:
+        return measure.exact(TwoLayerReLU.from_torch(model), "auto", time_limit=cfg.exact_time_limit, seed=ctx.seed)
+    options = {"node_limit": cfg.open_deep_node_limit} if cfg.open_deep_node_limit else {}
+    return measure.exact(model, "auto", time_limit=cfg.exact_time_limit, seed=ctx.seed, **options)
+
+
+def _open_skips(cfg: Config, width: int, deep: bool) -> dict[str, str]:
+    """The bounds not run on a network of the open question, with the reason."""
+    skip = {}
+    if width > cfg.seqlip_exact_max_width:
+        skip["seqlip"] = f"width {width} > {cfg.seqlip_exact_max_width}"
+    if cfg.open_inputs > 3:
+        skip["grid"] = f"grid search in {cfg.open_inputs} dimensions"
+    if deep:
+        skip["pattern_sdp"] = "two-layer networks only"
+    return skip
+
+
+def _ratio_figure(ctx: Context, name: str, curves: dict[tuple[str, str], list[tuple[int, float]]], axis: str,
+                  linear_x: bool, caption: str) -> Figure | None:
+    """Bound / exact against width (log scale) or depth: upper bounds left, lower bounds right."""
     def draw(axes):
         if not curves:
             return False
@@ -288,25 +335,26 @@ def open_question_section(ctx: Context) -> Section:
             series = [(kind, method) for method in group for kind in ("trained", "random") if (kind, method) in curves]
             for index, (kind, method) in enumerate(series):
                 xs, ys = zip(*curves[(kind, method)])
-                name = UPPER_LABELS.get(method, LOWER_LABELS.get(method, method))
-                plots.plot_series(ax, plots.dodge(xs, index, len(series), 0.25, log=True), ys, method,
-                                  f"{name} ({kind})", paper=kind == "random")
+                label = UPPER_LABELS.get(method, LOWER_LABELS.get(method, method))
+                plots.plot_series(ax, plots.dodge(xs, index, len(series), 0.25, log=not linear_x), ys, method,
+                                  f"{label} ({kind})", paper=kind == "random")
             ax.axhline(1.0, color="black", linewidth=1.0)
-            ax.set_xscale("log", base=2)
+            if linear_x:
+                ax.set_xticks(sorted({x for points in curves.values() for x, _ in points}))
+            else:
+                ax.set_xscale("log", base=2)
             ax.set_yscale("log")
-            plots.finish(ax, "hidden width (log scale)", "bound / exact constant (log scale)",
-                         f"{side} bounds (1 = the exact constant)", legend_below=True, legend_columns=2)
+            plots.finish(ax, axis, "bound / exact constant (log scale)", f"{side} bounds (1 = the exact constant)",
+                         legend_below=True, legend_columns=2)
 
-    figure = _figure(ctx, "open_question_ratios", "Bound / exact constant versus width, two-layer networks "
-                     "(log-log): upper bounds left (>= 1), lower bounds right (<= 1); trained networks solid and "
-                     "filled, random ones dashed and hollow; points shifted slightly sideways so that equal "
-                     "values stay visible.", draw, size=(13, 6.4), panels=2)
-    if figure:
-        section.figures.append(figure)
-    return section
+    return _figure(ctx, name, f"Bound / exact constant {caption} (log y): upper bounds left (>= 1), lower bounds "
+                   "right (<= 1); trained networks solid and filled, random ones dashed and hollow; points shifted "
+                   "slightly sideways so that equal values stay visible.", draw, size=(13, 6.4), panels=2)
 
 
-def _ratio_summary(curves: dict[tuple[str, str], list[tuple[int, float]]], methods: Iterable[str]) -> Table:
+def _ratio_summary(curves: dict[tuple[str, str], list[tuple[int, float]]], methods: Iterable[str],
+                   key: str = "open_question_summary",
+                   title: str = "Summary: bound / exact over the widths of this run") -> Table:
     """Per method and network kind: the spread of bound / exact, and how often it is on the wrong side of 1."""
     rows = []
     for kind in ("random", "trained"):
@@ -320,7 +368,7 @@ def _ratio_summary(curves: dict[tuple[str, str], list[tuple[int, float]]], metho
             rows.append([kind, UPPER_LABELS.get(method, LOWER_LABELS.get(method, method)),
                          "upper" if upper else "lower", len(ratios), min(ratios), statistics.median(ratios),
                          max(ratios), tight, wrong])
-    return Table("open_question_summary", "Summary: bound / exact over the widths of this run",
+    return Table(key, title,
                  ["networks", "method", "side", "count", "min", "median", "max", "# equal to L",
                   "# on the wrong side of L"], rows,
                  ["'wrong side': an upper estimate below L or a lower bound above L. Only the heuristic (`*`) may "

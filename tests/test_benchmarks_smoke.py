@@ -233,3 +233,25 @@ def test_cuda_is_refused_where_there_is_none(tmp_path, capsys):
 def test_doctests(module):
     failures, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert failures == 0
+
+
+def test_open_question_has_the_exact_constant_of_every_deeper_network(smoke):
+    from benchmarks.config import CONFIGS
+    from benchmarks.tables import OPEN_KINDS, OPEN_LOWERS, OPEN_UPPERS
+
+    _, results, _ = smoke
+    section = next(s for s in results["sections"] if s["key"] == "open_question")
+    table = next(t for t in section["tables"] if t["key"] == "open_question_deep")
+    config = CONFIGS["smoke"]
+    assert sorted((row[0], row[1], row[2]) for row in table["rows"]) == sorted(
+        (kind, layers, width) for kind in OPEN_KINDS for layers in config.open_depths
+        for width in config.open_deep_widths)
+    for row in table["rows"]:
+        exact, ratios = row[3], dict(zip(OPEN_UPPERS + OPEN_LOWERS, row[4:]))
+        assert exact["status"] == "optimal" and exact["value"] > 0
+        assert ratios["pattern_sdp"]["outcome"] == "skipped"  # two-layer networks only
+        proven_uppers = [ratios[m] for m in OPEN_UPPERS if m not in ("pattern_sdp", "seqlip_greedy")]
+        assert all(isinstance(r, float) and r >= 1 - TOLERANCE for r in proven_uppers), row
+        assert all(isinstance(ratios[m], float) and ratios[m] <= 1 + TOLERANCE for m in OPEN_LOWERS), row
+    names = [check["name"] for check in section["checks"]]
+    assert any(name.startswith(f"{config.open_depths[0]}-layer") for name in names)
