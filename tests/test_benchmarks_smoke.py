@@ -229,7 +229,7 @@ def test_cuda_is_refused_where_there_is_none(tmp_path, capsys):
 
 @pytest.mark.parametrize("module", ["benchmarks.data", "benchmarks.models", "benchmarks.training",
                                     "benchmarks.paper_values", "benchmarks.paper_tables", "benchmarks.plots",
-                                    "benchmarks.report", "benchmarks.tables"])
+                                    "benchmarks.report", "benchmarks.tables", "benchmarks.deep"])
 def test_doctests(module):
     failures, _ = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert failures == 0

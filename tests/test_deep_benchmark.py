@@ -1,6 +1,6 @@
 """benchmarks/deep.py: the section's tables, ratios and checks from given runs (no timing is tested)."""
 
-from benchmarks.deep import DeepResult, Run, build_section, measure, random_network
+from benchmarks.deep import DeepResult, Run, build_section, measure, random_network, trained_network
 from benchmarks.report import Check
 
 
@@ -10,7 +10,8 @@ def run(group, method, seconds, nodes, upper, rss=100.0, status="optimal"):
 
 def test_section_pairs_before_and_after_and_names_the_largest_run():
     runs = [run("bounds", "bnb (interval)", 40.0, 4000, 1.0), run("bounds", "bnb (signed)", 10.0, 1000, 1.0),
-            run("random", "auto (bnb)", 60.0, 500, 1.5, rss=900.0, status="time_limit")]
+            run("random", "auto (bnb)", 60.0, 500, 1.5, rss=900.0, status="time_limit"),
+            run("trained", "auto (bnb)", 60.0, 700, 1.27, status="time_limit")]
     result = DeepResult(runs, [Check("x", True)], ["nothing"], "quick", 0, 10.0, [1.0, 1.0, 1.0], [1.0, 1.0, 1.0],
                         1.0)
     section = build_section(result)
@@ -20,7 +21,9 @@ def test_section_pairs_before_and_after_and_names_the_largest_run():
     (random_row,) = tables["deep_random"].rows
     assert random_row[8] == 0.5  # gap upper / lower - 1
     assert any("900 MiB" in text for text in section.text)
-    assert len(section.checks) == 1 and len(section.records) == 3
+    (trained_row,) = tables["deep_trained"].rows
+    assert trained_row[5] == "time_limit" and trained_row[8] == 0.27
+    assert len(section.checks) == 1 and len(section.records) == 4
 
 
 def test_measure_reports_time_and_a_resident_size():
@@ -73,3 +76,10 @@ def test_the_small_box_check_fails_on_a_slow_or_unproven_run_and_names_it():
     assert small_box_check([]).passed is None  # nothing measured proves nothing
     section = build_section(DeepResult([small("s0", 0.2)], [], [], "default", 0, 60.0, None, None, 1.0))
     assert [row[0] for row in {t.key: t for t in section.tables}["deep_small"].rows] == ["s0"]
+
+
+def test_trained_network_is_seeded_and_trained():
+    a, b = trained_network([3, 4, 1], 1, epochs=3), trained_network([3, 4, 1], 1, epochs=3)
+    assert all((x == y).all() for x, y in zip(a.weights, b.weights))
+    untrained = trained_network([3, 4, 1], 1, epochs=0)
+    assert any((x != y).any() for x, y in zip(a.weights, untrained.weights))
