@@ -44,7 +44,8 @@ import numpy as np
 
 from benchmarks.report import Check, Section, Table
 
-__all__ = ["PROG", "random_network", "small_box_network", "trained_network", "TRAINED_SIZES", "SMALL_BOX_TARGET", "SMALL_BOX_SEEDS", "small_box_check",
+__all__ = ["PROG", "random_network", "small_box_network", "trained_network", "TRAINED_SIZES", "SMALL_BOX_TARGET",
+           "SMALL_BOX_SEEDS", "small_box_check",
            "measure", "run_deep", "build_section", "section_mode", "section", "main",
            "entry"]
 
