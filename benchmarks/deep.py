@@ -74,7 +74,8 @@ TRAINED_SIZES = ("11-12-12-1", "9-16-16-1", "11-24-24-1")
 
 
 def trained_network(sizes: Sequence[int], seed: int, epochs: int = 300):
-    """A network trained as the public ones were (a regression on tabular inputs): the MLP of ``sizes``
+    """A stand-in for the public trained nets (their weights are not in ``../shared``), trained for a regression on
+    tabular inputs as they were: the MLP of ``sizes``
     (PyTorch's default initialisation, seeded) fitted by Adam to a smooth random function of 3,000
     standard-normal inputs (:func:`benchmarks.data.smooth_function`, lengthscale 2), one thread.
 
