@@ -1,5 +1,6 @@
 """The order of DESIGN.md section 6: lower bounds <= exact <= SeqLip (exact) <= AutoLip <= Frobenius, for
-two-layer and deep (3 and 4 layer) networks."""
+two-layer and deep (3 and 4 layer; integer and float weights; globally, and on a box, whose constant is at most
+the global one) networks."""
 
 import numpy as np
 import pytest
@@ -63,10 +64,11 @@ def test_deeper_mlp_order(data):
     depth = data.draw(st.integers(3, 4))
     widths = [data.draw(st.integers(1, 5))] + [data.draw(st.integers(1, 5)) for _ in range(depth - 1)]
     widths.append(data.draw(st.integers(1, 3)))
+    scale = data.draw(st.sampled_from([1.0, 0.37, 2.9]))  # integer weights, or float ones (an integer times it)
     layers = []
     for i in range(depth):
-        W = np.asarray(data.draw(integer_matrices(widths[i + 1], widths[i])), dtype=np.float64)
-        b = np.asarray(data.draw(integer_matrices(1, widths[i + 1])), dtype=np.float64)[0]
+        W = scale * np.asarray(data.draw(integer_matrices(widths[i + 1], widths[i])), dtype=np.float64)
+        b = scale * np.asarray(data.draw(integer_matrices(1, widths[i + 1])), dtype=np.float64)[0]
         linear = torch.nn.Linear(widths[i], widths[i + 1], dtype=torch.float64)
         with torch.no_grad():
             linear.weight.copy_(torch.as_tensor(W))
@@ -80,6 +82,9 @@ def test_deeper_mlp_order(data):
     assert_ordered([exact.lower, seq, auto, frob])   # the proven lower side never exceeds an upper bound
     if exact.status == Status.OPTIMAL:
         assert_ordered([max(lower_bounds(model, widths[0])), exact.value, seq, auto, frob])
+    on_box = lipschitz(model, domain=([-1.0] * widths[0], [1.0] * widths[0]), time_limit=60)  # local: below them
+    assert on_box.lower is not None and on_box.upper is not None
+    assert_ordered([on_box.lower, exact.upper, seq, auto, frob])
 
 
 def test_small_cnn_order():
