@@ -219,3 +219,27 @@ def test_a_stopped_box_search_caps_its_upper_end_by_the_box_lipsdp_bound(norm, m
     proven = search_module.run_search(random_net([3, 4, 4, 1], 0), norm, as_box((-np.ones(3), np.ones(3)), 3),
                                       Clock(), bnb=True)
     assert proven.status is Status.OPTIMAL and "box_cap" not in proven.stats
+
+
+@pytest.mark.parametrize("box", [None, ([-1.0] * 4, [1.0] * 4)])
+def test_progress_lines_show_a_proven_upper_end_that_never_rises(box):
+    import io
+    import re
+
+    from lipexact.deep.enumerate import DeepSearch
+    from lipexact.domain import Box
+    from lipexact.exact.problem import Clock
+    from lipexact.exact.progress import SearchProgress
+
+    net = random_net([4, 6, 6, 2], 3)
+    truth = lipschitz_deep(net, method="enumerate", domain=box).value
+    search = DeepSearch(net, "2", None if box is None else Box(*map(np.asarray, box)), Clock(), bnb=True)
+    stream = io.StringIO()
+    search.progress = SearchProgress("deep-bnb", True, interval=0.0, stream=stream)
+    outcome = search.run()
+    assert outcome.status is Status.OPTIMAL
+    uppers = [float(u) for u in re.findall(r"upper=([0-9.e+-]+)", stream.getvalue())]
+    assert len(uppers) > 3  # one line per node, the last one forced at the end
+    for earlier, later in zip(uppers, uppers[1:]):
+        assert later <= earlier * (1 + 1e-7)
+    assert min(uppers) >= truth * (1 - 1e-7)  # printed with 8 significant digits

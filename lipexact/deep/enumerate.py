@@ -750,7 +750,7 @@ class DeepSearch:
                     dive.clear()
                 self.stats["max_frontier"] = max(self.stats["max_frontier"], len(dive) + len(pool))
                 if self.progress.enabled:
-                    self.progress.update(self.lower_value(), None, self.stats["nodes"])
+                    self.progress.update(self.lower_value(), self.open_upper(dive, pool), self.stats["nodes"])
         except KeyboardInterrupt:
             status = Status.INTERRUPTED
         stack = dive + [entry[2] for entry in pool]
@@ -769,6 +769,16 @@ class DeepSearch:
                 upper = min(upper, self.box_cap())
         self.progress.update(self.lower_value(), upper, self.stats["nodes"], force=True)
         return DeepOutcome(status, self.lower_value(), self.best_point, upper, self.stats)
+
+    def open_upper(self, dive: list, pool: list) -> float | None:
+        """Branch and bound, during the search: the proven upper end so far (the largest bound of an open node, of
+        a closed node or of an undecided region, and the incumbent); None for the enumeration, whose open nodes have
+        no bound until it stops. ``pool`` is a heap of ``(-bound, ...)``: its largest bound is at the top."""
+        if not self.bnb:
+            return None
+        bounds = [node.bound for node in dive] + ([-pool[0][0]] if pool else [])
+        upper = max([self.closed, self.best_value, self.undecided] + bounds)
+        return upper if upper > -math.inf else None
 
     def lower_value(self) -> float | None:
         return None if self.best_value == -math.inf else self.best_value
