@@ -403,6 +403,11 @@ def test_one_side_per_unit_from_a_region_point_keeps_every_sign(net, data):
     assert single.lps <= W.shape[0] and single.lps <= full.lps
     assert np.array_equal(single.hi < 0, full.hi < 0) and np.array_equal(single.lo > 0, full.lo > 0)
     assert contains(single.lo, single.hi, values[layer + 1])
+    witnessed = next_layer_intervals(*args, first=sides_at(W @ np.maximum(linear @ x + offset, 0.0) + b),
+                                     other_side=False, witnesses=points[:50])
+    assert witnessed.lps + witnessed.skipped <= W.shape[0] and witnessed.lps <= single.lps
+    assert np.array_equal(witnessed.hi < 0, full.hi < 0) and np.array_equal(witnessed.lo > 0, full.lo > 0)
+    assert contains(witnessed.lo, witnessed.hi, values[layer + 1])
 
 
 def test_the_wrong_side_first_proves_nothing_without_the_other():
@@ -419,6 +424,34 @@ def test_the_wrong_side_first_proves_nothing_without_the_other():
     assert right.lps == 1 and right.hi[0] < 0
     wrong = next_layer_intervals(*args, first=np.array([-1]), other_side=False)
     assert wrong.lps == 1 and not wrong.hi[0] < 0 and wrong.lo[0] <= -0.5
+
+
+def test_a_witness_outside_the_region_costs_a_sign_never_validity():
+    """``witnesses`` only choose which LPs to solve: a point of the region where the next-layer unit has the sign
+    the LP would exclude spares that LP; a point wrongly given (outside the region) spares an LP that would have
+    proved the sign, which is then lost, but the interval still holds every value of the region."""
+    from lipexact.deep.lp_bounds import next_layer_intervals
+
+    # as above: relu(x) - 1/2 < 0 on the region x <= -1/2 of [-1, 1], shown by the LP of its maximum
+    args = (np.array([[1.0]]), np.zeros(1), np.array([-1]), np.array([-1.0]), np.array([1.0]), np.array([[-1.0]]),
+            np.array([-0.5]), -np.ones(1), np.ones(1), np.array([[1.0]]), np.array([-0.5]), [0])
+    inside = next_layer_intervals(*args, first=np.array([1]), other_side=False, witnesses=np.array([[-0.75]]))
+    assert inside.lps == 1 and inside.skipped == 0 and inside.hi[0] < 0
+    outside = next_layer_intervals(*args, first=np.array([1]), other_side=False, witnesses=np.array([[0.9]]))
+    assert outside.lps == 0 and outside.skipped == 1 and not outside.hi[0] < 0
+    values = np.maximum(np.linspace(-1.0, -0.5, 11), 0.0) - 0.5
+    assert np.all(outside.lo[0] <= values) and np.all(values <= outside.hi[0])
+    both_sides = next_layer_intervals(*args, witnesses=np.array([[0.9]]))  # both sides asked: no LP is spared
+    assert both_sides.skipped == 0 and both_sides.hi[0] < 0
+
+
+def test_witnessed_lps_keep_the_value_and_the_nodes_with_fewer_lps_on_a_small_box():
+    runs = small_box_runs("2", "lp_witnesses")
+    assert runs[True].status is runs[False].status is Status.OPTIMAL
+    assert runs[True].value == pytest.approx(runs[False].value, rel=1e-12)
+    assert runs[True].stats["next_lps_witnessed"] > 0 == runs[False].stats["next_lps_witnessed"]
+    assert runs[True].stats["next_lps"] < runs[False].stats["next_lps"]
+    assert runs[True].stats["nodes"] <= runs[False].stats["nodes"]
 
 
 def test_one_side_per_unit_keeps_the_value_with_fewer_lps_on_a_small_box():

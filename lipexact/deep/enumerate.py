@@ -286,6 +286,7 @@ class DeepSearch:
         self.fast_regions = True  # False: decide_region only, the earlier path (for measurements)
         self.point_sides = True  # False: LP sides ordered by the box intervals, both solved (for measurements)
         self.next_lp = self.lp_bounds == "node"  # next-layer intervals by LP relaxation (tighten_next)
+        self.lp_witnesses = True  # False: next-layer LPs also where points of the region show both signs
         # LipSDP-neuron node bounds (:mod:`lipexact.deep.sdp_bounds`): global l2 branch and bound
         self.sdp_bounds = bnb and domain is None and norm == "2"
         # the last layer's binary program (:func:`lipexact.deep.sdp_bounds.last_layer_pattern_bound`): global, one
@@ -467,12 +468,23 @@ class DeepSearch:
                                      self.lower, self.upper, self.bounds.weights[node.layer + 1],
                                      self.bounds.biases[node.layer + 1], units,
                                      hints=None if inherited is None or not self.lp_hints else inherited[2],
-                                     first=first, other_side=not self.point_sides)
+                                     first=first, other_side=not self.point_sides,
+                                     witnesses=self.witnesses(node) if self.lp_witnesses else None)
         self.stats["next_lps"] = self.stats.get("next_lps", 0) + found.lps
+        self.stats["next_lps_witnessed"] = self.stats.get("next_lps_witnessed", 0) + found.skipped
         lo, hi = found.lo, found.hi
         if inherited is not None:
             lo, hi = np.maximum(lo, inherited[0]), np.minimum(hi, inherited[1])
         node.region = node.region[:3] + ((lo, hi, found.points),)
+
+    def witnesses(self, node: DeepNode) -> np.ndarray | None:
+        """Points of the node's region for :func:`lipexact.deep.lp_bounds.next_layer_intervals`'s ``witnesses``:
+        its point and the optima of its region LPs (floats: they only choose which LPs to solve)."""
+        found = node.region[2] if node.region is not None else None
+        points = [node.point] if node.point is not None else []
+        if found is not None:
+            points += [p for p in (found.points_low or []) + (found.points_high or []) if p is not None]
+        return np.array(points, dtype=np.float64).reshape(-1, self.n) if points else None
 
     def sdp_bound(self, node: DeepNode) -> float:
         """The certified LipSDP-neuron bound of the node (:func:`lipexact.deep.sdp_bounds.node_sdp_bound`). A node
