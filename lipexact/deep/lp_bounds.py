@@ -292,8 +292,8 @@ class NextLayerBounds:
     """Proven intervals ``[lo, hi]`` of the next layer's pre-activations (:func:`next_layer_intervals`; ``-inf``,
     ``inf`` where not solved), the LP count, and ``points[(unit, side)]``: the LP optimum ``(x, a)`` found for that
     unit and side (``side`` 1 the maximum, -1 the minimum; ``a`` over every unit of the node's layer, NaN where
-    not free), a hint for the node's children; ``skipped``: the LPs that ``witnesses`` showed unable to prove a
-    sign, not solved."""
+    not free), a hint for the node's children; ``skipped``: the units that ``witnesses`` showed unable to prove a
+    sign, left without an LP (also where an enclosing node's optimum would have spared it: the check comes first)."""
 
     lo: np.ndarray
     hi: np.ndarray
