@@ -581,16 +581,35 @@ def test_region_lp_duals_do_not_depend_on_the_scale_of_rows_and_costs():
     assert np.allclose(huge, plain * 2.0 ** 60, rtol=1e-9, atol=0)
 
 
+def test_region_lp_duals_do_not_depend_on_the_scale_of_the_variables():
+    """The same LP with its variables rescaled (``x_j = d_j x'_j``, ``d = (2^-30, 2^30)``): the same duals, the
+    optimum scaled back. Unscaled, the row ``(2^-30, 2^30)`` would read as ``(0, 1)`` to HiGHS."""
+    from lipexact.deep.lp_bounds import RegionLP
+
+    A, c = np.array([[1.0, 1.0], [1.0, -2.0]]), np.array([-1.5, 0.25])
+    cost = np.array([-1.0, -0.5])
+    plain_lp = RegionLP(A, c, np.zeros(2), np.ones(2))
+    plain = plain_lp.dual_for_max(cost)
+    d = np.array([2.0 ** -30, 2.0 ** 30])
+    scaled_lp = RegionLP(A * d, c, np.zeros(2), 1.0 / d)
+    scaled = scaled_lp.dual_for_max(cost * d)
+    assert plain.max() > 0 and np.allclose(scaled, plain, rtol=1e-9, atol=0)
+    assert np.allclose(scaled_lp.point * d, plain_lp.point, rtol=1e-9, atol=1e-12)
+    bound = proven_upper((cost * d)[None], np.zeros(1), A * d, c, scaled[None], np.zeros(2), 1.0 / d)[0]
+    assert bound == pytest.approx(float(cost @ plain_lp.point), rel=1e-8)
+
+
 def test_a_small_box_search_is_scale_free():
     """A 10-30-30-30-3 net on [0, 0.1]^10 with its weights scaled by 2^-20 and 2^16 per layer (biases by the powers,
-    so every region stays): optimal, the value scaled exactly; at 2^16 the LPs had failed before (HiGHS reported
-    "optimal" with no dual values)."""
+    so every region stays): optimal, the value scaled exactly, the same nodes and LPs (powers of two: the scaled LP
+    models are the same bit for bit); at 2^16 the LPs had failed before (HiGHS reported "optimal" with no dual
+    values), and the next-layer LPs' activation variables, unscaled, took 75 and 86 nodes against 68."""
     from benchmarks.deep import small_box_network
     from lipexact.deep.network import ReLUNetwork
 
     net = small_box_network([10, 30, 30, 30, 3], 0)
     box = as_box((np.zeros(10), np.full(10, 0.1)), 10)
-    values = {}
+    values, counts = {}, {}
     for exponent in (0, -20, 16):
         scale = 2.0 ** exponent
         scaled = ReLUNetwork([(scale * W, scale ** (layer + 1) * b)
@@ -598,7 +617,9 @@ def test_a_small_box_search_is_scale_free():
         outcome = DeepSearch(scaled, "inf", box, Clock(), bnb=True).run()
         assert outcome.status is Status.OPTIMAL, exponent
         values[exponent] = outcome.value / scale ** 4
+        counts[exponent] = [outcome.stats[key] for key in ("nodes", "region_lps", "next_lps", "stable_by_lp")]
     assert values[-20] == pytest.approx(values[0], rel=1e-12) and values[16] == pytest.approx(values[0], rel=1e-12)
+    assert counts[-20] == counts[0] == counts[16]
 
 
 def test_an_optimal_status_without_dual_values_gives_the_box_bound():
