@@ -644,3 +644,14 @@ def test_an_optimal_status_without_dual_values_gives_the_box_bound():
     lp.model = Empty(lp.model)
     y = lp.dual_for_max(np.array([-1.0, 0.0]))
     assert y.tolist() == [0.0] and lp.point is None
+
+
+def test_a_refused_cost_leaves_no_optimum_of_an_earlier_solve():
+    """A non-finite cost is not solved: zero duals and no point, not the previous solve's optimum (a hint for the
+    children's LPs that would belong to another objective)."""
+    from lipexact.deep.lp_bounds import RegionLP
+
+    lp = RegionLP(np.array([[1.0, 1.0]]), np.array([-1.5]), np.zeros(2), np.ones(2))
+    assert lp.dual_for_max(np.array([-1.0, 0.0])).tolist() == [1.0] and lp.point is not None
+    for cost in ([np.nan, 0.0], [np.inf, 1.0]):
+        assert lp.dual_for_max(np.array(cost)).tolist() == [0.0] and lp.point is None

@@ -197,13 +197,14 @@ class RegionLP:
     def dual_for_max(self, cost: np.ndarray) -> np.ndarray:
         """A dual vector ``y >= 0`` (one entry per row of ``A``) for ``max cost^T x`` over the region: the
         row duals of ``min -cost^T x`` (for a minimization HiGHS's row duals of active lower bounds are
-        ``>= 0``). Zeros when the solve does not end optimal (the box bound)."""
+        ``>= 0``). Zeros when the solve does not end optimal (the box bound); :attr:`point` is then None, else the
+        optimum found."""
         y = np.zeros(self.k)
+        self.point = None
         if not self.rows.size or not np.all(np.isfinite(cost)):
             return y
         import highspy
 
-        self.point = None
         with np.errstate(all="ignore"):
             cost = np.asarray(cost, dtype=np.float64) * self.column_scale
         if not np.all(np.isfinite(cost)):
