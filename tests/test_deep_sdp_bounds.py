@@ -71,7 +71,7 @@ def test_units_fixed_off_are_removed_and_nothing_certified_gives_no_number():
 
 
 @settings(max_examples=10, deadline=None)
-@given(deep_nets(max_hidden=6, depths=(3,)))
+@given(deep_nets(max_hidden=6, depths=(3, 4)))
 def test_search_with_sdp_bounds_at_every_node_equals_brute_force(net):
     import lipexact.deep.enumerate as module
 
@@ -95,7 +95,7 @@ def test_sdp_bounds_at_every_node_keep_the_value_and_save_nodes():
         every = DeepSearch(net, "2", None, Clock(), bnb=True).run()
     assert without.status is every.status is Status.OPTIMAL
     assert every.value == pytest.approx(without.value, rel=1e-12)
-    assert every.stats["sdp_bounds"] > 10 and every.stats["pruned_by_sdp"] > 0
+    assert every.stats["sdp_bounds"] + every.stats.get("skip_bounds", 0) > 10 and every.stats["pruned_by_sdp"] > 0
     assert every.stats["nodes"] < without.stats["nodes"]
 
 
@@ -121,8 +121,8 @@ def test_a_stopped_global_search_keeps_its_bracket_under_the_root_lipsdp_value()
 def test_a_node_with_its_ancestors_reduced_network_reuses_its_value():
     """Fixing a unit on leaves the reduced network (and its SDP) unchanged: the cached value comes back and
     nothing is solved (with the unit taken exactly, ``skip_bounds``, the value may only drop: a skip bound is
-    solved instead); fixing one off solves the smaller SDP from the restricted multipliers, never above the
-    enclosing value (a principal submatrix of a negative semidefinite matrix is one)."""
+    solved instead, not after it); fixing one off solves the smaller SDP from the restricted multipliers, never
+    above the enclosing value (a principal submatrix of a negative semidefinite matrix is one)."""
     from dataclasses import replace
 
     from benchmarks.deep import random_network
@@ -131,7 +131,7 @@ def test_a_node_with_its_ancestors_reduced_network_reuses_its_value():
     search = DeepSearch(net, "2", None, Clock(), bnb=True)
     root = search.root()
     value = search.sdp_bound(root)
-    assert search.stats["sdp_bounds"] == 1 and root.sdp[3] == value
+    assert search.stats["sdp_bounds"] == 1 and root.sdp.value == value and not root.sdp.skip
     on, off = root.current.copy(), root.current.copy()
     on[0], off[0] = 1, 0
     search.skip_bounds = False
@@ -141,6 +141,70 @@ def test_a_node_with_its_ancestors_reduced_network_reuses_its_value():
     assert search.stats["skip_bounds"] == 1
     smaller = search.sdp_bound(replace(root, current=off))
     assert search.stats["sdp_bounds"] == 2 and smaller <= value * (1 + 1e-9)
+
+
+def test_the_skip_bound_replaces_the_plain_one_and_starts_from_the_enclosing_multipliers(monkeypatch):
+    """A node with a unit on takes the skip bound alone (no plain solve), started from the enclosing bound's
+    multipliers restricted to its free units; its own record (the free units) is what a child with one more unit
+    fixed starts from, again without a plain solve."""
+    from dataclasses import replace
+
+    import lipexact.deep.sdp_bounds as sdp_module
+    from benchmarks.deep import random_network
+
+    net = random_network([4, 6, 6, 1], 0)
+    search = DeepSearch(net, "2", None, Clock(), bnb=True)
+    root = search.root()
+    value = search.sdp_bound(root)
+    starts = []
+    original = sdp_module.node_skip_bound
+
+    def recording(*args, start=None, **kwargs):
+        starts.append(start)
+        return original(*args, start=start, **kwargs)
+
+    monkeypatch.setattr(sdp_module, "node_skip_bound", recording)
+    on = root.current.copy()
+    on[0] = 1
+    child = replace(root, current=on)
+    first = search.sdp_bound(child)
+    assert first < value and search.stats["sdp_bounds"] == 1 and search.stats["skip_bounds"] == 1
+    assert [part.size for part in starts[0]] == [5, 6]
+    assert child.sdp.skip and child.sdp.units.tolist() == [False] + [True] * 5
+    off = on.copy()
+    off[1] = 0
+    grandchild = replace(child, current=off)
+    second = search.sdp_bound(grandchild)
+    assert search.stats["sdp_bounds"] == 1 and search.stats["skip_bounds"] == 2
+    assert [part.size for part in starts[1]] == [4, 6] and second <= first * (1 + 1e-3)
+
+
+def test_a_skip_bound_that_certifies_nothing_falls_back_to_the_plain_one(monkeypatch):
+    """When the skip bound certifies nothing (inf), the node keeps the plain LipSDP bound (here its enclosing
+    value, the reduced network being the same) instead of no bound; a whole search so crippled still ends optimal
+    at the value found with the skip bounds."""
+    from dataclasses import replace
+
+    import lipexact.deep.enumerate as module
+    import lipexact.deep.sdp_bounds as sdp_module
+    from benchmarks.deep import random_network
+
+    net = random_network([4, 6, 6, 1], 0)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "SDP_AFTER_NODES", 0)
+        working = DeepSearch(net, "2", None, Clock(), bnb=True).run()
+    search = DeepSearch(net, "2", None, Clock(), bnb=True)
+    root = search.root()
+    value = search.sdp_bound(root)
+    monkeypatch.setattr(sdp_module, "node_skip_bound", lambda *args, **kwargs: (math.inf, None))
+    on = root.current.copy()
+    on[2] = 1
+    assert search.sdp_bound(replace(root, current=on)) == value and search.stats["skip_bounds"] == 1
+    monkeypatch.setattr(module, "SDP_AFTER_NODES", 0)
+    failing = DeepSearch(net, "2", None, Clock(), bnb=True).run()
+    assert failing.status is working.status is Status.OPTIMAL
+    assert failing.value == pytest.approx(working.value, rel=1e-12)
+    assert failing.stats["skip_bounds"] > 0 and failing.stats["sdp_bounds"] > working.stats["sdp_bounds"]
 
 
 def test_the_float_map_margin_is_added_in_proportion_to_the_tail():

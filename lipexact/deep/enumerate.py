@@ -83,9 +83,10 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   l_inf 10-20-20-1 at 60 s 3.4257 -> 3.4167; with pure best-first selection (above) and the test suite running
   beside, 600 s: 1.3770 (36,359 nodes) -> 1.3764 (19,968 nodes). ``global_lp=False`` turns them off; on the first
   layer (``global_lp_layer = 0``) they cost as much as they pruned (11-24-24-1 at 120 s: 1.4144 against 1.4135).
-- where that bound does not prune and the node has units fixed on (before the last ReLU layer), a second
-  certified LipSDP bound takes them exactly, slope 1 instead of any slope in ``[0, 1]``
-  (:meth:`DeepSearch.skip_bound`, :func:`lipexact.deep.sdp_bounds.node_skip_bound`). Without it a unit fixed on
+- where the node has units fixed on (before the last ReLU layer), the certified LipSDP bound takes them
+  exactly, slope 1 instead of any slope in ``[0, 1]`` (:meth:`DeepSearch.skip_bound`,
+  :func:`lipexact.deep.sdp_bounds.node_skip_bound`; solved instead of the plain bound, no longer after it:
+  measured there). Without it a unit fixed on
   never lowers a node's bound, and the open nodes that set the upper end of a global search were exactly those
   (11-24-24-1 at 120 s: of the 2,000 with the largest bounds, nearly all in the first layer with 12-19 units on and
   4-7 off, at 1.09-1.12 times the incumbent). Side by side (one thread, wall): 11-24-24-1 at 120 s [1.3189, 1.4741]
@@ -179,9 +180,22 @@ class DeepNode:
     checked: int = -1
     """The layer whose free units :meth:`DeepSearch.fix_unbranched` has checked (constant or stable on the box:
     properties of the layer's map, the same for every node of that layer)."""
-    sdp: tuple | None = None
-    """The last LipSDP node bound on the path: ``(layer, units kept, multipliers, value)``
-    (:meth:`DeepSearch.sdp_bound`)."""
+    sdp: SdpRecord | None = None
+    """The last LipSDP node bound on the path (:meth:`DeepSearch.sdp_bound`)."""
+
+
+@dataclass(frozen=True)
+class SdpRecord:
+    """A LipSDP node bound that a node's descendants start from: its ``layer``; ``units``, the units of that layer
+    in the solved network (kept: not fixed off; with ``skip``, the free ones: the units on passed through the
+    skip); the ``multipliers`` that proved it (one vector per hidden layer of that network, the first over
+    ``units``); the certified ``value`` (``inf`` and no multipliers when nothing certified: not retried below)."""
+
+    layer: int
+    units: np.ndarray
+    multipliers: list | None
+    value: float
+    skip: bool = False
 
 
 @dataclass
@@ -487,53 +501,72 @@ class DeepSearch:
         return np.array(points, dtype=np.float64).reshape(-1, self.n) if points else None
 
     def sdp_bound(self, node: DeepNode) -> float:
-        """The certified LipSDP-neuron bound of the node (:func:`lipexact.deep.sdp_bounds.node_sdp_bound`). A node
-        whose reduced network is its ancestor's (same layer, same units fixed off: units fixed on keep the
-        ``[0, 1]`` slope range) has that ancestor's value, already in its inherited bound: nothing is solved.
-        Otherwise the ancestor's multipliers (restricted to the units kept, or without the layer now fixed) are
-        certified first, and the SDP is solved only when they do not prune (the barrier method warm-started from
-        them: :func:`lipexact.bounds.sdp.lipsdp.certified_solution`)."""
+        """The certified LipSDP-neuron bound of the node (:func:`lipexact.deep.sdp_bounds.node_sdp_bound`); a node
+        with units fixed on before the last ReLU layer takes the bound with those units exact instead
+        (:meth:`skip_bound`), the plain one only where that one certifies nothing. A node whose reduced network is
+        its ancestor's (same layer, same units fixed off: units fixed on keep the ``[0, 1]`` slope range) has that
+        ancestor's value, already in its inherited bound: nothing is solved. Otherwise the ancestor's multipliers
+        (restricted to the units kept, or from the layer after the ancestor's) are certified first, and the SDP is
+        solved only when they do not prune (the barrier method warm-started from them:
+        :func:`lipexact.bounds.sdp.lipsdp.certified_solution`)."""
         from lipexact.deep.sdp_bounds import node_sdp_bound
 
+        if self.takes_skip(node):
+            value = self.skip_bound(node)
+            if math.isfinite(value):
+                return value
         keep = node.current != 0
         known = node.sdp
-        if known is not None and known[0] == node.layer and np.array_equal(known[1], keep):
-            return self.skip_bound(node, known[3], known[2])
+        if known is not None and not known.skip and known.layer == node.layer and np.array_equal(known.units, keep):
+            return known.value
         start = None
-        if known is not None and known[2] is not None:
-            if known[0] == node.layer and not np.any(keep & ~known[1]):
-                start = [known[2][0][keep[known[1]]]] + list(known[2][1:])
-            elif known[0] + 1 == node.layer and len(known[2]) > 1:
-                start = [known[2][1][keep]] + list(known[2][2:])
+        if known is not None and known.multipliers is not None:
+            if not known.skip and known.layer == node.layer and not np.any(keep & ~known.units):
+                start = [known.multipliers[0][keep[known.units]]] + list(known.multipliers[1:])
+            elif known.layer + 1 == node.layer and len(known.multipliers) > 1:
+                start = [known.multipliers[1][keep]] + list(known.multipliers[2:])
         started = time.perf_counter()
         value, multipliers = node_sdp_bound(self.bounds.weights, node.layer, node.affine.float_linear(),
                                             node.current, self.bounds.tails[node.layer + 1], start=start,
                                             target=self.threshold())
-        node.sdp = (node.layer, keep, multipliers, value)
+        node.sdp = SdpRecord(node.layer, keep, multipliers, value)
         self.stats["sdp_bounds"] = self.stats.get("sdp_bounds", 0) + 1
         self.stats["sdp_seconds"] = self.stats.get("sdp_seconds", 0.0) + time.perf_counter() - started
-        return self.skip_bound(node, value, multipliers)
+        return value
 
-    def skip_bound(self, node: DeepNode, value: float, multipliers: list | None) -> float:
-        """``value`` (the node's LipSDP bound, units fixed on in ``[0, 1]``), or, when that does not prune and the
-        node has units fixed on before the last ReLU layer, the smaller certified bound with those units exact
-        (:func:`lipexact.deep.sdp_bounds.node_skip_bound`), solved from ``multipliers`` restricted to the free
-        units."""
+    def takes_skip(self, node: DeepNode) -> bool:
+        """Whether the node's LipSDP bound takes its units fixed on exactly (:meth:`skip_bound`): it has some and
+        its layer is not the last ReLU layer (their pre-activations pass to the next one as a skip)."""
+        return (self.skip_bounds and node.layer + 2 < len(self.bounds.weights)
+                and bool(np.any(node.current == 1)))
+
+    def skip_bound(self, node: DeepNode) -> float:
+        """The certified LipSDP bound of the node with its units fixed on exact (slope 1, not any slope in
+        ``[0, 1]``: :func:`lipexact.deep.sdp_bounds.node_skip_bound`), solved from the multipliers of the nearest
+        ancestor's bound restricted to the node's free units (or from its next layer on); ``inf`` when nothing
+        certifies. Measured against solving the plain bound first and this one where that did not prune (global
+        l2, random nets, two runs at once, one thread each, 2026-11-28): the same trees where both proved
+        (11-12-12-1 seeds 0 and 1, 8-10-20-1 seeds 0 and 2), 9-16-16-1 seed 1 proven in 176.9 -> 136.4 s (the
+        same 17,347 nodes; SDP seconds 64.2 -> 31.5); at 120 s 11-24-24-1 7,211 -> 8,832 nodes, upper end
+        1.3972 -> 1.3925, and 13-20-16-8-3 5,775 -> 8,299 nodes, upper end 2.9668 -> 2.9523."""
         from lipexact.deep.sdp_bounds import node_skip_bound
 
-        state = node.current
-        if (not self.skip_bounds or value <= self.threshold() or node.layer + 2 >= len(self.bounds.weights)
-                or not np.any(state == 1)):
-            return value
+        state, known = node.current, node.sdp
+        free = state < 0
         start = None
-        if multipliers is not None and np.any(state < 0):
-            start = [multipliers[0][state[state != 0] < 0]] + list(multipliers[1:])
+        if known is not None and known.multipliers is not None:
+            if known.layer == node.layer and not np.any(free & ~known.units):
+                start = [known.multipliers[0][free[known.units]]] + list(known.multipliers[1:])
+            elif known.layer + 1 == node.layer and len(known.multipliers) > 1:
+                start = [known.multipliers[1][free]] + list(known.multipliers[2:])
         started = time.perf_counter()
-        skip, _ = node_skip_bound(self.bounds.weights, node.layer, node.affine.float_linear(), state,
-                                  self.bounds.tails, start=start, target=self.threshold())
+        value, multipliers = node_skip_bound(self.bounds.weights, node.layer, node.affine.float_linear(), state,
+                                             self.bounds.tails, start=start, target=self.threshold())
+        if multipliers is not None and free.any():
+            node.sdp = SdpRecord(node.layer, free, multipliers, value, skip=True)
         self.stats["skip_bounds"] = self.stats.get("skip_bounds", 0) + 1
         self.stats["skip_seconds"] = self.stats.get("skip_seconds", 0.0) + time.perf_counter() - started
-        return min(value, skip)
+        return value
 
     def through_spectral(self) -> tuple[float, list]:
         """``(factor, tails)``: ``||J|| <= factor ||J||_2`` for the search's norm (1 in l2, else that of
