@@ -545,6 +545,72 @@ def test_global_region_lps_fix_units_keep_the_value_and_save_nodes():
     assert runs[True].stats["nodes"] < runs[False].stats["nodes"]
 
 
+def test_an_unbounded_region_lp_reports_a_recession_direction_along_which_the_cost_grows():
+    """The region x1 >= x2 (no box): max x1 + x2 is unbounded and the ray is a recession direction (A d >= 0) with
+    a positive cost; a bounded LP leaves no ray, and a later solve clears an earlier one."""
+    from lipexact.deep.lp_bounds import RegionLP
+
+    A, c = np.array([[1.0, -1.0], [-1.0, 0.0]]), np.array([0.0, 1.0])  # x1 >= x2, x1 <= 1
+    lp = RegionLP(A, c, np.full(2, -np.inf), np.full(2, np.inf))
+    lp.dual_for_max(np.array([-1.0, -1.0]))  # min x1 + x2: x2 -> -inf
+    assert lp.point is None and lp.ray is not None
+    assert np.all(A @ lp.ray >= -1e-12) and float(np.array([-1.0, -1.0]) @ lp.ray) > 0
+    lp.dual_for_max(np.array([1.0, 0.0]))  # max x1 = 1
+    assert lp.ray is None and lp.point is not None and lp.point[0] == pytest.approx(1.0)
+
+
+def test_region_lp_witnesses_skip_only_lps_that_cannot_fix_a_unit():
+    """Globally, an LP whose maximum a point of the region or a recession direction already shows to be >= 0 is not
+    solved (a point found by an earlier LP, a ray of an unbounded one): the same units are fixed, the same tree,
+    fewer LPs. Directions that are not recession directions of the region are ignored; witnesses that claim both
+    signs for every unit cost every fix, never the value."""
+    import lipexact.deep.enumerate as module
+    from benchmarks.deep import random_network
+
+    net = random_network([6, 10, 10, 1], 2)
+    runs = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "SDP_AFTER_NODES", 0)
+        for use in (True, False):
+            search = DeepSearch(net, "2", None, Clock(), bnb=True)
+            search.lp_witnesses = use
+            runs[use] = search.run()
+        from lipexact.deep.lp_bounds import RegionLP
+
+        solve, rng = RegionLP.dual_for_max, np.random.default_rng(0)
+
+        def bogus_rays(self, cost):  # every optimal solve also claims a random "recession direction"
+            duals = solve(self, cost)
+            if self.point is not None:
+                self.ray = rng.standard_normal(self.n)
+            return duals
+
+        patch.setattr(RegionLP, "dual_for_max", bogus_rays)
+        filtered = DeepSearch(net, "2", None, Clock(), bnb=True).run()
+        patch.setattr(RegionLP, "dual_for_max", solve)
+        patch.setattr(DeepSearch, "shows_both_signs", staticmethod(lambda *args: True))
+        blind = DeepSearch(net, "2", None, Clock(), bnb=True).run()
+    assert filtered.stats["stable_by_lp"] == runs[True].stats["stable_by_lp"]  # not recession directions: ignored
+    assert runs[True].status is runs[False].status is blind.status is Status.OPTIMAL
+    assert runs[True].value == pytest.approx(runs[False].value, rel=1e-12)
+    assert blind.value == pytest.approx(runs[False].value, rel=1e-12)
+    assert runs[True].stats["stable_by_lp"] == runs[False].stats["stable_by_lp"] > 0
+    assert runs[True].stats["nodes"] == runs[False].stats["nodes"]
+    assert runs[True].stats["region_lps"] < runs[False].stats["region_lps"]
+    assert runs[True].stats["region_lps_witnessed"] > 0 and "region_lps_witnessed" not in runs[False].stats
+    assert "stable_by_lp" not in blind.stats and "region_lps" not in blind.stats
+
+
+def test_the_witness_rule_of_the_global_sign_lps():
+    """shows_both_signs: a point where the function is >= 0, or a direction along which it grows, shows that its
+    maximum is not negative; points below 0 and directions along which it falls or stays show nothing."""
+    cost, constant = np.array([1.0, -2.0]), -1.0
+    assert DeepSearch.shows_both_signs(cost, constant, [np.array([1.0, 0.0])], [])  # 1 - 1 = 0
+    assert DeepSearch.shows_both_signs(cost, constant, [], [np.array([0.0, -1.0])])  # grows by 2
+    assert not DeepSearch.shows_both_signs(cost, constant, [np.array([0.5, 0.0])], [np.array([2.0, 1.0])])
+    assert not DeepSearch.shows_both_signs(cost, constant, [], [])
+
+
 def test_global_region_lps_are_scale_free():
     """Weights scaled by 2^-20 per layer (biases by its powers, so every region stays): the LPs fix the same units
     and the search takes the same nodes (HiGHS's absolute tolerances would otherwise see rows of size 2^-40)."""

@@ -300,7 +300,7 @@ class DeepSearch:
         self.fast_regions = True  # False: decide_region only, the earlier path (for measurements)
         self.point_sides = True  # False: LP sides ordered by the box intervals, both solved (for measurements)
         self.next_lp = self.lp_bounds == "node"  # next-layer intervals by LP relaxation (tighten_next)
-        self.lp_witnesses = True  # False: next-layer LPs also where points of the region show both signs
+        self.lp_witnesses = True  # False: next-layer and global sign LPs also where witnesses show both signs
         # LipSDP-neuron node bounds (:mod:`lipexact.deep.sdp_bounds`): global l2 branch and bound
         self.sdp_bounds = bnb and domain is None and norm == "2"
         # the last layer's binary program (:func:`lipexact.deep.sdp_bounds.last_layer_pattern_bound`): global, one
@@ -406,8 +406,11 @@ class DeepSearch:
         """Globally (no box): every free unit of the node's layer that an LP shows to have one sign over the node's
         region, fixed in the tree once the LP's dual vector, projected exactly, verifies as a Farkas certificate
         (:func:`lipexact.deep.lp_bounds.certify_sign` without a box), then :meth:`fix_unbranched` again. One LP per
-        unit, the side of the node's point. True when the node became a leaf, None when nothing changed, False
-        otherwise."""
+        unit, the side of the node's point; none where a point found by an earlier LP of the node, or the ray of an
+        unbounded one, already shows the unit's other sign (:meth:`shows_both_signs`: three LPs in four were
+        unbounded). Measured (11-24-24-1, global l2, 8,000 nodes, CPU seconds): 39,661 -> 19,872 LPs, the same
+        upper end, 7,531 -> 7,538 units fixed, LP time 30.6 -> 18.8 s, in all 111.7 -> 92.0 s. True when the node
+        became a leaf, None when nothing changed, False otherwise."""
         from lipexact.deep.lp_bounds import RegionLP, certify_sign, sides_at
 
         changed = None
@@ -418,10 +421,18 @@ class DeepSearch:
             A, c, _ = self.region(node.rows)
             model = RegionLP(A, c, np.full(self.n, -np.inf), np.full(self.n, np.inf))
             fixed = False
+            points, rays = [], []
             for i in free.tolist():
                 side = int(first[i])  # 1: the unit is negative at the point, maximize it; -1: minimize it
+                if self.lp_witnesses and self.shows_both_signs(side * linear[i], side * offset[i], points, rays):
+                    self.stats["region_lps_witnessed"] = self.stats.get("region_lps_witnessed", 0) + 1
+                    continue
                 duals = model.dual_for_max(side * linear[i])
                 self.stats["region_lps"] = self.stats.get("region_lps", 0) + 1
+                if model.ray is not None and np.all(A @ model.ray >= -1e-9 * (np.abs(A) @ np.abs(model.ray))):
+                    rays.append(model.ray)
+                if model.point is not None:
+                    points.append(model.point)
                 if model.point is None or side * (float(linear[i] @ model.point) + offset[i]) >= 0:
                     continue
                 if certify_sign(node.rows, node.affine.row(i, -side), duals, None, None, self.n):
@@ -436,6 +447,15 @@ class DeepSearch:
             if moved:
                 return True
         return changed
+
+    @staticmethod
+    def shows_both_signs(cost: np.ndarray, constant: float, points: list, rays: list) -> bool:
+        """Whether the affine ``cost x + constant`` (a unit's pre-activation times the side :meth:`tighten_global`
+        would maximize, hoping for a negative maximum) is ``>= 0`` at one of ``points`` (of the region) or grows
+        along one of ``rays`` (recession directions of the region): then its maximum is not negative and the LP
+        cannot fix the unit. Floats: only a choice of which LPs to solve."""
+        return (any(float(cost @ p) + constant >= 0 for p in points)
+                or any(float(cost @ d) > 0 for d in rays))
 
     def fix_proven(self, node: DeepNode, unit: int, on: bool) -> None:
         """Fix ``unit`` of the node's layer, whose sign an exact certificate proved (on a copy of the pattern,

@@ -193,14 +193,16 @@ class RegionLP:
                                kept.ravel())
         self.solves = 0
         self.point: np.ndarray | None = None
+        self.ray: np.ndarray | None = None
 
     def dual_for_max(self, cost: np.ndarray) -> np.ndarray:
         """A dual vector ``y >= 0`` (one entry per row of ``A``) for ``max cost^T x`` over the region: the
         row duals of ``min -cost^T x`` (for a minimization HiGHS's row duals of active lower bounds are
         ``>= 0``). Zeros when the solve does not end optimal (the box bound); :attr:`point` is then None, else the
-        optimum found."""
+        optimum found. When the LP is unbounded, :attr:`ray` is the direction HiGHS found (a float hint: a
+        recession direction of the region along which the cost grows), else None."""
         y = np.zeros(self.k)
-        self.point = None
+        self.point = self.ray = None
         if not self.rows.size or not np.all(np.isfinite(cost)):
             return y
         import highspy
@@ -214,7 +216,12 @@ class RegionLP:
         self.model.changeColsCost(self.n, self.columns, -cost / cost_scale)
         self.model.run()
         self.solves += 1
-        if self.model.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        status = self.model.getModelStatus()
+        if status == highspy.HighsModelStatus.kUnbounded:
+            _, found, ray = self.model.getPrimalRay()
+            ray = np.asarray(ray, dtype=np.float64) * self.column_scale if found else None
+            self.ray = ray if ray is not None and ray.shape == (self.n,) and np.all(np.isfinite(ray)) else None
+        if status != highspy.HighsModelStatus.kOptimal:
             return y
         solution = self.model.getSolution()
         duals = np.asarray(solution.row_dual, dtype=np.float64)
