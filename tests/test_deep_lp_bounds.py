@@ -527,18 +527,25 @@ def test_global_region_lps_at_every_node_keep_the_brute_force_value(net, norm):
     assert result.value == pytest.approx(brute_force(net, norm), rel=1e-9, abs=1e-12)
 
 
-def test_global_region_lps_fix_units_keep_the_value_and_save_nodes():
+def _global_runs(switch: str, patch=None) -> dict:
+    """Global l2 searches of a random 6-10-10-1 net with the costly bounds from the first node, the search's
+    attribute ``switch`` True and False: ``{True: outcome, False: outcome}``."""
     import lipexact.deep.enumerate as module
     from benchmarks.deep import random_network
 
     net = random_network([6, 10, 10, 1], 2)
     runs = {}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(module, "SDP_AFTER_NODES", 0)
+    with pytest.MonkeyPatch.context() as own:
+        (patch or own).setattr(module, "SDP_AFTER_NODES", 0)
         for use in (True, False):
             search = DeepSearch(net, "2", None, Clock(), bnb=True)
-            search.global_lp = use
+            setattr(search, switch, use)
             runs[use] = search.run()
+    return runs
+
+
+def test_global_region_lps_fix_units_keep_the_value_and_save_nodes():
+    runs = _global_runs("global_lp")
     assert runs[True].status is runs[False].status is Status.OPTIMAL
     assert runs[True].value == pytest.approx(runs[False].value, rel=1e-12)
     assert runs[True].stats["stable_by_lp"] > 0 and "stable_by_lp" not in runs[False].stats
@@ -564,19 +571,12 @@ def test_region_lp_witnesses_skip_only_lps_that_cannot_fix_a_unit():
     solved (a point found by an earlier LP, a ray of an unbounded one): the same units are fixed, the same tree,
     fewer LPs. Directions that are not recession directions of the region are ignored; witnesses that claim both
     signs for every unit cost every fix, never the value."""
-    import lipexact.deep.enumerate as module
     from benchmarks.deep import random_network
+    from lipexact.deep.lp_bounds import RegionLP
 
     net = random_network([6, 10, 10, 1], 2)
-    runs = {}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(module, "SDP_AFTER_NODES", 0)
-        for use in (True, False):
-            search = DeepSearch(net, "2", None, Clock(), bnb=True)
-            search.lp_witnesses = use
-            runs[use] = search.run()
-        from lipexact.deep.lp_bounds import RegionLP
-
+        runs = _global_runs("lp_witnesses", patch)
         solve, rng = RegionLP.dual_for_max, np.random.default_rng(0)
 
         def bogus_rays(self, cost):  # every optimal solve also claims a random "recession direction"
