@@ -601,6 +601,32 @@ def test_region_lp_witnesses_skip_only_lps_that_cannot_fix_a_unit():
     assert "stable_by_lp" not in blind.stats and "region_lps" not in blind.stats
 
 
+def test_children_inherit_the_sign_lp_witnesses_that_still_hold():
+    """A node's children start from the points and rays its sign LPs found, those that satisfy the child's rows:
+    fewer LPs than with each node's own witnesses alone, the same fixes and tree. The filter drops a point outside
+    the region and a direction that leaves it."""
+    from types import SimpleNamespace
+
+    from lipexact.deep.network import ReLUNetwork
+
+    A, c = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0.0, -1.0])  # x1 >= 0, x2 >= 1
+    inside, outside = np.array([0.5, 2.0]), np.array([0.5, 0.5])
+    along, leaving = np.array([1.0, 1.0]), np.array([-1.0, 0.0])
+    search = DeepSearch(ReLUNetwork([(np.eye(2), None), (np.ones((1, 2)), None)]), "2", None, Clock(), bnb=True)
+    node = SimpleNamespace(witnesses=([inside, outside], [along, leaving]))
+    points, rays = search.inherited_witnesses(node, A, c)
+    assert [p.tolist() for p in points] == [inside.tolist()] and [d.tolist() for d in rays] == [along.tolist()]
+    assert search.inherited_witnesses(SimpleNamespace(witnesses=None), A, c) == ([], [])
+
+    inherited = _global_runs("lp_witnesses")[True]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DeepSearch, "inherited_witnesses", lambda self, node, A, c: ([], []))
+        own = _global_runs("lp_witnesses")[True]
+    assert inherited.value == pytest.approx(own.value, rel=1e-12)
+    assert inherited.stats["stable_by_lp"] == own.stats["stable_by_lp"] and inherited.stats["nodes"] == own.stats["nodes"]
+    assert inherited.stats["region_lps"] < own.stats["region_lps"]
+
+
 def test_the_witness_rule_of_the_global_sign_lps():
     """shows_both_signs: a point where the function is >= 0, or a direction along which it grows, shows that its
     maximum is not negative; points below 0 and directions along which it falls or stays show nothing."""

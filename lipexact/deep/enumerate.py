@@ -182,6 +182,9 @@ class DeepNode:
     properties of the layer's map, the same for every node of that layer)."""
     sdp: SdpRecord | None = None
     """The last LipSDP node bound on the path (:meth:`DeepSearch.sdp_bound`)."""
+    witnesses: tuple | None = None
+    """``(points, rays)`` that the global sign LPs of an enclosing node found (:meth:`DeepSearch.tighten_global`):
+    float hints, used only where they still satisfy this node's rows."""
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,8 @@ BOX_CAP_SIZE = 200
 SEED_WALK_ROUNDS = 256
 #: ... and at each restart, one round per this many of the restart's samples.
 RESTART_WALK_SHARE = 8
+#: Points and rays a node keeps for its children's global sign LPs (:meth:`DeepSearch.tighten_global`), each.
+WITNESSES_KEPT = 16
 #: Cells kept in the pool of :func:`lipexact.deep.incumbent.perturb_walk`.
 WALK_POOL = 32
 
@@ -406,10 +411,11 @@ class DeepSearch:
         """Globally (no box): every free unit of the node's layer that an LP shows to have one sign over the node's
         region, fixed in the tree once the LP's dual vector, projected exactly, verifies as a Farkas certificate
         (:func:`lipexact.deep.lp_bounds.certify_sign` without a box), then :meth:`fix_unbranched` again. One LP per
-        unit, the side of the node's point; none where a point found by an earlier LP of the node, or the ray of an
-        unbounded one, already shows the unit's other sign (:meth:`shows_both_signs`: three LPs in four were
-        unbounded). Measured (11-24-24-1, global l2, 8,000 nodes, CPU seconds): 39,661 -> 19,872 LPs, the same
-        upper end, 7,531 -> 7,538 units fixed, LP time 30.6 -> 18.8 s, in all 111.7 -> 92.0 s. True when the node
+        unit, the side of the node's point; none where a point found by an earlier LP of the node or of an enclosing
+        node (:meth:`inherited_witnesses`), or the ray of an unbounded one, already shows the unit's other sign
+        (:meth:`shows_both_signs`: three LPs in four were unbounded). Measured (11-24-24-1, global l2, 8,000 nodes,
+        CPU seconds): 39,661 LPs without witnesses, 19,872 with the node's own, 14,732 with the inherited ones too,
+        the same upper end and 7,531 / 7,538 / 7,538 units fixed, LP time 30.6 / 18.8 / 12.3 s. True when the node
         became a leaf, None when nothing changed, False otherwise."""
         from lipexact.deep.lp_bounds import RegionLP, certify_sign, sides_at
 
@@ -421,7 +427,7 @@ class DeepSearch:
             A, c, _ = self.region(node.rows)
             model = RegionLP(A, c, np.full(self.n, -np.inf), np.full(self.n, np.inf))
             fixed = False
-            points, rays = [], []
+            points, rays = self.inherited_witnesses(node, A, c)
             for i in free.tolist():
                 side = int(first[i])  # 1: the unit is negative at the point, maximize it; -1: minimize it
                 if self.lp_witnesses and self.shows_both_signs(side * linear[i], side * offset[i], points, rays):
@@ -438,6 +444,7 @@ class DeepSearch:
                 if certify_sign(node.rows, node.affine.row(i, -side), duals, None, None, self.n):
                     self.fix_proven(node, i, side < 0)
                     fixed = True
+            node.witnesses = (points[-WITNESSES_KEPT:], rays[-WITNESSES_KEPT:])
             if not fixed:
                 break
             changed = False
@@ -447,6 +454,17 @@ class DeepSearch:
             if moved:
                 return True
         return changed
+
+    def inherited_witnesses(self, node: DeepNode, A: np.ndarray, c: np.ndarray) -> tuple[list, list]:
+        """The points and rays of ``node.witnesses`` (an enclosing node's) that still satisfy every row ``A x + c
+        >= 0`` of the node's region (points) or ``A d >= 0`` (rays), with relative float tolerances: new lists."""
+        if node.witnesses is None or not self.lp_witnesses:
+            return [], []
+        points, rays = node.witnesses
+        with np.errstate(all="ignore"):
+            kept_points = [p for p in points if np.all(A @ p + c >= -1e-9 * (np.abs(A) @ np.abs(p) + np.abs(c)))]
+            kept_rays = [d for d in rays if np.all(A @ d >= -1e-9 * (np.abs(A) @ np.abs(d)))]
+        return kept_points, kept_rays
 
     @staticmethod
     def shows_both_signs(cost: np.ndarray, constant: float, points: list, rays: list) -> bool:
@@ -976,7 +994,7 @@ class DeepSearch:
             current[unit] = 1 if on else 0
             child = DeepNode(node.layer, node.patterns, current, node.affine, node.rows + [row],
                              x if inherits else None, None if inherits else x, node.depth + 1, region=node.region,
-                             checked=node.checked, sdp=node.sdp)
+                             checked=node.checked, sdp=node.sdp, witnesses=node.witnesses)
             if self.bnb:
                 known = self.child_bounds.get((unit, int(on)))
                 if known is None:
