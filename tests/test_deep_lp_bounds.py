@@ -627,6 +627,29 @@ def test_children_inherit_the_sign_lp_witnesses_that_still_hold():
     assert inherited.stats["region_lps"] < own.stats["region_lps"]
 
 
+def test_an_open_node_keeps_a_bounded_number_of_witness_floats(monkeypatch):
+    """A node passes at most WITNESSES_KEPT points and rays each to its children, and at most WITNESS_FLOATS floats
+    in all (wide inputs keep fewer; 6 inputs here), never fewer than one of each."""
+    import lipexact.deep.enumerate as module
+    from benchmarks.deep import random_network
+
+    monkeypatch.setattr(module, "SDP_AFTER_NODES", 0)
+    original = DeepSearch.inherited_witnesses
+    for floats, kept in ((2048, 16), (24, 2), (1, 1)):
+        monkeypatch.setattr(module, "WITNESS_FLOATS", floats)
+        passed = []
+
+        def recording(self, node, A, c):
+            if node.witnesses is not None:
+                passed.append(max(len(part) for part in node.witnesses))
+            return original(self, node, A, c)
+
+        monkeypatch.setattr(DeepSearch, "inherited_witnesses", recording)
+        DeepSearch(random_network([6, 10, 10, 1], 2), "2", None, Clock(), bnb=True).run()
+        assert passed and max(passed) <= kept
+        assert kept > 2 or max(passed) == kept
+
+
 def test_the_witness_rule_of_the_global_sign_lps():
     """shows_both_signs: a point where the function is >= 0, or a direction along which it grows, shows that its
     maximum is not negative; points below 0 and directions along which it falls or stays show nothing."""

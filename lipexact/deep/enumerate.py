@@ -238,8 +238,10 @@ BOX_CAP_SIZE = 200
 SEED_WALK_ROUNDS = 256
 #: ... and at each restart, one round per this many of the restart's samples.
 RESTART_WALK_SHARE = 8
-#: Points and rays a node keeps for its children's global sign LPs (:meth:`DeepSearch.tighten_global`), each.
+#: Points and rays a node keeps for its children's global sign LPs (:meth:`DeepSearch.tighten_global`), each, and
+#: the most floats they may take in all (an open node's memory: fewer of each for wide inputs).
 WITNESSES_KEPT = 16
+WITNESS_FLOATS = 2048
 #: Cells kept in the pool of :func:`lipexact.deep.incumbent.perturb_walk`.
 WALK_POOL = 32
 
@@ -444,7 +446,8 @@ class DeepSearch:
                 if certify_sign(node.rows, node.affine.row(i, -side), duals, None, None, self.n):
                     self.fix_proven(node, i, side < 0)
                     fixed = True
-            node.witnesses = (points[-WITNESSES_KEPT:], rays[-WITNESSES_KEPT:])
+            kept = max(1, min(WITNESSES_KEPT, WITNESS_FLOATS // (2 * self.n)))
+            node.witnesses = (points[-kept:], rays[-kept:])
             if not fixed:
                 break
             changed = False
