@@ -200,6 +200,19 @@ class SdpRecord:
     value: float
     skip: bool = False
 
+    def start(self, layer: int, units: np.ndarray) -> list | None:
+        """Multipliers to warm-start a descendant's bound whose first hidden layer is ``units`` (a mask over the
+        units of ``layer``): these restricted to them in the same layer (when they are among :attr:`units`; a
+        record with units on never covers a node without them, the units on staying on in their layer), or the
+        next layer's on in the layer after; None otherwise."""
+        if self.multipliers is None:
+            return None
+        if self.layer == layer and not np.any(units & ~self.units):
+            return [self.multipliers[0][units[self.units]]] + list(self.multipliers[1:])
+        if self.layer + 1 == layer and len(self.multipliers) > 1:
+            return [self.multipliers[1][units]] + list(self.multipliers[2:])
+        return None
+
 
 @dataclass
 class DeepOutcome:
@@ -437,7 +450,7 @@ class DeepSearch:
                     continue
                 duals = model.dual_for_max(side * linear[i])
                 self.stats["region_lps"] = self.stats.get("region_lps", 0) + 1
-                if model.ray is not None and np.all(A @ model.ray >= -1e-9 * (np.abs(A) @ np.abs(model.ray))):
+                if model.ray is not None and _satisfies(A, np.zeros(A.shape[0]), model.ray):
                     rays.append(model.ray)
                 if model.point is not None:
                     points.append(model.point)
@@ -464,10 +477,8 @@ class DeepSearch:
         if node.witnesses is None or not self.lp_witnesses:
             return [], []
         points, rays = node.witnesses
-        with np.errstate(all="ignore"):
-            kept_points = [p for p in points if np.all(A @ p + c >= -1e-9 * (np.abs(A) @ np.abs(p) + np.abs(c)))]
-            kept_rays = [d for d in rays if np.all(A @ d >= -1e-9 * (np.abs(A) @ np.abs(d)))]
-        return kept_points, kept_rays
+        cone = np.zeros(A.shape[0])
+        return [p for p in points if _satisfies(A, c, p)], [d for d in rays if _satisfies(A, cone, d)]
 
     @staticmethod
     def shows_both_signs(cost: np.ndarray, constant: float, points: list, rays: list) -> bool:
@@ -560,12 +571,7 @@ class DeepSearch:
         known = node.sdp
         if known is not None and not known.skip and known.layer == node.layer and np.array_equal(known.units, keep):
             return known.value
-        start = None
-        if known is not None and known.multipliers is not None:
-            if not known.skip and known.layer == node.layer and not np.any(keep & ~known.units):
-                start = [known.multipliers[0][keep[known.units]]] + list(known.multipliers[1:])
-            elif known.layer + 1 == node.layer and len(known.multipliers) > 1:
-                start = [known.multipliers[1][keep]] + list(known.multipliers[2:])
+        start = None if known is None else known.start(node.layer, keep)
         started = time.perf_counter()
         value, multipliers = node_sdp_bound(self.bounds.weights, node.layer, node.affine.float_linear(),
                                             node.current, self.bounds.tails[node.layer + 1], start=start,
@@ -594,12 +600,7 @@ class DeepSearch:
 
         state, known = node.current, node.sdp
         free = state < 0
-        start = None
-        if known is not None and known.multipliers is not None:
-            if known.layer == node.layer and not np.any(free & ~known.units):
-                start = [known.multipliers[0][free[known.units]]] + list(known.multipliers[1:])
-            elif known.layer + 1 == node.layer and len(known.multipliers) > 1:
-                start = [known.multipliers[1][free]] + list(known.multipliers[2:])
+        start = None if known is None else known.start(node.layer, free)
         started = time.perf_counter()
         value, multipliers = node_skip_bound(self.bounds.weights, node.layer, node.affine.float_linear(), state,
                                              self.bounds.tails, start=start, target=self.threshold())
@@ -1028,3 +1029,9 @@ def run_search(net: ReLUNetwork, norm: str, domain: Box | None, clock: Clock, no
 
 __all__.append("run_search")
 
+
+def _satisfies(A: np.ndarray, c: np.ndarray, x: np.ndarray) -> bool:
+    """Whether ``A x + c >= 0`` up to a relative float tolerance (``1e-9`` of ``|A| |x| + |c|``): a point of the
+    region (or, with ``c = 0``, a recession direction of it) for the float hints of the global sign LPs."""
+    with np.errstate(all="ignore"):
+        return bool(np.all(A @ x + c >= -1e-9 * (np.abs(A) @ np.abs(x) + np.abs(c))))
