@@ -78,6 +78,16 @@ def test_the_small_box_check_fails_on_a_slow_or_unproven_run_and_names_it():
     assert [row[0] for row in {t.key: t for t in section.tables}["deep_small"].rows] == ["s0"]
 
 
+def test_the_depth_group_has_its_own_table():
+    deeper = Run("depth", "10-30-30-30-30-30-3 s2", "[0, 0.1]^10", "2", "auto (bnb)", 60.0, "time_limit", 335.0,
+                 1448.5, 60.2, 5079, 300.0, 0.5)
+    section = build_section(DeepResult([deeper], [], [], "default", 0, 60.0, None, None, 1.0))
+    tables = {t.key: t for t in section.tables}
+    (row,) = tables["deep_depth"].rows
+    assert row[0] == "10-30-30-30-30-30-3 s2" and row[5] == "time_limit" and row[8] == 3.32  # gap 1448.5 / 335 - 1
+    assert tables["deep_small"].rows == [] and tables["deep_random"].rows == []
+
+
 def test_trained_network_is_seeded_and_trained():
     a, b = trained_network([3, 4, 1], 1, epochs=3), trained_network([3, 4, 1], 1, epochs=3)
     assert all((x == y).all() for x, y in zip(a.weights, b.weights))
