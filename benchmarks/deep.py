@@ -399,8 +399,8 @@ def build_section(result: DeepResult, key: str = "deep",
                                 ["Wall seconds of one run each on the shared machine (the load is in the row)."]))
     section.tables.append(Table(f"{key}_depth", "Depth on small boxes: LipBaB-like nets with 4 and 5 hidden layers "
                                 "of 30 on [0, 0.1]^10, l2: time to proof or the bracket at the limit", columns,
-                                rows("depth"), ["Each hidden layer more multiplies the looseness of the node "
-                                                "bounds at the shallow layers: see README."]))
+                                rows("depth"), ["Each hidden layer more costs several times the time; README "
+                                                "says where it goes (bounds and realizability)."]))
     section.tables.append(Table(f"{key}_random", "Random deep networks: time to proof or the bracket at the limit",
                                 columns, rows("random")))
     section.tables.append(Table(f"{key}_trained", "Trained networks of the public global sizes (trained_network: "
