@@ -6,7 +6,8 @@ The input is a JSON document of type ``two_layer_relu``, ``relu_network`` (the f
 ``torch.save``; a pickle is loaded with ``weights_only=False``: load only files you trust). The result (status, value, proven bracket, a summary of the witness input
 and pattern) is printed; ``-o`` also writes it as JSON, with the full witness and pattern. With
 ``--progress`` the search's progress and the solver's own log go to stderr, so stdout holds only the
-result. Exit codes: 0 finished (optimal or stopped at a limit), 1 the solver failed, 2 bad input
+result. ``--box LOW HIGH`` asks for the local constant on ``[LOW, HIGH]^n``, ``--box-file BOX.json`` on a box given
+per coordinate (:func:`read_box`). Exit codes: 0 finished (optimal or stopped at a limit), 1 the solver failed, 2 bad input
 (checked before solving, the ``-o`` folder included), 74 an output could not be written, 130
 interrupted (the partial result is still printed and written), 141 stdout closed early.
 """
@@ -20,7 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from lipexact.cli import EXIT_INTERRUPTED, EXIT_OK, run_cli, stdout_to_stderr
-from lipexact.domain import Box
+from lipexact.domain import Box, as_box
 from lipexact.deep.solve import DEEP_METHODS
 from lipexact.entry import as_any_network, lipschitz
 from lipexact.exact import METHODS
@@ -31,7 +32,7 @@ from lipexact.norms import NORMS
 from lipexact.result import LipschitzResult, Status
 from reductions.validation import InvalidInputError, require
 
-__all__ = ["main", "build_parser", "network_from_document", "read_network", "describe"]
+__all__ = ["main", "build_parser", "network_from_document", "read_network", "read_box", "describe"]
 
 PROG = "lipexact-solve" if sys.argv and sys.argv[0].endswith("lipexact-solve") else "python -m lipexact.solve"
 EXIT_SOLVER_ERROR = 1
@@ -57,8 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="stop after S seconds and report the proven bounds found so far")
     parser.add_argument("--node-limit", type=int, default=None, metavar="N",
                         help="stop after N search nodes (bnb, enumerate and deep networks) with the proven bounds")
-    parser.add_argument("--box", nargs=2, type=float, default=None, metavar=("LOW", "HIGH"),
-                        help="local constant on the box [LOW, HIGH]^n instead of the global constant")
+    boxes = parser.add_mutually_exclusive_group()
+    boxes.add_argument("--box", nargs=2, type=float, default=None, metavar=("LOW", "HIGH"),
+                       help="local constant on the box [LOW, HIGH]^n instead of the global constant")
+    boxes.add_argument("--box-file", default=None, metavar="BOX.json",
+                       help='local constant on a box given per coordinate: a JSON object {"lower": [...], '
+                            '"upper": [...]} with one entry per input (e.g. an eps-ball around a data point)')
     parser.add_argument("--seed", type=int, default=0, help="seed for randomized incumbent search (default: 0)")
     parser.add_argument("--progress", action="store_true",
                         help="print bound, incumbent, gap and nodes, and the MILP solver's log, to stderr")
@@ -94,6 +99,35 @@ def read_network(path: str) -> Any:
                 raise
             # not a torch file: read it as JSON below (its errors name the JSON problem)
     return network_from_document(read_json(path))
+
+
+def read_box(path: str, dimension: int) -> Box:
+    """The box of ``--box-file``: a JSON object with ``lower`` and ``upper`` vectors of length ``dimension``
+    (``"type": "box"`` optional, as :meth:`lipexact.domain.Box.to_dict` writes it). A bad file raises
+    :class:`InvalidInputError` naming ``--box-file`` and the field.
+
+    Examples
+    --------
+    >>> import json, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "box.json")
+    >>> _ = open(path, "w").write(json.dumps({"lower": [0, -1], "upper": [0.5, 1]}))
+    >>> read_box(path, 2).upper.tolist()
+    [0.5, 1.0]
+    >>> read_box(path, 3)
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: --box-file: expected a box of dimension 3 (the network's inputs), got dimension 2
+    """
+    document = read_json(path)
+    require(isinstance(document, dict), "--box-file", 'a JSON object {"lower": [...], "upper": [...]}',
+            type(document).__name__)
+    require(document.get("type", "box") == "box", "--box-file.type", '"box" (or no type)', repr(document.get("type")))
+    try:
+        return as_box(document, dimension)
+    except InvalidInputError as error:
+        field = error.field.replace("domain", "--box-file", 1) if error.field.startswith("domain") else \
+            f"--box-file {error.field}"
+        raise InvalidInputError(field, error.expected, error.got) from None
 
 
 #: Coordinates of the witness (and units of the pattern) printed in full; longer vectors are summarized.
@@ -149,6 +183,8 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.box is not None:
         low, high = args.box
         domain = Box(np.full(net.n_inputs, low), np.full(net.n_inputs, high))
+    if args.box_file is not None:
+        domain = read_box(args.box_file, net.n_inputs)
     if args.time_limit is not None and not args.time_limit > 0:
         raise InvalidInputError("--time-limit", "a number of seconds > 0", repr(args.time_limit))
     if args.output is not None:

@@ -68,7 +68,7 @@ def test_help_lists_every_option(capsys):
     with pytest.raises(SystemExit):
         main(["--help"])
     text = capsys.readouterr().out
-    for option in ("--method", "--norm", "--time-limit", "--box", "--seed", "--progress", "--output"):
+    for option in ("--method", "--norm", "--time-limit", "--box", "--box-file", "--seed", "--progress", "--output"):
         assert option in text
 
 
@@ -218,3 +218,53 @@ def test_a_deep_error_status_exits_1(tmp_path, monkeypatch):
     monkeypatch.setattr(solve, "lipschitz", lambda *a, **k: LipschitzResult(Status.ERROR, None, "enumerate",
                                                                           message="stub"))
     assert main([_written(tmp_path, DEEP)]) == 1
+
+
+def _box_file(tmp_path, data, name="box.json"):
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return str(path)
+
+
+def test_a_box_given_per_coordinate_gives_the_constant_of_that_box(tmp_path, net_file):
+    lower, upper = [-0.5, 0.25], [0.75, 2.0]
+    out = tmp_path / "r.json"
+    box = _box_file(tmp_path, {"type": "box", "lower": lower, "upper": upper})
+    assert main([str(net_file), "--norm", "inf", "--box-file", box, "-o", str(out)]) == 0
+    result = LipschitzResult.from_dict(json.loads(out.read_text()))
+    expected = lipschitz(NET, norm="inf", domain=(np.array(lower), np.array(upper)))
+    assert result.status is Status.OPTIMAL and result.value == pytest.approx(expected.value, rel=1e-12)
+    inside = np.asarray(result.witness)
+    assert np.all(inside > lower) and np.all(inside < upper)  # the witness lies in that box, not in [-1, 1]^2
+    uniform = lipschitz(NET, norm="inf", domain=(np.full(2, -0.5), np.full(2, 2.0)))
+    assert uniform.value != pytest.approx(expected.value)  # the two boxes differ here: the file was read
+
+
+@pytest.mark.parametrize(
+    "content, field",
+    [
+        ({"lower": [0, 0], "upper": [1]}, "--box-file"),  # lengths differ
+        ({"lower": [0, 0, 0], "upper": [1, 1, 1]}, "dimension 2"),  # not the network's inputs
+        ({"lower": [0, 1], "upper": [1, 1]}, "coordinate 1"),  # an empty side
+        ({"lower": [0, 0]}, "upper"),  # a missing bound
+        ({"type": "ball", "lower": [0, 0], "upper": [1, 1]}, "type"),
+        ([0, 1], "JSON object"),
+        ("{not json", "valid JSON"),
+    ],
+)
+def test_a_bad_box_file_exits_2_with_one_line_and_no_output(tmp_path, net_file, content, field):
+    out = tmp_path / "out.json"
+    run = subprocess.run([sys.executable, "-m", "lipexact.solve", str(net_file), "--box-file",
+                          _box_file(tmp_path, content), "-o", str(out)], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert len(run.stderr.strip().splitlines()) == 1 and field in run.stderr, run.stderr
+    assert not out.exists()
+
+
+def test_box_and_box_file_are_exclusive_and_a_missing_box_file_exits_2(tmp_path, net_file, capsys):
+    box = _box_file(tmp_path, {"lower": [0, 0], "upper": [1, 1]})
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(net_file), "--box", "0", "1", "--box-file", box])
+    assert exit_info.value.code == 2
+    assert main([str(net_file), "--box-file", str(tmp_path / "absent.json")]) == 2
+    assert "absent.json" in capsys.readouterr().err
