@@ -189,6 +189,8 @@ def _main(argv: Sequence[str] | None) -> int:
         raise InvalidInputError("--time-limit", "a number of seconds > 0", repr(args.time_limit))
     if args.output is not None:
         check_output(args.output, "-o/--output")
+    import torch  # noqa: F401 - the witness check needs it; imported here (after the input checks) its 1-2 s stay
+    # out of the solve time the result reports
     with stdout_to_stderr(args.progress):  # solver logs (HiGHS prints from C++ to fd 1) go to stderr
         options = {} if args.node_limit is None else {"node_limit": args.node_limit}
         result = lipschitz(net, method=args.method, norm=args.norm, domain=domain, time_limit=args.time_limit,
