@@ -4,12 +4,12 @@ The input is a JSON document of type ``two_layer_relu``, ``relu_network`` (the f
 ``../shared/networks``: ``layers`` of ``{"weight": out x in, "bias"}``) or ``lipcst`` (as written by
 ``python -m lipexact.reduce``), or a saved ``torch.nn.Sequential`` of ``Linear`` and ``ReLU`` (TorchScript or
 ``torch.save``; a pickle is loaded with ``weights_only=False``: load only files you trust). The result (status,
-value, proven bracket, a summary of the witness input and pattern) is printed; ``-o`` also writes it as JSON, with the full witness and pattern. With
-``--progress`` the search's progress and the solver's own log go to stderr, so stdout holds only the
-result. ``--box LOW HIGH`` asks for the local constant on ``[LOW, HIGH]^n``, ``--box-file BOX.json`` on a box
-given per coordinate (:func:`read_box`). Exit codes: 0 finished (optimal or stopped at a limit), 1 the solver
-failed, 2 bad input (checked before solving, the ``-o`` folder included), 74 an output could not be written, 130
-interrupted (the partial result is still printed and written), 141 stdout closed early.
+value, proven bracket, a summary of the witness input and pattern) is printed; ``-o`` also writes it as JSON, with
+the full witness and pattern. With ``--progress`` the search's progress and the solver's own log go to stderr, so
+stdout holds only the result. ``--box LOW HIGH`` asks for the local constant on ``[LOW, HIGH]^n``, ``--box-file
+BOX.json`` on a box given per coordinate (:func:`read_box`). Exit codes: 0 finished (optimal or stopped at a limit),
+1 the solver failed, 2 bad input (checked before solving, the ``-o`` folder included), 74 an output could not be
+written, 130 interrupted (the partial result is still printed and written), 141 stdout closed early.
 """
 
 from __future__ import annotations
