@@ -125,9 +125,9 @@ def read_box(path: str, dimension: int) -> Box:
     try:
         return as_box(document, dimension)
     except InvalidInputError as error:
-        field = error.field.replace("domain", "--box-file", 1) if error.field.startswith("domain") else \
-            f"--box-file {error.field}"
-        raise InvalidInputError(field, error.expected, error.got) from None
+        # every field of a box's errors starts with "domain" ("domain", "domain.lower", ...)
+        raise InvalidInputError("--box-file" + error.field.removeprefix("domain"), error.expected,
+                                error.got) from None
 
 
 #: Coordinates of the witness (and units of the pattern) printed in full; longer vectors are summarized.
