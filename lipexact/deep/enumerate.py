@@ -575,11 +575,17 @@ class DeepSearch:
         started = time.perf_counter()
         value, multipliers = node_sdp_bound(self.bounds.weights, node.layer, node.affine.float_linear(),
                                             node.current, self.bounds.tails[node.layer + 1], start=start,
-                                            target=self.threshold())
+                                            target=self.sdp_target(node))
         node.sdp = SdpRecord(node.layer, keep, multipliers, value)
         self.stats["sdp_bounds"] = self.stats.get("sdp_bounds", 0) + 1
         self.stats["sdp_seconds"] = self.stats.get("sdp_seconds", 0.0) + time.perf_counter() - started
         return value
+
+    def sdp_target(self, node: DeepNode) -> float | None:
+        """The ``target`` of a node's LipSDP solve: the pruning threshold (the barrier stops once the side is known,
+        :data:`lipexact.bounds.sdp.barrier.TARGET_TOLERANCE`); None at the root, whose bound caps every node's: solved
+        to the end."""
+        return self.threshold() if node.depth > 0 else None
 
     def takes_skip(self, node: DeepNode) -> bool:
         """Whether the node's LipSDP bound takes its units fixed on exactly (:meth:`skip_bound`): it has some and
@@ -603,7 +609,7 @@ class DeepSearch:
         start = None if known is None else known.start(node.layer, free)
         started = time.perf_counter()
         value, multipliers = node_skip_bound(self.bounds.weights, node.layer, node.affine.float_linear(), state,
-                                             self.bounds.tails, start=start, target=self.threshold())
+                                             self.bounds.tails, start=start, target=self.sdp_target(node))
         if multipliers is not None and free.any():
             node.sdp = SdpRecord(node.layer, free, multipliers, value, skip=True)
         self.stats["skip_bounds"] = self.stats.get("skip_bounds", 0) + 1
@@ -629,9 +635,8 @@ class DeepSearch:
         from lipexact.deep.sdp_bounds import node_sdp_bound
 
         factor, tails = self.through_spectral()
-        target = self.threshold() / factor if self.best_value > 0 else None
         value, _ = node_sdp_bound(self.bounds.weights, node.layer, node.affine.float_linear(), node.current,
-                                  tails[node.layer + 1], target=target)
+                                  tails[node.layer + 1])  # the root's: solved to the end (sdp_target)
         self.stats["sdp_bounds"] = self.stats.get("sdp_bounds", 0) + 1  # (no seconds: the l1 / l_inf stats are
         return factor * value  # reproducible, the batch runner compares them)
 
