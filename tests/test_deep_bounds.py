@@ -146,6 +146,22 @@ def test_signed_bound_is_strictly_tighter_where_signs_cancel():
         assert signed < 0.8 * interval, (norm, signed, interval)
 
 
+def test_without_early_signs_the_bound_skips_the_sign_vectors_before_the_last_layer_only():
+    """``early_signs=False`` (the deep search's setting once its LipSDP node bounds run): before the last ReLU layer the
+    bound is the one without the sign vectors, still above every completion; at the last layer nothing changes."""
+    net = random_net([6, 7, 7, 1], 0)
+    exact = ExactNetwork(net)
+    first = exact.first()
+    state = np.full(7, -1, dtype=np.int8)
+    full, late = DeepBounds(net, "2"), DeepBounds(net, "2")
+    late.early_signs = False
+    early = full.bound(0, state, first)
+    skipped = late.bound(0, state, first)
+    assert completions(net, "2", 0, [], state) <= early < skipped
+    last = exact.maps([np.ones(7, dtype=bool), np.zeros(7, dtype=bool)])[1]
+    assert full.bound(1, state, last) == late.bound(1, state, last)
+
+
 def test_several_outputs_use_the_output_sign_vectors():
     net = ReLUNetwork([([[1.0, 0.0], [0.0, 1.0]], None), ([[1.0, 1.0], [1.0, -1.0]], None),
                        ([[1.0, 1.0], [1.0, -1.0]], None)])

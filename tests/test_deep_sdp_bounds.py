@@ -82,6 +82,27 @@ def test_search_with_sdp_bounds_at_every_node_equals_brute_force(net):
     assert result.value == pytest.approx(brute_force(net, "2"), rel=1e-9, abs=1e-12)
 
 
+def test_sign_vectors_before_the_last_layer_stop_once_the_lipsdp_node_bounds_run():
+    """Globally in l2, after SDP_AFTER_NODES nodes the node bounds leave out the sign vectors before the last ReLU
+    layer (DeepBounds.early_signs); the search still proves the brute-force value. Without the LipSDP bounds they
+    stay."""
+    import lipexact.deep.enumerate as module
+    from benchmarks.deep import random_network
+
+    net = random_network([4, 6, 6, 1], 2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module, "SDP_AFTER_NODES", 3)
+        search = DeepSearch(net, "2", None, Clock(), bnb=True)
+        assert search.bounds.early_signs
+        result = search.run()
+        plain = DeepSearch(net, "2", None, Clock(), bnb=True)
+        plain.sdp_bounds = False
+        plain.run()
+    assert result.stats["nodes"] > 3 and not search.bounds.early_signs and plain.bounds.early_signs
+    assert result.status is Status.OPTIMAL
+    assert result.value == pytest.approx(brute_force(net, "2"), rel=1e-9, abs=1e-12)
+
+
 def test_sdp_bounds_at_every_node_keep_the_value_and_save_nodes():
     import lipexact.deep.enumerate as module
     from benchmarks.deep import random_network

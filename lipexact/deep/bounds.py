@@ -155,6 +155,9 @@ class DeepBounds:
         # the search's LipSDP root bound, globally) and, on a box, the spectral chain of split()
         self.spectral = _tails(self.weights, "2") if norm in NORM_FROM_SPECTRAL else None
         self.spectral_split = self.spectral is not None and self.box is not None
+        #: False: the sign-vector bounds (:meth:`signed`) only at the last ReLU layer (set by the deep search once its
+        #: LipSDP node bounds run: measured there)
+        self.early_signs = True
 
     # ------------------------------------------------------------------ interval bounds (boxes)
     def stability(self, layer: int, state: np.ndarray, linear: np.ndarray, offset: np.ndarray,
@@ -408,9 +411,10 @@ class DeepBounds:
             value = float(jacobian_norms(B, self.norm))
             if self.jacobian == "signed":
                 value = min(value, self.split(collect, linear, states[0]))
-                if layer == len(self.weights) - 2:
+                last = layer == len(self.weights) - 2
+                if last:
                     value = min(value, self.last_layer(states[0], linear))
-                if not (layer == len(self.weights) - 2 and np.count_nonzero(states[0] < 0) <= LAST_LAYER_FREE):
+                if not (last and np.count_nonzero(states[0] < 0) <= LAST_LAYER_FREE) and (last or self.early_signs):
                     value = min(value, self.signed(layer, states, linear, B))  # (all enumerated: exact already)
         return value * (1 + BOUND_SLACK) if math.isfinite(value) else math.inf
 
