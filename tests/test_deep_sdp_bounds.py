@@ -129,7 +129,7 @@ def test_a_stopped_global_search_keeps_its_bracket_under_the_root_lipsdp_value()
 
     net = random_network([11, 12, 12, 1], 0)
     stopped = DeepSearch(net, "2", None, Clock(), node_limit=40, bnb=True).run()
-    assert stopped.status is Status.NODE_LIMIT and stopped.stats["sdp_bounds"] == 1
+    assert stopped.status is Status.NODE_LIMIT and stopped.stats["sdp_bounds"] >= 1  # the root's, then nodes'
     root = lipsdp(net)
     assert stopped.value <= stopped.upper <= root.value * (1 + 1e-3)
     boxed = DeepSearch(net, "2", as_box((-np.ones(11), np.ones(11)), 11), Clock(), node_limit=5, bnb=True).run()

@@ -76,7 +76,8 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   same nodes on ten nets; 11-24-24-1 at 3,000 nodes 24.4 -> 22.4 s, trained 27.0 -> 26.1 s, 9-16-16-1 seeds 0 / 1
   proven in 14.0 -> 11.8 s / 116.8 -> 109.5 s; at the first layers of 11-24-24-1 and 13-20-16-8-3 they were below
   the node's LipSDP-capped bound in none of 4,000 calls), though before the LipSDP node bounds start they prune
-  (without them from the root, 11-12-12-1 took 1,017 -> 1,564 nodes).
+  (without them from the root, 11-12-12-1 took 1,017 -> 1,564 nodes). With the LipSDP node bounds from the root
+  (:data:`SDP_AFTER_NODES` 0) the trees of seven nets were the same with and without them.
 - globally (no box), once :data:`SDP_AFTER_NODES` nodes are processed, at nodes of the second ReLU layer on that the
   cheap bounds do not prune: every free unit of the node's layer that an LP (no box) shows to have one sign over the
   node's region is fixed in the tree once the LP's dual vector, projected exactly onto ``y^T A = 0``, verifies as a
@@ -241,10 +242,17 @@ NEXT_LP_UNITS = 30
 #: The LP relaxation of the next layer runs at nodes with at most this many free units in their own layer.
 NEXT_LP_MAX_FREE = 4
 #: ``sdp_bounds``: the LipSDP node bounds run at the root and, once the search has processed this many nodes,
-#: at every node the cheap bounds do not prune (module docstring: at 30-90 ms a solve they made small searches
-#: 4-5x slower at every node, 6-10-10-1 global 1.15 -> 5.5 s, and large ones tractable); the last layer's binary
-#: program (``pattern_bounds``) likewise.
-SDP_AFTER_NODES = 1000
+#: at every node the cheap bounds do not prune; the last layer's binary program (``pattern_bounds``) and the global
+#: sign LPs (``global_lp``) likewise. It was 1,000 when a solve took 30-90 ms (at every node small searches were
+#: 4-5x slower then, 6-10-10-1 global 1.15 -> 5.5 s); since the warm starts and the faster barrier they pay from
+#: the root. Measured (global, one thread, CPU seconds, 1,000 -> 0, 2026-11-29): l2 proofs of 11-12-12-1 seeds 0 /
+#: 1 / 2 in 4.0 -> 1.7 s (1,017 -> 53 nodes) / 8.5 -> 2.9 s / 3.9 -> 0.37 s, trained 11-12-12-1 5.0 -> 0.6 s,
+#: 8-10-20-1 seeds 0 / 1 / 2 11.5 -> 9.6 s / 2.1 -> 1.6 s / 7.0 -> 4.4 s, 9-16-16-1 seed 0 11.3 -> 5.1 s,
+#: 8-8-8-8-1 seed 0 1.4 -> 0.26 s; nets proven within 1.5 s up to 1.3x slower (6-10-10-1 seed 0 1.08 -> 1.36 s,
+#: 5-10-10-1 1.57 -> 1.95 s); l1 / l_inf proofs 0.64-1.4x (8-10-20-1 seed 2 l1 3.3 -> 2.1 s, 11-12-12-1 l1 0.22 ->
+#: 0.31 s); 10-20-20-1 l1 / l_inf brackets at 40 s slightly tighter; at 90 s the
+#: brackets of 11-24-24-1 and 13-20-16-8-3 and trained 9-16-16-1's proof (99 s) unchanged.
+SDP_AFTER_NODES = 0
 #: Most inputs plus hidden units of a network whose LipSDP bound :meth:`DeepSearch.box_cap` solves.
 BOX_CAP_SIZE = 200
 #: Globally, rounds of :func:`lipexact.deep.incumbent.perturb_walk` after the first local search ... Measured
@@ -978,7 +986,8 @@ class DeepSearch:
             if self.global_lp and costly_bounds and node.layer >= self.global_lp_layer:
                 started = time.perf_counter()
                 tightened = self.tighten_global(node)
-                self.stats["lp_seconds"] = self.stats.get("lp_seconds", 0.0) + time.perf_counter() - started
+                if self.norm == "2":  # (l1 / l_inf stats hold no seconds: reproducible, the batch runner compares them)
+                    self.stats["lp_seconds"] = self.stats.get("lp_seconds", 0.0) + time.perf_counter() - started
                 if tightened:
                     return
                 if tightened is not None:
