@@ -72,10 +72,10 @@ Branch and bound (``bnb=True``, method ``bnb``) is the same tree with three addi
   ms a solve small searches ran 4-5x slower (6-10-10-1: 1.15 -> 5.5 s), hence the node count before they start.
   ``sdp_bounds=False`` turns them off. Once they run at every node, the sign-vector bounds
   (:meth:`lipexact.deep.bounds.DeepBounds.signed`, ``early_signs``) run only at the last ReLU layer: before it they
-  never pruned nor changed the tree (side by side, global l2, one thread each, two runs at once, 2026-11-29: the
-  same nodes on ten nets; 11-24-24-1 at 3,000 nodes 24.4 -> 22.4 s, trained 27.0 -> 26.1 s, 9-16-16-1 seeds 0 / 1
-  proven in 14.0 -> 11.8 s / 116.8 -> 109.5 s; at the first layers of 11-24-24-1 and 13-20-16-8-3 they were below
-  the node's LipSDP-capped bound in none of 4,000 calls), though before the LipSDP node bounds start they prune
+  never pruned nor changed the tree (side by side, global l2, one thread each, two runs at once, load about 2,
+  2026-11-29: the same nodes on ten nets; 11-24-24-1 at 3,000 nodes 24.4 -> 22.4 s, trained 27.0 -> 26.1 s, 9-16-16-1
+  seeds 0 / 1 proven in 14.0 -> 11.8 s / 116.8 -> 109.5 s; at the first layers of 11-24-24-1 and 13-20-16-8-3 they were
+  below the node's LipSDP-capped bound in none of 4,000 calls), though before the LipSDP node bounds start they prune
   (without them from the root, 11-12-12-1 took 1,017 -> 1,564 nodes). With the LipSDP node bounds from the root
   (:data:`SDP_AFTER_NODES` 0) the trees of seven nets were the same with and without them.
 - globally (no box), once :data:`SDP_AFTER_NODES` nodes are processed, at nodes of the second ReLU layer on that the
@@ -241,17 +241,17 @@ LP_UNITS = 8
 NEXT_LP_UNITS = 30
 #: The LP relaxation of the next layer runs at nodes with at most this many free units in their own layer.
 NEXT_LP_MAX_FREE = 4
-#: ``sdp_bounds``: the LipSDP node bounds run at the root and, once the search has processed this many nodes,
-#: at every node the cheap bounds do not prune; the last layer's binary program (``pattern_bounds``) and the global
-#: sign LPs (``global_lp``) likewise. It was 1,000 when a solve took 30-90 ms (at every node small searches were
-#: 4-5x slower then, 6-10-10-1 global 1.15 -> 5.5 s); since the warm starts and the faster barrier they pay from
-#: the root. Measured (global, one thread, CPU seconds, 1,000 -> 0, 2026-11-29): l2 proofs of 11-12-12-1 seeds 0 /
-#: 1 / 2 in 4.0 -> 1.7 s (1,017 -> 53 nodes) / 8.5 -> 2.9 s / 3.9 -> 0.37 s, trained 11-12-12-1 5.0 -> 0.6 s,
-#: 8-10-20-1 seeds 0 / 1 / 2 11.5 -> 9.6 s / 2.1 -> 1.6 s / 7.0 -> 4.4 s, 9-16-16-1 seed 0 11.3 -> 5.1 s,
+#: ``sdp_bounds``: the LipSDP node bounds run at the root and, once the search has processed this many nodes, at every
+#: node the cheap bounds do not prune; the last layer's binary program (``pattern_bounds``) and the global sign LPs
+#: (``global_lp``) likewise. It was 1,000 when a solve took 30-90 ms (at every node small searches were 4-5x slower
+#: then, 6-10-10-1 global 1.15 -> 5.5 s); since the warm starts and the faster barrier they pay from the root. Measured
+#: (global, one thread, CPU seconds, 1,000 -> 0, both in turn in one process, load 0.7-1.1, 2026-11-29): l2 proofs of
+#: 11-12-12-1 seeds 0 / 1 / 2 in 4.7 -> 0.28 s (1,017 -> 53 nodes) / 5.6 -> 0.36 s / 3.9 -> 0.37 s, trained 11-12-12-1
+#: 4.6 -> 0.22 s, 8-10-20-1 seeds 0 / 1 / 2 9.0 -> 7.8 s / 2.1 -> 1.6 s / 4.7 -> 2.8 s, 9-16-16-1 seed 0 8.6 -> 2.8 s,
 #: 8-8-8-8-1 seed 0 1.4 -> 0.26 s; nets proven within 1.5 s up to 1.3x slower (6-10-10-1 seed 0 1.08 -> 1.36 s,
-#: 5-10-10-1 1.57 -> 1.95 s); l1 / l_inf proofs 0.64-1.4x (8-10-20-1 seed 2 l1 3.3 -> 2.1 s, 11-12-12-1 l1 0.22 ->
-#: 0.31 s); 10-20-20-1 l1 / l_inf brackets at 40 s slightly tighter; at 90 s the
-#: brackets of 11-24-24-1 and 13-20-16-8-3 and trained 9-16-16-1's proof (99 s) unchanged.
+#: 5-10-10-1 1.57 -> 1.95 s); l1 / l_inf proofs 0.64-1.4x (8-10-20-1 seed 2 l1 3.3 -> 2.1 s, 11-12-12-1 l1 0.22 -> 0.31
+#: s); 10-20-20-1 l1 / l_inf brackets at 40 s slightly tighter; at 90 s the brackets of 11-24-24-1 and 13-20-16-8-3 and
+#: trained 9-16-16-1's proof (99 s) unchanged.
 SDP_AFTER_NODES = 0
 #: Most inputs plus hidden units of a network whose LipSDP bound :meth:`DeepSearch.box_cap` solves.
 BOX_CAP_SIZE = 200

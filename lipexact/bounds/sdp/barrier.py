@@ -163,13 +163,13 @@ def _warm_start(st: _Structure, start) -> tuple | None:
 #: Smallest warm-start multiplier, relative to the largest.
 WARM_FLOOR = 1e-3
 #: With a ``target``, the relative gap bound at which a solve whose optimum is certainly above the target stops
-#: (``target_tol`` of :func:`barrier_lipsdp`; the deep search solves its root to the end, whose bound caps every
-#: node). Measured on the LipSDP node bounds of global l2 searches (the same node limits, two runs at once, one
-#: thread each, CPU seconds, 2026-11-29; 1e-2 -> 0.1): SDP seconds 19.9 -> 15.4 and the search 41.6 -> 35.9 s
-#: (random 11-24-24-1 seed 0, 4,000 nodes), 21.9 -> 20.0 and 43.6 -> 44.0 s (13-20-16-8-3, 4,000 nodes), 14.4 ->
-#: 13.3 and 26.4 -> 26.7 s (trained 11-24-24-1 seed 1, 3,000 nodes), 34.4 -> 30.1 and 131.7 -> 130.4 s
-#: (9-16-16-1 seed 1, proven, the same nodes within 5); the same prunes within 2, upper ends at most 0.03% higher.
-#: The solves that do not prune only bound their node; their multipliers still warm-start the children.
+#: (``target_tol`` of :func:`barrier_lipsdp`; the deep search solves its root to the end, whose bound caps every node).
+#: Measured on the LipSDP node bounds of global l2 searches (the same node limits, two runs at once, one thread each,
+#: load about 2, CPU seconds, 2026-11-29; 1e-2 -> 0.1): SDP seconds 19.9 -> 15.4 and the search 41.6 -> 35.9 s (random
+#: 11-24-24-1 seed 0, 4,000 nodes), 21.9 -> 20.0 and 43.6 -> 44.0 s (13-20-16-8-3, 4,000 nodes), 14.4 -> 13.3 and 26.4
+#: -> 26.7 s (trained 11-24-24-1 seed 1, 3,000 nodes), 34.4 -> 30.1 and 131.7 -> 130.4 s (9-16-16-1 seed 1, proven, the
+#: same nodes within 5); the same prunes within 2, upper ends at most 0.03% higher. The solves that do not prune only
+#: bound their node; their multipliers still warm-start the children.
 TARGET_TOLERANCE = 0.1
 
 
