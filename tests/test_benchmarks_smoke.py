@@ -255,3 +255,21 @@ def test_open_question_has_the_exact_constant_of_every_deeper_network(smoke):
         assert all(isinstance(ratios[m], float) and ratios[m] <= 1 + TOLERANCE for m in OPEN_LOWERS), row
     names = [check["name"] for check in section["checks"]]
     assert any(name.startswith(f"{config.open_depths[0]}-layer") for name in names)
+
+
+def test_a_table_without_rows_says_so_instead_of_an_empty_header():
+    from benchmarks.report import Section, Table, render_markdown
+
+    env = {"cpu": "x", "cpu_count_logical": 2, "memory_gib": 1, "platform": "p", "torch_threads": 1,
+           "cuda_available": False, "python": "3", "versions": {}, "git_commit": "c", "load_average": [0.1, 0, 0]}
+    meta = {"command": "c", "config": {"name": "quick", "budget_seconds": 300}, "seed": 0, "device": "cpu",
+            "started": "s", "seconds": 1.0, "cpu_seconds": 1.0, "environment": env,
+            "load_average_start": [0.2, 0, 0], "sections_all": True}
+    section = Section("s", "S", tables=[Table("empty", "Not run here", ["a", "b"], [], ["a note on rows"]),
+                                        Table("full", "Run here", ["a", "b"], [[1, 2]], ["kept note"])])
+    section.load = (0.2, 0.1)
+    text = render_markdown([section], meta)
+    empty = text[text.index("**Not run here**"):text.index("**Run here**")]
+    assert "No runs in this configuration" in empty and "| a | b |" not in empty and "a note on rows" not in empty
+    full = text[text.index("**Run here**"):]
+    assert "| a | b |" in full and "| 1 | 2 |" in full and "kept note" in full
