@@ -190,8 +190,8 @@ def _csv_cell(cell: Any) -> Any:
 
 
 def _markdown_table(table: Table) -> str:
-    if not table.rows:  # a group this configuration does not run: no empty header, no notes about its rows
-        return f"**{table.title}**\n\n_No runs in this configuration (its CSV holds the header only)._\n"
+    if not table.rows:  # e.g. a group this configuration does not run, or no failures: no empty header, no notes
+        return f"**{table.title}**\n\n_No rows in this run (its CSV holds the header only)._\n"
     footnotes: list[str] = []
     lines = [f"**{table.title}**", "", "| " + " | ".join(table.columns) + " |",
              "|" + "|".join("---" for _ in table.columns) + "|"]

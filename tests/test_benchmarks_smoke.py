@@ -270,6 +270,6 @@ def test_a_table_without_rows_says_so_instead_of_an_empty_header():
     section.load = (0.2, 0.1)
     text = render_markdown([section], meta)
     empty = text[text.index("**Not run here**"):text.index("**Run here**")]
-    assert "No runs in this configuration" in empty and "| a | b |" not in empty and "a note on rows" not in empty
+    assert "No rows in this run" in empty and "| a | b |" not in empty and "a note on rows" not in empty
     full = text[text.index("**Run here**"):]
     assert "| a | b |" in full and "| 1 | 2 |" in full and "kept note" in full
