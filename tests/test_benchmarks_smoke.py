@@ -162,14 +162,19 @@ def test_paper_values_stand_beside_ours_with_their_citation(smoke):
     assert "Run time" in text and "CPU seconds" in text
 
 
+def _meta(seconds: float, cpu_seconds: float) -> dict:
+    """The run metadata :func:`benchmarks.report.render_markdown` needs, of a quick run with a 300 s budget."""
+    env = {"cpu": "x", "cpu_count_logical": 2, "memory_gib": 1, "platform": "p", "torch_threads": 1,
+           "cuda_available": False, "python": "3", "versions": {}, "git_commit": "c", "load_average": [0.1, 0, 0]}
+    return {"command": "c", "config": {"name": "quick", "budget_seconds": 300}, "seed": 0, "device": "cpu",
+            "started": "s", "seconds": seconds, "cpu_seconds": cpu_seconds, "environment": env,
+            "load_average_start": [0.2, 0, 0], "sections_all": True}
+
+
 def test_the_summary_counts_every_failed_check():
     from benchmarks.report import Check, Section, render_markdown
 
-    env = {"cpu": "x", "cpu_count_logical": 2, "memory_gib": 1, "platform": "p", "torch_threads": 1,
-           "cuda_available": False, "python": "3", "versions": {}, "git_commit": "c", "load_average": [0.1, 0, 0]}
-    meta = {"command": "c", "config": {"name": "quick", "budget_seconds": 300}, "seed": 0, "device": "cpu",
-            "started": "s", "seconds": 400.0, "cpu_seconds": 350.0, "environment": env,
-            "load_average_start": [0.2, 0, 0], "sections_all": True}
+    meta = _meta(400.0, 350.0)
     section = Section("s", "S", checks=[Check("fine", True), Check("speed target: x", False, "9 s > 5 s"),
                                         Check("unjudged", None)])
     section.load = (0.2, 0.1)
@@ -260,11 +265,7 @@ def test_open_question_has_the_exact_constant_of_every_deeper_network(smoke):
 def test_a_table_without_rows_says_so_instead_of_an_empty_header():
     from benchmarks.report import Section, Table, render_markdown
 
-    env = {"cpu": "x", "cpu_count_logical": 2, "memory_gib": 1, "platform": "p", "torch_threads": 1,
-           "cuda_available": False, "python": "3", "versions": {}, "git_commit": "c", "load_average": [0.1, 0, 0]}
-    meta = {"command": "c", "config": {"name": "quick", "budget_seconds": 300}, "seed": 0, "device": "cpu",
-            "started": "s", "seconds": 1.0, "cpu_seconds": 1.0, "environment": env,
-            "load_average_start": [0.2, 0, 0], "sections_all": True}
+    meta = _meta(1.0, 1.0)
     section = Section("s", "S", tables=[Table("empty", "Not run here", ["a", "b"], [], ["a note on rows"]),
                                         Table("full", "Run here", ["a", "b"], [[1, 2]], ["kept note"])])
     section.load = (0.2, 0.1)
