@@ -90,8 +90,13 @@ def test_dict_round_trip_and_descriptive_keys():
     again = ReLUNetwork.from_dict({**data, "name": "x", "activation": "relu", "weight_convention": "out x in"})
     assert all(np.array_equal(a, b) for a, b in zip(net.weights, again.weights))
     assert again.is_integer
+    described = {**data, "source": "repo@commit:path", "license": "MIT", "dataset": "wine quality", "notes": ["n"],
+                 "metadata": {"epochs": 300}, "layers": [{**layer, "name": f"fc{i}"} for i, layer in
+                                                          enumerate(data["layers"])]}
+    assert all(np.array_equal(a, b) for a, b in zip(net.weights, ReLUNetwork.from_dict(described).weights))
     for bad, field in [({**data, "type": "two_layer_relu"}, "type"), ({**data, "surprise": 1}, "surprise"),
                        ({**data, "activation": "tanh"}, "activation"), ({"type": "relu_network"}, "layers"),
+                       ({**data, "activaton": "tanh"}, "activaton"),
                        ({**data, "layers": [{"weight": [[1.0]], "bias": [0.0], "w": 1}, {"weight": [[1.0]]}]},
                         "layers[0].w")]:
         with pytest.raises(InvalidInputError) as error:

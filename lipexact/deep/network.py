@@ -19,7 +19,14 @@ __all__ = ["ReLUNetwork", "SCHEMA_VERSION"]
 SCHEMA_VERSION = 1
 
 #: Descriptive keys a ``relu_network`` JSON object may carry besides its layers.
-_DESCRIPTIVE = {"name", "activation", "weight_convention", "origin", "published", "description", "sizes"}
+#: Top-level keys that describe a network file without changing the network (read and ignored). Any other key is
+#: refused: a misspelt field that does change it (``"activaton": "tanh"``) must not pass silently.
+_DESCRIPTIVE = {"name", "activation", "weight_convention", "origin", "published", "description", "sizes",
+                "source", "sources", "license", "dataset", "notes", "note", "comment", "comments", "reference",
+                "references", "citation", "url", "author", "authors", "created", "title", "id", "tags",
+                "training", "metadata"}
+#: The same for the objects of ``layers``.
+_LAYER_DESCRIPTIVE = {"name", "description", "comment"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -262,7 +269,8 @@ class ReLUNetwork:
 
     @classmethod
     def from_dict(cls, data: Any) -> "ReLUNetwork":
-        """Read the JSON object of :meth:`to_dict` (descriptive keys such as ``"name"`` are allowed).
+        """Read the JSON object of :meth:`to_dict`; descriptive keys (``"name"``, ``"source"``, ``"license"``,
+        ``"dataset"``, ``"notes"``, ...; per layer ``"name"``) are allowed and ignored, any other key is refused.
 
         Examples
         --------
@@ -282,7 +290,7 @@ class ReLUNetwork:
         require(isinstance(layers, list), "layers", "a list of {weight, bias} objects", type(layers).__name__)
         for i, layer in enumerate(layers):
             require(isinstance(layer, dict), f"layers[{i}]", "a {weight, bias} object", type(layer).__name__)
-            extra = set(layer) - {"weight", "bias"}
+            extra = set(layer) - {"weight", "bias"} - _LAYER_DESCRIPTIVE
             require(not extra, f"layers[{i}].{sorted(extra)[0] if extra else ''}", "no such field in a layer")
         return cls(layers)
 
