@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from reductions.validation import InvalidInputError, as_array, require
+from reductions.validation import InvalidInputError, as_array, check_fields, require
 
 __all__ = ["TwoLayerReLU"]
 
@@ -172,8 +172,7 @@ class TwoLayerReLU:
                 repr(data.get("version")))
         for key in ("W1", "W2"):
             require(key in data, key, "a matrix (field is missing)")
-        unknown = set(data) - {"type", "version", "W1", "b1", "W2", "b2"}
-        require(not unknown, sorted(unknown)[0] if unknown else "", "no such field in a two_layer_relu")
+        check_fields(data, {"type", "version", "W1", "b1", "W2", "b2"}, "two_layer_relu")
         return cls(data["W1"], data["W2"], data.get("b1"), data.get("b2"))
 
     def __repr__(self) -> str:

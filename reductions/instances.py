@@ -26,6 +26,7 @@ from reductions.sizes import READ_COPIES, dense_bytes, require_fits
 from reductions.realizability import UndecidedRegionError, decide_region, rows_of_pattern
 from reductions.validation import (
     InvalidInputError,
+    check_fields,
     as_array,
     as_real,
     check_psd,
@@ -202,8 +203,7 @@ def _check_header(data: Any, kind: str, allowed: set[str]) -> None:
     require(data.get("type") == kind, "type", f'"{kind}"', repr(data.get("type")))
     require(data.get("version", SCHEMA_VERSION) == SCHEMA_VERSION, "version", str(SCHEMA_VERSION),
             repr(data.get("version")))
-    unknown = sorted(set(data) - allowed - {"type", "version"})
-    require(not unknown, unknown[0] if unknown else "", f"no such field in a {kind}")
+    check_fields(data, allowed | {"type", "version"}, kind)
 
 
 def _required(data: dict, key: str, what: str) -> Any:

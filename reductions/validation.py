@@ -22,6 +22,8 @@ __all__ = [
     "check_psd",
     "PSD_TOLERANCE",
     "read_only_or_none",
+    "DESCRIPTIVE_KEYS",
+    "check_fields",
 ]
 
 #: Relative tolerance for positive semi-definiteness: ``lambda_min >= -PSD_TOLERANCE * max(1, |lambda|_max)``.
@@ -49,6 +51,30 @@ class InvalidInputError(ValueError):
         if got is not None:
             text += f", got {got}"
         super().__init__(text)
+
+
+#: Keys of a JSON input that describe it without changing it (provenance, notes): every reader accepts and ignores
+#: them. Any other unknown key is refused, so that a misspelt field that would change the input (``"activaton"``,
+#: ``"weigths"``) cannot pass silently.
+DESCRIPTIVE_KEYS = frozenset({"name", "description", "source", "sources", "license", "dataset", "notes", "note",
+                              "comment", "comments", "reference", "references", "citation", "url", "author",
+                              "authors", "created", "title", "id", "tags", "metadata"})
+
+
+def check_fields(data: dict, known: Any, kind: str, prefix: str = "") -> None:
+    """Refuse a key of ``data`` that is neither in ``known`` nor in :data:`DESCRIPTIVE_KEYS` (the error names the
+    first one, after ``prefix``, e.g. ``"layers[0]."``).
+
+    Examples
+    --------
+    >>> check_fields({"n": 3, "source": "rudy", "name": "g05"}, {"n"}, "maxcut")
+    >>> check_fields({"n": 3, "colour": 1}, {"n"}, "maxcut")
+    Traceback (most recent call last):
+    ...
+    reductions.validation.InvalidInputError: colour: expected no such field in a maxcut
+    """
+    unknown = sorted(set(data) - set(known) - DESCRIPTIVE_KEYS)
+    require(not unknown, prefix + unknown[0] if unknown else "", f"no such field in a {kind}")
 
 
 def require(condition: bool, field: str, expected: str, got: str | None = None) -> None:

@@ -80,6 +80,17 @@ def test_maxcut_networkx_and_dict_round_trips(graph):
     assert np.array_equal(again.weights, graph.weights) and again.weights.dtype == np.int64
 
 
+def test_descriptive_keys_are_ignored_and_other_keys_refused():
+    described = {"name": "K3", "source": "textbook", "license": "public domain", "notes": ["triangle"]}
+    graph = MaxCut.from_edges(3, [(0, 1), (1, 2), (0, 2)])
+    assert np.array_equal(MaxCut.from_dict({**graph.to_dict(), **described}).weights, graph.weights)
+    qubo = QUBO([[1, 2], [2, -3]])
+    assert np.array_equal(QUBO.from_dict({**qubo.to_dict(), **described}).Q, qubo.Q)
+    with pytest.raises(InvalidInputError) as error:
+        QUBO.from_dict({**qubo.to_dict(), "q": [[0]]})  # a misspelt field is not descriptive
+    assert error.value.field == "q"
+
+
 def test_maxcut_from_networkx_labels_defaults_and_floats():
     graph = nx.Graph()
     graph.add_edge("a", "b", weight=2.5)

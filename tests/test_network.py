@@ -35,6 +35,15 @@ def test_dict_round_trip(net):
         assert (a is None and b is None) or np.array_equal(a, b)
 
 
+def test_dict_descriptive_keys_are_ignored_and_other_keys_refused():
+    net = TwoLayerReLU([[1, 2]], [[3]], b1=[1])
+    back = TwoLayerReLU.from_dict({**net.to_dict(), "name": "tiny", "source": "hand-made", "dataset": "none"})
+    assert np.array_equal(back.W1, net.W1) and np.array_equal(back.b1, net.b1)
+    with pytest.raises(InvalidInputError) as error:
+        TwoLayerReLU.from_dict({**net.to_dict(), "w2": [[1]]})
+    assert error.value.field == "w2"
+
+
 def test_frozen_and_read_only():
     net = TwoLayerReLU([[1.0, 2.0]], [[3.0]])
     with pytest.raises(AttributeError):

@@ -12,21 +12,16 @@ from typing import Any
 
 import numpy as np
 
-from reductions.validation import InvalidInputError, as_array, require
+from reductions.validation import InvalidInputError, as_array, check_fields, require
 
 __all__ = ["ReLUNetwork", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 
 #: Descriptive keys a ``relu_network`` JSON object may carry besides its layers.
-#: Top-level keys that describe a network file without changing the network (read and ignored). Any other key is
-#: refused: a misspelt field that does change it (``"activaton": "tanh"``) must not pass silently.
-_DESCRIPTIVE = {"name", "activation", "weight_convention", "origin", "published", "description", "sizes",
-                "source", "sources", "license", "dataset", "notes", "note", "comment", "comments", "reference",
-                "references", "citation", "url", "author", "authors", "created", "title", "id", "tags",
-                "training", "metadata"}
-#: The same for the objects of ``layers``.
-_LAYER_DESCRIPTIVE = {"name", "description", "comment"}
+#: Top-level keys of a network file read and ignored besides :data:`reductions.validation.DESCRIPTIVE_KEYS`
+#: (``activation`` is checked to be ``"relu"``).
+_NETWORK_KEYS = {"type", "version", "layers", "activation", "weight_convention", "origin", "published", "sizes"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -270,7 +265,8 @@ class ReLUNetwork:
     @classmethod
     def from_dict(cls, data: Any) -> "ReLUNetwork":
         """Read the JSON object of :meth:`to_dict`; descriptive keys (``"name"``, ``"source"``, ``"license"``,
-        ``"dataset"``, ``"notes"``, ...; per layer ``"name"``) are allowed and ignored, any other key is refused.
+        ``"dataset"``, ``"notes"``, ...: :data:`reductions.validation.DESCRIPTIVE_KEYS`, also in a layer) are allowed
+        and ignored, any other key is refused.
 
         Examples
         --------
@@ -283,15 +279,13 @@ class ReLUNetwork:
         require(data.get("version", SCHEMA_VERSION) == SCHEMA_VERSION, "version", str(SCHEMA_VERSION),
                 repr(data.get("version")))
         require(data.get("activation", "relu") == "relu", "activation", '"relu"', repr(data.get("activation")))
-        unknown = set(data) - {"type", "version", "layers"} - _DESCRIPTIVE
-        require(not unknown, sorted(unknown)[0] if unknown else "", "no such field in a relu_network")
+        check_fields(data, _NETWORK_KEYS, "relu_network")
         require("layers" in data, "layers", "a list of layers (field is missing)")
         layers = data["layers"]
         require(isinstance(layers, list), "layers", "a list of {weight, bias} objects", type(layers).__name__)
         for i, layer in enumerate(layers):
             require(isinstance(layer, dict), f"layers[{i}]", "a {weight, bias} object", type(layer).__name__)
-            extra = set(layer) - {"weight", "bias"} - _LAYER_DESCRIPTIVE
-            require(not extra, f"layers[{i}].{sorted(extra)[0] if extra else ''}", "no such field in a layer")
+            check_fields(layer, {"weight", "bias"}, "layer", prefix=f"layers[{i}].")
         return cls(layers)
 
     def __repr__(self) -> str:
