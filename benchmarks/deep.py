@@ -192,12 +192,15 @@ def _load() -> float | None:
 def _solve(group: str, name: str, net, norm: str, box, limit: float | None, seed: int, note: str = "") -> Run:
     from lipexact.deep.solve import lipschitz_deep
 
+    from lipexact.domain import as_box
+
     load = _load()
-    domain = None if box is None else ([box[0]] * net.n_inputs, [box[1]] * net.n_inputs)
+    domain = None if box is None else as_box(box, net.n_inputs)  # a number stands for every coordinate
     result, seconds, peak = measure(lambda: lipschitz_deep(net, "auto", norm, domain, limit, seed=seed))
     stats = result.stats
     nodes = stats.get("nodes", stats.get("second", {}).get("nodes"))
-    scope = "global" if box is None else f"[{box[0]:g}, {box[1]:g}]^{net.n_inputs}"
+    cube = box is not None and all(np.ndim(bound) == 0 for bound in box)
+    scope = "global" if box is None else f"[{box[0]:g}, {box[1]:g}]^{net.n_inputs}" if cube else "box (per coordinate)"
     picked = stats.get("auto")
     return Run(group, name, scope, norm, f"auto ({picked})", limit, result.status.value, result.lower, result.upper,
                seconds, nodes, peak, load, note)
@@ -222,6 +225,7 @@ def _compare(name: str, net, norm: str, box, limit: float, seed: int) -> list[Ru
 
 def _published(seed: int) -> tuple[list[Run], list[Check], str | None]:
     from lipexact.deep.network import ReLUNetwork
+    from lipexact.norms import parse_norm
 
     index_path = SHARED / "published.json"
     if not index_path.is_file():
@@ -230,8 +234,8 @@ def _published(seed: int) -> tuple[list[Run], list[Check], str | None]:
     for name, record in sorted(json.loads(index_path.read_text()).items()):
         net = ReLUNetwork.from_dict(json.loads((SHARED / f"{name}.json").read_text()))
         for entry in record["published"]:
-            box = None if entry["box"] is None else (float(entry["box"][0]), float(entry["box"][1]))
-            run = _solve("published", name, net, str(entry["norm"]), box, 300.0, seed,
+            box = None if entry["box"] is None else tuple(entry["box"])  # numbers, or one list per bound
+            run = _solve("published", name, net, parse_norm(entry["norm"]), box, 300.0, seed,
                          note=f"published {entry['value']!r}")
             runs.append(run)
             value = entry["value"]

@@ -18,6 +18,7 @@ ulps) are accepted; a side of a few ulps (``[0, 5e-324]``, ``[1, 1 + 1e-15]``) i
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -121,7 +122,14 @@ class Box:
 
 
 def as_box(domain: Any, dimension: int) -> Box | None:
-    """Accept ``None``, a :class:`Box`, a ``(lower, upper)`` pair or a dict, checking the dimension."""
+    """Accept ``None``, a :class:`Box`, a ``(lower, upper)`` pair or a dict, checking the dimension. In a pair, a
+    number stands for that bound in every coordinate: ``(0, 1)`` is the cube ``[0, 1]^dimension``.
+
+    Examples
+    --------
+    >>> as_box((0, 0.5), 3).upper.tolist()
+    [0.5, 0.5, 0.5]
+    """
     if domain is None:
         return None
     if isinstance(domain, dict):
@@ -131,7 +139,9 @@ def as_box(domain: Any, dimension: int) -> Box | None:
     else:
         require(isinstance(domain, (tuple, list)) and len(domain) == 2, "domain",
                 "None, a Box or a (lower, upper) pair", type(domain).__name__)
-        box = Box(domain[0], domain[1])
+        lower, upper = (np.full(dimension, bound) if np.ndim(bound) == 0 and isinstance(bound, Real)
+                        and not isinstance(bound, bool) else bound for bound in domain)
+        box = Box(lower, upper)
     require(box.dimension == dimension, "domain", f"a box of dimension {dimension} (the network's inputs)",
             f"dimension {box.dimension}")
     return box

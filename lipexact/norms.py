@@ -27,8 +27,8 @@ __all__ = ["NORMS", "parse_norm", "jacobian_norm", "jacobian_norms"]
 
 NORMS = ("2", "1", "inf")
 
-_ALIASES = {"2": "2", "l2": "2", "1": "1", "l1": "1", "inf": "inf", "linf": "inf", "l_inf": "inf",
-            "2->2": "2", "1->1": "1", "inf->inf": "inf"}
+_ALIASES = {"2": "2", "l2": "2", "l_2": "2", "1": "1", "l1": "1", "l_1": "1", "inf": "inf", "linf": "inf",
+            "l_inf": "inf", "infinity": "inf", "l_infinity": "inf", "2->2": "2", "1->1": "1", "inf->inf": "inf"}
 
 
 def parse_norm(norm: Any) -> str:

@@ -1,6 +1,6 @@
 """benchmarks/deep.py: the section's tables, ratios and checks from given runs (no timing is tested)."""
 
-from benchmarks.deep import DeepResult, Run, build_section, measure, random_network, trained_network
+from benchmarks.deep import DeepResult, Run, _solve, build_section, measure, random_network, trained_network
 from benchmarks.report import Check
 
 
@@ -93,3 +93,11 @@ def test_trained_network_is_seeded_and_trained():
     assert all((x == y).all() for x, y in zip(a.weights, b.weights))
     untrained = trained_network([3, 4, 1], 1, epochs=0)
     assert any((x != y).any() for x, y in zip(a.weights, untrained.weights))
+
+
+def test_a_published_box_may_give_numbers_or_one_list_per_bound():
+    net = random_network([2, 3, 1], 0)
+    cube = _solve("published", "tiny", net, "2", (0.0, 1.0), 10.0, 0)
+    per_coordinate = _solve("published", "tiny", net, "2", ([0.0, 0.0], [1.0, 1.0]), 10.0, 0)
+    assert cube.scope == "[0, 1]^2" and per_coordinate.scope == "box (per coordinate)"
+    assert cube.status == per_coordinate.status == "optimal" and cube.lower == per_coordinate.lower

@@ -3,12 +3,11 @@
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from lipexact.deep import lipschitz_deep
 from lipexact.deep.network import ReLUNetwork
-from lipexact.domain import Box
+from lipexact.domain import as_box
 from lipexact.result import Status
 
 NETWORKS = Path(__file__).resolve().parents[2] / "shared" / "networks"
@@ -38,10 +37,7 @@ def test_published_constant_is_reproduced_with_a_proof(name, entry, method):
     if method == "enumerate" and sum(net.hidden_sizes) > ORACLE_HIDDEN:
         pytest.skip(f"{sum(net.hidden_sizes)} hidden units: the plain enumeration is the oracle for at most "
                     f"{ORACLE_HIDDEN} (auto checks this constant)")
-    box = None
-    if entry["box"] is not None:
-        low, high = entry["box"]
-        box = Box(np.full(net.n_inputs, float(low)), np.full(net.n_inputs, float(high)))
+    box = as_box(tuple(entry["box"]), net.n_inputs) if entry["box"] is not None else None  # [low, high]: numbers
     result = lipschitz_deep(net, method=method, norm=entry["norm"], domain=box, time_limit=300)
     assert result.status is Status.OPTIMAL, result.message
     assert result.value == pytest.approx(entry["value"], rel=1e-9)

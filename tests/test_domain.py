@@ -12,6 +12,16 @@ def test_round_trip_and_pairs():
     assert as_box(None, 3) is None
 
 
+def test_a_number_in_a_pair_stands_for_every_coordinate():
+    box = as_box((0, 0.1), 4)
+    assert box.lower.tolist() == [0.0] * 4 and box.upper.tolist() == [0.1] * 4
+    assert as_box((np.float64(-1), [1, 2]), 2).lower.tolist() == [-1.0, -1.0]
+    for bad, field in [((True, 1), "domain.lower"), (("0", 1), "domain.lower"), ((1, 0), "domain")]:
+        with pytest.raises(InvalidInputError) as error:
+            as_box(bad, 2)
+        assert error.value.field == field
+
+
 @pytest.mark.parametrize("lower, upper, dimension", [([0], [0], 1), ([1, 0], [0, 1], 2), ([0, 0], [1, 1], 3)])
 def test_empty_interiors_and_wrong_dimensions_are_errors(lower, upper, dimension):
     with pytest.raises(InvalidInputError) as error:

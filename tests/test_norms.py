@@ -26,7 +26,13 @@ def test_stacks_and_scalar_outputs():
     np.testing.assert_allclose(jacobian_norms(stack, "inf"), [7.0, 2.0])
 
 
-@pytest.mark.parametrize("bad", [3, "fro", True, None, 0.5])
+@pytest.mark.parametrize("name, canonical", [("L2", "2"), ("l_1", "1"), (" Infinity ", "inf"), ("l_infinity", "inf"),
+                                             (float("inf"), "inf"), (1.0, "1"), ("inf->inf", "inf")])
+def test_norm_spellings(name, canonical):
+    assert parse_norm(name) == canonical
+
+
+@pytest.mark.parametrize("bad", [3, "fro", True, None, 0.5, float("-inf"), "l3"])
 def test_unknown_norms_are_rejected(bad):
     with pytest.raises(InvalidInputError) as error:
         parse_norm(bad)
