@@ -94,6 +94,16 @@ def test_dict_round_trip_and_descriptive_keys():
                  "metadata": {"epochs": 300}, "layers": [{**layer, "name": f"fc{i}"} for i, layer in
                                                           enumerate(data["layers"])]}
     assert all(np.array_equal(a, b) for a, b in zip(net.weights, ReLUNetwork.from_dict(described).weights))
+    last = len(data["layers"]) - 1
+    marked = {**data, "layers": [{**layer, "activation": "ReLU" if i < last else None}
+                                 for i, layer in enumerate(data["layers"])]}
+    assert ReLUNetwork.from_dict(marked).sizes == net.sizes
+    for i, activation in [(0, "tanh"), (last, "relu")]:
+        wrong = {**data, "layers": [{**layer, "activation": activation} if j == i else layer
+                                    for j, layer in enumerate(data["layers"])]}
+        with pytest.raises(InvalidInputError) as error:
+            ReLUNetwork.from_dict(wrong)
+        assert error.value.field == f"layers[{i}].activation"
     for bad, field in [({**data, "type": "two_layer_relu"}, "type"), ({**data, "surprise": 1}, "surprise"),
                        ({**data, "activation": "tanh"}, "activation"), ({"type": "relu_network"}, "layers"),
                        ({**data, "activaton": "tanh"}, "activaton"),

@@ -285,7 +285,15 @@ class ReLUNetwork:
         require(isinstance(layers, list), "layers", "a list of {weight, bias} objects", type(layers).__name__)
         for i, layer in enumerate(layers):
             require(isinstance(layer, dict), f"layers[{i}]", "a {weight, bias} object", type(layer).__name__)
-            check_fields(layer, {"weight", "bias"}, "layer", prefix=f"layers[{i}].")
+            check_fields(layer, {"weight", "bias", "activation"}, "layer", prefix=f"layers[{i}].")
+            if "activation" in layer:  # optional: the ReLU after every layer but the last
+                given = layer["activation"]
+                name = given.strip().lower() if isinstance(given, str) else given
+                if i + 1 < len(layers):
+                    require(name == "relu", f"layers[{i}].activation", '"relu"', repr(given))
+                else:
+                    require(name in (None, "none", "linear", "identity"), f"layers[{i}].activation",
+                            'none (f has no activation after its last layer)', repr(given))
         return cls(layers)
 
     def __repr__(self) -> str:
