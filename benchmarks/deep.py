@@ -191,7 +191,6 @@ def _load() -> float | None:
 
 def _solve(group: str, name: str, net, norm: str, box, limit: float | None, seed: int, note: str = "") -> Run:
     from lipexact.deep.solve import lipschitz_deep
-
     from lipexact.domain import as_box
 
     load = _load()

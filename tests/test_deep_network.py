@@ -87,7 +87,7 @@ def test_torch_round_trip_and_refusals():
 def test_dict_round_trip_and_descriptive_keys():
     net = small_net()
     data = json.loads(json.dumps(net.to_dict()))
-    again = ReLUNetwork.from_dict({**data, "name": "x", "activation": "relu", "weight_convention": "out x in"})
+    again = ReLUNetwork.from_dict({**data, "name": "x", "activation": "ReLU", "weight_convention": "out x in"})
     assert all(np.array_equal(a, b) for a, b in zip(net.weights, again.weights))
     assert again.is_integer
     described = {**data, "source": "repo@commit:path", "license": "MIT", "dataset": "wine quality", "notes": ["n"],

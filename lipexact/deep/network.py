@@ -18,7 +18,6 @@ __all__ = ["ReLUNetwork", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 
-#: Descriptive keys a ``relu_network`` JSON object may carry besides its layers.
 #: Top-level keys of a network file read and ignored besides :data:`reductions.validation.DESCRIPTIVE_KEYS`
 #: (``activation`` is checked to be ``"relu"``).
 _NETWORK_KEYS = {"type", "version", "layers", "activation", "weight_convention", "origin", "published", "sizes"}
@@ -278,7 +277,9 @@ class ReLUNetwork:
         require(data.get("type") == "relu_network", "type", '"relu_network"', repr(data.get("type")))
         require(data.get("version", SCHEMA_VERSION) == SCHEMA_VERSION, "version", str(SCHEMA_VERSION),
                 repr(data.get("version")))
-        require(data.get("activation", "relu") == "relu", "activation", '"relu"', repr(data.get("activation")))
+        activation = data.get("activation", "relu")
+        require((activation.strip().lower() if isinstance(activation, str) else activation) == "relu", "activation",
+                '"relu"', repr(activation))
         check_fields(data, _NETWORK_KEYS, "relu_network")
         require("layers" in data, "layers", "a list of layers (field is missing)")
         layers = data["layers"]
