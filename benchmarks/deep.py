@@ -198,7 +198,7 @@ def _solve(group: str, name: str, net, norm: str, box, limit: float | None, seed
     result, seconds, peak = measure(lambda: lipschitz_deep(net, "auto", norm, domain, limit, seed=seed))
     stats = result.stats
     nodes = stats.get("nodes", stats.get("second", {}).get("nodes"))
-    cube = box is not None and all(np.ndim(bound) == 0 for bound in box)
+    cube = isinstance(box, (tuple, list)) and all(np.ndim(bound) == 0 for bound in box)
     scope = "global" if box is None else f"[{box[0]:g}, {box[1]:g}]^{net.n_inputs}" if cube else "box (per coordinate)"
     picked = stats.get("auto")
     return Run(group, name, scope, norm, f"auto ({picked})", limit, result.status.value, result.lower, result.upper,
@@ -233,7 +233,8 @@ def _published(seed: int) -> tuple[list[Run], list[Check], str | None]:
     for name, record in sorted(json.loads(index_path.read_text()).items()):
         net = ReLUNetwork.from_dict(json.loads((SHARED / f"{name}.json").read_text()))
         for entry in record["published"]:
-            box = None if entry["box"] is None else tuple(entry["box"])  # numbers, or one list per bound
+            box = entry["box"]  # None, [low, high] (numbers or one list per bound) or {"lower": .., "upper": ..}
+            box = tuple(box) if isinstance(box, list) else box
             run = _solve("published", name, net, parse_norm(entry["norm"]), box, 300.0, seed,
                          note=f"published {entry['value']!r}")
             runs.append(run)

@@ -95,9 +95,11 @@ def test_trained_network_is_seeded_and_trained():
     assert any((x != y).any() for x, y in zip(a.weights, untrained.weights))
 
 
-def test_a_published_box_may_give_numbers_or_one_list_per_bound():
+def test_a_published_box_may_give_numbers_one_list_per_bound_or_a_dict():
     net = random_network([2, 3, 1], 0)
     cube = _solve("published", "tiny", net, "2", (0.0, 1.0), 10.0, 0)
     per_coordinate = _solve("published", "tiny", net, "2", ([0.0, 0.0], [1.0, 1.0]), 10.0, 0)
-    assert cube.scope == "[0, 1]^2" and per_coordinate.scope == "box (per coordinate)"
-    assert cube.status == per_coordinate.status == "optimal" and cube.lower == per_coordinate.lower
+    as_dict = _solve("published", "tiny", net, "2", {"lower": [0.0, 0.0], "upper": [1.0, 1.0]}, 10.0, 0)
+    assert cube.scope == "[0, 1]^2" and per_coordinate.scope == as_dict.scope == "box (per coordinate)"
+    assert cube.status == per_coordinate.status == as_dict.status == "optimal"
+    assert cube.lower == per_coordinate.lower == as_dict.lower
