@@ -24,19 +24,21 @@ def cases():
             for name, record in sorted(index.items()) for entry in record["published"]]
 
 
-#: The plain enumeration (the oracle) runs on the networks with at most this many hidden units (the shared ones have
-#: 10, 12 and 25; it proved the 4-6-6-3 net globally in 7 s); larger ones, such as those held out for later
-#: checks, are left to ``auto``, the path users take.
-ORACLE_HIDDEN = 32
+#: The plain enumeration (the oracle) runs on the networks with at most this many hidden units on a box and globally
+#: (the shared ones have 10 and 25 on boxes, 12 globally: it proved the 4-6-6-3 net globally in 7 s, and did not finish
+#: an 11-12-12-1 one, 24 units, globally in 25 minutes); larger ones, such as those held out for later checks, are
+#: left to ``auto``, the path users take.
+ORACLE_HIDDEN = {"box": 32, "global": 12}
 
 
 @pytest.mark.parametrize("method", ["enumerate", "auto"])
 @pytest.mark.parametrize("name, entry", cases())
 def test_published_constant_is_reproduced_with_a_proof(name, entry, method):
     net = ReLUNetwork.from_dict(json.loads((NETWORKS / f"{name}.json").read_text()))
-    if method == "enumerate" and sum(net.hidden_sizes) > ORACLE_HIDDEN:
+    scope = "global" if entry["box"] is None else "box"
+    if method == "enumerate" and sum(net.hidden_sizes) > ORACLE_HIDDEN[scope]:
         pytest.skip(f"{sum(net.hidden_sizes)} hidden units: the plain enumeration is the oracle for at most "
-                    f"{ORACLE_HIDDEN} (auto checks this constant)")
+                    f"{ORACLE_HIDDEN[scope]} ({scope}; auto checks this constant)")
     box = entry["box"]  # None, [low, high] (numbers or one list per bound) or {"lower": .., "upper": ..}
     box = None if box is None else as_box(tuple(box) if isinstance(box, list) else box, net.n_inputs)
     result = lipschitz_deep(net, method=method, norm=entry["norm"], domain=box, time_limit=300)
