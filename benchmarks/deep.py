@@ -234,7 +234,6 @@ def _published(seed: int) -> tuple[list[Run], list[Check], str | None]:
         net = ReLUNetwork.from_dict(json.loads((SHARED / f"{name}.json").read_text()))
         for entry in record["published"]:
             box = entry["box"]  # None, [low, high] (numbers or one list per bound) or {"lower": .., "upper": ..}
-            box = tuple(box) if isinstance(box, list) else box
             run = _solve("published", name, net, parse_norm(entry["norm"]), box, 300.0, seed,
                          note=f"published {entry['value']!r}")
             runs.append(run)

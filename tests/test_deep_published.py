@@ -39,8 +39,8 @@ def test_published_constant_is_reproduced_with_a_proof(name, entry, method):
     if method == "enumerate" and sum(net.hidden_sizes) > ORACLE_HIDDEN[scope]:
         pytest.skip(f"{sum(net.hidden_sizes)} hidden units: the plain enumeration is the oracle for at most "
                     f"{ORACLE_HIDDEN[scope]} ({scope}; auto checks this constant)")
-    box = entry["box"]  # None, [low, high] (numbers or one list per bound) or {"lower": .., "upper": ..}
-    box = None if box is None else as_box(tuple(box) if isinstance(box, list) else box, net.n_inputs)
+    # None, [low, high] (numbers or one list per bound) or {"lower": .., "upper": ..}
+    box = None if entry["box"] is None else as_box(entry["box"], net.n_inputs)
     result = lipschitz_deep(net, method=method, norm=entry["norm"], domain=box, time_limit=300)
     assert result.status is Status.OPTIMAL, result.message
     assert result.value == pytest.approx(entry["value"], rel=1e-9)

@@ -23,6 +23,12 @@ SCHEMA_VERSION = 1
 _NETWORK_KEYS = {"type", "version", "layers", "activation", "weight_convention", "origin", "published", "sizes"}
 
 
+def _activation_name(value: Any) -> Any:
+    """An activation as a JSON file may spell it (``"ReLU"``, ``" relu"``): lower case, stripped; non-strings as
+    given."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
 @dataclass(frozen=True, eq=False)
 class ReLUNetwork:
     """A frozen, validated ReLU network with ``k >= 2`` affine layers.
@@ -278,8 +284,7 @@ class ReLUNetwork:
         require(data.get("version", SCHEMA_VERSION) == SCHEMA_VERSION, "version", str(SCHEMA_VERSION),
                 repr(data.get("version")))
         activation = data.get("activation", "relu")
-        require((activation.strip().lower() if isinstance(activation, str) else activation) == "relu", "activation",
-                '"relu"', repr(activation))
+        require(_activation_name(activation) == "relu", "activation", '"relu"', repr(activation))
         check_fields(data, _NETWORK_KEYS, "relu_network")
         require("layers" in data, "layers", "a list of layers (field is missing)")
         layers = data["layers"]
@@ -289,7 +294,7 @@ class ReLUNetwork:
             check_fields(layer, {"weight", "bias", "activation"}, "layer", prefix=f"layers[{i}].")
             if "activation" in layer:  # optional: the ReLU after every layer but the last
                 given = layer["activation"]
-                name = given.strip().lower() if isinstance(given, str) else given
+                name = _activation_name(given)
                 if i + 1 < len(layers):
                     require(name == "relu", f"layers[{i}].activation", '"relu"', repr(given))
                 else:
