@@ -47,6 +47,7 @@ from lipexact.bounds.device import as_dtype, pick_device
 from lipexact.bounds.sdp.barrier import barrier_lipsdp
 from lipexact.bounds.sdp.certify import certified_rho
 from lipexact.bounds.sdp.eclipse import fast_start
+from lipexact.bounds.sdp.inert import constant, drop_units, expand_multipliers, inert_masks, restrict_multipliers
 from lipexact.bounds.sdp.lmi import checked_mlp_weights, hidden_widths
 from lipexact.norms import parse_norm
 from lipexact.result import LipschitzResult, Status
@@ -271,7 +272,10 @@ def certified_solution(weights: Sequence[np.ndarray], solver: str = "barrier", t
     certifies). The weights are normalized by powers of two, the SDP solved by ``solver`` (``"barrier"``: at
     relative gap ``tol``; when it stalls, :func:`solve_lipsdp`'s ``"auto"`` choice is tried too), the solver's and
     the ECLipsE-Fast multipliers certified by :func:`lipexact.bounds.sdp.certify.certified_rho`, the smaller proven
-    value scaled back exactly. With ``start`` (multipliers for these weights, e.g. an enclosing problem's) they
+    value scaled back exactly. Hidden units with an exactly zero row in or column out are removed first
+    (:mod:`lipexact.bounds.sdp.inert`; their returned multipliers are placeholders, hints for warm starts; a chain
+    with a layer of such units only has zero Jacobians: 0). With
+    ``start`` (multipliers for these weights, e.g. an enclosing problem's) they
     are certified first, and when their value is at most ``target`` nothing is solved; the barrier method stops
     once it knows the optimum's side of ``target`` (gap at most 1%, :func:`barrier_lipsdp`). For callers that need a
     number many times (the node bounds of :mod:`lipexact.deep.sdp_bounds`); :func:`lipsdp` is the user-facing
@@ -292,6 +296,13 @@ def certified_solution(weights: Sequence[np.ndarray], solver: str = "barrier", t
     weights = [np.asarray(w, dtype=np.float64) for w in weights]
     if not all(np.isfinite(w).all() for w in weights):
         return math.inf, None
+    keep = inert_masks(weights)
+    if keep is not None:  # units no Jacobian sees: solved without them (lipexact.bounds.sdp.inert)
+        if constant(keep):
+            return 0.0, [np.ones(mask.size) for mask in keep]
+        value, multipliers = certified_solution(drop_units(weights, keep), solver, tol,
+                                                restrict_multipliers(start, keep), target)
+        return value, expand_multipliers(multipliers, keep)
     best, proven = math.inf, None
     if start is not None and all(np.isfinite(np.asarray(t, dtype=np.float64)).all() for t in start):
         try:

@@ -38,7 +38,9 @@ import numpy as np
 
 from lipexact.bounds.sdp.barrier import _SkipStructure, barrier_lipsdp, feasible_multipliers
 from lipexact.bounds.sdp.certify import DEFAULT_SCALES, _formation_error, raise_until_proven, schur_candidate
-from lipexact.bounds.sdp.lipsdp import layer_exponents, normalize_weights, rescale_multipliers, scaled_goal
+from lipexact.bounds.sdp.inert import constant, drop_units, expand_multipliers, inert_masks, restrict_multipliers
+from lipexact.bounds.sdp.lipsdp import (certified_solution, layer_exponents, normalize_weights, rescale_multipliers,
+                                        scaled_goal)
 from lipexact.bounds.sdp.psd import SMALLEST_SUBNORMAL, UNIT_ROUNDOFF
 
 __all__ = ["certified_skip_rho", "certified_skip_bound"]
@@ -94,12 +96,25 @@ def certified_skip_bound(chain: Sequence[np.ndarray], skip: np.ndarray, tol: flo
     (see the module docstring), and the multipliers (for the weights as given) that proved it; ``(inf, None)``
     when nothing certifies. Solved by the barrier method of :mod:`lipexact.bounds.sdp.barrier` on weights
     normalized by powers of two (the skip scaled with the first two layers: the same network up to the exact
-    factor), from ``start`` when it fits; ``target``: the solver may stop once it knows the optimum's side.
+    factor), from ``start`` when it fits; ``target``: the solver may stop once it knows the optimum's side. Hidden
+    units no Jacobian sees are removed first, as in :func:`lipexact.bounds.sdp.lipsdp.certified_solution` (all of
+    the first hidden layer's: the chain ``S, W_3, ...`` that remains, solved there).
     """
     W = [np.asarray(w, dtype=np.float64) for w in chain]
     skip = np.asarray(skip, dtype=np.float64)
     if len(W) < 3 or not all(np.isfinite(w).all() for w in W) or not np.all(np.isfinite(skip)):
         return math.inf, None
+    keep = inert_masks(W, skip)
+    if keep is not None and constant(keep, skip=True):
+        return 0.0, [np.ones(mask.size) for mask in keep]
+    if keep is not None:  # units no Jacobian sees: solved without them (lipexact.bounds.sdp.inert)
+        if not keep[0].any():  # only the skip carries the input: the plain chain S, W_3, ...
+            value, multipliers = certified_solution(drop_units([skip] + W[2:], keep[1:]), tol=tol, target=target)
+            rest = expand_multipliers(multipliers, keep[1:])
+            return value, None if rest is None else [np.ones(keep[0].size)] + rest
+        value, multipliers = certified_skip_bound(drop_units(W, keep), skip[keep[1]], tol,
+                                                  restrict_multipliers(start, keep), target)
+        return value, expand_multipliers(multipliers, keep)
     exponents = layer_exponents(W)
     scaled, exponent = normalize_weights(W, exponents)
     scaled_skip = np.ldexp(skip, -(exponents[0] + exponents[1]))
