@@ -300,3 +300,29 @@ def test_the_barrier_lapack_helpers_factor_invert_and_refuse():
     assert _chol(nan) is None
     with pytest.raises(np.linalg.LinAlgError):
         _solve_positive(indefinite, g)
+
+
+def test_units_no_jacobian_sees_are_removed_and_the_certificate_says_which():
+    rng = np.random.default_rng(0)
+    W1, W2, W3 = rng.standard_normal((40, 8)), rng.standard_normal((40, 40)), rng.standard_normal((1, 40))
+    W1[3], W2[5] = 0.0, 0.0   # a pruned network: two units with zero rows in (side 88: the barrier method)
+    net = ReLUNetwork([(W1, rng.standard_normal(40)), (W2, rng.standard_normal(40)), (W3, None)])
+    result = lipsdp(net)
+    kept = [np.delete(W1, 3, 0), np.delete(np.delete(W2, 5, 0), 3, 1), np.delete(W3, 5, 1)]
+    reference = lipsdp(ReLUNetwork([(w, None) for w in kept]))
+    assert result.status is Status.UPPER_BOUND and result.certificate["removed_units"] == [[3], [5]]
+    # with the zero rows kept the barrier's multipliers diverged and ECLipsE-Fast's 443.3 was reported
+    assert math.isclose(result.value, reference.value, rel_tol=1e-6)
+    scaled, exponent = normalize_weights(kept)   # the multipliers belong to the network without the removed units
+    again = certified_rho(scaled, result.certificate["multipliers"], scales=[1.0])
+    assert again.proven and math.isclose(math.ldexp(math.sqrt(again.value), exponent), result.value, rel_tol=1e-12)
+    assert reference.certificate["removed_units"] is None
+
+
+def test_a_network_whose_hidden_layer_sees_nothing_has_bound_zero():
+    net = ReLUNetwork([(np.ones((3, 2)), [1.0, 0.0, -1.0]), (np.zeros((2, 3)), [1.0, 2.0]), (np.ones((1, 2)), None)])
+    result = lipsdp(net)
+    assert result.status is Status.UPPER_BOUND and result.value == 0.0
+    assert result.certificate["removed_units"] == [[0, 1, 2], [0, 1]]
+    points = np.random.default_rng(1).normal(scale=3.0, size=(50, 2))
+    assert np.ptp(net.to_torch(dtype=torch.float64)(torch.tensor(points)).detach().numpy()) == 0.0   # constant

@@ -377,7 +377,9 @@ def lipsdp(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
     LipschitzResult
         ``Status.UPPER_BOUND`` with the certified value; ``stats`` hold the solver's own value
         (``solver_value``), the certificate facts and the solver used. ``Status.ERROR`` (value None) when
-        no solver returned multipliers or none certified.
+        no solver returned multipliers or none certified. Hidden units with an exactly zero row in or column out
+        are removed before solving (:mod:`lipexact.bounds.sdp.inert`): ``certificate["removed_units"]`` lists them
+        per hidden layer (None when there are none), and the multipliers are those of the network without them.
 
     Examples
     --------
@@ -389,10 +391,23 @@ def lipsdp(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
     start = time.perf_counter()
     solver = _check_request(norm, solver, max_dim, seed, dtype, device, options)
     weights = _check_model(model, input_shape, max_dim)
-    scaled, exponent = normalize_weights(weights)
     sizes = [weights[0].shape[1]] + hidden_widths(weights) + [weights[-1].shape[0]]
+    keep = inert_masks(weights)
+    removed = None if keep is None else [np.flatnonzero(~mask).tolist() for mask in keep]
+    if keep is not None and constant(keep):
+        return LipschitzResult(
+            Status.UPPER_BOUND, 0.0, "lipsdp", upper=0.0,
+            message="every path from the input crosses a hidden layer whose units have a zero row in or a zero "
+                    "column out: every Jacobian is zero (no SDP solved)",
+            certificate={"removed_units": removed}, timings={"total": time.perf_counter() - start},
+            stats={"sizes": sizes, "lmi_side": 0, "removed_units": removed, "solver": None,
+                   "certificate": {"rho": 0.0, "proven": True, "reason": "every Jacobian is zero"}})
+    if keep is not None:  # units no Jacobian sees (lipexact.bounds.sdp.inert): the certificate is for the rest
+        weights = drop_units(weights, keep)
+    scaled, exponent = normalize_weights(weights)
     timings = {"prepare": time.perf_counter() - start}
-    base_stats = {"sizes": sizes, "lmi_side": sum(sizes[:-1]), "scale_exponent": exponent}
+    base_stats = {"sizes": sizes, "lmi_side": weights[0].shape[1] + sum(hidden_widths(weights)),
+                  "scale_exponent": exponent, "removed_units": removed}
     try:
         t0 = time.perf_counter()
         solved = solve_lipsdp(scaled, solver, verbose)
@@ -426,5 +441,6 @@ def lipsdp(model: Any, *, input_shape: Any = None, device: Any = None, dtype: An
                  f"Cholesky test: sqrt(rho) with rho "
                  f"{cert.value / max(solved['rho'], 1e-300) - 1:+.2e} relative to the solver's"),
         certificate={"rho_normalized": cert.value, "scale_exponent": exponent,
-                     "multiplier_scale": cert.scale, "multipliers": [t.tolist() for t in cert.multipliers]},
+                     "multiplier_scale": cert.scale, "multipliers": [t.tolist() for t in cert.multipliers],
+                     "removed_units": removed},
         timings=timings, stats=stats)
