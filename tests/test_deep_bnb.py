@@ -243,3 +243,41 @@ def test_progress_lines_show_a_proven_upper_end_that_never_rises(box):
     for earlier, later in zip(uppers, uppers[1:]):
         assert later <= earlier * (1 + 1e-7)
     assert min(uppers) >= truth * (1 - 1e-7)  # printed with 8 significant digits
+
+
+def degenerate_net(kind, seed):
+    """Integer 2-3-3-2-1 nets with one degenerate unit: ``kind`` duplicate / opposite of another unit, a zero row
+    (constant pre-activation 0, or 1), a first-layer hyperplane on the face ``x1 = 1`` of ``[0, 1]^2`` or through
+    its corner 0, or a zero last layer."""
+    rng = np.random.default_rng(seed)
+    sizes = (2, 3, 3, 2, 1)
+    layers = [[rng.integers(-2, 3, size=(o, i)).astype(float), rng.integers(-2, 3, size=o).astype(float)]
+              for i, o in zip(sizes[:-1], sizes[1:])]
+    W, b = layers[seed % 3]   # the first, second or third hidden layer
+    if kind == "duplicate":
+        W[1], b[1] = W[0], b[0]
+    elif kind == "opposite":
+        W[1], b[1] = -W[0], -b[0]
+    elif kind in ("zero", "constant"):
+        W[0], b[0] = 0.0, 0.0 if kind == "zero" else 1.0
+    elif kind == "face":
+        layers[0][0][0], layers[0][1][0] = [1.0, 0.0], -1.0
+    elif kind == "corner":
+        layers[0][0][0], layers[0][1][0] = [1.0, 1.0], 0.0
+    elif kind == "dead_output":
+        layers[-1][0][:] = 0.0
+    return ReLUNetwork([(W, b) for W, b in layers])
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")   # a zero row once sent the LipSDP barrier to overflow
+@pytest.mark.parametrize("kind", ["duplicate", "opposite", "zero", "constant", "face", "corner", "dead_output"])
+@pytest.mark.parametrize("seed", range(3))
+def test_degenerate_units_every_method_agrees_with_brute_force(kind, seed):
+    net = degenerate_net(kind, seed)
+    for norm, box in (("2", None), ("inf", ([0.0] * 2, [1.0] * 2))):
+        truth = brute_force(net, norm, *((None, None) if box is None else box))
+        methods = ["enumerate", "bnb", "auto"] + (["milp"] if box is not None and norm != "2" else [])
+        for method in methods:
+            result = lipschitz_deep(net, method=method, norm=norm, domain=box)
+            assert result.status is Status.OPTIMAL, (method, norm, result.message)
+            assert result.value == pytest.approx(truth, rel=1e-9, abs=1e-12), (method, norm)
