@@ -24,6 +24,9 @@
 - **trained networks** (not in ``--quick``): :func:`trained_network`, the sizes of the public global nets
   (11-12-12-1, 9-16-16-1, 11-24-24-1) trained to regress a smooth function, global l2, ``auto`` (time to proof or
   the bracket at the limit).
+- **pruned networks** (not in ``--quick``): :func:`pruned_network`, random nets with a quarter of every hidden
+  layer's rows zeroed, global l2, ``auto`` with the LipSDP solves keeping those units and without them
+  (:mod:`lipexact.bounds.sdp.inert`), side by side (time to proof or the bracket at the limit, and the ratio).
 - **memory**: the peak resident set size of each run (psutil, sampled every 0.1 s in a thread) and of the
   largest.
 
@@ -47,7 +50,8 @@ import numpy as np
 
 from benchmarks.report import Check, Section, Table
 
-__all__ = ["PROG", "random_network", "small_box_network", "trained_network", "TRAINED_SIZES", "SMALL_BOX_TARGET",
+__all__ = ["PROG", "random_network", "small_box_network", "trained_network", "pruned_network", "TRAINED_SIZES",
+           "PRUNED_SIZES", "SMALL_BOX_TARGET",
            "SMALL_BOX_SEEDS", "small_box_check",
            "measure", "run_deep", "build_section", "section_mode", "section", "main",
            "entry"]
@@ -74,6 +78,33 @@ def random_network(sizes: Sequence[int], seed: int):
 #: The trained group's networks: the sizes of ExLipBaB's public global nets (wine 11-12-12-1 and 11-24-24-1,
 #: abalone 9-16-16-1).
 TRAINED_SIZES = ("11-12-12-1", "9-16-16-1", "11-24-24-1")
+
+
+#: Sizes of the pruned group (global l2, with and without the LipSDP solves' removal of zero-row units).
+PRUNED_SIZES = ("11-12-12-1", "8-10-20-1", "9-16-16-1")
+
+
+def pruned_network(sizes: Sequence[int], seed: int, fraction: float = 0.25):
+    """:func:`random_network` with ``fraction`` of every hidden layer's rows zeroed (structured pruning: those units'
+    pre-activations are their biases), the rows drawn with the seed.
+
+    Examples
+    --------
+    >>> net = pruned_network([3, 8, 4, 1], 0)
+    >>> [int((~np.asarray(W).any(axis=1)).sum()) for W in net.weights]
+    [2, 1, 0]
+    """
+    from lipexact.deep.network import ReLUNetwork
+
+    net = random_network(sizes, seed)
+    rng = np.random.default_rng([seed, 1])
+    layers = []
+    for i, (W, b) in enumerate(zip(net.weights, net.biases)):
+        W = np.array(W, dtype=np.float64)
+        if i < len(net.weights) - 1:
+            W[rng.choice(W.shape[0], int(fraction * W.shape[0]), replace=False)] = 0.0
+        layers.append((W, np.array(b, dtype=np.float64)))
+    return ReLUNetwork(layers)
 
 
 def trained_network(sizes: Sequence[int], seed: int, epochs: int = 300):
@@ -320,6 +351,18 @@ def run_deep(mode: str = "default", seed: int = 0, progress: bool = True) -> Dee
         for sizes in TRAINED_SIZES:
             net = trained_network([int(size) for size in sizes.split("-")], seed)
             log(_solve("trained", sizes, net, "2", None, limit, seed, note="trained 300 epochs"))
+    if mode != "quick":  # pruned nets: the LipSDP solves keeping the zero-row units, then removing them
+        from lipexact.bounds.sdp import inert
+
+        for sizes in PRUNED_SIZES:
+            net = pruned_network([int(size) for size in sizes.split("-")], seed)
+            for remove in (False, True):
+                inert.REMOVE = remove
+                try:
+                    log(_solve("pruned", sizes, net, "2", None, limit, seed,
+                               note="zero-row units removed" if remove else "zero-row units kept"))
+                finally:
+                    inert.REMOVE = True
     targets = [("11-12-12-1", 60.0)] if mode == "quick" else \
         [("11-12-12-1", 60.0), ("11-24-24-1", 600.0), ("13-20-16-8-3", 600.0)]
     for sizes, target in targets:
@@ -413,6 +456,17 @@ def build_section(result: DeepResult, key: str = "deep",
                                 "13-20-16-8-3 bracket within 1% after 10 min)", columns, rows("targets"),
                                 ["Outside --full the limit is the mode's, so a target row that stops there is not "
                                  "judged."]))
+    pruned_runs = [r for r in result.runs if r.group == "pruned"]
+    section.tables.append(Table(
+        f"{key}_pruned", "Pruned random nets (a quarter of every hidden layer's rows zeroed), global l2: the LipSDP "
+        "node solves keeping the zero-row units (before) and removing them (after), side by side",
+        ["network", "status before", "status after", "upper before", "upper after", "time before (s)",
+         "time after (s)", "time ratio", "nodes before", "nodes after", "load 1 min"],
+        [[before.name, before.status, after.status, _fmt(before.upper), _fmt(after.upper), round(before.seconds, 2),
+          round(after.seconds, 2), round(after.seconds / before.seconds, 3) if before.seconds > 0 else None,
+          before.nodes, after.nodes, before.load1] for before, after in zip(pruned_runs[::2], pruned_runs[1::2])],
+        ["Removing them is exact (no Jacobian sees them); with a zero row in, the barrier problem was unbounded "
+         "along the unit's multiplier (lipexact.bounds.sdp.inert)."]))
     bound_runs = [r for r in result.runs if r.group == "bounds"]
     comparison = []
     for before, after in zip(bound_runs[::2], bound_runs[1::2]):

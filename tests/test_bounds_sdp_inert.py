@@ -119,3 +119,14 @@ def test_when_only_the_skip_carries_the_input_the_plain_chain_is_bounded():
     plain, _ = certified_solution([skip, chain[2]], tol=1e-6)
     assert value == plain and value >= largest_completion(chain, skip)
     assert [t.shape for t in multipliers] == [(2,), (3,)]
+
+
+def test_the_measurement_switch_keeps_every_unit(monkeypatch):
+    import lipexact.bounds.sdp.inert as inert
+
+    chain = pruned_chain(0)
+    monkeypatch.setattr(inert, "REMOVE", False)
+    assert inert_masks(chain) is None
+    seen = recording(monkeypatch, lipsdp_module)
+    certified_solution(chain, tol=1e-6)
+    assert seen and seen[0][1] == (3, 4)   # the second layer's matrix with all four first-layer units

@@ -103,3 +103,22 @@ def test_a_published_box_may_give_numbers_one_list_per_bound_or_a_dict():
     assert cube.scope == "[0, 1]^2" and per_coordinate.scope == as_dict.scope == "box (per coordinate)"
     assert cube.status == per_coordinate.status == as_dict.status == "optimal"
     assert cube.lower == per_coordinate.lower == as_dict.lower
+
+
+def test_the_pruned_group_pairs_kept_and_removed_runs_and_its_nets_have_zero_rows():
+    import numpy as np
+
+    from benchmarks.deep import pruned_network
+
+    runs = [run("pruned", "auto (bnb)", 12.0, 216, 0.86), run("pruned", "auto (bnb)", 0.24, 26, 0.86)]
+    section = build_section(DeepResult(runs, [], [], "default", 0, 60.0, None, None, 1.0))
+    (row,) = {t.key: t for t in section.tables}["deep_pruned"].rows
+    assert row[5:10] == [12.0, 0.24, 0.02, 216, 26]   # times, ratio removed / kept, nodes
+    net = pruned_network([11, 12, 12, 1], 0)
+    zero_rows = [int((~np.asarray(W).any(axis=1)).sum()) for W in net.weights]
+    assert zero_rows == [3, 3, 0]
+    dense = random_network([11, 12, 12, 1], 0)
+    for W, V, b, c in zip(net.weights, dense.weights, net.biases, dense.biases):   # only whole rows zeroed
+        W, V = np.asarray(W), np.asarray(V)
+        kept = W.any(axis=1)
+        assert np.array_equal(W[kept], V[kept]) and np.array_equal(np.asarray(b), np.asarray(c))

@@ -27,7 +27,10 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["inert_masks", "constant", "drop_units", "restrict_multipliers", "expand_multipliers"]
+__all__ = ["inert_masks", "constant", "drop_units", "restrict_multipliers", "expand_multipliers", "REMOVE"]
+
+#: False: :func:`inert_masks` removes nothing (the side-by-side measurement of ``python -m benchmarks.deep``).
+REMOVE = True
 
 
 def inert_masks(chain: Sequence[np.ndarray], skip: np.ndarray | None = None) -> list[np.ndarray] | None:
@@ -36,6 +39,8 @@ def inert_masks(chain: Sequence[np.ndarray], skip: np.ndarray | None = None) -> 
     column); ``skip`` (``n_2 x n_0``), when given, also feeds the second hidden layer, so a unit there is kept when
     its skip row is non-zero. None when nothing is removed. A mask without any unit means every Jacobian of the
     chain is zero (without a skip, or at a layer after the skip's; :func:`constant`)."""
+    if not REMOVE:
+        return None
     W = [np.asarray(w) for w in chain]
     keep = [np.ones(w.shape[0], dtype=bool) for w in W[:-1]]
     changed = True
